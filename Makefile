@@ -1,0 +1,70 @@
+# Two commands for a newcomer on Debian/Ubuntu: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip -q -q --disable-pip-version-check
+
+# `make run`: the sandbox (local AWS) and a private Redis, with fake credentials so nothing can
+# reach a real account by accident. Point AWS_ENDPOINT_URL elsewhere to change that.
+RUN_ENV := DJANGO_DEBUG=true REDIS_PORT=6399 REDIS_URL=redis://127.0.0.1:6399/0 \
+	SANDBOX_PORT=4566 AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_PROFILE= \
+	AWS_ENVIRONMENT_NAME=sandbox
+
+.PHONY: run test bench lint format install install-dev system-deps browser-deps clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed system-deps
+install-dev: $(VENV)/.installed-dev system-deps browser-deps
+
+# Debian packages: installed with apt when missing and we are root; otherwise we say what to run.
+define need_apt
+	@missing=""; for cmd_pkg in $(1); do cmd=$${cmd_pkg%%:*}; pkg=$${cmd_pkg##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing with apt:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "Missing:$$missing. Install them with: sudo apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+endef
+
+system-deps:
+	$(call need_apt,redis-server:redis-server)
+
+browser-deps:
+	$(call need_apt,chromium:chromium chromedriver:chromium-driver)
+
+run: install
+	$(RUN_ENV) $(PY) manage.py migrate --no-input -v 0
+	$(RUN_ENV) $(PY) manage.py create_demo_user
+	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile
+
+lint: install-dev
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: install-dev lint
+	DJANGO_SETTINGS_MODULE=dashboard.settings_test $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+	bash tests/postgres/run.sh $(VENV)/bin/pytest -m "not browser and not sandbox and not broker"
+
+bench: install-dev
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3*

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class InvocationsConfig(AppConfig):
+    name = "invocations"
+    verbose_name = "Lambda Triage"

@@ -1,0 +1,38 @@
+from django.utils.functional import SimpleLazyObject
+
+from invocations.models import Environment
+
+# No inline scripts or styles anywhere: htmx needs none, and this stops injected markup running.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
+    "object-src 'none'"
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CSP)
+        return response
+
+
+def current_environment(request) -> Environment:
+    chosen = request.session.get("environment_id")
+    env = Environment.objects.filter(pk=chosen).first() if chosen else None
+    return env or Environment.objects.default()
+
+
+class CurrentEnvironmentMiddleware:
+    """request.environment: the one chosen in the switcher, or the default. Lazy, like
+    request.user, so /health/ never touches the environments table."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.environment = SimpleLazyObject(lambda: current_environment(request))
+        return self.get_response(request)

@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.db import models
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+# Raised from 256 KB in October 2025.
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
+
+
+class Function(models.Model):
+    """Inventory cached from the Lambda API by the sync_functions task."""
+
+    environment = models.ForeignKey("Environment", on_delete=models.CASCADE)
+    name = models.CharField(max_length=140)
+    arn = models.CharField(max_length=300, blank=True)
+    runtime = models.CharField(max_length=40, blank=True)
+    handler = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    memory_size = models.PositiveIntegerField(null=True, blank=True)
+    timeout = models.PositiveIntegerField(null=True, blank=True)
+    reserved_concurrency = models.IntegerField(null=True, blank=True)
+    last_modified = models.CharField(max_length=64, blank=True)
+    async_max_retries = models.PositiveSmallIntegerField(null=True, blank=True)
+    async_max_event_age = models.PositiveIntegerField(null=True, blank=True)
+    on_success_destination = models.CharField(max_length=300, blank=True)
+    on_failure_destination = models.CharField(max_length=300, blank=True)
+    dlq_target = models.CharField(max_length=300, blank=True)
+    event_source_mappings = models.JSONField(default=list, blank=True)
+    versions = models.JSONField(default=list, blank=True)
+    aliases = models.JSONField(default=list, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    present = models.BooleanField(
+        default=True, help_text="False once the function is no longer listed by AWS."
+    )
+
+    class Meta:
+        ordering = ["environment", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "name"], name="function_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_async_outcome(self) -> bool:
+        return bool(self.on_success_destination or self.on_failure_destination or self.dlq_target)
+
+    @property
+    def qualifiers(self) -> list[str]:
+        names = ["$LATEST"]
+        names += [v for v in self.versions if v != "$LATEST"]
+        names += [a.get("Name", "") for a in self.aliases if a.get("Name")]
+        return names
+
+
+class PayloadTemplate(models.Model):
+    """A saved payload for one function: private to its owner or shared with the team."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=100)
+    payload = models.TextField()
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    shared = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,98 @@
+from django.conf import settings
+from django.db import models
+
+
+class InvocationQuerySet(models.QuerySet):
+    def for_list(self):
+        """The invocations page: newest first by id, so keyset pagination stays constant time."""
+        return self.select_related("requested_by", "environment").order_by("-id")
+
+
+class Invocation(models.Model):
+    class Type(models.TextChoices):
+        REQUEST_RESPONSE = "RequestResponse", "RequestResponse (sync)"
+        EVENT = "Event", "Event (async)"
+        DRY_RUN = "DryRun", "DryRun"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        THROTTLED_RETRYING = "retrying", "throttled, retrying"
+        ACCEPTED = "accepted", "accepted (202)"
+        SUCCEEDED = "succeeded"
+        FUNCTION_ERROR = "function_error", "function error"
+        THROTTLED = "throttled"
+        FAILED = "failed"
+
+    DONE = {
+        Status.ACCEPTED,
+        Status.SUCCEEDED,
+        Status.FUNCTION_ERROR,
+        Status.THROTTLED,
+        Status.FAILED,
+    }
+
+    environment = models.ForeignKey("Environment", on_delete=models.PROTECT)
+    function = models.ForeignKey(
+        "Function", null=True, blank=True, on_delete=models.SET_NULL, related_name="invocations"
+    )
+    function_name = models.CharField(max_length=140)
+    qualifier = models.CharField(max_length=128, blank=True)
+    invocation_type = models.CharField(
+        max_length=20, choices=Type.choices, default=Type.REQUEST_RESPONSE
+    )
+    payload = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    function_error = models.CharField(max_length=20, blank=True)
+    response_payload = models.TextField(blank=True)
+    log_tail = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    executed_version = models.CharField(max_length=32, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    billed_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    memory_size_mb = models.PositiveIntegerField(null=True, blank=True)
+    max_memory_used_mb = models.PositiveIntegerField(null=True, blank=True)
+    init_duration_ms = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    replay_of = models.ForeignKey(
+        "ExecutionRecord",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+    )
+
+    objects = InvocationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # Filters on the invocations page and the function page's recent list.
+            models.Index(fields=["function_name", "-id"], name="invocation_function_idx"),
+            models.Index(fields=["status", "-id"], name="invocation_status_idx"),
+            # The function page's 14-day chart.
+            models.Index(
+                fields=["environment", "function_name", "created_at"], name="invocation_chart_idx"
+            ),
+        ]
+        permissions = [("invoke_function", "Can invoke functions and re-run invocations")]
+
+    def __str__(self) -> str:
+        return f"{self.function_name} #{self.pk}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in self.DONE

@@ -1,0 +1,53 @@
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class WatchedQueue(models.Model):
+    """An SQS queue that receives a function's destination records or dead letters."""
+
+    class Kind(models.TextChoices):
+        DESTINATION = "destination"
+        DLQ = "dlq", "dead-letter queue"
+
+    environment = models.ForeignKey("Environment", on_delete=models.CASCADE)
+    url = models.URLField(max_length=500)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    function_name = models.CharField(max_length=140, blank=True)
+    enabled = models.BooleanField(default=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    records_stored = models.PositiveBigIntegerField(default=0)
+    # A poller claims the queue until this time, so two pollers never read it at once.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["url"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "url"], name="queue_unique_url")
+        ]
+        permissions = [("manage_queues", "Can watch, unwatch and poll queues")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    def claim(self, seconds: float) -> bool:
+        """Take the queue for `seconds` with a conditional UPDATE; False if another poller has it."""
+        now = timezone.now()
+        taken = (
+            WatchedQueue.objects.filter(pk=self.pk)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .update(claimed_until=now + timedelta(seconds=seconds))
+        )
+        return taken == 1
+
+    def release(self) -> None:
+        WatchedQueue.objects.filter(pk=self.pk).update(claimed_until=None)

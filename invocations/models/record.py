@@ -1,0 +1,88 @@
+from django.db import models
+
+
+class ExecutionRecordQuerySet(models.QuerySet):
+    def for_list(self):
+        """The records page: newest first by id (keyset pagination), without the big columns."""
+        return (
+            self.select_related("queue")
+            .defer(
+                "raw_body",
+                "message_attributes",
+                "request_payload",
+                "response_payload",
+                "stack_trace",
+                "batch_info",
+            )
+            .order_by("-id")
+        )
+
+
+class ExecutionRecord(models.Model):
+    """One SQS message from a destination queue or a DLQ, parsed; the raw body is always kept."""
+
+    class Kind(models.TextChoices):
+        SUCCESS = "success"
+        FAILURE = "failure"
+        DLQ = "dlq", "dead letter"
+        STREAM_FAILURE = "stream_failure", "stream failure"
+        UNPARSED = "unparsed"
+
+    environment = models.ForeignKey("Environment", on_delete=models.CASCADE)
+    queue = models.ForeignKey("WatchedQueue", on_delete=models.CASCADE, related_name="records")
+    message_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    condition = models.CharField(max_length=40, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    function_arn = models.CharField(max_length=300, blank=True)
+    function_name = models.CharField(max_length=140, blank=True)
+    qualifier = models.CharField(max_length=128, blank=True)
+    executed_version = models.CharField(max_length=32, blank=True)
+    approximate_invoke_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    function_error = models.CharField(max_length=20, blank=True)
+    error_type = models.CharField(max_length=256, blank=True)
+    error_message = models.TextField(blank=True)
+    stack_trace = models.TextField(blank=True)
+    dlq_error_code = models.IntegerField(null=True, blank=True)
+    request_payload = models.JSONField(null=True, blank=True)
+    response_payload = models.JSONField(null=True, blank=True)
+    envelope = models.CharField(max_length=20, blank=True)
+    batch_info = models.JSONField(null=True, blank=True)
+    record_timestamp = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    raw_body = models.TextField()
+    message_attributes = models.JSONField(default=dict, blank=True)
+    parse_error = models.TextField(blank=True)
+    invocation = models.ForeignKey(
+        "Invocation", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+
+    objects = ExecutionRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # Redelivered messages (a crash between commit and delete) are saved once.
+            models.UniqueConstraint(fields=["queue", "message_id"], name="record_unique_message")
+        ]
+        indexes = [
+            # Filters on the records page, each walked newest first.
+            models.Index(fields=["kind", "-id"], name="record_kind_idx"),
+            models.Index(fields=["function_name", "-id"], name="record_function_idx"),
+            models.Index(fields=["queue", "-id"], name="record_queue_idx"),
+            # The retention purge.
+            models.Index(fields=["received_at"], name="record_received_idx"),
+        ]
+        permissions = [
+            ("replay_record", "Can replay records and redrive dead letters"),
+            ("triage_failures", "Can change failure groups"),
+            ("view_raw_payload", "Can see payloads unredacted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.request_id or self.message_id}"
+
+    @property
+    def never_ran(self) -> bool:
+        return self.condition == "EventAgeExceeded"

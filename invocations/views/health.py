@@ -1,0 +1,19 @@
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from invocations.health import run_checks
+
+
+@login_not_required
+@never_cache
+def health(request):
+    """Up or down for each part, with a reason; 200 either way so that the page always loads."""
+    checks = run_checks()
+    ok = all(c.ok for c in checks)
+    if request.GET.get("format") == "json":
+        return JsonResponse(
+            {"ok": ok, "checks": {c.name: {"ok": c.ok, "reason": c.reason} for c in checks}}
+        )
+    return render(request, "invocations/health.html", {"checks": checks, "ok": ok})

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def triage(request):
+    return render(request, "invocations/triage.html")

@@ -1,0 +1,82 @@
+"""The execution log as Lambda writes it (START / output / END / REPORT), its tail for
+``LogType=Tail``, and its copy in CloudWatch Logs under ``/aws/lambda/NAME``."""
+
+import base64
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from moto.logs.models import logs_backends
+
+TAIL_BYTES = 4096
+
+
+@dataclass
+class Report:
+    duration_ms: float
+    memory_size_mb: int
+    max_memory_used_mb: int
+    init_ms: float | None  # only on a cold start
+    timed_out: bool = False
+
+
+def execution_log(request_id: str, version: str, output: str, report: Report) -> list[str]:
+    """The log of one invocation, one entry per CloudWatch event."""
+    lines = [f"START RequestId: {request_id} Version: {version}"]
+    lines.extend(output.splitlines())
+    if report.timed_out:
+        lines.append(
+            f"{iso_now()} {request_id} Task timed out after {_seconds(report.duration_ms)} seconds"
+        )
+    lines.append(f"END RequestId: {request_id}")
+    lines.append(report_line(request_id, report))
+    return lines
+
+
+def report_line(request_id: str, report: Report) -> str:
+    fields = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {report.duration_ms:.2f} ms",
+        f"Billed Duration: {max(1, math.ceil(report.duration_ms))} ms",
+        f"Memory Size: {report.memory_size_mb} MB",
+        f"Max Memory Used: {report.max_memory_used_mb} MB",
+    ]
+    if report.init_ms is not None:
+        fields.append(f"Init Duration: {report.init_ms:.2f} ms")
+    if report.timed_out:
+        fields.append("Status: timeout")
+    # Lambda ends the line with a tab too.
+    return "\t".join(fields) + "\t"
+
+
+def tail(lines: list[str]) -> str:
+    """Base64 of the last 4 KB of the log, cut on bytes like Lambda's LogResult."""
+    text = "".join(line + "\n" for line in lines).encode("utf-8")
+    return base64.b64encode(text[-TAIL_BYTES:]).decode("ascii")
+
+
+def write_to_cloudwatch(
+    account_id: str, region: str, function_name: str, stream: str, lines: list[str]
+) -> None:
+    backend = logs_backends[account_id][region]
+    group = f"/aws/lambda/{function_name}"
+    backend.ensure_log_group(group)
+    backend.ensure_log_stream(group, stream)
+    now_ms = int(time.time() * 1000)  # moto drops events with old timestamps
+    events = [{"timestamp": now_ms, "message": line} for line in lines]
+    backend.put_log_events(group, stream, events)
+
+
+def new_stream_name(version: str) -> str:
+    from uuid import uuid4
+
+    return f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{uuid4().hex}"
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _seconds(duration_ms: float) -> str:
+    return f"{duration_ms / 1000:.2f}"

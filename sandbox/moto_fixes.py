@@ -1,0 +1,131 @@
+"""Fixes to moto 5.2.5's Lambda API where it differs from AWS (see ENVIRONMENT.md).
+
+- ``DeadLetterConfig`` is dropped by CreateFunction and UpdateFunctionConfiguration: kept here
+  and returned by GetFunction / GetFunctionConfiguration as ``{"TargetArn": ...}``.
+- PutFunctionEventInvokeConfig appends, so a second put is ignored: here it replaces, and
+  UpdateFunctionEventInvokeConfig merges into the existing configuration.
+- Invoke reads ``qualifier`` while boto3 sends ``Qualifier``; it knows no payload limits, no
+  JSON validation, and replaces the response's request ID with a random string.
+"""
+
+import json
+from urllib.parse import parse_qs, unquote
+
+from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
+from moto.core.responses import BaseResponse
+from moto.utilities.aws_headers import amz_crc32
+
+from sandbox.errors import (
+    ASYNC_PAYLOAD_LIMIT,
+    SYNC_PAYLOAD_LIMIT,
+    InvalidInvocationTypeException,
+    InvalidRequestContentException,
+    RequestTooLargeException,
+)
+
+INVOCATION_STATUS = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _keep_dead_letter_config()
+    _replace_event_invoke_config_storage()
+    LambdaResponse.invoke = _invoke_endpoint
+    LambdaResponse._enrich_response = staticmethod(_enrich_keeping_request_id)
+
+
+def _keep_dead_letter_config() -> None:
+    original_init = LambdaFunction.__init__
+    original_get_configuration = LambdaFunction.get_configuration
+    original_update_configuration = LambdaFunction.update_configuration
+
+    def __init__(self, account_id, spec, region, version=1):
+        original_init(self, account_id, spec, region, version)
+        self.dead_letter_target_arn = (spec.get("DeadLetterConfig") or {}).get("TargetArn")
+
+    def get_configuration(self, on_create=False):
+        config = original_get_configuration(self, on_create)
+        target = getattr(self, "dead_letter_target_arn", None)
+        if target:
+            config["DeadLetterConfig"] = {"TargetArn": target}
+        return config
+
+    def update_configuration(self, config_updates):
+        if "DeadLetterConfig" in config_updates:
+            # An empty TargetArn removes the dead-letter queue, as on AWS.
+            target = (config_updates["DeadLetterConfig"] or {}).get("TargetArn")
+            self.dead_letter_target_arn = target or None
+        return original_update_configuration(self, config_updates)
+
+    LambdaFunction.__init__ = __init__
+    LambdaFunction.get_configuration = get_configuration
+    LambdaFunction.update_configuration = update_configuration
+
+
+def _replace_event_invoke_config_storage() -> None:
+    def put_function_event_invoke_config(self, function_name, config):
+        function = self.get_function(function_name)
+        event_config = EventInvokeConfig(function.function_arn, function.last_modified, config)
+        function.event_invoke_config = [event_config]
+        return event_config.response()
+
+    def update_function_event_invoke_config(self, function_name, config):
+        function = self.get_function(function_name)
+        merged = dict(function.event_invoke_config[0].config) if function.event_invoke_config else {}
+        for key, value in config.items():
+            if key == "DestinationConfig":
+                merged["DestinationConfig"] = {**merged.get("DestinationConfig", {}), **value}
+            else:
+                merged[key] = value
+        return put_function_event_invoke_config(self, function_name, merged)
+
+    LambdaBackend.put_function_event_invoke_config = put_function_event_invoke_config
+    LambdaBackend.update_function_event_invoke_config = update_function_event_invoke_config
+
+
+@amz_crc32
+def _invoke_endpoint(self: LambdaResponse):
+    """The Invoke API: validates like Lambda, then calls ``LambdaFunction.invoke``."""
+    function_name = unquote(self.path.rsplit("/", 2)[-2])
+    # moto folds headers and body into ``querystring``: read the URL's own query.
+    qualifier = parse_qs(self.parsed_url.query).get("Qualifier", [None])[0]
+    invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    if invocation_type not in INVOCATION_STATUS:
+        raise InvalidInvocationTypeException(invocation_type)
+
+    function = self.backend.get_function(function_name, qualifier)  # 404 when unknown
+
+    raw = self.raw_body or b""
+    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+    limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+    if size > limit:
+        raise RequestTooLargeException(limit)
+    if self.body:
+        try:
+            json.loads(self.body)
+        except ValueError as exc:
+            raise InvalidRequestContentException(str(exc)) from exc
+
+    response_headers: dict[str, str] = {}
+    payload = function.invoke(self.body, self.headers, response_headers)
+    if invocation_type != "RequestResponse" or self.headers.get("X-Amz-Log-Type") != "Tail":
+        response_headers.pop("x-amz-log-result", None)
+    response_headers["content-type"] = "application/json"
+    response_headers["Content-Length"] = str(len(payload))
+    status = INVOCATION_STATUS[invocation_type]
+    response_headers["status"] = str(status)  # moto's response layer reads it from here
+    return status, response_headers, payload
+
+
+def _enrich_keeping_request_id(headers, body):
+    # moto gives every response a random request ID; an invocation's ID is its context's.
+    request_id = headers.get("x-amzn-requestid")
+    headers, body = BaseResponse._enrich_response(headers, body)
+    if request_id:
+        headers["x-amzn-requestid"] = request_id
+    return headers, body

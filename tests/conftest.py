@@ -1,0 +1,195 @@
+"""Fixtures shared by the whole suite.
+
+Nothing here can reach real AWS: fake credentials, no profile, and every client is pointed at
+moto or the sandbox on 127.0.0.1. Redis is a real redis-server on a free port for the session.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+# Playwright's sync API runs an event loop in the test thread; Django's async guard must allow
+# ORM calls from it.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_REGION"] = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+import pytest  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class RedisServer:
+    def __init__(self, port: int):
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run `make test`, which installs it")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    pytest.fail(f"redis-server exited at start (port {self.port} taken?)")
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start within 10 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server for the session; Django and Celery are pointed at it."""
+    from django.conf import settings
+
+    from dashboard.celery import app
+
+    server = RedisServer(free_port())
+    server.start()
+    settings.CELERY_BROKER_URL = server.url
+    app.conf.broker_url = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """The local AWS (moto + our Lambda runner) in a subprocess, once for the session."""
+    from sandbox.testing import run_sandbox
+
+    with run_sandbox(retry_delays="0.2,0.4", seed=True) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_env(db, sandbox):
+    """The default environment, pointed at the sandbox."""
+    from invocations import aws
+    from invocations.models import Environment
+
+    env = Environment.objects.default()
+    env.endpoint_url = sandbox.endpoint_url
+    env.region = sandbox.region
+    env.save()
+    aws.reset_clients()
+    yield env
+    aws.reset_clients()
+
+
+def _user(django_user_model, username: str, roles: list[str], **extra):
+    user = django_user_model.objects.create_user(username=username, password="pw", **extra)
+    user.groups.set(Group.objects.filter(name__in=roles))
+    return user
+
+
+@pytest.fixture
+def alice(db, django_user_model):
+    """Alice operates and triages: she can invoke and replay."""
+    return _user(django_user_model, "alice", ["Viewer", "Operator", "Triager"])
+
+
+@pytest.fixture
+def bob(db, django_user_model):
+    """Bob only looks."""
+    return _user(django_user_model, "bob", ["Viewer"])
+
+
+@pytest.fixture
+def charlie(db, django_user_model):
+    """Charlie has an account and no role at all."""
+    return _user(django_user_model, "charlie", [])
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    return _user(
+        django_user_model,
+        "ada",
+        ["Viewer", "Operator", "Triager", "Admin"],
+        is_staff=True,
+        is_superuser=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed: run `make test`, which installs it")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def celery_worker(redis_server, transactional_db):
+    """A real Celery worker thread consuming from the real Redis broker."""
+    import celery.contrib.testing.tasks  # noqa: F401  (registers the ping task start_worker needs)
+    from celery.contrib.testing.worker import start_worker
+
+    from dashboard.celery import app
+
+    with start_worker(
+        app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
+    ):
+        yield app

@@ -1,0 +1,87 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from dashboard.env import env_bool, env_float, env_int, env_list
+
+
+def test_it_reads_booleans_strictly(monkeypatch):
+    monkeypatch.setenv("FLAG", "True")
+    assert env_bool("FLAG", False) is True
+    monkeypatch.setenv("FLAG", "off")
+    assert env_bool("FLAG", True) is False
+
+    monkeypatch.setenv("FLAG", "ture")
+
+    with pytest.raises(ImproperlyConfigured, match="FLAG='ture' is not a boolean"):
+        env_bool("FLAG", False)
+
+
+def test_it_uses_the_default_for_an_unset_or_empty_variable(monkeypatch):
+    monkeypatch.delenv("FLAG", raising=False)
+    monkeypatch.setenv("COUNT", "")
+
+    assert env_bool("FLAG", True) is True
+    assert env_int("COUNT", 7) == 7
+
+
+def test_it_rejects_numbers_that_are_not_numbers_or_too_small(monkeypatch):
+    monkeypatch.setenv("COUNT", "ten")
+    with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+        env_int("COUNT", 1)
+
+    monkeypatch.setenv("COUNT", "0")
+    with pytest.raises(ImproperlyConfigured, match="below its minimum of 1"):
+        env_int("COUNT", 5, minimum=1)
+
+    monkeypatch.setenv("RATE", "fast")
+    with pytest.raises(ImproperlyConfigured, match="not a number"):
+        env_float("RATE", 1.0)
+
+
+def test_it_splits_lists_on_commas(monkeypatch):
+    monkeypatch.setenv("HOSTS", " a.example , ,b.example")
+
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+def _start_django(**env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    clean.update(env, DJANGO_SETTINGS_MODULE="dashboard.settings")
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_refuses_to_start_without_a_secret_key_outside_debug():
+    result = _start_django()
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_it_starts_without_a_secret_key_in_debug():
+    result = _start_django(DJANGO_DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_it_starts_with_a_secret_key_and_debug_off():
+    result = _start_django(DJANGO_SECRET_KEY="x" * 50)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_rejects_a_misspelt_debug_flag():
+    result = _start_django(DJANGO_DEBUG="yes please")
+
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG='yes please' is not a boolean" in result.stderr
