@@ -85,3 +85,19 @@ def test_it_rejects_a_misspelt_debug_flag():
 
     assert result.returncode != 0
     assert "DJANGO_DEBUG='yes please' is not a boolean" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    clean.update(DJANGO_SETTINGS_MODULE="dashboard.settings", DJANGO_SECRET_KEY="k" * 60)
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
