@@ -89,7 +89,10 @@ def test_it_rejects_a_misspelt_debug_flag():
 
 def test_check_deploy_is_clean_with_production_settings():
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    clean.update(DJANGO_SETTINGS_MODULE="dashboard.settings", DJANGO_SECRET_KEY="k" * 60)
+    clean.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DJANGO_SECRET_KEY="a-Long-production-Secret-0123456789-with-Variety-xyz!",
+    )
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
