@@ -158,6 +158,11 @@ POLL_TIME_BUDGET_SECONDS = env_int("POLL_TIME_BUDGET_SECONDS", 50, minimum=1)
 RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 90, minimum=1)
 INVENTORY_SYNC_SECONDS = env_int("INVENTORY_SYNC_SECONDS", 300, minimum=10)
 
+# Payload keys whose values are hidden from people without the raw-payload permission.
+REDACT_KEYS = env_list(
+    "REDACT_KEYS", ["password", "secret", "token", "authorization", "api_key", "cookie"]
+)
+
 # Celery: Redis broker, JSON only, a task is acknowledged after it ran so that a lost worker's
 # task is delivered again (the invoke task guards against running an invoke twice).
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

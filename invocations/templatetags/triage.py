@@ -1,0 +1,96 @@
+"""Template helpers for untrusted data: everything here returns plain strings that Django
+escapes, or renders templates with autoescaping on. Nothing is marked safe."""
+
+import json
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from invocations import access
+from invocations.redaction import redact
+
+register = template.Library()
+
+# Past this size a payload is shown collapsed, and past the display cap only its start is shown.
+COLLAPSE_BYTES = 16 * 1024
+DISPLAY_CAP_BYTES = 512 * 1024
+
+
+def _as_json_value(value):
+    """(parsed, ok): text is parsed if it is JSON, other values are taken as they are."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        try:
+            return json.loads(value), True
+        except ValueError:
+            return value, False
+    return value, True
+
+
+@register.inclusion_tag("invocations/partials/json_block.html", takes_context=True)
+def json_block(context, value, label="Payload", block_id=""):
+    """A payload pretty-printed, redacted for people without the raw-payload permission,
+    collapsed when large, with its size and a copy button."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    parsed, is_json = _as_json_value(value)
+    redacted = False
+    if is_json:
+        if user is None or not access.can(user, access.RAW_PAYLOADS):
+            shown = redact(parsed)
+            redacted = shown != parsed
+        else:
+            shown = parsed
+        text = json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=False)
+    else:
+        text = str(parsed)
+    size = len(text.encode("utf-8"))
+    cut = size > DISPLAY_CAP_BYTES
+    return {
+        "label": label,
+        "block_id": block_id,
+        "empty": value is None or value == "",
+        "text": text[:DISPLAY_CAP_BYTES] if cut else text,
+        "size": size,
+        "collapsed": size > COLLAPSE_BYTES,
+        "cut": cut,
+        "is_json": is_json,
+        "redacted": redacted,
+    }
+
+
+@register.filter
+def middle(value, keep=10):
+    """Shorten a long ID or ARN in the middle: the full value goes in a title attribute."""
+    text = "" if value is None else str(value)
+    keep = int(keep)
+    if len(text) <= 2 * keep + 1:
+        return text
+    return f"{text[:keep]}…{text[-keep:]}"
+
+
+@register.inclusion_tag("invocations/partials/reltime.html")
+def reltime(moment: datetime | None):
+    """ "3 min ago", with the exact UTC time on hover."""
+    if moment is None:
+        return {"moment": None}
+    utc = moment.astimezone(timezone.UTC) if timezone.is_aware(moment) else moment
+    return {
+        "moment": moment,
+        "iso": utc.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "ago": timesince(moment).split(",")[0],
+        "future": moment > timezone.now(),
+    }
+
+
+@register.filter
+def filesize_bytes(size):
+    size = int(size or 0)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} MB"
