@@ -11,13 +11,14 @@ Guarantees the poller can rely on:
 
 - `kind` is one of `KINDS`; `parse_error` is non-empty exactly when `kind == "unparsed"`.
 - Every string field is free of NUL characters and lone surrogates (PostgreSQL refuses both) and
-  no longer than the bound named next to it in `ParsedRecord`.
+  no longer than its `MAX_...` bound below, which is the width of its ExecutionRecord column.
 - `request_payload`, `response_payload` and `batch_info` are plain JSON values (dict, list, str,
   int, float, bool, None) that `json.dumps` writes as strict JSON and PostgreSQL's jsonb accepts:
   no NaN or Infinity, no NUL, no lone surrogates, nested at most `MAX_JSON_DEPTH` levels.
   A payload that breaks one of these rules is dropped (`has_..._payload` False) with a warning;
   the raw body, which the poller always keeps, still has it.
-- Integers fit a 32-bit signed column; anything else becomes None with a warning.
+- The invoke count and status code are in 0..32767 (PositiveSmallIntegerField), the DLQ error
+  code fits 32 bits; anything else becomes None with a warning.
 - `warnings` lists what was ignored or coerced in a record that did parse.
 """
 
@@ -33,9 +34,16 @@ from typing import Any
 
 KINDS = ("success", "failure", "dlq", "stream_failure", "unparsed")
 
-# Bounds on text fields, in characters. The model's columns must be at least this wide.
-MAX_SHORT = 256  # condition, request_id, function_name, qualifier, error_type, ...
-MAX_ARN = 512  # function_arn: a real one is at most 170 characters
+# Bounds on text fields, in characters: the widths of ExecutionRecord's columns. PostgreSQL
+# refuses a longer value, and a record that cannot be saved would be read from the queue forever.
+MAX_CONDITION = 40  # the longest AWS writes is "RetryAttemptsExhausted"
+MAX_REQUEST_ID = 64  # a UUID: 36
+MAX_ARN = 300  # a function ARN with a qualifier is at most 170
+MAX_FUNCTION_NAME = 140  # what function_name_from_arn accepts
+MAX_QUALIFIER = 128
+MAX_VERSION = 32  # executed_version: "$LATEST" or a number
+MAX_FUNCTION_ERROR = 20  # "Handled" or "Unhandled"
+MAX_SHORT = 256  # error_type
 MAX_TEXT = 8 * 1024  # error_message (a DLQ ErrorMessage is at most 1 KB anyway)
 MAX_STACK_TRACE = 64 * 1024
 MAX_PARSE_ERROR = 1024
@@ -50,13 +58,17 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 # and would hit recursion limits in json.dumps, templates or the database.
 MAX_JSON_DEPTH = 100
 
-_INT_MAX = 2**31 - 1
+# Invoke counts and status codes go into PositiveSmallIntegerField; the DLQ ErrorCode into an
+# IntegerField.
+_SMALL_RANGE = (0, 32767)
+_INT_RANGE = (-(2**31), 2**31 - 1)
 
 # Lambda's dead-letter message attributes (DESIGN §3).
 _DLQ_ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")
 
-_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}")
-_QUALIFIER = re.compile(r"\$LATEST|[A-Za-z0-9_-]{1,128}")
+_FUNCTION_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_FUNCTION_NAME}}}")
+_INTEGER_TEXT = re.compile(r"\s*-?\d{1,12}\s*")
+_QUALIFIER = re.compile(rf"\$LATEST|[A-Za-z0-9_-]{{1,{MAX_QUALIFIER}}}")
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class ParsedRecord:
     function_arn: str = ""  # as received: qualified or not
     function_name: str = ""  # from the ARN; empty for a DLQ message (the queue knows it)
     qualifier: str = ""  # from the ARN: "$LATEST", "7", "prod", or ""
-    executed_version: str = ""
+    executed_version: str = ""  # from responseContext
     approximate_invoke_count: int | None = None
     status_code: int | None = None
     function_error: str = ""  # "Handled", "Unhandled" or ""
@@ -169,9 +181,9 @@ def _parse(body, message_attributes, queue_kind, system_attributes) -> ParsedRec
     text, size, reason = _decode(body)
     sqs_attributes = _attribute_strings(message_attributes, "StringValue", "BinaryValue")
     if reason:
-        return _unparsed(reason, request_id=_clean(sqs_attributes.get("RequestID", ""), MAX_SHORT))
-    if size > MAX_BODY_BYTES:
-        return _unparsed(f"body is {size} bytes, over the {MAX_BODY_BYTES} we parse")
+        # Still worth linking to its invocation, if it is a dead letter.
+        request_id = _clean(sqs_attributes.get("RequestID", ""), MAX_REQUEST_ID)
+        return _unparsed(reason, request_id=request_id)
 
     warnings: list[str] = []
     keep_payloads = size <= MAX_BODY_BYTES_WITH_PAYLOADS
@@ -235,7 +247,10 @@ def _decode(body) -> tuple[str, int, str]:
     if isinstance(body, str):
         if len(body) > MAX_BODY_BYTES:  # at least as many bytes as characters
             return "", len(body), f"body is over {MAX_BODY_BYTES} bytes, over what we parse"
-        return body, len(body.encode("utf-8", "surrogatepass")), ""
+        size = len(body.encode("utf-8", "surrogatepass"))
+        if size > MAX_BODY_BYTES:
+            return "", size, f"body is {size} bytes, over the {MAX_BODY_BYTES} we parse"
+        return body, size, ""
     return "", 0, f"body is a {type(body).__name__}, not text"
 
 
@@ -309,7 +324,9 @@ def _invocation_record(record: dict, envelope: str, keep_payloads: bool, warning
     if response is not None and not isinstance(response, dict):
         warnings.append(f"responseContext is {_json_type(response)}, ignored")
     response = response if isinstance(response, dict) else {}
-    function_error = _text(response, "functionError", MAX_SHORT, warnings, "responseContext.")
+    function_error = _text(
+        response, "functionError", MAX_FUNCTION_ERROR, warnings, "responseContext."
+    )
 
     batch_info = _batch_info(record, warnings)
     if batch_info is not None:
@@ -328,14 +345,14 @@ def _invocation_record(record: dict, envelope: str, keep_payloads: bool, warning
 
     return ParsedRecord(
         kind=kind,
-        condition=_clean(condition, MAX_SHORT),
-        request_id=_text(context, "requestId", MAX_SHORT, warnings, "requestContext."),
+        condition=_clean(condition, MAX_CONDITION),
+        request_id=_text(context, "requestId", MAX_REQUEST_ID, warnings, "requestContext."),
         function_arn=function_arn,
         function_name=function_name,
         qualifier=qualifier,
-        executed_version=_text(response, "executedVersion", MAX_SHORT, warnings),
-        approximate_invoke_count=_int(context, "approximateInvokeCount", warnings),
-        status_code=_int(response, "statusCode", warnings),
+        executed_version=_text(response, "executedVersion", MAX_VERSION, warnings),
+        approximate_invoke_count=_int(context, "approximateInvokeCount", _SMALL_RANGE, warnings),
+        status_code=_int(response, "statusCode", _SMALL_RANGE, warnings),
         function_error=function_error,
         error_type=error_type,
         error_message=error_message,
@@ -355,7 +372,7 @@ def _dlq_record(event, attributes, envelope, sent_at, keep_payloads, warnings) -
     """A dead-letter message: the body is the event that failed, the attributes say why."""
     has_payload, payload = False, None
     if isinstance(event, _NotJson):
-        warnings.append("body is not JSON: kept in the raw body only")
+        warnings.append(f"{event.reason}; kept in the raw body only")
     elif not keep_payloads:
         pass  # already warned
     elif problem := _storage_problem(event):
@@ -364,9 +381,9 @@ def _dlq_record(event, attributes, envelope, sent_at, keep_payloads, warnings) -
         has_payload, payload = True, event
     return ParsedRecord(
         kind="dlq",
-        request_id=_clean(attributes.get("RequestID", ""), MAX_SHORT),
+        request_id=_clean(attributes.get("RequestID", ""), MAX_REQUEST_ID),
         error_message=_clean(attributes.get("ErrorMessage", ""), MAX_TEXT),
-        dlq_error_code=_int(attributes, "ErrorCode", warnings),
+        dlq_error_code=_int(attributes, "ErrorCode", _INT_RANGE, warnings),
         request_payload=payload,
         has_request_payload=has_payload,
         record_timestamp=sent_at,
@@ -392,21 +409,19 @@ def _text(source: dict, key: str, limit: int, warnings: list[str], prefix: str =
     return _clean(value, limit)
 
 
-def _int(source: dict, key: str, warnings: list[str]) -> int | None:
+def _int(source: dict, key: str, bounds: tuple[int, int], warnings: list[str]) -> int | None:
     """An integer field; numeric strings ("200", as SQS Number attributes are) are accepted."""
     value = source.get(key)
     if value is None:
         return None
+    integral_float = isinstance(value, float) and value.is_integer()
+    numeric_text = isinstance(value, str) and _INTEGER_TEXT.fullmatch(value)
     number = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):  # JSON true is not 1
         number = value
-    elif isinstance(value, float) and value.is_integer():
+    elif integral_float or numeric_text:
         number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
-        number = int(value)
-    if number is None or not -_INT_MAX <= number <= _INT_MAX:
+    if number is None or not bounds[0] <= number <= bounds[1]:
         warnings.append(f"{key} is not a usable integer: {_preview(value)}")
         return None
     return number

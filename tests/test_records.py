@@ -59,7 +59,10 @@ def sns_notification(message, attributes=None):
         "Message": message,
         "Timestamp": "2026-11-26T15:48:19.002Z",
         "SignatureVersion": "1",
-        "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
+        "Signature": (
+            "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858f"
+            "iTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q="
+        ),
         "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
         "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:123456789012:orders-failures:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
     }
@@ -201,7 +204,9 @@ def test_it_tells_a_json_null_payload_from_a_dropped_one():
 def test_it_reads_a_timeout_as_the_error_type_and_message():
     message = f"RequestId: {REQUEST_ID} Error: Task timed out after 3.00 seconds"
     body = json.dumps(
-        destination_record(responsePayload={"errorType": "Sandbox.Timedout", "errorMessage": message})
+        destination_record(
+            responsePayload={"errorType": "Sandbox.Timedout", "errorMessage": message}
+        )
     )
 
     record = parse_message(body, None, "destination")
@@ -317,7 +322,9 @@ def test_it_keeps_a_dlq_message_whose_body_is_not_json():
     assert record.kind == "dlq"
     assert record.request_id == REQUEST_ID
     assert record.has_request_payload is False
-    assert record.warnings == ("body is not JSON: kept in the raw body only",)
+    assert record.warnings == (
+        "body is not JSON: Expecting value: line 1 column 1 (char 0); kept in the raw body only",
+    )
 
 
 def test_it_reads_a_dlq_message_delivered_through_sns():
@@ -354,6 +361,22 @@ def test_it_keeps_a_message_without_attributes_in_a_dlq_as_a_dlq_message():
     assert record.kind == "dlq"
     assert record.request_payload == {"order": 42}
     assert record.warnings == ("no RequestID, ErrorCode or ErrorMessage attribute",)
+
+
+def test_it_reads_a_destination_record_in_a_queue_registered_as_a_dlq_as_a_record():
+    body = json.dumps(destination_record())
+
+    record = parse_message(body, {}, "dlq")
+
+    assert record.kind == "failure"
+    assert record.request_id == REQUEST_ID
+
+
+def test_it_keeps_the_request_id_of_a_dlq_message_it_cannot_read():
+    record = parse_message(b"\xff\xfe", dlq_attributes(), "dlq")
+
+    assert record.kind == "unparsed"
+    assert record.request_id == REQUEST_ID
 
 
 def test_it_reads_a_kinesis_stream_failure_record():
@@ -405,7 +428,9 @@ def test_it_reads_a_dynamodb_stream_failure_record():
         "approximateArrivalOfFirstRecord": "2026-11-26T15:47:45Z",
         "approximateArrivalOfLastRecord": "2026-11-26T15:47:45Z",
         "batchSize": 1,
-        "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-01T00:00:00.000",
+        "streamArn": (
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-01T00:00:00.000"
+        ),
     }
     body = json.dumps(
         {
@@ -477,7 +502,8 @@ def test_it_reads_a_utf8_body_given_as_bytes():
 
 
 @pytest.mark.parametrize(
-    ("count", "expected"), [("three", None), ("3", 3), (True, None), (3.0, 3), (2**40, None)]
+    ("count", "expected"),
+    [("three", None), ("3", 3), (True, None), (3.0, 3), (-1, None), (40_000, None)],
 )
 def test_it_degrades_a_wrongly_typed_invoke_count_with_a_warning(count, expected):
     record_dict = destination_record()
