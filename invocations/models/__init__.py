@@ -1,6 +1,6 @@
 from .audit import AuditEvent
 from .environment import Environment
-from .function import Function, PayloadTemplate
+from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
 from .queue import WatchedQueue
 from .record import ExecutionRecord
@@ -11,6 +11,7 @@ __all__ = [
     "ExecutionRecord",
     "Function",
     "Invocation",
+    "InventorySync",
     "PayloadTemplate",
     "WatchedQueue",
 ]

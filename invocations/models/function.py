@@ -69,3 +69,18 @@ class PayloadTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InventorySync(models.Model):
+    """The last inventory refresh of an environment: when it ran, and what went wrong. The
+    functions page shows the error while the last good inventory stays in place."""
+
+    environment = models.OneToOneField(
+        "Environment", on_delete=models.CASCADE, related_name="inventory_sync"
+    )
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"inventory of {self.environment_id}"
