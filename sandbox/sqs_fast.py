@@ -94,6 +94,13 @@ class QueueIndex:
         del self.alive[message.id]
         for handle in message.all_receipt_handles:
             self.by_handle.pop(handle, None)
+        # A deleted in-flight message leaves an entry behind until its visibility timeout is
+        # up, which can be hours away: sweep them once they outnumber the live ones.
+        if len(self.waiting) > 2 * (self.counts[DELAYED] + self.counts[IN_FLIGHT]) + 1000:
+            self.waiting = [
+                entry for entry in self.waiting if entry[2] == entry[3]._fast_generation
+            ]
+            heapq.heapify(self.waiting)
 
     def clear(self):
         for message in self.alive.values():

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -208,6 +209,26 @@ def test_it_returns_at_most_max_number_of_messages_in_the_order_they_were_sent(s
 
     assert _bodies(first) == ["m0", "m1", "m2", "m3"]
     assert _bodies(second) == [f"m{i}" for i in range(4, 14)]
+
+
+def test_it_gives_each_message_to_one_of_several_concurrent_consumers(sqs, endpoint, queue_url):
+    _send_bodies(sqs, queue_url, [f"m{i}" for i in range(300)])
+
+    def consume():
+        consumer, bodies = _client(endpoint), []
+        while batch := _receive(consumer, queue_url, VisibilityTimeout=60):
+            bodies += _bodies(batch)
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ]
+            consumer.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+        return bodies
+
+    with ThreadPoolExecutor(4) as pool:
+        received = [body for bodies in pool.map(lambda _: consume(), range(4)) for body in bodies]
+
+    assert sorted(received) == sorted(f"m{i}" for i in range(300))
+    assert _counts(sqs, queue_url) == {"visible": 0, "not_visible": 0, "delayed": 0}
 
 
 def test_it_reports_a_bad_receipt_handle_as_a_partial_failure_in_a_batch_delete(sqs, queue_url):
@@ -437,6 +458,21 @@ def test_it_receives_as_fast_from_a_deep_queue_as_from_a_shallow_one(endpoint):
 
     # Stock moto is hundreds of times slower at this depth; leave room for a noisy machine.
     assert deep < shallow * 3 + 0.002
+
+
+def test_it_forgets_deleted_in_flight_messages_before_their_timeout_is_up(endpoint):
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
+    name = f"sweep-{uuid.uuid4().hex[:12]}"
+    queue = backend.create_queue(name)
+    for i in range(3000):
+        backend.send_message(name, f"m{i}")
+
+    for _ in range(300):
+        for message in backend.receive_message(name, 10, 0, 3600):
+            backend.delete_message(name, message.receipt_handle)
+
+    assert queue.approximate_number_of_messages_not_visible == 0
+    assert len(queue.__dict__["_fast_index"].waiting) <= 1000
 
 
 def test_it_is_harmless_to_install_twice(sqs, queue_url):
