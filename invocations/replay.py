@@ -1,0 +1,272 @@
+"""Sending failures back to a function. AWS's redrive API refuses queues whose source is Lambda,
+so replaying a failure's original event is our job.
+
+A replay is planned (the dry run changes nothing), confirmed into a ReplayBatch, and run by one
+Celery task that invokes each record's request payload synchronously, at a rate limit, with a
+circuit breaker, storing one Invocation per record (replay_of)."""
+
+import json
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from invocations import audit, aws, invoking, triage
+from invocations.models import (
+    Environment,
+    ExecutionRecord,
+    FailureGroup,
+    Function,
+    Invocation,
+    ReplayBatch,
+)
+
+
+@dataclass(frozen=True)
+class PlannedRecord:
+    record: ExecutionRecord
+    payload: str
+    skip_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: Environment
+    function_name: str
+    qualifier: str
+    items: list[PlannedRecord]
+
+    @property
+    def to_replay(self) -> list[PlannedRecord]:
+        return [i for i in self.items if not i.skip_reason]
+
+    @property
+    def skipped(self) -> list[PlannedRecord]:
+        return [i for i in self.items if i.skip_reason]
+
+
+def payload_of(record: ExecutionRecord) -> str | None:
+    """The event to send again: the destination record's requestPayload, or a DLQ message's
+    body (which is the original event). None when Lambda dropped it or there never was one."""
+    if record.kind == ExecutionRecord.Kind.DLQ:
+        return (
+            record.raw_body
+            if record.request_payload is None
+            else json.dumps(record.request_payload)
+        )
+    if record.request_payload is None:
+        return None
+    return json.dumps(record.request_payload)
+
+
+def succeeded_record_ids(record_ids) -> set[int]:
+    return set(
+        Invocation.objects.filter(
+            replay_of_id__in=record_ids, status=Invocation.Status.SUCCEEDED
+        ).values_list("replay_of_id", flat=True)
+    )
+
+
+def plan(
+    records,
+    environment: Environment,
+    function_name: str,
+    qualifier: str = "",
+    override: bool = False,
+) -> Plan:
+    """The dry run: what would be replayed, and what skipped and why. Changes nothing."""
+    records = list(records)
+    done = succeeded_record_ids([r.pk for r in records])
+    allowed = environment.allows(function_name)
+    items = []
+    for record in records:
+        payload = payload_of(record)
+        if not allowed:
+            reason = f"{function_name} is not allowed in {environment.name}"
+        elif payload is None:
+            reason = "no request payload (Lambda dropped it, or the function never had one)"
+        elif record.pk in done and not override:
+            reason = "already replayed with success"
+        else:
+            reason = ""
+        items.append(PlannedRecord(record, payload or "", reason))
+    return Plan(environment, function_name, qualifier, items)
+
+
+def start(
+    plan_: Plan,
+    request,
+    group=None,
+    payload_override: str = "",
+    rate_per_second: float = 5.0,
+    breaker_threshold: int = 5,
+    override: bool = False,
+) -> ReplayBatch:
+    """Confirm a plan: the batch row and its audit event, and the task once they commit."""
+    from invocations.tasks import run_replay_batch
+
+    ids = [i.record.pk for i in plan_.to_replay]
+    with transaction.atomic():
+        batch = ReplayBatch.objects.create(
+            environment=plan_.environment,
+            group=group,
+            created_by=request.user,
+            function_name=plan_.function_name,
+            qualifier=plan_.qualifier,
+            record_ids=ids,
+            payload_override=payload_override if len(ids) == 1 else "",
+            override_succeeded=override,
+            rate_per_second=rate_per_second,
+            breaker_threshold=breaker_threshold,
+            skipped=0,
+        )
+        audit.record(
+            "replay.start",
+            request=request,
+            target=batch,
+            summary=f"replay of {len(ids)} records to {plan_.function_name} "
+            f"in {plan_.environment.name}",
+            details={
+                "records": ids,
+                "qualifier": plan_.qualifier,
+                "edited_payload": bool(batch.payload_override),
+                "skipped": len(plan_.skipped),
+            },
+        )
+        if group is not None:
+            from invocations.models import GroupActivity
+
+            GroupActivity.objects.create(
+                group=group,
+                actor=request.user,
+                kind="replay",
+                text=f"replay #{batch.pk}: {len(ids)} records to {plan_.function_name}",
+            )
+        run_replay_batch.delay_on_commit(batch.pk)
+    return batch
+
+
+def cancel(batch: ReplayBatch, request) -> bool:
+    with transaction.atomic():
+        cancelled = ReplayBatch.objects.filter(
+            pk=batch.pk, status__in=[ReplayBatch.Status.PENDING, ReplayBatch.Status.RUNNING]
+        ).update(status=ReplayBatch.Status.CANCELLED, finished_at=timezone.now())
+        if cancelled:
+            audit.record(
+                "replay.cancel",
+                request=request,
+                target=batch,
+                summary=f"cancelled replay #{batch.pk}",
+            )
+    return bool(cancelled)
+
+
+def _invoke_one(batch: ReplayBatch, record: ExecutionRecord, payload: str) -> Invocation:
+    existing = Invocation.objects.filter(replay_batch=batch, replay_of=record).first()
+    if existing is not None:
+        # The task was delivered again after a lost worker: never invoke a record twice.
+        if existing.status == Invocation.Status.RUNNING:
+            invoking.run(existing.pk, existing.attempts)  # marks it failed: worker lost
+            existing.refresh_from_db()
+        return existing
+    with transaction.atomic():
+        invocation = Invocation.objects.create(
+            environment=batch.environment,
+            function=Function.objects.filter(
+                environment=batch.environment, name=batch.function_name
+            ).first(),
+            function_name=batch.function_name,
+            qualifier=batch.qualifier,
+            invocation_type=Invocation.Type.REQUEST_RESPONSE,
+            payload=payload,
+            requested_by=batch.created_by,
+            replay_of=record,
+            replay_batch=batch,
+        )
+        audit.record(
+            "replay.record",
+            user=batch.created_by,
+            target=invocation,
+            summary=f"replayed record #{record.pk} to {batch.function_name}",
+            details={"batch": batch.pk, "record": record.pk},
+        )
+    attempt = 1
+    while True:
+        retry = invoking.run(invocation.pk, attempt)
+        if retry is None:
+            break
+        time.sleep(retry.delay)
+        attempt = retry.attempt
+    invocation.refresh_from_db()
+    with transaction.atomic():
+        triage.group_invocation(invocation)
+    return invocation
+
+
+def run_batch(batch_id: int) -> ReplayBatch:
+    """The worker's side: replay each record in order until done, cancelled or the breaker
+    trips. Safe to run again after a lost worker: it resumes where `position` says."""
+    claimed = ReplayBatch.objects.filter(
+        pk=batch_id, status__in=[ReplayBatch.Status.PENDING, ReplayBatch.Status.RUNNING]
+    ).update(status=ReplayBatch.Status.RUNNING)
+    batch = ReplayBatch.objects.get(pk=batch_id)
+    if not claimed:
+        return batch
+    records = ExecutionRecord.objects.in_bulk(batch.record_ids)
+    interval = 1.0 / batch.rate_per_second if batch.rate_per_second > 0 else 0.0
+    done_ids = succeeded_record_ids(batch.record_ids) if not batch.override_succeeded else set()
+    for position in range(batch.position, len(batch.record_ids)):
+        batch.refresh_from_db(fields=["status"])
+        if batch.status == ReplayBatch.Status.CANCELLED:
+            return batch
+        started = time.monotonic()
+        record = records.get(batch.record_ids[position])
+        payload = batch.payload_override or (payload_of(record) if record else None)
+        outcome = "skipped"
+        if record is None or payload is None or record.pk in done_ids:
+            batch.skipped += 1
+        else:
+            try:
+                invocation = _invoke_one(batch, record, payload)
+                outcome = invocation.status
+            except aws.AwsError:
+                outcome = "failed"
+            if outcome == Invocation.Status.SUCCEEDED:
+                batch.succeeded += 1
+                batch.consecutive_failures = 0
+            else:
+                batch.failed += 1
+                batch.consecutive_failures += 1
+        batch.position = position + 1
+        fields = ["position", "succeeded", "failed", "skipped", "consecutive_failures"]
+        if batch.consecutive_failures >= batch.breaker_threshold:
+            batch.status = ReplayBatch.Status.STOPPED
+            batch.finished_at = timezone.now()
+            fields += ["status", "finished_at"]
+        # Conditional: a cancel that arrived during the invoke wins.
+        ReplayBatch.objects.filter(pk=batch.pk).exclude(status=ReplayBatch.Status.CANCELLED).update(
+            **{f: getattr(batch, f) for f in fields}
+        )
+        if batch.status == ReplayBatch.Status.STOPPED:
+            break
+        if outcome != "skipped":
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    else:
+        ReplayBatch.objects.filter(pk=batch.pk, status=ReplayBatch.Status.RUNNING).update(
+            status=ReplayBatch.Status.DONE, finished_at=timezone.now()
+        )
+    batch.refresh_from_db()
+    if batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
+        with transaction.atomic():
+            audit.record(
+                "replay.finish",
+                user=batch.created_by,
+                target=batch,
+                summary=f"replay #{batch.pk} {batch.get_status_display()}: "
+                f"{batch.succeeded} succeeded, {batch.failed} failed, {batch.skipped} skipped",
+            )
+            groups = FailureGroup.objects.filter(records__pk__in=batch.record_ids).distinct()
+            for group in groups:
+                triage.resolve_by_replay(group, batch.created_by)
+    return batch

@@ -1,5 +1,0 @@
-from django.shortcuts import render
-
-
-def triage(request):
-    return render(request, "invocations/triage.html")

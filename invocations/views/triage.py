@@ -1,0 +1,241 @@
+"""The triage page (home), a failure group's page, and the workflow actions on groups."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from invocations import access, replay, sparklines, triage
+from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.triage_forms import (
+    ACTIVE,
+    AssignForm,
+    BulkActionForm,
+    CommentForm,
+    SnoozeForm,
+    StatusForm,
+    TriageFilterForm,
+)
+
+PAGE_SIZE = 50
+OCCURRENCES_PAGE = 25
+SORT_ORDER = {
+    "last_seen": ["-last_seen", "-id"],
+    "count": ["-count", "-id"],
+    "backlog": ["backlog_oldest", "-id"],
+}
+
+
+def _filtered_groups(request, data: dict):
+    groups = FailureGroup.objects.for_triage().filter(environment=request.environment)
+    status = data.get("status") or ACTIVE
+    if status == ACTIVE:
+        groups = groups.filter(status__in=["open", "acknowledged"]).exclude(
+            pk__in=FailureGroup.objects.snoozed().values("pk")
+        )
+    elif status == "regressed":
+        groups = groups.filter(regressed=True, status="open")
+    elif status == "snoozed":
+        groups = groups.filter(pk__in=FailureGroup.objects.snoozed().values("pk"))
+    elif status != "all":
+        groups = groups.filter(status=status)
+    if data.get("function"):
+        groups = groups.filter(function_name__icontains=data["function"])
+    assignee = data.get("assignee") or "anyone"
+    if assignee == "me":
+        groups = groups.filter(assignee=request.user)
+    elif assignee == "unassigned":
+        groups = groups.filter(assignee__isnull=True)
+    sort = data.get("sort") or "last_seen"
+    if sort == "backlog":
+        groups = groups.filter(backlog_count__gt=0)
+    return groups.order_by(*SORT_ORDER[sort])
+
+
+def _rows(groups: list[FailureGroup]) -> list[dict]:
+    lines = sparklines.for_groups([g.pk for g in groups])
+    return [
+        {
+            "group": g,
+            "hours": sparklines.points(lines[g.pk]["hours"]),
+            "days": sparklines.points(lines[g.pk]["days"]),
+            "hours_total": sum(lines[g.pk]["hours"]),
+            "days_total": sum(lines[g.pk]["days"]),
+        }
+        for g in groups
+    ]
+
+
+@access.require(access.VIEW)
+def triage_list(request):
+    form = TriageFilterForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    page = data.get("page") or 1
+    start = (page - 1) * PAGE_SIZE
+    groups = list(_filtered_groups(request, data)[start : start + PAGE_SIZE + 1])
+    more = len(groups) > PAGE_SIZE
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "rows": _rows(groups[:PAGE_SIZE]),
+        "page": page,
+        "next_page": page + 1 if more else None,
+        "query": query.urlencode(),
+        "can_triage": access.can(request.user, access.TRIAGE),
+        "can_replay": access.can(request.user, access.REPLAY),
+        "watched_queues": request.environment.watchedqueue_set.filter(enabled=True)[:10],
+    }
+    if request.htmx and request.htmx.target == "group-table":
+        return render(request, "invocations/partials/group_table.html", context)
+    return render(request, "invocations/triage.html", context)
+
+
+def _apply(group: FailureGroup, action: str, request) -> None:
+    if action in {"acknowledged", "resolved", "ignored", "open"}:
+        triage.set_status(group, action, request)
+    elif action == "assign_me":
+        triage.assign(group, request.user, request)
+    elif action == "unassign":
+        triage.assign(group, None, request)
+    elif action.startswith("snooze_"):
+        hours = int(action.removeprefix("snooze_"))
+        triage.snooze(group, request, until=timezone.now() + timedelta(hours=hours))
+
+
+@require_POST
+@access.require(access.TRIAGE)
+def bulk_action(request):
+    """Acknowledge, resolve, ignore, assign or snooze the selected groups; with htmx the
+    answer swaps only the changed rows."""
+    form = BulkActionForm(request.POST, environment=request.environment)
+    if not form.is_valid():
+        messages.error(request, "Select at least one group and an action.")
+        return _after_bulk(request, [])
+    changed, refused = [], []
+    for group in form.cleaned_data["groups"]:
+        try:
+            with transaction.atomic():
+                group = FailureGroup.objects.select_for_update().get(pk=group.pk)
+                _apply(group, form.cleaned_data["action"], request)
+            changed.append(group)
+        except triage.TriageError as error:
+            refused.append(str(error))
+    if refused:
+        messages.warning(request, f"{len(refused)} not changed: {refused[0]}")
+    return _after_bulk(request, changed)
+
+
+def _after_bulk(request, changed: list[FailureGroup]):
+    if not request.htmx:
+        return redirect(request.POST.get("next") or "triage")
+    groups = FailureGroup.objects.for_triage().filter(pk__in=[g.pk for g in changed])
+    html = render_to_string(
+        "invocations/partials/group_rows_oob.html",
+        {"rows": _rows(list(groups)), "can_triage": True},
+        request=request,
+    )
+    html += render_to_string("invocations/partials/messages_oob.html", request=request)
+    return HttpResponse(html)
+
+
+def _occurrences(group: FailureGroup, before: str | None):
+    """Records and invocations of the group, newest first, merged on time; keyset on time."""
+    cursor = parse_datetime(before) if before else None
+    records = ExecutionRecord.objects.for_list().filter(failure_group=group)
+    invocations = (
+        Invocation.objects.for_list()
+        .filter(failure_group=group)
+        .defer("payload", "response_payload", "log_tail")
+    )
+    if cursor is not None:
+        records = records.filter(received_at__lt=cursor)
+        invocations = invocations.filter(created_at__lt=cursor)
+    items = [
+        ("record", r.received_at, r)
+        for r in records.order_by("-received_at", "-id")[: OCCURRENCES_PAGE + 1]
+    ]
+    items += [
+        ("invocation", i.created_at, i)
+        for i in invocations.order_by("-created_at", "-id")[: OCCURRENCES_PAGE + 1]
+    ]
+    items.sort(key=lambda item: item[1], reverse=True)
+    page = items[:OCCURRENCES_PAGE]
+    more = len(items) > OCCURRENCES_PAGE
+    return page, (page[-1][1].isoformat() if more and page else None)
+
+
+@access.require(access.VIEW)
+def group_detail(request, pk):
+    group = get_object_or_404(
+        FailureGroup.objects.select_related("assignee", "environment"),
+        pk=pk,
+        environment=request.environment,
+    )
+    occurrences, next_before = _occurrences(group, request.GET.get("before"))
+    shown_records = [item.pk for kind, _, item in occurrences if kind == "record"]
+    sample = ExecutionRecord.objects.filter(failure_group=group).order_by("-id").first()
+    return render(
+        request,
+        "invocations/group.html",
+        {
+            "group": group,
+            "occurrences": occurrences,
+            "next_before": next_before,
+            "sample": sample,
+            "activity": GroupActivity.objects.filter(group=group).select_related("actor")[:200],
+            "status_form": StatusForm(initial={"status": group.status}),
+            "assign_form": AssignForm(initial={"assignee": group.assignee_id}),
+            "snooze_form": SnoozeForm(),
+            "comment_form": CommentForm(),
+            "can_triage": access.can(request.user, access.TRIAGE),
+            "can_replay": access.can(request.user, access.REPLAY),
+            "replays": group.replays.all()[:10],
+            "replayed_ids": replay.succeeded_record_ids(shown_records),
+        },
+    )
+
+
+@require_POST
+@access.require(access.TRIAGE)
+def group_action(request, pk, action):
+    """One workflow step on one group, from the group page's forms."""
+    forms_by_action = {
+        "status": StatusForm,
+        "assign": AssignForm,
+        "snooze": SnoozeForm,
+        "comment": CommentForm,
+    }
+    if action not in forms_by_action:
+        return HttpResponse(status=404)
+    form = forms_by_action[action](request.POST)
+    with transaction.atomic():
+        group = get_object_or_404(
+            FailureGroup.objects.select_for_update(), pk=pk, environment=request.environment
+        )
+        if not form.is_valid():
+            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            messages.error(request, errors)
+            return redirect("group", pk=pk)
+        data = form.cleaned_data
+        try:
+            if action == "status":
+                triage.set_status(group, data["status"], request, data.get("version", ""))
+            elif action == "assign":
+                triage.assign(group, data["assignee"], request)
+            elif action == "snooze":
+                until = (
+                    timezone.now() + timedelta(hours=data["hours"]) if data.get("hours") else None
+                )
+                triage.snooze(group, request, until=until, occurrences=data.get("occurrences"))
+            else:
+                triage.comment(group, data["text"], request)
+        except triage.TriageError as error:
+            messages.error(request, str(error))
+    return redirect("group", pk=pk)

@@ -1,0 +1,209 @@
+from datetime import timedelta
+
+import pytest
+from django.test import RequestFactory
+from django.utils import timezone
+
+from invocations import triage
+from invocations.models import AuditEvent, FailureGroup, GroupActivity, Invocation
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(user):
+    request = RequestFactory().post("/")
+    request.user = user
+    return request
+
+
+def _group(*records):
+    triage.group_records(list(records))
+    return FailureGroup.objects.get()
+
+
+def test_failures_that_differ_only_in_variable_parts_share_one_group():
+    first = factories.failure_record(message="order must be a positive integer, got -1")
+    second = factories.failure_record(message="order must be a positive integer, got -7")
+
+    triage.group_records([first, second])
+
+    group = FailureGroup.objects.get()
+    assert group.count == 2
+    assert group.function_name == "orders"
+    assert group.error_type == "ValueError"
+    assert group.backlog_count == 2
+    assert set(group.records.values_list("pk", flat=True)) == {first.pk, second.pk}
+
+
+def test_other_functions_and_other_errors_get_their_own_groups():
+    records = [
+        factories.failure_record(function="orders"),
+        factories.failure_record(function="billing"),
+        factories.failure_record(function="orders", error_type="KeyError", message="'sku'"),
+    ]
+
+    triage.group_records(records)
+
+    assert FailureGroup.objects.count() == 3
+
+
+def test_successes_are_not_grouped():
+    ok = factories.failure_record(kind="success", condition="Success", error_type="", message="")
+
+    assert triage.group_records([ok]) == 0
+    assert FailureGroup.objects.count() == 0
+
+
+def test_a_dead_letter_without_a_function_name_uses_its_queues_function():
+    watched = factories.queue(function="orders", kind="dlq")
+    letter = factories.failure_record(
+        kind="dlq",
+        function="",
+        error_type="",
+        watched=watched,
+        message="ValueError: order must be positive",
+    )
+
+    group = _group(letter)
+
+    assert group.function_name == "orders"
+    assert group.error_class == "dlq_message"
+
+
+def test_a_failed_synchronous_invocation_joins_a_group(alice):
+    env = factories.queue().environment
+    invocation = Invocation.objects.create(
+        environment=env,
+        function_name="orders",
+        status=Invocation.Status.FUNCTION_ERROR,
+        error_code="ValueError",
+        error_text="order must be a positive integer, got -3",
+        finished_at=timezone.now(),
+    )
+
+    group = triage.group_invocation(invocation)
+
+    assert group is not None and group.count == 1
+    assert invocation.failure_group == group
+    assert triage.group_invocation(invocation) is None  # grouped once only
+
+
+def test_a_successful_invocation_is_not_grouped():
+    env = factories.queue().environment
+    invocation = Invocation.objects.create(
+        environment=env, function_name="orders", status=Invocation.Status.SUCCEEDED
+    )
+
+    assert triage.group_invocation(invocation) is None
+
+
+def test_the_workflow_moves_open_to_acknowledged_to_resolved_and_writes_the_timeline(alice):
+    group = _group(factories.failure_record())
+    request = _request(alice)
+
+    triage.set_status(group, "acknowledged", request)
+    triage.set_status(group, "resolved", request, version="7")
+
+    group.refresh_from_db()
+    assert group.status == "resolved"
+    assert group.resolved_in_version == "7"
+    assert list(GroupActivity.objects.values_list("kind", flat=True)) == ["status", "status"]
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["group.acknowledged", "group.resolved"]
+
+
+def test_a_transition_that_is_not_allowed_is_refused(alice):
+    group = _group(factories.failure_record())
+    triage.set_status(group, "ignored", _request(alice))
+
+    with pytest.raises(triage.TriageError, match="cannot become acknowledged"):
+        triage.set_status(group, "acknowledged", _request(alice))
+
+
+def test_a_failure_from_a_newer_version_reopens_a_resolved_group_as_regressed(alice):
+    group = _group(factories.failure_record(version="6"))
+    triage.set_status(group, "resolved", _request(alice), version="7")
+
+    triage.group_records([factories.failure_record(version="8")])
+
+    group.refresh_from_db()
+    assert group.status == "open"
+    assert group.regressed
+    assert GroupActivity.objects.filter(kind="regression").exists()
+
+
+def test_a_failure_from_an_older_version_does_not_reopen_it(alice):
+    group = _group(factories.failure_record(version="6"))
+    triage.set_status(group, "resolved", _request(alice), version="7")
+
+    triage.group_records([factories.failure_record(version="5")])
+
+    group.refresh_from_db()
+    assert group.status == "resolved"
+    assert group.count == 2
+
+
+def test_any_new_failure_reopens_a_group_resolved_without_a_version(alice):
+    group = _group(factories.failure_record(version="3"))
+    triage.set_status(group, "resolved", _request(alice))
+
+    triage.group_records([factories.failure_record(version="1")])
+
+    group.refresh_from_db()
+    assert (group.status, group.regressed) == ("open", True)
+
+
+def test_an_ignored_group_counts_silently(alice):
+    group = _group(factories.failure_record())
+    triage.set_status(group, "ignored", _request(alice))
+
+    triage.group_records([factories.failure_record(), factories.failure_record()])
+
+    group.refresh_from_db()
+    assert (group.status, group.count) == ("ignored", 3)
+
+
+def test_a_snooze_by_count_ends_after_that_many_more_occurrences(alice):
+    group = _group(factories.failure_record())
+    triage.snooze(group, _request(alice), occurrences=2)
+    assert FailureGroup.objects.snoozed().filter(pk=group.pk).exists()
+
+    triage.group_records([factories.failure_record()])
+    group.refresh_from_db()
+    assert group.is_snoozed
+
+    triage.group_records([factories.failure_record()])
+    group.refresh_from_db()
+    assert not group.is_snoozed
+    assert not FailureGroup.objects.snoozed().filter(pk=group.pk).exists()
+
+
+def test_a_snooze_by_time_ends_at_that_time(alice):
+    group = _group(factories.failure_record())
+
+    triage.snooze(group, _request(alice), until=timezone.now() + timedelta(hours=1))
+    assert group.is_snoozed
+
+    group.snoozed_until = timezone.now() - timedelta(seconds=1)
+    assert not group.is_snoozed
+
+
+def test_assigning_records_before_and_after(alice, bob):
+    group = _group(factories.failure_record())
+
+    triage.assign(group, bob, _request(alice))
+    triage.assign(group, None, _request(alice))
+
+    event = AuditEvent.objects.filter(action="group.assign").order_by("id").last()
+    assert event.details == {"before": "bob", "after": None}
+    assert group.assignee is None
+
+
+def test_regression_rules_for_versions():
+    assert triage.is_regression("", "1")
+    assert triage.is_regression("7", "7")
+    assert triage.is_regression("7", "12")
+    assert not triage.is_regression("7", "6")
+    assert triage.is_regression("7", "$LATEST")
+    assert triage.is_regression("prod", "3")
