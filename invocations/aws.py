@@ -4,6 +4,7 @@ Retries: botocore's standard mode would retry a 429 from Lambda quietly; we set 
 TooManyRequestsException reaches our code, which retries visibly with backoff and jitter.
 """
 
+import base64
 import threading
 from dataclasses import dataclass
 
@@ -101,6 +102,152 @@ def as_aws_error(exc: Exception) -> AwsError:
     if isinstance(exc, BotoCoreError):
         return AwsError(type(exc).__name__, str(exc))
     raise exc
+
+
+# --- Lambda and CloudWatch Logs operations (invoke issue). Each returns plain data. -------------
+
+# Lambda answers at most 6 MB synchronously; read no more than that (plus one byte, to tell).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    status_code: int
+    function_error: str
+    payload: bytes
+    payload_truncated: bool
+    log_result: str
+    executed_version: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    timestamp: int
+    message: str
+    stream: str
+
+
+def _call(method, **kwargs):
+    try:
+        return method(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise as_aws_error(exc) from exc
+
+
+def invoke(
+    environment, name: str, qualifier: str, invocation_type: str, payload: bytes
+) -> InvokeResult:
+    """lambda:Invoke, with the 4 KB log tail for a synchronous call. Raises AwsError."""
+    kwargs = {"FunctionName": name, "InvocationType": invocation_type, "Payload": payload}
+    if qualifier and qualifier != "$LATEST":
+        kwargs["Qualifier"] = qualifier
+    if invocation_type == "RequestResponse":
+        kwargs["LogType"] = "Tail"
+    response = _call(client(environment, "lambda").invoke, **kwargs)
+    body = response.get("Payload")
+    data = body.read(MAX_RESPONSE_BYTES + 1) if body is not None else b""
+    if body is not None:
+        body.close()
+    meta = response.get("ResponseMetadata", {})
+    request_id = meta.get("RequestId") or meta.get("HTTPHeaders", {}).get("x-amzn-requestid", "")
+    log = response.get("LogResult") or ""
+    return InvokeResult(
+        status_code=response.get("StatusCode") or meta.get("HTTPStatusCode") or 0,
+        function_error=response.get("FunctionError", "") or "",
+        payload=data[:MAX_RESPONSE_BYTES],
+        payload_truncated=len(data) > MAX_RESPONSE_BYTES,
+        log_result=base64.b64decode(log).decode("utf-8", "replace") if log else "",
+        executed_version=response.get("ExecutedVersion", "") or "",
+        request_id=request_id,
+    )
+
+
+def list_functions(environment) -> list[dict]:
+    """Every function's configuration (ListFunctions, all pages)."""
+    lam = client(environment, "lambda")
+    found, marker = [], None
+    while True:
+        page = _call(lam.list_functions, **({"Marker": marker} if marker else {}))
+        found += page.get("Functions", [])
+        marker = page.get("NextMarker")
+        if not marker:
+            return found
+
+
+def get_function_concurrency(environment, name: str) -> int | None:
+    answer = _call(client(environment, "lambda").get_function_concurrency, FunctionName=name)
+    return answer.get("ReservedConcurrentExecutions")
+
+
+def get_event_invoke_config(environment, name: str) -> dict | None:
+    """The asynchronous invocation settings, or None when the function has none."""
+    try:
+        answer = _call(
+            client(environment, "lambda").get_function_event_invoke_config, FunctionName=name
+        )
+    except AwsError as error:
+        if error.code == "ResourceNotFoundException":
+            return None
+        raise
+    return {
+        "max_retries": answer.get("MaximumRetryAttempts"),
+        "max_event_age": answer.get("MaximumEventAgeInSeconds"),
+        "on_success": answer.get("DestinationConfig", {}).get("OnSuccess", {}).get("Destination"),
+        "on_failure": answer.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+    }
+
+
+def list_event_source_mappings(environment, name: str) -> list[dict]:
+    lam = client(environment, "lambda")
+    answer = _call(lam.list_event_source_mappings, FunctionName=name)
+    return [
+        {
+            "uuid": item.get("UUID", ""),
+            "source": item.get("EventSourceArn", ""),
+            "state": item.get("State", ""),
+            "batch_size": item.get("BatchSize"),
+            "on_failure": item.get("DestinationConfig", {})
+            .get("OnFailure", {})
+            .get("Destination", ""),
+        }
+        for item in answer.get("EventSourceMappings", [])
+    ]
+
+
+def list_versions(environment, name: str) -> list[str]:
+    answer = _call(client(environment, "lambda").list_versions_by_function, FunctionName=name)
+    return [item["Version"] for item in answer.get("Versions", [])]
+
+
+def list_aliases(environment, name: str) -> list[dict]:
+    answer = _call(client(environment, "lambda").list_aliases, FunctionName=name)
+    return [
+        {"Name": item.get("Name", ""), "FunctionVersion": item.get("FunctionVersion", "")}
+        for item in answer.get("Aliases", [])
+    ]
+
+
+def filter_log_events(
+    environment, group: str, term: str, start_ms: int, limit: int = 500
+) -> tuple[list[LogEvent], bool]:
+    """Events of `group` that contain `term` (a plain or quoted term: moto supports no other
+    pattern), oldest first, at most `limit`; the flag says whether more were left."""
+    logs = client(environment, "logs")
+    events: list[LogEvent] = []
+    token = None
+    while True:
+        kwargs = {"logGroupName": group, "filterPattern": term, "startTime": start_ms}
+        if token:
+            kwargs["nextToken"] = token
+        page = _call(logs.filter_log_events, **kwargs)
+        for item in page.get("events", []):
+            events.append(
+                LogEvent(item.get("timestamp", 0), item.get("message", ""), item["logStreamName"])
+            )
+        token = page.get("nextToken")
+        if not token or len(events) >= limit:
+            return events[:limit], bool(token) or len(events) > limit
 
 
 # --- SQS, SNS and EventBridge operations (ingestion issue). Each returns plain data. ------------
@@ -228,3 +375,4 @@ def bus_queue_targets(environment, bus_arn: str) -> list[str]:
             if target.get("Arn", "").startswith("arn:aws:sqs:"):
                 queues.append(target["Arn"])
     return queues
+

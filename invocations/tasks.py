@@ -8,6 +8,40 @@ from celery import shared_task
 log = logging.getLogger(__name__)
 
 
+@shared_task(name="invocations.tasks.run_invocation")
+def run_invocation(pk: int, attempt: int = 1) -> None:
+    """Invoke the function of Invocation `pk` (see invocations.invoking). A throttled attempt
+    is scheduled again with a countdown instead of sleeping in the worker."""
+    from invocations import invoking
+    from invocations.models import Invocation
+
+    retry = invoking.run(pk, attempt)
+    if retry is None:
+        return
+    try:
+        run_invocation.apply_async((pk, retry.attempt), countdown=retry.delay)
+    except Exception as exc:  # the broker went away between two attempts
+        log.exception("invocation %s: could not schedule attempt %s", pk, retry.attempt)
+        Invocation.objects.filter(pk=pk, attempts=attempt).update(
+            status=Invocation.Status.FAILED,
+            error_code="RetryNotScheduled",
+            error_text=f"Throttled, and the next attempt could not be scheduled: {exc}",
+        )
+
+
+@shared_task(name="invocations.tasks.sync_functions")
+def sync_functions(environment_id: int | None = None) -> None:
+    """Refresh the function inventory of one environment, or of all of them (beat)."""
+    from invocations import inventory
+    from invocations.models import Environment
+
+    environments = Environment.objects.all()
+    if environment_id is not None:
+        environments = environments.filter(pk=environment_id)
+    for environment in environments:
+        inventory.sync(environment)
+
+
 # --- Queue polling and retention (ingestion issue). ---------------------------------------------
 
 

@@ -1,14 +1,46 @@
 from django.urls import path
 
-from invocations.views import environments, functions, invocations, overview, queues, records
+from invocations.views import (
+    environments,
+    functions,
+    invocations,
+    invoke,
+    queues,
+    records,
+    replay,
+    triage,
+)
 
 urlpatterns = [
-    path("", overview.triage, name="triage"),
+    # Triage
+    path("", triage.triage_list, name="triage"),
+    path("groups/bulk/", triage.bulk_action, name="groups-bulk"),
+    path("groups/<int:pk>/", triage.group_detail, name="group"),
+    path("groups/<int:pk>/<str:action>/", triage.group_action, name="group-action"),
+    # Replay
+    path("replay/", replay.replay_plan, name="replay-plan"),
+    path("replay/start/", replay.replay_start, name="replay-start"),
+    path("replay/redrive/", replay.redrive_records, name="redrive"),
+    path("replay/<int:pk>/", replay.replay_batch, name="replay-batch"),
+    path("replay/<int:pk>/cancel/", replay.replay_cancel, name="replay-cancel"),
     path("environment/", environments.switch, name="environment-switch"),
     # Functions
     path("functions/", functions.function_list, name="functions"),
+    path("functions/refresh/", functions.refresh, name="functions-refresh"),
+    path("functions/<str:name>/", functions.function_detail, name="function"),
+    path("functions/<str:name>/invoke/", invoke.invoke, name="function-invoke"),
+    path("functions/<str:name>/templates/", invoke.save_template, name="template-save"),
+    path(
+        "functions/<str:name>/templates/<int:pk>/delete/",
+        invoke.delete_template,
+        name="template-delete",
+    ),
     # Invocations
     path("invocations/", invocations.invocation_list, name="invocations"),
+    path("invocations/<int:pk>/", invocations.invocation_detail, name="invocation"),
+    path("invocations/<int:pk>/status/", invocations.invocation_status, name="invocation-status"),
+    path("invocations/<int:pk>/log/", invocations.invocation_log, name="invocation-log"),
+    path("invocations/<int:pk>/rerun/", invoke.rerun, name="invocation-rerun"),
     # Records
     path("records/", records.record_list, name="records"),
     # Queues

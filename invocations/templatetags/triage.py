@@ -2,7 +2,7 @@
 escapes, or renders templates with autoescaping on. Nothing is marked safe."""
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
 from django.utils import timezone
@@ -77,7 +77,7 @@ def reltime(moment: datetime | None):
     """ "3 min ago", with the exact UTC time on hover."""
     if moment is None:
         return {"moment": None}
-    utc = moment.astimezone(timezone.UTC) if timezone.is_aware(moment) else moment
+    utc = moment.astimezone(UTC) if timezone.is_aware(moment) else moment
     return {
         "moment": moment,
         "iso": utc.strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -1,0 +1,128 @@
+import json
+
+from django import forms
+
+from invocations.models import Invocation, PayloadTemplate
+from invocations.models.function import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+
+LIMITS = {
+    Invocation.Type.REQUEST_RESPONSE: SYNC_PAYLOAD_LIMIT,
+    Invocation.Type.DRY_RUN: SYNC_PAYLOAD_LIMIT,
+    Invocation.Type.EVENT: ASYNC_PAYLOAD_LIMIT,
+}
+
+
+def check_json(text: str) -> None:
+    """A form error with the line and column of the first JSON mistake."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise forms.ValidationError(
+            "Not valid JSON: %(msg)s at line %(line)s, column %(column)s.",
+            code="json",
+            params={"msg": error.msg, "line": error.lineno, "column": error.colno},
+        ) from None
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"
+
+
+class InvokeForm(forms.Form):
+    qualifier = forms.ChoiceField(required=False, label="Version or alias")
+    invocation_type = forms.ChoiceField(
+        choices=Invocation.Type.choices, initial=Invocation.Type.REQUEST_RESPONSE, label="Type"
+    )
+    payload = forms.CharField(
+        required=False,
+        strip=False,
+        label="Payload (JSON)",
+        widget=forms.Textarea(
+            attrs={"rows": 14, "class": "json", "spellcheck": "false", "id": "payload"}
+        ),
+    )
+    confirm_name = forms.CharField(
+        required=False, label="Type the function name to confirm", max_length=140
+    )
+    rerun_of = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, function_name: str, environment, qualifiers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.function_name = function_name
+        self.environment = environment
+        self.fields["qualifier"].choices = [(q, q) for q in (qualifiers or ["$LATEST"])]
+        if not environment.protected:
+            del self.fields["confirm_name"]
+        else:
+            self.fields["confirm_name"].required = True
+            self.fields["confirm_name"].widget.attrs["autocomplete"] = "off"
+
+    def clean_payload(self) -> str:
+        text = self.cleaned_data["payload"]
+        if not text.strip():
+            return "{}"
+        check_json(text)
+        return text
+
+    def clean_confirm_name(self) -> str:
+        typed = self.cleaned_data.get("confirm_name", "").strip()
+        if typed != self.function_name:
+            raise forms.ValidationError(
+                "This environment is protected: type the function name exactly to invoke it.",
+                code="confirm",
+            )
+        return typed
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.environment.allows(self.function_name):
+            raise forms.ValidationError(
+                "%(name)s is not among the functions environment %(env)s may invoke "
+                "(allowed: %(patterns)s).",
+                code="not_allowed",
+                params={
+                    "name": self.function_name,
+                    "env": self.environment.name,
+                    "patterns": ", ".join(self.environment.patterns) or "none",
+                },
+            )
+        payload, kind = cleaned.get("payload"), cleaned.get("invocation_type")
+        if payload is not None and kind in LIMITS:
+            size, limit = len(payload.encode("utf-8")), LIMITS[kind]
+            if size > limit:
+                self.add_error(
+                    "payload",
+                    forms.ValidationError(
+                        "The payload is %(size)s bytes; %(kind)s invocations take at most "
+                        "%(limit)s.",
+                        code="too_large",
+                        params={"size": f"{size:,}", "kind": kind, "limit": _mb(limit)},
+                    ),
+                )
+        return cleaned
+
+
+class TemplateForm(forms.ModelForm):
+    class Meta:
+        model = PayloadTemplate
+        fields = ["name", "payload", "shared"]
+        labels = {"name": "Template name", "shared": "Share with the team"}
+
+    def clean_payload(self) -> str:
+        text = self.cleaned_data["payload"]
+        check_json(text)
+        if len(text.encode("utf-8")) > LIMITS[Invocation.Type.REQUEST_RESPONSE]:
+            raise forms.ValidationError("A template holds at most 6 MB.", code="too_large")
+        return text
+
+
+class InvocationFilterForm(forms.Form):
+    """The invocations page's filters; all optional, all in the URL."""
+
+    function = forms.CharField(required=False, max_length=140)
+    status = forms.ChoiceField(required=False, choices=[("", "any")] + Invocation.Status.choices)
+    type = forms.ChoiceField(required=False, choices=[("", "any")] + Invocation.Type.choices)
+    who = forms.CharField(required=False, max_length=150, label="Who")
+    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(required=False, max_length=100, label="Request ID")
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

@@ -1,0 +1,87 @@
+"""The function inventory: what Lambda says about each function, cached in Function rows.
+
+Called by the `sync_functions` task (beat, and the "Refresh" button). AWS errors are kept on the
+environment's InventorySync row; the last good data stays.
+"""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from invocations import aws
+from invocations.models import Function, InventorySync
+
+log = logging.getLogger(__name__)
+
+
+def _details(environment, name: str) -> tuple[dict, list[str]]:
+    """The per-function calls; each may fail alone (an error is noted, the rest still count)."""
+    fields, errors = {}, []
+    calls = {
+        "reserved_concurrency": aws.get_function_concurrency,
+        "async_config": aws.get_event_invoke_config,
+        "event_source_mappings": aws.list_event_source_mappings,
+        "versions": aws.list_versions,
+        "aliases": aws.list_aliases,
+    }
+    for key, call in calls.items():
+        try:
+            fields[key] = call(environment, name)
+        except aws.AwsError as error:
+            errors.append(f"{name}: {key}: {error}")
+    return fields, errors
+
+
+def sync(environment) -> list[str]:
+    """Refresh `environment`'s Function rows. Returns the errors (also saved for the page)."""
+    state, _ = InventorySync.objects.get_or_create(environment=environment)
+    now = timezone.now()
+    try:
+        listed = aws.list_functions(environment)
+    except aws.AwsError as error:
+        InventorySync.objects.filter(pk=state.pk).update(attempted_at=now, error=str(error))
+        log.warning("inventory of %s: %s", environment, error)
+        return [str(error)]
+
+    errors, rows = [], []
+    for config in listed:
+        name = config["FunctionName"]
+        details, failed = _details(environment, name)  # AWS calls: outside any transaction
+        errors += failed
+        rows.append((name, config, details))
+
+    with transaction.atomic():
+        for name, config, details in rows:
+            fields = {
+                "arn": config.get("FunctionArn", ""),
+                "runtime": config.get("Runtime", "") or config.get("PackageType", ""),
+                "handler": config.get("Handler", "") or "",
+                "description": config.get("Description", "") or "",
+                "memory_size": config.get("MemorySize"),
+                "timeout": config.get("Timeout"),
+                "last_modified": config.get("LastModified", "") or "",
+                "dlq_target": (config.get("DeadLetterConfig") or {}).get("TargetArn", "") or "",
+                "synced_at": now,
+                "present": True,
+            }
+            if "reserved_concurrency" in details:
+                fields["reserved_concurrency"] = details["reserved_concurrency"]
+            if "async_config" in details:
+                found = details["async_config"] or {}
+                fields["async_max_retries"] = found.get("max_retries")
+                fields["async_max_event_age"] = found.get("max_event_age")
+                fields["on_success_destination"] = found.get("on_success") or ""
+                fields["on_failure_destination"] = found.get("on_failure") or ""
+            for key in ("event_source_mappings", "versions", "aliases"):
+                if key in details:
+                    fields[key] = details[key]
+            Function.objects.update_or_create(environment=environment, name=name, defaults=fields)
+        names = [name for name, _, _ in rows]
+        Function.objects.filter(environment=environment).exclude(name__in=names).update(
+            present=False
+        )
+        InventorySync.objects.filter(pk=state.pk).update(
+            attempted_at=now, succeeded_at=now, error="\n".join(errors)[:5000]
+        )
+    return errors

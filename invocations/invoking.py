@@ -1,0 +1,231 @@
+"""Invoking a function: the row a person's request creates, and the worker's side of it.
+
+The browser, the `invoke` command and re-runs all go through `start()`; the Celery task
+`run_invocation` calls `run()`. AWS is never called inside a transaction.
+
+Exactly-once on our side: every attempt carries its number. `run()` claims the row with a
+conditional UPDATE (queued or retrying, attempts == n - 1 → running, attempts = n). A redelivered
+task (the worker died mid-invoke; tasks are acknowledged late) finds its own attempt `running`
+and marks the row failed instead of invoking again, because the first call may have run.
+"""
+
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from invocations import audit, aws, logs
+from invocations.models import Function, Invocation
+
+log = logging.getLogger(__name__)
+
+MAX_STORED_BYTES = 6 * 1024 * 1024
+WORKER_LOST = "worker lost during invoke; it may have run, see the logs"
+THROTTLE_CODES = {"TooManyRequestsException", "ThrottlingException"}
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempt: int
+    delay: float
+
+
+def start(
+    *,
+    environment,
+    function_name: str,
+    qualifier: str = "",
+    invocation_type: str = Invocation.Type.REQUEST_RESPONSE,
+    payload: str = "",
+    user=None,
+    request=None,
+    rerun_of: Invocation | None = None,
+) -> Invocation:
+    """Create the `queued` row and its audit event, and enqueue the task once they commit."""
+    from invocations.tasks import run_invocation
+
+    with transaction.atomic():
+        invocation = Invocation.objects.create(
+            environment=environment,
+            function=Function.objects.filter(environment=environment, name=function_name).first(),
+            function_name=function_name,
+            qualifier=qualifier,
+            invocation_type=invocation_type,
+            payload=payload,
+            requested_by=user if user is not None and user.is_authenticated else None,
+            rerun_of=rerun_of,
+        )
+        action = "invocation.rerun" if rerun_of else "function.invoke"
+        summary = f"{invocation_type} {function_name}"
+        if qualifier:
+            summary += f":{qualifier}"
+        if rerun_of:
+            summary += f" (re-run of #{rerun_of.pk})"
+        audit.record(
+            action,
+            request=request,
+            user=user,
+            target=invocation,
+            summary=summary,
+            details={
+                "environment": environment.name,
+                "function": function_name,
+                "qualifier": qualifier,
+                "type": invocation_type,
+                "payload_bytes": len(payload.encode("utf-8")),
+                "rerun_of": rerun_of.pk if rerun_of else None,
+            },
+        )
+        run_invocation.delay_on_commit(invocation.pk)
+    return invocation
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: uniform between 0 and min(cap, base * 2^(attempt - 1))."""
+    ceiling = min(settings.THROTTLE_RETRY_CAP, settings.THROTTLE_RETRY_BASE * 2 ** (attempt - 1))
+    return random.uniform(0, ceiling)
+
+
+def _finish(pk: int, attempt: int, **fields) -> None:
+    fields.setdefault("finished_at", timezone.now())
+    fields.setdefault("next_attempt_at", None)
+    # Only the attempt that holds the row writes its outcome.
+    Invocation.objects.filter(pk=pk, attempts=attempt).update(**fields)
+
+
+def _claim(pk: int, attempt: int) -> bool:
+    now = timezone.now()
+    claimed = Invocation.objects.filter(
+        pk=pk,
+        status__in=[Invocation.Status.QUEUED, Invocation.Status.THROTTLED_RETRYING],
+        attempts=attempt - 1,
+    ).update(
+        status=Invocation.Status.RUNNING,
+        attempts=attempt,
+        next_attempt_at=None,
+        started_at=Coalesce(F("started_at"), Value(now, output_field=DateTimeField())),
+    )
+    return bool(claimed)
+
+
+def run(pk: int, attempt: int = 1) -> Retry | None:
+    """Do attempt `attempt` of invocation `pk`. Returns a Retry when Lambda throttled it and
+    another attempt is due (the task schedules it), else None."""
+    if not _claim(pk, attempt):
+        row = Invocation.objects.filter(pk=pk).values("status", "attempts").first()
+        if row and row["status"] == Invocation.Status.RUNNING and row["attempts"] == attempt:
+            log.warning(
+                "invocation %s: attempt %s delivered again; not invoking twice", pk, attempt
+            )
+            _finish(
+                pk,
+                attempt,
+                status=Invocation.Status.FAILED,
+                error_code="WorkerLost",
+                error_text=WORKER_LOST,
+            )
+        # Anything else is a stale duplicate (a later attempt holds the row, or it is done).
+        return None
+
+    invocation = Invocation.objects.select_related("environment").get(pk=pk)
+    try:
+        result = aws.invoke(
+            invocation.environment,
+            invocation.function_name,
+            invocation.qualifier,
+            invocation.invocation_type,
+            invocation.payload.encode("utf-8") or b"{}",
+        )
+    except aws.AwsError as error:
+        return _failed(invocation, attempt, error)
+
+    _finish(pk, attempt, **outcome_fields(invocation.invocation_type, result))
+    return None
+
+
+def _failed(invocation: Invocation, attempt: int, error: aws.AwsError) -> Retry | None:
+    if error.code in THROTTLE_CODES or error.status == 429:
+        if attempt < settings.THROTTLE_RETRY_ATTEMPTS:
+            delay = backoff(attempt)
+            Invocation.objects.filter(pk=invocation.pk, attempts=attempt).update(
+                status=Invocation.Status.THROTTLED_RETRYING,
+                next_attempt_at=timezone.now() + timedelta(seconds=delay),
+                error_code=error.code,
+                error_text=error.message,
+            )
+            return Retry(attempt + 1, delay)
+        _finish(
+            invocation.pk,
+            attempt,
+            status=Invocation.Status.THROTTLED,
+            error_code=error.code,
+            error_text=f"{error.message} (throttled on all {attempt} attempts)",
+        )
+        return None
+    _finish(
+        invocation.pk,
+        attempt,
+        status=Invocation.Status.FAILED,
+        error_code=error.code,
+        error_text=explain(invocation, error),
+    )
+    return None
+
+
+def explain(invocation: Invocation, error: aws.AwsError) -> str:
+    """AWS's message, with what it means for the person looking at the page."""
+    endpoint = invocation.environment.endpoint_url or "AWS"
+    if error.code in {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"}:
+        return f"Could not reach {endpoint}: {error.message}. Nothing was invoked."
+    if error.code == "ReadTimeoutError":
+        return (
+            f"No answer from {endpoint} within {settings.AWS_READ_TIMEOUT:g} s: {error.message}. "
+            "It may have run, see the logs."
+        )
+    return error.message
+
+
+def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict:
+    """The Invocation fields an invoke's answer fills in."""
+    if result.function_error:
+        status = Invocation.Status.FUNCTION_ERROR
+    elif invocation_type == Invocation.Type.EVENT:
+        status = Invocation.Status.ACCEPTED
+    else:
+        status = Invocation.Status.SUCCEEDED
+    payload = result.payload[:MAX_STORED_BYTES].decode("utf-8", "replace")
+    tail = logs.parse_tail(result.log_result) if result.log_result else logs.Tail()
+    fields = {
+        "status": status,
+        "status_code": result.status_code,
+        "function_error": result.function_error,
+        "response_payload": payload,
+        "log_tail": result.log_result[:MAX_STORED_BYTES],
+        "request_id": result.request_id or tail.request_id,
+        "executed_version": result.executed_version or tail.version,
+        "error_code": "",
+        "error_text": "",
+    }
+    if result.payload_truncated:
+        fields["error_text"] = "The response was larger than 6 MB; only the first 6 MB is kept."
+    if result.function_error:
+        fields["error_code"], fields["error_text"] = _error_summary(payload)
+    fields.update(tail.report)
+    return fields
+
+
+def _error_summary(payload: str) -> tuple[str, str]:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return "", payload[:1000]
+    if not isinstance(body, dict):
+        return "", payload[:1000]
+    return str(body.get("errorType", ""))[:100], str(body.get("errorMessage", ""))[:5000]

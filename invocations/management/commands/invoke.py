@@ -1,0 +1,119 @@
+"""python manage.py invoke FUNCTION [--payload JSON | --payload-file F] [--type T] [--qualifier Q]
+[--wait] [--user USERNAME]: the browser's path (an Invocation row, a Celery task after commit)."""
+
+import json
+import time
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from invocations import invoking
+from invocations.forms import LIMITS, check_json
+from invocations.models import Environment, Invocation
+
+
+def as_json(invocation: Invocation) -> dict:
+    def payload(text):
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            return text
+
+    return {
+        "id": invocation.pk,
+        "function": invocation.function_name,
+        "qualifier": invocation.qualifier,
+        "type": invocation.invocation_type,
+        "status": invocation.status,
+        "status_code": invocation.status_code,
+        "function_error": invocation.function_error,
+        "request_id": invocation.request_id,
+        "executed_version": invocation.executed_version,
+        "duration_ms": invocation.duration_ms,
+        "billed_duration_ms": invocation.billed_duration_ms,
+        "memory_size_mb": invocation.memory_size_mb,
+        "max_memory_used_mb": invocation.max_memory_used_mb,
+        "init_duration_ms": invocation.init_duration_ms,
+        "attempts": invocation.attempts,
+        "error_code": invocation.error_code,
+        "error_text": invocation.error_text,
+        "response_payload": payload(invocation.response_payload),
+        "log_tail": invocation.log_tail,
+        "created_at": invocation.created_at.isoformat(),
+        "finished_at": invocation.finished_at.isoformat() if invocation.finished_at else None,
+    }
+
+
+class Command(BaseCommand):
+    help = "Invoke a Lambda function through the dashboard (an Invocation row and a Celery task)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("function")
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument("--payload", help="the event as JSON (default {})")
+        source.add_argument("--payload-file", help="a file holding the event as JSON")
+        parser.add_argument("--type", default="RequestResponse", choices=Invocation.Type.values)
+        parser.add_argument("--qualifier", default="", help="a version or alias")
+        parser.add_argument("--environment", help="environment name (default: the default one)")
+        parser.add_argument("--user", help="username recorded as the actor in the audit trail")
+        parser.add_argument(
+            "--wait", action="store_true", help="wait until it is done and print it as JSON"
+        )
+        parser.add_argument("--timeout", type=float, default=960, help="seconds --wait waits")
+
+    def handle(self, *args, **options):
+        if options["environment"]:
+            environment = Environment.objects.filter(name=options["environment"]).first()
+            if environment is None:
+                raise CommandError(f"No environment named {options['environment']!r}.")
+        else:
+            environment = Environment.objects.default()
+        name = options["function"]
+        if not environment.allows(name):
+            raise CommandError(f"{name} is not among the functions {environment} may invoke.")
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"No user named {options['user']!r}.")
+        if options["payload_file"]:
+            try:
+                payload = Path(options["payload_file"]).read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise CommandError(f"Cannot read {options['payload_file']}: {error}") from None
+        else:
+            payload = options["payload"] or "{}"
+        try:
+            check_json(payload)
+        except Exception as error:
+            raise CommandError(" ".join(error.messages)) from None
+        limit = LIMITS[options["type"]]
+        if len(payload.encode("utf-8")) > limit:
+            raise CommandError(f"The payload is over the {limit // 1024} KB limit of this type.")
+
+        invocation = invoking.start(
+            environment=environment,
+            function_name=name,
+            qualifier="" if options["qualifier"] == "$LATEST" else options["qualifier"],
+            invocation_type=options["type"],
+            payload=payload,
+            user=user,
+        )
+        if not options["wait"]:
+            self.stdout.write(f"Invocation {invocation.pk} queued.")
+            return
+        deadline = time.monotonic() + options["timeout"]
+        while True:
+            invocation.refresh_from_db()
+            if invocation.is_done:
+                break
+            if time.monotonic() > deadline:
+                raise CommandError(
+                    f"Invocation {invocation.pk} still {invocation.status} after "
+                    f"{options['timeout']:g} s (is a Celery worker running?)."
+                )
+            time.sleep(0.2)
+        self.stdout.write(json.dumps(as_json(invocation), indent=2))
+        if invocation.status in {Invocation.Status.FAILED, Invocation.Status.THROTTLED}:
+            raise CommandError(f"Invocation {invocation.pk} {invocation.status}.")

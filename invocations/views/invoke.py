@@ -1,0 +1,125 @@
+"""Invoking from the browser, and the payload templates of the invoke form."""
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from invocations import access, audit, invoking
+from invocations.forms import InvokeForm, TemplateForm
+from invocations.models import Function, Invocation, PayloadTemplate
+from invocations.views.functions import function_context
+
+
+def _function(request, name) -> Function:
+    return get_object_or_404(Function, environment=request.environment, name=name, present=True)
+
+
+@require_POST
+@access.require(access.INVOKE)
+def invoke(request, name):
+    function = _function(request, name)
+    qualifiers = function.qualifiers
+    if request.POST.get("qualifier") and request.POST["qualifier"] not in qualifiers:
+        # An edit-and-re-run of a qualifier that has since left the inventory.
+        qualifiers.append(request.POST["qualifier"])
+    form = InvokeForm(
+        request.POST,
+        function_name=function.name,
+        environment=request.environment,
+        qualifiers=qualifiers,
+    )
+    if not form.is_valid():
+        context = function_context(request, function, form=form)
+        return render(request, "invocations/function.html", context, status=400)
+    data = form.cleaned_data
+    rerun_of = None
+    if data.get("rerun_of"):
+        rerun_of = Invocation.objects.filter(
+            pk=data["rerun_of"], environment=request.environment, function_name=function.name
+        ).first()
+    invocation = invoking.start(
+        environment=request.environment,
+        function_name=function.name,
+        qualifier=data["qualifier"] if data["qualifier"] != "$LATEST" else "",
+        invocation_type=data["invocation_type"],
+        payload=data["payload"],
+        user=request.user,
+        request=request,
+        rerun_of=rerun_of,
+    )
+    return redirect("invocation", pk=invocation.pk)
+
+
+@require_POST
+@access.require(access.INVOKE)
+def rerun(request, pk):
+    """The same function, qualifier, type and payload again, as a new invocation."""
+    previous = get_object_or_404(Invocation, pk=pk, environment=request.environment)
+    if not request.environment.allows(previous.function_name):
+        messages.error(
+            request, f"{previous.function_name} is not among the functions this environment allows."
+        )
+        return redirect("invocation", pk=previous.pk)
+    if request.environment.protected and request.POST.get("confirm_name") != previous.function_name:
+        messages.error(request, "This environment is protected: type the function name to re-run.")
+        return redirect("invocation", pk=previous.pk)
+    invocation = invoking.start(
+        environment=request.environment,
+        function_name=previous.function_name,
+        qualifier=previous.qualifier,
+        invocation_type=previous.invocation_type,
+        payload=previous.payload,
+        user=request.user,
+        request=request,
+        rerun_of=previous,
+    )
+    return redirect("invocation", pk=invocation.pk)
+
+
+@require_POST
+@access.require(access.INVOKE)
+def save_template(request, name):
+    function = _function(request, name)
+    form = TemplateForm(request.POST)
+    if not form.is_valid():
+        context = function_context(request, function, template_form=form)
+        return render(request, "invocations/function.html", context, status=400)
+    with transaction.atomic():
+        template, created = PayloadTemplate.objects.update_or_create(
+            function=function,
+            owner=request.user,
+            name=form.cleaned_data["name"],
+            defaults={
+                "payload": form.cleaned_data["payload"],
+                "shared": form.cleaned_data["shared"],
+            },
+        )
+        audit.record(
+            "template.create" if created else "template.update",
+            request=request,
+            target=template,
+            summary=f"{'save' if created else 'update'} template {template.name!r} of {function}",
+            details={"function": function.name, "shared": template.shared},
+        )
+    messages.success(request, f"Template {template.name!r} saved.")
+    return redirect(reverse("function", args=[function.name]) + f"?template={template.pk}")
+
+
+@require_POST
+@access.require(access.INVOKE)
+def delete_template(request, name, pk):
+    function = _function(request, name)
+    template = get_object_or_404(PayloadTemplate, pk=pk, function=function, owner=request.user)
+    with transaction.atomic():
+        audit.record(
+            "template.delete",
+            request=request,
+            target=template,
+            summary=f"delete template {template.name!r} of {function}",
+            details={"function": function.name, "payload": template.payload[:2000]},
+        )
+        template.delete()
+    messages.success(request, "Template deleted.")
+    return redirect("function", name=function.name)
