@@ -9,7 +9,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _root: Path | None = None
 
 
@@ -39,7 +39,7 @@ def task_root(code_digest: str, code_bytes: bytes) -> Path:
 
 
 def function_tmp_dir() -> Path:
-    """What handlers see as TMPDIR: shared by all functions, unlike Lambda's per-environment /tmp."""
+    """Handlers' TMPDIR: shared by all functions, unlike Lambda's per-environment /tmp."""
     path = sandbox_root() / "tmp"
     path.mkdir(exist_ok=True)
     return path

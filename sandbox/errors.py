@@ -36,7 +36,9 @@ class InvalidRequestContentException(LambdaClientError):
     code = 400
 
     def __init__(self, reason: str) -> None:
-        message = f"Could not parse request body into json: Could not parse payload into json: {reason}"
+        message = (
+            f"Could not parse request body into json: Could not parse payload into json: {reason}"
+        )
         super().__init__("InvalidRequestContentException", message)
 
 

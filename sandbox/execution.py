@@ -1,10 +1,12 @@
 """Runs one invocation in a fresh interpreter and reports what happened.
 
-We reap the child ourselves with ``os.wait4`` because its resource usage is the only honest
-figure for "Max Memory Used"; the timeout clock starts when the child says the handler is
-imported, so a slow import is init time, as on Lambda.
+"Max Memory Used" is the child's own peak RSS (VmHWM), which it reports at the start and at the
+end; ``os.wait4``'s ``ru_maxrss`` cannot be used because Linux carries the parent's high-water
+mark (the whole moto server) across fork and exec. The timeout clock starts when the child
+says the handler is imported, so a slow import is init time, as on Lambda.
 """
 
+import contextlib
 import json
 import os
 import selectors
@@ -82,8 +84,7 @@ def run_child(request: dict, env: dict, timeout_s: float) -> ChildOutcome:
 
     process.stdout.close()
     process.stderr.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    process.wait()
 
     messages.feed(b"\n")  # flush a last line that had no newline
     if messages.stray:
@@ -99,17 +100,15 @@ def run_child(request: dict, env: dict, timeout_s: float) -> ChildOutcome:
         error=None if timed_out else final.get("error"),
         init_ms=(messages.started or {}).get("init_ms", 0.0),
         duration_ms=duration_ms,
-        max_rss_mb=max(1, -(-usage.ru_maxrss // 1024)),  # Linux reports KiB
+        max_rss_mb=max(1, -(-messages.peak_kib // 1024)),
         timed_out=timed_out,
         exit_status=process.returncode,
     )
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 class _MessageReader:
@@ -120,6 +119,7 @@ class _MessageReader:
         self.started: dict | None = None
         self.final: dict | None = None
         self.stray: list[str] = []
+        self.peak_kib = 0
 
     def feed(self, chunk: bytes) -> None:
         self._buffer.extend(chunk)
@@ -139,6 +139,7 @@ class _MessageReader:
             # The interpreter complained before our channel was set up: keep it for the log.
             self.stray.append(line.decode("utf-8", errors="replace"))
             return
+        self.peak_kib = max(self.peak_kib, message.get("peak_kib", 0))
         if "started" in message:
             self.started = message
         else:

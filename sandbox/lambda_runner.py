@@ -176,10 +176,8 @@ def _interpret(outcome: ChildOutcome, request_id: str, version: str) -> InvokeRe
     """Maps what the child did to Lambda's response payload and function error."""
     if outcome.timed_out:
         seconds = f"{outcome.duration_ms / 1000:.2f}"
-        error = {
-            "errorType": "Sandbox.Timedout",
-            "errorMessage": f"RequestId: {request_id} Error: Task timed out after {seconds} seconds",
-        }
+        message = f"RequestId: {request_id} Error: Task timed out after {seconds} seconds"
+        error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
         return _failed(request_id, version, error)
     if outcome.error is not None:
         return _failed(request_id, version, outcome.error)

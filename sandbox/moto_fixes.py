@@ -76,7 +76,9 @@ def _replace_event_invoke_config_storage() -> None:
 
     def update_function_event_invoke_config(self, function_name, config):
         function = self.get_function(function_name)
-        merged = dict(function.event_invoke_config[0].config) if function.event_invoke_config else {}
+        merged = (
+            dict(function.event_invoke_config[0].config) if function.event_invoke_config else {}
+        )
         for key, value in config.items():
             if key == "DestinationConfig":
                 merged["DestinationConfig"] = {**merged.get("DestinationConfig", {}), **value}

@@ -91,6 +91,24 @@ def _load_handler(handler_spec: str, request_id: str):
     return handler, None
 
 
+def peak_rss_kib() -> int:
+    """This interpreter's own high-water mark. getrusage() would include the parent's, which
+    Linux carries across fork and exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _as_task_path(lines: list[str], task_root: str) -> list[str]:
+    # Lambda shows handler files under /var/task.
+    return [line.replace(task_root, "/var/task") for line in lines]
+
+
 def main() -> None:
     request = json.loads(sys.stdin.buffer.read())
     to_parent = os.fdopen(os.dup(2), "w", buffering=1)
@@ -113,10 +131,10 @@ def main() -> None:
     init_started = time.perf_counter()
     handler, error = _load_handler(request["handler"], request_id)
     init_ms = (time.perf_counter() - init_started) * 1000
-    tell_parent({"started": True, "init_ms": init_ms})
+    tell_parent({"started": True, "init_ms": init_ms, "peak_kib": peak_rss_kib()})
     if error is not None:
         _log_error(error)
-        tell_parent({"error": error, "duration_ms": 0.0})
+        tell_parent({"error": error, "duration_ms": 0.0, "peak_kib": peak_rss_kib()})
         return
 
     context = LambdaContext(info, time.time() * 1000 + request["timeout_s"] * 1000)
@@ -126,11 +144,11 @@ def main() -> None:
         result = handler(event, context)
     except Exception as exc:
         tb = traceback.extract_tb(exc.__traceback__)[1:]  # drop this frame, as Lambda does
-        stack = traceback.format_list(tb)
+        stack = _as_task_path(traceback.format_list(tb), task_root)
         error = _error(type(exc).__name__, str(exc), request_id, stack)
         _log_error(error, stack)
         duration_ms = (time.perf_counter() - handler_started) * 1000
-        tell_parent({"error": error, "duration_ms": duration_ms})
+        tell_parent({"error": error, "duration_ms": duration_ms, "peak_kib": peak_rss_kib()})
         return
     duration_ms = (time.perf_counter() - handler_started) * 1000
     try:
@@ -138,9 +156,9 @@ def main() -> None:
     except (TypeError, ValueError) as exc:
         error = _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
         _log_error(error)
-        tell_parent({"error": error, "duration_ms": duration_ms})
+        tell_parent({"error": error, "duration_ms": duration_ms, "peak_kib": peak_rss_kib()})
         return
-    tell_parent({"result": payload, "duration_ms": duration_ms})
+    tell_parent({"result": payload, "duration_ms": duration_ms, "peak_kib": peak_rss_kib()})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Runs the sandbox in the foreground: moto's threaded server with our runner installed."""
 
+import logging
 import signal
 import sys
 import threading
@@ -32,6 +33,7 @@ def install_patches(endpoint_url: str, retry_delays=(1.0, 2.0)) -> None:
 def run(host: str = "127.0.0.1", port: int = 4566, retry_delays=(1.0, 2.0), seed: bool = True):
     """Serves until SIGINT or SIGTERM. Prints one line starting with "ready" once it answers."""
     endpoint_url = local_endpoint(host, port)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
     install_patches(endpoint_url, retry_delays)
     # What moto's ThreadedMotoServer does, but binding here so a taken port fails at once.
     app = DomainDispatcherApplication(create_backend_app)
@@ -51,7 +53,9 @@ def run(host: str = "127.0.0.1", port: int = 4566, retry_delays=(1.0, 2.0), seed
             from sandbox.seed import seed as seed_sample_resources
 
             result = seed_sample_resources(endpoint_url)
-            summary = f" seeded {len(result['functions'])} functions, {len(result['queues'])} queues"
+            summary = (
+                f" seeded {len(result['functions'])} functions, {len(result['queues'])} queues"
+            )
         print(f"ready {endpoint_url}{summary}", flush=True)
         stop.wait()
     finally:
@@ -67,7 +71,8 @@ def parse_retry_delays(text: str) -> tuple[float, ...]:
     try:
         delays = tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise ValueError(f"--retry-delays must be seconds separated by commas, not {text!r}")
+        message = f"--retry-delays must be seconds separated by commas, not {text!r}"
+        raise ValueError(message) from None
     if not delays or any(delay < 0 for delay in delays):
         raise ValueError(f"--retry-delays needs one or more non-negative numbers, not {text!r}")
     return delays
