@@ -376,3 +376,29 @@ def bus_queue_targets(environment, bus_arn: str) -> list[str]:
                 queues.append(target["Arn"])
     return queues
 
+
+def log_events_between(
+    environment, group: str, stream: str, start_ms: int, end_ms: int, limit: int = 1000
+) -> tuple[list[str], bool]:
+    """The messages of one log stream from `start_ms` to `end_ms` inclusive, oldest first, at
+    most `limit`; the flag says whether more were left (GetLogEvents, forward pages)."""
+    logs = client(environment, "logs")
+    messages: list[str] = []
+    token = None
+    while True:
+        kwargs = {
+            "logGroupName": group,
+            "logStreamName": stream,
+            "startTime": start_ms,
+            "endTime": end_ms + 1,
+            "startFromHead": True,
+            **({"nextToken": token} if token else {}),
+        }
+        page = _aws(logs.get_log_events, **kwargs)
+        messages += [event.get("message", "") for event in page.get("events", [])]
+        if len(messages) >= limit:
+            return messages[:limit], True
+        # The forward token repeats itself at the end of the stream.
+        if not page.get("events") or page.get("nextForwardToken") in (None, token):
+            return messages, False
+        token = page["nextForwardToken"]
