@@ -1,0 +1,30 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox.server import parse_retry_delays, run
+
+
+class Command(BaseCommand):
+    help = (
+        "Runs the sandbox (moto's server plus our Lambda runner) in the foreground, and seeds "
+        "its sample functions and queues unless --no-seed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=4566)
+        parser.add_argument(
+            "--retry-delays",
+            default="1,2",
+            help="seconds between asynchronous retries (AWS: 60,120); other async times scale",
+        )
+        parser.add_argument("--no-seed", action="store_true", help="skip the sample resources")
+
+    def handle(self, *args, host, port, retry_delays, no_seed, **options):
+        try:
+            delays = parse_retry_delays(retry_delays)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        try:
+            run(host, port, retry_delays=delays, seed=not no_seed)
+        except OSError as exc:
+            raise CommandError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
