@@ -63,8 +63,9 @@ test: install-dev lint
 	$(VENV)/bin/pytest
 	bash tests/postgres/run.sh $(VENV)/bin/pytest -m "not browser and not sandbox and not broker"
 
+# `make bench` runs them all; `make bench BENCH="ingest pages"` runs some.
 bench: install-dev
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3*

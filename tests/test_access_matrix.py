@@ -1,0 +1,163 @@
+"""Every URL pattern × every role: allowed, 403, or sent to the login page.
+
+The table names each URL's method and the permission it needs. A URL that is not in the table
+fails the first test, so a new view cannot ship without deciding who may use it."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from invocations.models import (
+    Environment,
+    FailureGroup,
+    Function,
+    Invocation,
+    PayloadTemplate,
+    ReplayBatch,
+)
+from tests import factories
+from tests.test_login_required import ROUTES
+
+VIEW, INVOKE, TRIAGE, REPLAY, QUEUES = "view", "invoke", "triage", "replay", "queues"
+LOGIN = "login"  # any signed-in person
+
+# name: (method, needs)
+MATRIX = {
+    "triage": ("get", VIEW),
+    "environment-switch": ("post", LOGIN),
+    "functions": ("get", VIEW),
+    "functions-refresh": ("post", INVOKE),
+    "function": ("get", VIEW),
+    "function-invoke": ("post", INVOKE),
+    "template-save": ("post", INVOKE),
+    "template-delete": ("post", INVOKE),
+    "invocations": ("get", VIEW),
+    "invocation": ("get", VIEW),
+    "invocation-status": ("get", VIEW),
+    "invocation-log": ("get", VIEW),
+    "invocation-rerun": ("post", INVOKE),
+    "records": ("get", VIEW),
+    "record": ("get", VIEW),
+    "record-logs": ("get", VIEW),
+    "queues": ("get", VIEW),
+    "queue-depth": ("get", VIEW),
+    "queues-watch": ("post", QUEUES),
+    "queue-toggle": ("post", QUEUES),
+    "queue-poll": ("post", QUEUES),
+    "queues-discover": ("post", QUEUES),
+    "group": ("get", VIEW),
+    "group-action": ("post", TRIAGE),
+    "groups-bulk": ("post", TRIAGE),
+    "replay-plan": ("get", REPLAY),
+    "replay-start": ("post", REPLAY),
+    "replay-batch": ("get", VIEW),
+    "replay-cancel": ("post", REPLAY),
+    "redrive": ("post", REPLAY),
+}
+PUBLIC = {"login", "logout", "health"}
+
+ROLES = {
+    "nobody": [],
+    "viewer": ["Viewer"],
+    "operator": ["Viewer", "Operator"],
+    "triager": ["Viewer", "Operator", "Triager"],
+    "admin": ["Viewer", "Operator", "Triager", "Admin"],
+}
+GRANTS = {
+    "nobody": set(),
+    "viewer": {VIEW},
+    "operator": {VIEW, INVOKE},
+    "triager": {VIEW, INVOKE, TRIAGE, REPLAY},
+    "admin": {VIEW, INVOKE, TRIAGE, REPLAY, QUEUES},
+}
+
+
+def test_every_url_has_a_row_in_the_matrix():
+    names = {name for name, _ in ROUTES} - PUBLIC
+
+    assert names - set(MATRIX) == set(), "decide who may use these URLs"
+    assert set(MATRIX) - names == set(), "these URLs no longer exist"
+
+
+@pytest.fixture
+def objects(db, django_user_model):
+    """One of each object the URLs name, so that a view finds what it looks for."""
+    env = Environment.objects.default()
+    function = Function.objects.create(environment=env, name="hello", runtime="python3.11")
+    owner = django_user_model.objects.create_user("owner")
+    template = PayloadTemplate.objects.create(
+        function=function, name="t", payload="{}", owner=owner
+    )
+    invocation = Invocation.objects.create(
+        environment=env, function_name="hello", status="succeeded"
+    )
+    record = factories.failure_record(function="hello")
+    group = FailureGroup.objects.create(
+        environment=env,
+        fingerprint="f" * 64,
+        function_name="hello",
+        error_class="error",
+        first_seen=timezone.now(),
+        last_seen=timezone.now(),
+    )
+    batch = ReplayBatch.objects.create(
+        environment=env, function_name="hello", status="done", record_ids=[]
+    )
+    return {
+        "function": function.name,
+        "template": template.pk,
+        "invocation": invocation.pk,
+        "record": record.pk,
+        "queue": record.queue.pk,
+        "group": group.pk,
+        "batch": batch.pk,
+    }
+
+
+def _path(name: str, objects: dict) -> str:
+    from django.urls import reverse
+
+    kwargs_by_name = {
+        "function": {"name": objects["function"]},
+        "function-invoke": {"name": objects["function"]},
+        "template-save": {"name": objects["function"]},
+        "template-delete": {"name": objects["function"], "pk": objects["template"]},
+        "invocation": {"pk": objects["invocation"]},
+        "invocation-status": {"pk": objects["invocation"]},
+        "invocation-log": {"pk": objects["invocation"]},
+        "invocation-rerun": {"pk": objects["invocation"]},
+        "record": {"pk": objects["record"]},
+        "record-logs": {"pk": objects["record"]},
+        "queue-depth": {"pk": objects["queue"]},
+        "queue-toggle": {"pk": objects["queue"]},
+        "queue-poll": {"pk": objects["queue"]},
+        "group": {"pk": objects["group"]},
+        "group-action": {"pk": objects["group"], "action": "comment"},
+        "replay-batch": {"pk": objects["batch"]},
+        "replay-cancel": {"pk": objects["batch"]},
+    }
+    return reverse(name, kwargs=kwargs_by_name.get(name, {}))
+
+
+CASES = [(name, role) for name in sorted(MATRIX) for role in ["anonymous", *ROLES]]
+
+
+@pytest.mark.parametrize(("name", "role"), CASES)
+def test_who_may_use_each_url(client, django_user_model, objects, name, role):
+    method, needs = MATRIX[name]
+    if role != "anonymous":
+        user = django_user_model.objects.create_user(f"u-{role}", password="pw")
+        user.groups.set(Group.objects.filter(name__in=ROLES[role]))
+        client.force_login(user)
+
+    # Empty forms: an allowed request is refused by validation, never by permission.
+    response = getattr(client, method)(_path(name, objects))
+
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+    elif needs == LOGIN or needs in GRANTS[role]:
+        assert response.status_code != 403, f"{role} should be allowed {name}"
+        assert not response.get("Location", "").startswith("/accounts/login/")
+    else:
+        assert response.status_code == 403, f"{role} should be refused {name}"
