@@ -9,11 +9,12 @@ object a line: ``{"started": ...}`` once the handler is imported, then ``{"resul
 
 import importlib
 import json
-import logging
 import os
 import sys
 import time
-import traceback
+
+# logging and traceback are imported only when needed: every import here is paid on every
+# invocation, since each one starts a fresh interpreter.
 
 
 class LambdaContext:
@@ -36,18 +37,16 @@ class LambdaContext:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
-class _RequestIdFilter(logging.Filter):
-    def __init__(self, request_id: str) -> None:
-        super().__init__()
-        self.request_id = request_id
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = self.request_id
-        return True
-
-
 def _configure_logging(request_id: str) -> None:
-    # Same line shape as Lambda's runtime; like it, the root level stays at WARNING.
+    """Same line shape as Lambda's runtime; like it, the root level stays at WARNING. Done only
+    when the handler's module imported logging (after its import, which is when it matters)."""
+    import logging
+
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.aws_request_id = request_id
+            return True
+
     handler = logging.StreamHandler(sys.stdout)
     formatter = logging.Formatter(
         "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
@@ -55,7 +54,7 @@ def _configure_logging(request_id: str) -> None:
     )
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
-    handler.addFilter(_RequestIdFilter(request_id))
+    handler.addFilter(RequestIdFilter())
     logging.getLogger().addHandler(handler)
 
 
@@ -126,10 +125,11 @@ def main() -> None:
     task_root = request["task_root"]
     os.chdir(task_root)
     sys.path.insert(0, task_root)
-    _configure_logging(request_id)
 
     init_started = time.perf_counter()
     handler, error = _load_handler(request["handler"], request_id)
+    if "logging" in sys.modules:
+        _configure_logging(request_id)
     init_ms = (time.perf_counter() - init_started) * 1000
     tell_parent({"started": True, "init_ms": init_ms, "peak_kib": peak_rss_kib()})
     if error is not None:
@@ -143,6 +143,8 @@ def main() -> None:
     try:
         result = handler(event, context)
     except Exception as exc:
+        import traceback
+
         tb = traceback.extract_tb(exc.__traceback__)[1:]  # drop this frame, as Lambda does
         stack = _as_task_path(traceback.format_list(tb), task_root)
         error = _error(type(exc).__name__, str(exc), request_id, stack)

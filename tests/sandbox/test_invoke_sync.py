@@ -317,3 +317,19 @@ def test_eight_concurrent_invocations_run_in_parallel(awslambda, make_function):
 
     assert statuses == [200] * 8
     assert time.monotonic() - started < 2.5
+
+
+def test_the_logging_module_writes_lambdas_line_format(awslambda, make_function):
+    name = make_function(
+        "import logging\n\nlogger = logging.getLogger()\nlogger.setLevel(logging.INFO)\n\n"
+        "def lambda_handler(event, context):\n    logger.info('charging %s', 42)\n"
+    )
+
+    response = invoke(awslambda, name, LogType="Tail")
+
+    pattern = (
+        r"\n\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t"
+        + re.escape(response["RequestId"])
+        + r"\tcharging 42\n"
+    )
+    assert re.search(pattern, tail_of(response))
