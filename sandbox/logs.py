@@ -3,6 +3,7 @@
 
 import base64
 import math
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +11,9 @@ from datetime import UTC, datetime
 from moto.logs.models import logs_backends
 
 TAIL_BYTES = 4096
+# moto's logs backend is not thread-safe: two first invocations at once could each create the
+# log group, and one would lose its stream.
+_cloudwatch_lock = threading.Lock()
 
 
 @dataclass
@@ -61,11 +65,12 @@ def write_to_cloudwatch(
 ) -> None:
     backend = logs_backends[account_id][region]
     group = f"/aws/lambda/{function_name}"
-    backend.ensure_log_group(group)
-    backend.ensure_log_stream(group, stream)
     now_ms = int(time.time() * 1000)  # moto drops events with old timestamps
     events = [{"timestamp": now_ms, "message": line} for line in lines]
-    backend.put_log_events(group, stream, events)
+    with _cloudwatch_lock:
+        backend.ensure_log_group(group)
+        backend.ensure_log_stream(group, stream)
+        backend.put_log_events(group, stream, events)
 
 
 def new_stream_name(version: str) -> str:

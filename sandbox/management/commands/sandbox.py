@@ -1,3 +1,4 @@
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.server import parse_retry_delays, run
@@ -26,5 +27,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         try:
             run(host, port, retry_delays=delays, seed=not no_seed)
+        except (BotoCoreError, ClientError) as exc:
+            raise CommandError(f"seeding the sandbox failed: {exc}") from exc
         except OSError as exc:
             raise CommandError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
