@@ -43,6 +43,13 @@ urlpatterns = [
     path("invocations/<int:pk>/rerun/", invoke.rerun, name="invocation-rerun"),
     # Records
     path("records/", records.record_list, name="records"),
+    path("records/<int:pk>/", records.record_detail, name="record"),
+    path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
     # Queues
     path("queues/", queues.queue_list, name="queues"),
+    path("queues/watch/", queues.queue_watch, name="queues-watch"),
+    path("queues/discover/", queues.queue_discover, name="queues-discover"),
+    path("queues/<int:pk>/depth/", queues.queue_depth, name="queue-depth"),
+    path("queues/<int:pk>/toggle/", queues.queue_toggle, name="queue-toggle"),
+    path("queues/<int:pk>/poll/", queues.queue_poll, name="queue-poll"),
 ]

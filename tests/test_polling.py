@@ -54,9 +54,7 @@ def sqs(db):
 def make_queue(sqs, name, kind="destination", function="orders", visibility="0"):
     # Visibility 0: a message that was not deleted is visible again at once, so a test can
     # see a redelivery without waiting.
-    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": visibility})[
-        "QueueUrl"
-    ]
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": visibility})["QueueUrl"]
     queue = WatchedQueue.objects.create(
         environment=Environment.objects.default(), url=url, kind=kind, function_name=function
     )

@@ -39,8 +39,15 @@ class WatchedQueue(models.Model):
     def name(self) -> str:
         return self.url.rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def is_failing(self) -> bool:
+        """The last attempt failed: an error newer than the last successful poll."""
+        return self.last_error_at is not None and (
+            self.last_polled_at is None or self.last_error_at >= self.last_polled_at
+        )
+
     def claim(self, seconds: float) -> bool:
-        """Take the queue for `seconds` with a conditional UPDATE; False if another poller has it."""
+        """Hold the queue for `seconds` (a conditional UPDATE); False if another poller has it."""
         now = timezone.now()
         taken = (
             WatchedQueue.objects.filter(pk=self.pk)

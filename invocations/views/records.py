@@ -1,8 +1,258 @@
-from django.shortcuts import render
+"""The records page (filters, search, counts per kind, keyset pagination) and one record's page
+(every field, payloads, raw body, the linked invocation, the logs of its request)."""
 
-from invocations.models import ExecutionRecord
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, render
+
+from invocations import access, aws, logs
+from invocations.access import require
+from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+
+PAGE_SIZE = 50
+CONDITIONS = ["Success", "RetriesExhausted", "EventAgeExceeded", "RetryAttemptsExhausted"]
+# A record comes at most MaximumEventAgeInSeconds (6 h) plus Lambda's retry waits after the event.
+LOG_LOOKBACK = timedelta(hours=7)
+LOG_LOOKAHEAD = timedelta(minutes=20)
+MAX_ATTEMPTS_SHOWN = 10
+MAX_LINES_PER_ATTEMPT = 1000
 
 
+class RecordFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.SearchInput(
+            attrs={"placeholder": "request ID or error text", "data-search": ""}
+        ),
+    )
+    kind = forms.ChoiceField(
+        required=False, choices=[("", "any")] + list(ExecutionRecord.Kind.choices)
+    )
+    condition = forms.ChoiceField(
+        required=False, choices=[("", "any")] + [(c, c) for c in CONDITIONS]
+    )
+    function = forms.CharField(required=False, max_length=140)
+    error_type = forms.CharField(required=False, max_length=256, label="Error type")
+    queue = forms.ModelChoiceField(
+        required=False, queryset=WatchedQueue.objects.none(), empty_label="any"
+    )
+    since = forms.DateTimeField(
+        required=False,
+        label="Received from",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    until = forms.DateTimeField(
+        required=False, label="to", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, environment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["queue"].queryset = WatchedQueue.objects.filter(environment=environment)
+
+    def filtered(self, records):
+        """`records` narrowed by every filter except the kind and the page (the counts per kind
+        are taken from this)."""
+        data = self.cleaned_data
+        if data.get("q"):
+            term = data["q"].strip()
+            records = records.filter(
+                Q(request_id=term)
+                | Q(message_id=term)
+                | Q(error_message__icontains=term)
+                | Q(error_type__icontains=term)
+            )
+        if data.get("condition"):
+            records = records.filter(condition=data["condition"])
+        if data.get("function"):
+            records = records.filter(function_name=data["function"].strip())
+        if data.get("error_type"):
+            records = records.filter(error_type=data["error_type"].strip())
+        if data.get("queue"):
+            records = records.filter(queue=data["queue"])
+        if data.get("since"):
+            records = records.filter(received_at__gte=data["since"])
+        if data.get("until"):
+            records = records.filter(received_at__lte=data["until"])
+        return records
+
+
+@require(access.VIEW)
 def record_list(request):
-    rows = ExecutionRecord.objects.for_list().filter(environment=request.environment)[:50]
-    return render(request, "invocations/records.html", {"records": rows})
+    form = RecordFilterForm(request.GET or None, environment=request.environment)
+    records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
+    next_before, query = None, ""
+    if form.is_bound and not form.is_valid():
+        records = records.none()
+    elif form.is_bound:
+        records = form.filtered(records)
+    counts = dict(
+        records.order_by().values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
+    )
+    total = sum(counts.values())
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    if data.get("kind"):
+        records = records.filter(kind=data["kind"])
+    if data.get("before"):
+        records = records.filter(id__lt=data["before"])
+    rows = list(records[: PAGE_SIZE + 1])
+    if len(rows) > PAGE_SIZE:
+        rows = rows[:PAGE_SIZE]
+        next_before = rows[-1].id
+        params = request.GET.copy()
+        params["before"] = next_before
+        query = params.urlencode()
+    first_page = request.GET.copy()
+    first_page.pop("before", None)
+    kind_links = []
+    for value, label in ExecutionRecord.Kind.choices:
+        params = first_page.copy()
+        params["kind"] = value
+        kind_links.append(
+            {
+                "value": value,
+                "label": label,
+                "count": counts.get(value, 0),
+                "query": params.urlencode(),
+                "current": data.get("kind") == value,
+            }
+        )
+    all_kinds = first_page.copy()
+    all_kinds.pop("kind", None)
+    context = {
+        "form": form,
+        "records": rows,
+        "kinds": kind_links,
+        "total": total,
+        "all_kinds_query": all_kinds.urlencode(),
+        "next_query": query,
+        "first_page_query": first_page.urlencode(),
+        "current_kind": data.get("kind", ""),
+        "paged": bool(data.get("before")),
+        "filtered": any(v for k, v in data.items() if k != "before"),
+        # Only asked when the page is empty, to say where records would come from.
+        "watched": []
+        if rows
+        else list(WatchedQueue.objects.filter(environment=request.environment)),
+    }
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "invocations/partials/record_results.html", context)
+    return render(request, "invocations/records.html", context)
+
+
+def _record(request, pk) -> ExecutionRecord:
+    return get_object_or_404(
+        ExecutionRecord.objects.select_related("queue", "invocation"),
+        pk=pk,
+        environment=request.environment,
+    )
+
+
+@require(access.VIEW)
+def record_detail(request, pk):
+    record = _record(request, pk)
+    invocation = record.invocation
+    if invocation is None and record.request_id:
+        # The invocation may have been saved after the record arrived.
+        invocation = (
+            Invocation.objects.filter(
+                environment=record.environment_id, request_id=record.request_id
+            )
+            .order_by("id")
+            .first()
+        )
+    context = {
+        "record": record,
+        "invocation": invocation,
+        "can_see_raw": access.can(request.user, access.RAW_PAYLOADS),
+        "raw_size": len(record.raw_body.encode("utf-8", "replace")),
+        "same_request": ExecutionRecord.objects.filter(
+            environment=record.environment_id, request_id=record.request_id
+        )
+        .exclude(pk=record.pk)
+        .select_related("queue")
+        .only("id", "kind", "condition", "received_at", "queue__url")[:20]
+        if record.request_id
+        else [],
+    }
+    return render(request, "invocations/record.html", context)
+
+
+@require(access.VIEW)
+def record_logs(request, pk):
+    """The "logs of this request" fragment: every attempt's lines from CloudWatch Logs.
+    Errors are shown as text, never a 500."""
+    record = _record(request, pk)
+    function = record.function_name or record.queue.function_name
+    group = f"/aws/lambda/{function}"
+    context = {"record": record, "group": group, "attempts": [], "error": "", "more": False}
+    if not record.request_id or not function:
+        context["error"] = (
+            "This record names no request ID or function, so there is no log to find."
+        )
+        return render(request, "invocations/partials/record_logs.html", context)
+    when = record.record_timestamp or record.received_at
+    try:
+        context["attempts"], context["more"] = _attempts(
+            record.environment, group, record.request_id, when
+        )
+    except aws.AwsError as error:
+        if error.code == "ResourceNotFoundException":
+            context["error"] = f"The log group {group} does not exist."
+        else:
+            context["error"] = f"CloudWatch Logs answered {error.code}: {error.message}"
+    return render(request, "invocations/partials/record_logs.html", context)
+
+
+def _attempts(environment, group, request_id, when):
+    """[{"stream", "started", "lines"}] for each START RequestId line of the request: the lines
+    that carry the request ID are found with a filter, then each attempt's whole window
+    (the function's own output does not carry the ID) is read from its stream."""
+    start_ms = int((when - LOG_LOOKBACK).timestamp() * 1000)
+    events, more = aws.filter_log_events(environment, group, f'"{request_id}"', start_ms=start_ms)
+    windows = []  # (stream, start, end)
+    # CloudWatch orders the events of a filter by stream, not by time.
+    events.sort(key=lambda event: event.timestamp)
+    for event in events:
+        if event.message.startswith(f"START RequestId: {request_id}"):
+            windows.append([event.stream, event.timestamp, None])
+        elif event.message.startswith(("END RequestId:", "REPORT RequestId:")):
+            for window in reversed(windows):
+                if window[0] == event.stream:
+                    window[2] = event.timestamp
+                    break
+    attempts = []
+    for stream, started, ended in windows[:MAX_ATTEMPTS_SHOWN]:
+        end = ended if ended is not None else started + int(LOG_LOOKAHEAD.total_seconds() * 1000)
+        messages, cut = aws.log_events_between(
+            environment, group, stream, started, end, limit=MAX_LINES_PER_ATTEMPT
+        )
+        attempts.append(
+            {
+                "stream": stream,
+                "started": _time(started),
+                "lines": logs.lines_of(messages),
+                "cut": cut,
+            }
+        )
+    if not attempts and events:
+        # No START line in range (cut by the look-back): show what matched.
+        attempts.append(
+            {
+                "stream": ", ".join(sorted({e.stream for e in events})),
+                "started": _time(events[0].timestamp),
+                "lines": logs.lines_of([e.message for e in events]),
+                "cut": more,
+            }
+        )
+    for number, attempt in enumerate(attempts, start=1):
+        attempt["log_id"] = f"record-log-{number}"
+    return attempts, more or len(windows) > MAX_ATTEMPTS_SHOWN
+
+
+def _time(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)

@@ -1,0 +1,210 @@
+"""Finding the queues to watch from the functions' own configuration.
+
+Where Lambda sends what a function did:
+
+- the asynchronous invoke config of every qualifier: OnSuccess / OnFailure destinations;
+- `DeadLetterConfig.TargetArn` (an SQS queue or an SNS topic);
+- event source mappings (Kinesis, DynamoDB Streams, Kafka): their OnFailure destination.
+
+An SQS target becomes a watched queue. An SNS topic or an EventBridge bus cannot be polled: we
+look for queues already subscribed to it (SNS subscriptions, EventBridge rule targets) and watch
+those, whose messages arrive wrapped in the SNS or EventBridge envelope that the parser unwraps.
+A target with no queue behind it is listed with the exact steps to subscribe one. A Lambda
+function or S3 bucket destination is listed as not ingested.
+
+All AWS reads happen first, outside any transaction; then one transaction creates the rows and
+the audit event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from invocations import audit, aws
+from invocations.models import WatchedQueue
+
+
+@dataclass(frozen=True)
+class Target:
+    function: str
+    source: str  # "OnSuccess", "OnFailure", "dead-letter", "event source mapping OnFailure"
+    arn: str
+    kind: str  # the watched queue's kind: "destination" or "dlq"
+
+    @property
+    def service(self) -> str:
+        parts = self.arn.split(":")
+        return parts[2] if len(parts) > 2 else ""
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+
+
+@dataclass
+class NotPollable:
+    target: Target
+    reason: str
+    steps: list[str]
+
+
+@dataclass
+class Discovery:
+    added: list[WatchedQueue] = field(default_factory=list)
+    already: list[WatchedQueue] = field(default_factory=list)
+    not_pollable: list[NotPollable] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} queue(s) added, {len(self.already)} already watched, "
+            f"{len(self.not_pollable)} target(s) not pollable directly"
+            + (f", {len(self.errors)} error(s)" if self.errors else "")
+        )
+
+
+def targets(environment) -> tuple[list[Target], list[str]]:
+    """Every destination and dead-letter target of every function; and per-function errors."""
+    found: list[Target] = []
+    errors: list[str] = []
+    for config in aws.list_functions(environment):
+        name = config["FunctionName"]
+        dead_letter = (config.get("DeadLetterConfig") or {}).get("TargetArn")
+        if dead_letter:
+            found.append(Target(name, "dead-letter", dead_letter, "dlq"))
+        try:
+            for invoke_config in aws.list_event_invoke_configs(environment, name):
+                destinations = invoke_config.get("DestinationConfig") or {}
+                for source in ("OnSuccess", "OnFailure"):
+                    arn = (destinations.get(source) or {}).get("Destination")
+                    if arn:
+                        found.append(Target(name, source, arn, "destination"))
+            for mapping in aws.list_event_source_mappings(environment, name):
+                if mapping.get("on_failure"):
+                    found.append(
+                        Target(name, "event source mapping OnFailure", mapping["on_failure"], "dlq")
+                    )
+        except aws.AwsError as error:
+            errors.append(f"{name}: {error}")
+    # One function can name the same target for two qualifiers.
+    return list(dict.fromkeys(found)), errors
+
+
+def discover(environment, *, request=None, user=None) -> Discovery:
+    """Watch every SQS queue the functions send to; audited as one event."""
+    result = Discovery()
+    found, result.errors = targets(environment)
+    to_watch: dict[str, tuple[str, str]] = {}  # url -> (kind, function)
+    for target in found:
+        try:
+            queue_arns, reason = _queues_behind(environment, target)
+        except aws.AwsError as error:
+            result.errors.append(f"{target.function} {target.source} {target.arn}: {error}")
+            continue
+        if not queue_arns:
+            result.not_pollable.append(NotPollable(target, reason, subscribe_steps(target)))
+            continue
+        for queue_arn in queue_arns:
+            try:
+                url = aws.queue_url_from_arn(environment, queue_arn)
+            except aws.AwsError as error:
+                result.errors.append(f"{target.function}: {queue_arn}: {error}")
+                continue
+            to_watch.setdefault(url, (target.kind, target.function))
+
+    with transaction.atomic():
+        for url, (kind, function) in to_watch.items():
+            queue, created = WatchedQueue.objects.get_or_create(
+                environment=environment, url=url, defaults={"kind": kind, "function_name": function}
+            )
+            (result.added if created else result.already).append(queue)
+        audit.record(
+            "queue.discover",
+            request=request,
+            user=user,
+            summary=f"Discovered queues in {environment.name}: {result.summary}",
+            details={
+                "environment": environment.name,
+                "added": [queue.url for queue in result.added],
+                "already": [queue.url for queue in result.already],
+                "not_pollable": [item.target.arn for item in result.not_pollable],
+                "errors": result.errors,
+            },
+        )
+    return result
+
+
+def _queues_behind(environment, target: Target) -> tuple[list[str], str]:
+    """(queue ARNs that receive what `target` gets, why there are none)."""
+    if target.service == "sqs":
+        return [target.arn], ""
+    if target.service == "sns":
+        queues = [
+            item["queue_arn"] for item in aws.topic_queue_subscriptions(environment, target.arn)
+        ]
+        return queues, "an SNS topic with no SQS subscription"
+    if target.service == "events":
+        return aws.bus_queue_targets(environment, target.arn), (
+            "an EventBridge bus with no rule sending to an SQS queue"
+        )
+    if target.service == "lambda":
+        return [], "a Lambda function: it receives the records itself; nothing to poll"
+    if target.service == "s3":
+        return [], "an S3 bucket: records are written as objects; not ingested"
+    return [], f"an unknown target type ({target.service or 'not an ARN'})"
+
+
+def subscribe_steps(target: Target) -> list[str]:
+    """The exact commands to put an SQS queue behind an SNS topic or an EventBridge bus."""
+    queue = f"{target.function}-{'dlq' if target.kind == 'dlq' else 'records'}"
+    parts = target.arn.split(":")
+    region = parts[3] if len(parts) > 4 else "REGION"
+    account = parts[4] if len(parts) > 4 else "ACCOUNT"
+    queue_arn = f"arn:aws:sqs:{region}:{account}:{queue}"
+    queue_url = f"https://sqs.{region}.amazonaws.com/{account}/{queue}"
+    if target.service == "sns":
+        policy = (
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+            '"Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage",'
+            f'"Resource":"{queue_arn}","Condition":{{"ArnEquals":{{"aws:SourceArn":"{target.arn}"}}}}}}]}}'
+        )
+        return [
+            f"aws sqs create-queue --queue-name {queue}",
+            f"aws sqs set-queue-attributes --queue-url {queue_url} --attributes "
+            f"'{{\"Policy\":{_quoted(policy)}}}'",
+            f"aws sns subscribe --topic-arn {target.arn} --protocol sqs "
+            f"--notification-endpoint {queue_arn}",
+            f"python manage.py watch_queue {queue_url} --kind {target.kind} "
+            f"--function {target.function}   (or press Discover again)",
+        ]
+    if target.service == "events":
+        bus = target.arn.rsplit("/", 1)[-1]
+        pattern = (
+            '{"source":["lambda"],"detail-type":[{"prefix":"Lambda Function Invocation Result"}]}'
+        )
+        policy = (
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+            '"Principal":{"Service":"events.amazonaws.com"},"Action":"sqs:SendMessage",'
+            f'"Resource":"{queue_arn}"}}]}}'
+        )
+        return [
+            f"aws sqs create-queue --queue-name {queue}",
+            f"aws sqs set-queue-attributes --queue-url {queue_url} --attributes "
+            f"'{{\"Policy\":{_quoted(policy)}}}'",
+            f"aws events put-rule --event-bus-name {bus} --name {target.function}-results "
+            f"--event-pattern '{pattern}'",
+            f"aws events put-targets --event-bus-name {bus} --rule {target.function}-results "
+            f"--targets Id=triage,Arn={queue_arn}",
+            f"python manage.py watch_queue {queue_url} --kind {target.kind} "
+            f"--function {target.function}   (or press Discover again)",
+        ]
+    return []
+
+
+def _quoted(text: str) -> str:
+    """A JSON string literal of `text` (the Policy attribute is JSON inside JSON)."""
+    return json.dumps(text)
