@@ -13,7 +13,3 @@ THROTTLE_RETRY_BASE = 0.05
 THROTTLE_RETRY_CAP = 0.2
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
-# Nothing in the suite may reach real AWS: unless a test points an environment at moto or the
-# sandbox, AWS calls go to a closed local port and fail at once.
-AWS_ENDPOINT_URL = "http://127.0.0.1:9"
-AWS_CONNECT_TIMEOUT = 2.0

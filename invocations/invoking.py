@@ -94,10 +94,15 @@ def backoff(attempt: int) -> float:
 
 
 def _finish(pk: int, attempt: int, **fields) -> None:
+    from invocations import triage
+
     fields.setdefault("finished_at", timezone.now())
     fields.setdefault("next_attempt_at", None)
-    # Only the attempt that holds the row writes its outcome.
-    Invocation.objects.filter(pk=pk, attempts=attempt).update(**fields)
+    with transaction.atomic():
+        # Only the attempt that holds the row writes its outcome.
+        written = Invocation.objects.filter(pk=pk, attempts=attempt).update(**fields)
+        if written and fields.get("status") in triage.FAILED_INVOCATION_STATUSES:
+            triage.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
 
 
 def _claim(pk: int, attempt: int) -> bool:
@@ -146,7 +151,14 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
     except aws.AwsError as error:
         return _failed(invocation, attempt, error)
 
-    _finish(pk, attempt, **outcome_fields(invocation.invocation_type, result))
+    fields = outcome_fields(invocation.invocation_type, result)
+    _finish(pk, attempt, **fields)
+    if invocation.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
+        # The outcome record may be ingested before this row has its request ID.
+        from invocations.polling import link_records_to_invocation
+
+        invocation.request_id = fields["request_id"]
+        link_records_to_invocation(invocation)
     return None
 
 

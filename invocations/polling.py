@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invocations import aws, records
+from invocations import aws, records, triage
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,11 @@ def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
             WatchedQueue.objects.filter(pk=queue.pk).update(
                 records_stored=F("records_stored") + len(new)
             )
+            # Failures join their groups in the same transaction: never stored ungrouped.
+            saved = ExecutionRecord.objects.filter(
+                queue=queue, message_id__in=[row.message_id for row in new]
+            ).select_related("queue", "environment")
+            triage.group_records(list(saved))
     return len(new)
 
 

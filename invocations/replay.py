@@ -199,8 +199,6 @@ def _invoke_one(batch: ReplayBatch, record: ExecutionRecord, payload: str) -> In
         time.sleep(retry.delay)
         attempt = retry.attempt
     invocation.refresh_from_db()
-    with transaction.atomic():
-        triage.group_invocation(invocation)
     return invocation
 
 

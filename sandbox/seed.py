@@ -64,6 +64,7 @@ def seed(endpoint_url: str, region: str = "us-east-1") -> dict:
         clients.awslambda,
         "flaky",
         on_success=queue("flaky-on-success", "destination", "flaky"),
+        on_failure=queue("flaky-on-failure", "destination", "flaky"),
         MaximumRetryAttempts=1,
     )
     clients.awslambda.put_function_concurrency(

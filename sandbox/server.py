@@ -30,8 +30,15 @@ def install_patches(endpoint_url: str, retry_delays=(1.0, 2.0)) -> None:
     sqs_fast.install()
 
 
-def run(host: str = "127.0.0.1", port: int = 4566, retry_delays=(1.0, 2.0), seed: bool = True):
-    """Serves until SIGINT or SIGTERM. Prints one line starting with "ready" once it answers."""
+def run(
+    host: str = "127.0.0.1",
+    port: int = 4566,
+    retry_delays=(1.0, 2.0),
+    seed: bool = True,
+    on_seeded=None,
+):
+    """Serves until SIGINT or SIGTERM. Prints one line starting with "ready" once it answers.
+    `on_seeded(result)` runs after seeding (the management command registers the queues)."""
     endpoint_url = local_endpoint(host, port)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
     install_patches(endpoint_url, retry_delays)
@@ -56,6 +63,8 @@ def run(host: str = "127.0.0.1", port: int = 4566, retry_delays=(1.0, 2.0), seed
             summary = (
                 f" seeded {len(result['functions'])} functions, {len(result['queues'])} queues"
             )
+            if on_seeded is not None:
+                on_seeded(result)
         print(f"ready {endpoint_url}{summary}", flush=True)
         stop.wait()
     finally:

@@ -48,8 +48,12 @@ def test_the_dry_run_changes_nothing(client, alice, sandbox_env):
 
 
 def test_records_that_replay_to_success_resolve_their_group(alice, sandbox_env):
-    records = _records("hello", [{"name": "ann"}, {"name": "bo"}], error_type="Timeout",
-                       message="Task timed out after 3.00 seconds")
+    records = _records(
+        "hello",
+        [{"name": "ann"}, {"name": "bo"}],
+        error_type="Timeout",
+        message="Task timed out after 3.00 seconds",
+    )
     group = FailureGroup.objects.get()
 
     batch = _confirm(records, alice, sandbox_env, "hello", group=group)
@@ -128,3 +132,62 @@ def test_a_function_outside_the_allowed_patterns_is_skipped(alice, sandbox_env):
 
     assert plan.to_replay == []
     assert "not allowed" in plan.skipped[0].skip_reason
+
+
+def _flaky_without_retries(env):
+    """flaky normally succeeds on its retry; without retries its first failure is final."""
+    from invocations import aws
+
+    awslambda = aws.client(env, "lambda")
+    config = awslambda.get_function_event_invoke_config(FunctionName="flaky")
+    awslambda.put_function_event_invoke_config(
+        FunctionName="flaky",
+        MaximumRetryAttempts=0,
+        DestinationConfig=config["DestinationConfig"],
+    )
+    return lambda: awslambda.put_function_event_invoke_config(
+        FunctionName="flaky",
+        MaximumRetryAttempts=1,
+        DestinationConfig=config["DestinationConfig"],
+    )
+
+
+@pytest.mark.timeout(90)
+def test_a_flaky_failure_is_ingested_grouped_replayed_to_success_and_resolved(alice, sandbox_env):
+    import time
+    import uuid
+
+    from invocations import aws, polling
+    from invocations.models import WatchedQueue
+
+    restore = _flaky_without_retries(sandbox_env)
+    sqs = aws.client(sandbox_env, "sqs")
+    watched = WatchedQueue.objects.create(
+        environment=sandbox_env,
+        kind="destination",
+        function_name="flaky",
+        url=sqs.get_queue_url(QueueName="flaky-on-failure")["QueueUrl"],
+    )
+    try:
+        aws.client(sandbox_env, "lambda").invoke(
+            FunctionName="flaky",
+            InvocationType="Event",
+            Payload=f'{{"order": "{uuid.uuid4()}"}}'.encode(),
+        )
+        deadline = time.monotonic() + 30
+        while not watched.records.exists() and time.monotonic() < deadline:
+            polling.poll_queue(watched, budget_seconds=2, wait_seconds=1)
+    finally:
+        restore()
+    record = watched.records.get()
+    group = record.failure_group
+    assert (record.condition, record.error_type) == ("RetriesExhausted", "RuntimeError")
+    assert group is not None and group.backlog_count == 1
+
+    batch = _confirm([record], alice, sandbox_env, "flaky", group=group)
+    replay.run_batch(batch.pk)
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.succeeded) == ("done", 1)
+    group.refresh_from_db()
+    assert group.status == "resolved" and group.resolved_by_replay

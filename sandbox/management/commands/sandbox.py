@@ -26,8 +26,19 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         try:
-            run(host, port, retry_delays=delays, seed=not no_seed)
+            run(host, port, retry_delays=delays, seed=not no_seed, on_seeded=_register)
         except (BotoCoreError, ClientError) as exc:
             raise CommandError(f"seeding the sandbox failed: {exc}") from exc
         except OSError as exc:
             raise CommandError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _register(result: dict) -> None:
+    """Watch the seeded queues and read the functions into the inventory, so that the
+    dashboard shows them at once (beat would take minutes)."""
+    from invocations import inventory
+    from invocations.models import Environment
+    from sandbox.seed import register_watched_queues
+
+    register_watched_queues(result)
+    inventory.sync(Environment.objects.default())
