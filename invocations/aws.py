@@ -402,3 +402,14 @@ def log_events_between(
         if not page.get("events") or page.get("nextForwardToken") in (None, token):
             return messages, False
         token = page["nextForwardToken"]
+
+
+# --- Redrive (triage issue) ----------------------------------------------------------------------
+
+
+def send_message(environment, queue_url: str, body: str, attributes: dict) -> str:
+    """SendMessage with message attributes in boto3's shape; returns the new MessageId."""
+    kwargs = {"QueueUrl": queue_url, "MessageBody": body}
+    if attributes:
+        kwargs["MessageAttributes"] = attributes
+    return _aws(client(environment, "sqs").send_message, **kwargs)["MessageId"]

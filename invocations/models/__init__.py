@@ -4,14 +4,18 @@ from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
 from .queue import WatchedQueue
 from .record import ExecutionRecord
+from .triage import FailureGroup, GroupActivity, ReplayBatch
 
 __all__ = [
     "AuditEvent",
     "Environment",
     "ExecutionRecord",
+    "FailureGroup",
     "Function",
+    "GroupActivity",
     "Invocation",
     "InventorySync",
     "PayloadTemplate",
+    "ReplayBatch",
     "WatchedQueue",
 ]

@@ -74,6 +74,20 @@ class Invocation(models.Model):
         on_delete=models.SET_NULL,
         related_name="replays",
     )
+    replay_batch = models.ForeignKey(
+        "ReplayBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invocations",
+    )
+    failure_group = models.ForeignKey(
+        "FailureGroup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invocations",
+    )
 
     objects = InvocationQuerySet.as_manager()
 

@@ -57,6 +57,9 @@ class ExecutionRecord(models.Model):
     invocation = models.ForeignKey(
         "Invocation", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
     )
+    failure_group = models.ForeignKey(
+        "FailureGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
 
     objects = ExecutionRecordQuerySet.as_manager()
 
