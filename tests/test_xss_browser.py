@@ -36,7 +36,9 @@ def hostile(admin_user):
         status="function_error",
         payload=f'{{"x": "{IMG}"}}',
         response_payload=f'{{"errorMessage": "{IMG}", "errorType": "{LINK}"}}',
-        log_tail=f"START RequestId: 1 Version: $LATEST\n{SCRIPT}\n[ERROR] {IMG}\nEND RequestId: 1\n",
+        log_tail=(
+            f"START RequestId: 1 Version: $LATEST\n{SCRIPT}\n[ERROR] {IMG}\nEND RequestId: 1\n"
+        ),
         error_code="Boom",
         error_text=HOSTILE,
         finished_at=timezone.now(),
