@@ -94,3 +94,11 @@ def filesize_bytes(size):
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size} MB"
+
+
+@register.simple_tag
+def audit_history_url(obj) -> str:
+    """The admin's audit trail filtered to one object."""
+    from invocations.admin import audit_history_url as url
+
+    return url(obj)
