@@ -105,6 +105,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
+# A synchronous invoke payload may be 6 MB: accept a little more, so that an oversized one is
+# a form error with its size rather than a bare 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 7 * 1024 * 1024
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

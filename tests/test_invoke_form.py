@@ -149,3 +149,14 @@ def test_a_builtin_template_fills_the_payload(client, alice, hello):
 
     assert page.status_code == 200
     assert "&quot;httpMethod&quot;: &quot;POST&quot;" in page.text
+
+
+def test_it_refuses_a_synchronous_payload_over_six_megabytes(client, alice, hello):
+    client.force_login(alice)
+    big = json.dumps({"blob": "x" * (6 * 1024 * 1024)})
+
+    response = post(client, "hello", payload=big)
+
+    assert response.status_code == 400
+    assert "RequestResponse invocations take at most 6 MB" in response.text
+    assert not Invocation.objects.exists()

@@ -1,0 +1,311 @@
+"""What the dashboard's invoke path costs over a bare boto3 invoke, on the same sandbox (issue 4).
+
+Run: `.venv/bin/python bench/invoke_overhead.py` (about a minute on 2 cores).
+
+Starts the sandbox (`sandbox.testing.run_sandbox`, seeded), a private `redis-server`, and a Celery
+worker subprocess (threads pool, 8 threads) against a throwaway SQLite database (or the
+database in DATABASE_URL, when set). Then, for the seeded `hello` function:
+
+- `invoke_latency_ratio`: the median time of N synchronous invocations through the dashboard
+  path (an Invocation row and its audit event, `delay_on_commit`, Redis, the worker's claim,
+  the invoke, the saved result: from just before the row is created to the row's `finished_at`)
+  against the median of N raw boto3 invokes, one after another. Target: at most 1.3.
+- `invoke_throughput_ratio`: invocations per second with 8 at a time (8 submitting threads, 8
+  worker threads) against raw boto3 with 8 threads. Target: at least 0.8.
+
+Prints one line per target,
+
+    NAME: value=… baseline=… ratio=… target=… PASS|FAIL
+
+plus `info` lines, and `main()` returns {name: {"value", "baseline", "ratio", "target", "pass"}}.
+"""
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+REGION = "us-east-1"
+SEQUENTIAL = 60
+CONCURRENT = 160
+CONCURRENCY = 8
+WARMUP = 8
+LATENCY_TARGET = 1.3
+THROUGHPUT_TARGET = 0.8
+PAYLOAD = b'{"name": "bench"}'
+# How often a submitting thread looks at its row. Latency is read from the row's finished_at,
+# so this only decides how soon a thread submits its next one (and how much CPU the looking
+# takes from the sandbox and the worker on a small machine).
+POLL_SECONDS = 0.01
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_redis(port: int) -> subprocess.Popen:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited at start (port {port} taken?)") from None
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start within 10 s")
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _raw_client(endpoint: str):
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    config = Config(
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"max_attempts": 1, "mode": "standard"},
+        max_pool_connections=CONCURRENCY * 2,
+    )
+    return session.client("lambda", endpoint_url=endpoint, config=config)
+
+
+def _raw_invoke(client) -> float:
+    started = time.perf_counter()
+    answer = client.invoke(
+        FunctionName="hello", InvocationType="RequestResponse", LogType="Tail", Payload=PAYLOAD
+    )
+    answer["Payload"].read()
+    if answer.get("FunctionError"):
+        raise RuntimeError(f"raw invoke failed: {answer}")
+    return time.perf_counter() - started
+
+
+def _dashboard_invoke(environment) -> float:
+    """Submit through invoking.start() and wait for the row to be done; returns the seconds
+    from just before the row is created to the finished_at the worker wrote."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from invocations import invoking
+    from invocations.models import Invocation
+
+    submitted = timezone.now()
+    invocation = invoking.start(
+        environment=environment, function_name="hello", payload=PAYLOAD.decode()
+    )
+    deadline = time.monotonic() + 60
+    table = Invocation._meta.db_table
+    try:
+        # A bare SELECT of one column: the ORM's own cost, eight threads a hundred times a
+        # second, would take CPU from the sandbox and the worker that are being measured.
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute(f"SELECT status FROM {table} WHERE id = %s", [invocation.pk])
+                status = cursor.fetchone()[0]
+                if status in Invocation.DONE:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"invocation {invocation.pk} still {status} after 60 s")
+                time.sleep(POLL_SECONDS)
+        row = (
+            Invocation.objects.filter(pk=invocation.pk)
+            .values("status", "finished_at", "error_text")
+            .first()
+        )
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()
+    if row["status"] != Invocation.Status.SUCCEEDED:
+        raise RuntimeError(f"invocation {invocation.pk} {row['status']}: {row['error_text']}")
+    return (row["finished_at"] - submitted).total_seconds()
+
+
+def _phases(environment) -> None:
+    """Where the dashboard's time goes: row created → worker claimed it → row done."""
+    from invocations.models import Invocation
+
+    rows = list(
+        Invocation.objects.filter(environment=environment)
+        .order_by("-id")[:SEQUENTIAL]
+        .values("created_at", "started_at", "finished_at")
+    )
+    queued = statistics.median((r["started_at"] - r["created_at"]).total_seconds() for r in rows)
+    running = statistics.median((r["finished_at"] - r["started_at"]).total_seconds() for r in rows)
+    print(
+        f"info: dashboard phases (median): created → claimed by the worker {queued * 1000:.1f} ms, "
+        f"claimed → done {running * 1000:.1f} ms",
+        flush=True,
+    )
+
+
+def _throughput(call, total: int) -> float:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(lambda _: call(), range(total)))
+    return total / (time.perf_counter() - started)
+
+
+def _line(name, value, baseline, ratio, target, passed, unit) -> None:
+    print(
+        f"{name}: value={value:.4g}{unit} baseline={baseline:.4g}{unit} ratio={ratio:.3f} "
+        f"target={target} {'PASS' if passed else 'FAIL'}",
+        flush=True,
+    )
+
+
+def main() -> dict:
+    from sandbox.testing import run_sandbox
+
+    redis_process = worker = None
+    folder = tempfile.mkdtemp(prefix="invoke-bench-")
+    try:
+        with run_sandbox(seed=True) as sandbox:
+            redis_port = _free_port()
+            redis_process = _start_redis(redis_port)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(
+                DJANGO_SETTINGS_MODULE="dashboard.settings_test",
+                DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{folder}/bench.sqlite3",
+                REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+                AWS_ENDPOINT_URL=sandbox.endpoint_url,
+                AWS_REGION=REGION,
+                AWS_DEFAULT_REGION=REGION,
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",
+                AWS_ENVIRONMENT_NAME="bench",
+                LOG_LEVEL="WARNING",
+                PYTHONPATH=str(REPO),
+            )
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+                env=env,
+                cwd=REPO,
+                check=True,
+            )
+            worker = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "celery", "-A", "dashboard", "worker"),
+                    *("--pool", "threads", "--concurrency", str(CONCURRENCY)),
+                    *("--loglevel", "WARNING", "--without-mingle", "--without-gossip"),
+                    "--without-heartbeat",
+                ],
+                env=env,
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=open(Path(folder) / "worker.log", "w"),  # noqa: SIM115
+            )
+            os.environ.update(env)
+            import django
+
+            django.setup()
+            from invocations.models import Environment
+
+            environment = Environment.objects.default()
+            raw = _raw_client(sandbox.endpoint_url)
+
+            for _ in range(WARMUP):  # the worker's first task, connections, the sandbox's cache
+                _dashboard_invoke(environment)
+                _raw_invoke(raw)
+
+            # Interleaved, so that drift in the machine's load touches both the same way.
+            raw_times, ours = [], []
+            for _ in range(SEQUENTIAL):
+                raw_times.append(_raw_invoke(raw))
+                ours.append(_dashboard_invoke(environment))
+            raw_median, our_median = statistics.median(raw_times), statistics.median(ours)
+            _phases(environment)
+            print(
+                f"info: sequential {SEQUENTIAL}: raw median {raw_median * 1000:.1f} ms "
+                f"(p90 {statistics.quantiles(raw_times, n=10)[-1] * 1000:.1f}), dashboard "
+                f"median {our_median * 1000:.1f} ms "
+                f"(p90 {statistics.quantiles(ours, n=10)[-1] * 1000:.1f})",
+                flush=True,
+            )
+
+            raw_rate = _throughput(lambda: _raw_invoke(raw), CONCURRENT)
+            our_rate = _throughput(lambda: _dashboard_invoke(environment), CONCURRENT)
+            print(
+                f"info: {CONCURRENT} at concurrency {CONCURRENCY}: raw {raw_rate:.1f}/s, "
+                f"dashboard {our_rate:.1f}/s",
+                flush=True,
+            )
+    finally:
+        _stop(worker)
+        _stop(redis_process)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    latency_ratio = our_median / raw_median
+    throughput_ratio = our_rate / raw_rate
+    results = {
+        "invoke_latency_ratio": {
+            "value": our_median,
+            "baseline": raw_median,
+            "ratio": latency_ratio,
+            "target": LATENCY_TARGET,
+            "pass": latency_ratio <= LATENCY_TARGET,
+        },
+        "invoke_throughput_ratio": {
+            "value": our_rate,
+            "baseline": raw_rate,
+            "ratio": throughput_ratio,
+            "target": THROUGHPUT_TARGET,
+            "pass": throughput_ratio >= THROUGHPUT_TARGET,
+        },
+    }
+    latency, throughput = results["invoke_latency_ratio"], results["invoke_throughput_ratio"]
+    _line(
+        "invoke_latency_ratio",
+        latency["value"] * 1000,
+        latency["baseline"] * 1000,
+        latency_ratio,
+        f"<={LATENCY_TARGET}",
+        latency["pass"],
+        " ms",
+    )
+    _line(
+        "invoke_throughput_ratio",
+        throughput["value"],
+        throughput["baseline"],
+        throughput_ratio,
+        f">={THROUGHPUT_TARGET}",
+        throughput["pass"],
+        "/s",
+    )
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""In Chromium: invoke from the function page and watch the result arrive without a reload."""
+
+import json
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from invocations import aws, inventory, polling
+from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+
+
+@pytest.fixture
+def roles(transactional_db):
+    """The worker thread and the live server need committed rows (a transactional test). The
+    roles come from a data migration, and an earlier transactional test's flush removed them."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("invocations.migrations.0002_roles_and_audit_guard")
+    migration.create_roles(apps, None)
+
+
+XSS_NAME = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+def log_in(page, live_server):
+    page.goto(f"{live_server.url}/accounts/login/?next=/functions/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("pw")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/functions/")
+
+
+@pytest.fixture
+def inventory_synced(sandbox_env):
+    assert inventory.sync(sandbox_env) == []
+    return sandbox_env
+
+
+@pytest.mark.browser
+@pytest.mark.broker
+@pytest.mark.sandbox
+def test_it_invokes_hello_and_the_decoded_log_appears_without_a_reload(
+    live_server, page, roles, alice, celery_worker, inventory_synced
+):
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/functions/hello/")
+    page.get_by_label("Payload (JSON)").fill(json.dumps({"name": XSS_NAME}))
+
+    page.get_by_role("button", name="Invoke", exact=True).click()
+    page.wait_for_url("**/invocations/*/")
+    page.evaluate("window.sameDocument = true")
+    tail = page.locator("#tail-log")
+
+    expect(tail).to_contain_text("saying hello to <script>", timeout=20_000)
+    expect(page.locator("[data-status]")).to_have_text("succeeded")
+    expect(tail.locator(".line.meta").first).to_contain_text("START RequestId:")
+    expect(page.locator("#response-payload")).to_contain_text("Hello, <script>window.pwned")
+    assert page.evaluate("window.sameDocument") is True  # the log came in by htmx, no reload
+    assert page.evaluate("window.pwned") is None  # markup from the function never ran
+    assert page.locator("#invocation-result img").count() == 0
+    assert page.locator("#invocation-result").get_attribute("hx-trigger") is None  # stopped
+    invocation = Invocation.objects.get()
+    assert invocation.requested_by == alice
+    assert invocation.duration_ms is not None
+
+
+@pytest.mark.browser
+@pytest.mark.broker
+@pytest.mark.sandbox
+def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested(
+    live_server, page, roles, alice, celery_worker, inventory_synced
+):
+    sqs = aws.client(inventory_synced, "sqs")
+    for name in ("orders-on-success", "orders-on-failure", "orders-dlq"):
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        kind = "dlq" if name.endswith("dlq") else "destination"
+        WatchedQueue.objects.create(
+            environment=inventory_synced, url=url, kind=kind, function_name="orders"
+        )
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/functions/orders/")
+    page.locator("#id_invocation_type").select_option("Event")
+    page.get_by_label("Payload (JSON)").fill('{"order": "not a number"}')
+
+    page.get_by_role("button", name="Invoke", exact=True).click()
+    page.wait_for_url("**/invocations/*/")
+    page.evaluate("window.sameDocument = true")
+    expect(page.locator("[data-status]")).to_have_text("accepted (202)", timeout=20_000)
+    expect(page.get_by_text("Its outcome will arrive in")).to_be_visible()
+    deadline = time.monotonic() + 30
+    while not ExecutionRecord.objects.filter(invocation__isnull=False).exists():
+        assert time.monotonic() < deadline, "no outcome record was ingested in 30 s"
+        polling.poll_all(budget_seconds=2, wait_seconds=0)
+        time.sleep(0.3)
+
+    outcome = page.locator(".async-outcome")
+    expect(outcome).to_contain_text("Lambda reported", timeout=15_000)
+    expect(outcome).to_contain_text("RetriesExhausted")
+    expect(outcome).to_contain_text("ValueError")
+    assert page.evaluate("window.sameDocument") is True
