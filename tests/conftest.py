@@ -4,6 +4,7 @@ Nothing here can reach real AWS: fake credentials, no profile, and every client 
 moto or the sandbox on 127.0.0.1. Redis is a real redis-server on a free port for the session.
 """
 
+import importlib
 import os
 import shutil
 import socket
@@ -125,7 +126,19 @@ def sandbox_env(db, sandbox):
     aws.reset_clients()
 
 
+def ensure_roles() -> None:
+    """The role groups come from a data migration, and a transactional test's flush empties
+    every table after it: recreate them (the migration's own code) when they are gone."""
+    if Group.objects.filter(name="Admin").exists():
+        return
+    from django.apps import apps
+
+    migration = importlib.import_module("invocations.migrations.0002_roles_and_audit_guard")
+    migration.create_roles(apps, None)
+
+
 def _user(django_user_model, username: str, roles: list[str], **extra):
+    ensure_roles()
     user = django_user_model.objects.create_user(username=username, password="pw", **extra)
     user.groups.set(Group.objects.filter(name__in=roles))
     return user

@@ -16,6 +16,7 @@ from invocations.models import (
     ReplayBatch,
 )
 from tests import factories
+from tests.conftest import ensure_roles
 from tests.test_login_required import ROUTES
 
 VIEW, INVOKE, TRIAGE, REPLAY, QUEUES = "view", "invoke", "triage", "replay", "queues"
@@ -148,6 +149,7 @@ CASES = [(name, role) for name in sorted(MATRIX) for role in ["anonymous", *ROLE
 @pytest.mark.parametrize(("name", "role"), CASES)
 def test_who_may_use_each_url(client, django_user_model, objects, name, role):
     method, needs = MATRIX[name]
+    ensure_roles()
     if role != "anonymous":
         user = django_user_model.objects.create_user(f"u-{role}", password="pw")
         user.groups.set(Group.objects.filter(name__in=ROLES[role]))

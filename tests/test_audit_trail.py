@@ -34,8 +34,11 @@ def test_the_database_itself_refuses_raw_updates_on_postgresql(event):
     if connection.vendor != "postgresql":
         pytest.skip("the trigger exists on PostgreSQL only")
 
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE invocations_auditevent SET summary = 'x'")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE invocations_auditevent SET summary = 'x'")
 
     assert AuditEvent.objects.get(pk=event.pk).summary == "invoked hello"

@@ -8,18 +8,13 @@ from playwright.sync_api import expect
 
 from invocations import aws, inventory, polling
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from tests.conftest import ensure_roles
 
 
 @pytest.fixture
 def roles(transactional_db):
-    """The worker thread and the live server need committed rows (a transactional test). The
-    roles come from a data migration, and an earlier transactional test's flush removed them."""
-    import importlib
-
-    from django.apps import apps
-
-    migration = importlib.import_module("invocations.migrations.0002_roles_and_audit_guard")
-    migration.create_roles(apps, None)
+    """The worker thread and the live server need committed rows (a transactional test)."""
+    ensure_roles()
 
 
 XSS_NAME = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
