@@ -4,9 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q -q --disable-pip-version-check
 
-# `make run`: the sandbox (local AWS) and a private Redis, with fake credentials so nothing can
-# reach a real account by accident. Point AWS_ENDPOINT_URL elsewhere to change that.
-RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN DJANGO_DEBUG=true REDIS_PORT=6399 REDIS_URL=redis://127.0.0.1:6399/0 \
+# `make run` is the local demo: the sandbox (local AWS) and a private Redis, with fake
+# credentials and no profile, so nothing can reach a real account by accident. To use real AWS,
+# run the processes yourself (README, "Running in production").
+RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
+	DJANGO_DEBUG=true REDIS_PORT=6399 REDIS_URL=redis://127.0.0.1:6399/0 \
 	SANDBOX_PORT=4566 AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_ENVIRONMENT_NAME=sandbox
