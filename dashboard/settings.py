@@ -158,6 +158,9 @@ THROTTLE_RETRY_CAP = env_float("THROTTLE_RETRY_CAP", 30.0, minimum=0.0)
 # Ingestion.
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 10, minimum=1)
 POLL_TIME_BUDGET_SECONDS = env_int("POLL_TIME_BUDGET_SECONDS", 50, minimum=1)
+# A poller's claim on a queue lasts this long unless renewed (polling.py): a dead poller's queue
+# is polled again after at most this.
+POLL_CLAIM_SECONDS = env_int("POLL_CLAIM_SECONDS", 60, minimum=1)
 RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 90, minimum=1)
 INVENTORY_SYNC_SECONDS = env_int("INVENTORY_SYNC_SECONDS", 300, minimum=10)
 
@@ -188,6 +191,11 @@ CELERY_TASK_TIME_LIMIT = 1020
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "poll-queues": {"task": "invocations.tasks.poll_queues", "schedule": POLL_INTERVAL_SECONDS},
+    # Invocations saved while Redis was down are sent once it is back.
+    "requeue-unsent-invocations": {
+        "task": "invocations.tasks.requeue_unsent_invocations",
+        "schedule": 15,
+    },
     "sync-functions": {
         "task": "invocations.tasks.sync_functions",
         "schedule": INVENTORY_SYNC_SECONDS,

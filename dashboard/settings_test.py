@@ -1,6 +1,7 @@
 """Settings for the test suite: fast hashing, a throwaway database, no HTTPS redirects."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("DJANGO_SECURE_HTTPS", "false")
@@ -13,3 +14,9 @@ THROTTLE_RETRY_BASE = 0.05
 THROTTLE_RETRY_CAP = 0.2
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the fault tests run the poller and a Celery worker as subprocesses on
+    # the test database (tests/processes.py gives them its path).
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"lambda-triage-test-{os.getpid()}.sqlite3")
+    }

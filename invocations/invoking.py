@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_BYTES = 6 * 1024 * 1024
 WORKER_LOST = "worker lost during invoke; it may have run, see the logs"
+BROKER_DOWN = "BrokerUnavailable"
+BROKER_DOWN_TEXT = (
+    "The task broker (Redis) did not answer, so no worker has this invocation yet. It stays "
+    "queued and is sent as soon as the broker is back (nothing was invoked)."
+)
 THROTTLE_CODES = {"TooManyRequestsException", "ThrottlingException"}
 
 
@@ -49,8 +54,6 @@ def start(
     rerun_of: Invocation | None = None,
 ) -> Invocation:
     """Create the `queued` row and its audit event, and enqueue the task once they commit."""
-    from invocations.tasks import run_invocation
-
     with transaction.atomic():
         invocation = Invocation.objects.create(
             environment=environment,
@@ -83,8 +86,47 @@ def start(
                 "rerun_of": rerun_of.pk if rerun_of else None,
             },
         )
-        run_invocation.delay_on_commit(invocation.pk)
+        pk = invocation.pk
+        transaction.on_commit(lambda: enqueue(pk))
     return invocation
+
+
+def enqueue(pk: int) -> bool:
+    """Send run_invocation(pk) to the broker. When the broker does not answer, the row stays
+    `queued` and says why (instead of a 500 for a row that was saved), and requeue_unsent()
+    sends it once the broker is back. Returns whether it was sent."""
+    from invocations.tasks import run_invocation
+
+    try:
+        run_invocation.delay(pk)
+    except Exception as exc:  # kombu.exceptions.OperationalError, redis ConnectionError, ...
+        log.warning("invocation %s: the broker did not take it (%s); it stays queued", pk, exc)
+        Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
+            error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
+        )
+        return False
+    return True
+
+
+def requeue_unsent(limit: int = 1000) -> int:
+    """Send the invocations whose enqueue failed (beat, every REQUEUE_INTERVAL_SECONDS); stops at
+    the first that fails again. Only those: a row merely waiting in a busy broker is never sent
+    twice, because a second copy of attempt 1 would look like a lost worker's redelivery."""
+    pks = Invocation.objects.filter(
+        status=Invocation.Status.QUEUED, error_code=BROKER_DOWN
+    ).order_by("id")
+    sent = 0
+    for pk in list(pks.values_list("pk", flat=True)[:limit]):
+        # Unmark first, conditionally: two requeuers never send the same row.
+        taken = Invocation.objects.filter(
+            pk=pk, status=Invocation.Status.QUEUED, error_code=BROKER_DOWN
+        ).update(error_code="", error_text="")
+        if not taken:
+            continue
+        if not enqueue(pk):
+            break
+        sent += 1
+    return sent
 
 
 def backoff(attempt: int) -> float:

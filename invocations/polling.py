@@ -40,9 +40,11 @@ log = logging.getLogger(__name__)
 # some servers and can answer "empty" while messages wait; one second of long polling asks them
 # all, and costs a second only when the queue really is empty.
 RECEIVE_WAIT_SECONDS = 1
-# A claim outlives the time budget by this much, so a slow last batch still holds it; a poller
-# that died releases nothing, and its claim expires by itself.
-CLAIM_MARGIN_SECONDS = 120
+# A claim is a lease of POLL_CLAIM_SECONDS, renewed while the poller drains (after a batch, once
+# half of it is used). A poller that died (SIGKILL, out of memory, a lost machine) releases
+# nothing: its queue is free again when the lease runs out, not after the whole time budget.
+# A lease that runs out under a poller that is merely slow lets a second one in: that costs
+# duplicate receives, never a duplicate record (the unique key) or a lost message.
 
 
 @dataclass
@@ -98,8 +100,7 @@ def poll_queue(
     if wait_seconds is None:
         wait_seconds = RECEIVE_WAIT_SECONDS
     result = PollResult(queue.pk, queue.name)
-    claim_for = (budget_seconds if budget_seconds > 0 else 3600) + CLAIM_MARGIN_SECONDS
-    if not queue.claim(claim_for):
+    if not queue.claim(settings.POLL_CLAIM_SECONDS):
         result.skipped = True
         return result
     try:
@@ -118,7 +119,12 @@ def poll_queue(
 
 def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) -> None:
     deadline = time.monotonic() + budget if budget > 0 else None
+    lease = settings.POLL_CLAIM_SECONDS
+    renewed = time.monotonic()
     while True:
+        if time.monotonic() - renewed > lease / 2:
+            queue.claim(lease, renew=True)
+            renewed = time.monotonic()
         messages = aws.receive_messages(queue.environment, queue.url, wait_seconds=wait)
         if not messages:
             return

@@ -29,6 +29,14 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
         )
 
 
+@shared_task(name="invocations.tasks.requeue_unsent_invocations")
+def requeue_unsent_invocations() -> int:
+    """Beat: send the invocations that were saved while the broker was down."""
+    from invocations import invoking
+
+    return invoking.requeue_unsent()
+
+
 @shared_task(name="invocations.tasks.sync_functions")
 def sync_functions(environment_id: int | None = None) -> None:
     """Refresh the function inventory of one environment, or of all of them (beat)."""

@@ -46,15 +46,14 @@ class WatchedQueue(models.Model):
             self.last_polled_at is None or self.last_error_at >= self.last_polled_at
         )
 
-    def claim(self, seconds: float) -> bool:
-        """Hold the queue for `seconds` (a conditional UPDATE); False if another poller has it."""
+    def claim(self, seconds: float, renew: bool = False) -> bool:
+        """Hold the queue for `seconds` (a conditional UPDATE); False if another poller has it.
+        `renew`: the caller holds it already and extends its lease."""
         now = timezone.now()
-        taken = (
-            WatchedQueue.objects.filter(pk=self.pk)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .update(claimed_until=now + timedelta(seconds=seconds))
-        )
-        return taken == 1
+        rows = WatchedQueue.objects.filter(pk=self.pk)
+        if not renew:
+            rows = rows.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        return rows.update(claimed_until=now + timedelta(seconds=seconds)) == 1
 
     def release(self) -> None:
         WatchedQueue.objects.filter(pk=self.pk).update(claimed_until=None)

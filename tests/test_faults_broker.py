@@ -1,0 +1,114 @@
+"""Fault injection on the broker and the worker: Redis stopped while people invoke, the worker
+killed in the middle of a synchronous invoke."""
+
+import time
+
+import boto3
+import pytest
+
+from invocations import invoking
+from invocations.models import Invocation
+from tests import processes
+
+SUBMITTED = 5
+
+
+@pytest.mark.sandbox
+@pytest.mark.broker
+@pytest.mark.timeout(90)
+def test_invocations_submitted_while_redis_is_down_stay_queued_and_run_once_it_is_back(
+    transactional_db, sandbox_env, redis_server, client, alice
+):
+    from invocations import inventory
+
+    inventory.sync(sandbox_env)
+    client.force_login(alice)
+    redis_server.stop()
+
+    try:
+        answers = [
+            client.post(
+                "/functions/hello/invoke/",
+                {"invocation_type": "RequestResponse", "payload": f'{{"n": {n}}}'},
+            )
+            for n in range(SUBMITTED)
+        ]
+        waiting = list(Invocation.objects.order_by("id"))
+        page = client.get(f"/invocations/{waiting[0].pk}/")
+    finally:
+        redis_server.start()
+    worker = processes.celery_worker(redis_server.url).start()
+    try:
+        sent = invoking.requeue_unsent()  # what beat's requeue_unsent_invocations does
+        processes.wait_until(
+            lambda: (
+                Invocation.objects.filter(status=Invocation.Status.SUCCEEDED).count() == SUBMITTED
+            ),
+            timeout=45,
+            message="the queued invocations did not run once Redis was back",
+        )
+    finally:
+        worker.stop()
+
+    assert [answer.status_code for answer in answers] == [302] * SUBMITTED
+    assert len(waiting) == SUBMITTED
+    assert {row.status for row in waiting} == {Invocation.Status.QUEUED}
+    assert {row.error_code for row in waiting} == {invoking.BROKER_DOWN}
+    assert "broker (Redis) did not answer" in page.content.decode()
+    assert sent == SUBMITTED
+    done = list(Invocation.objects.order_by("id"))
+    assert [row.status for row in done] == [Invocation.Status.SUCCEEDED] * SUBMITTED
+    assert all(row.error_code == "" and row.request_id for row in done)
+    assert all(row.attempts == 1 for row in done)
+
+
+def _start_lines(sandbox, marker: str, since_ms: int) -> int:
+    logs = boto3.client("logs", endpoint_url=sandbox.endpoint_url, region_name=sandbox.region)
+    events = logs.filter_log_events(
+        logGroupName="/aws/lambda/slow", startTime=since_ms, filterPattern=f'"{marker}"'
+    )["events"]
+    return len(events)
+
+
+@pytest.mark.sandbox
+@pytest.mark.broker
+@pytest.mark.timeout(90)
+def test_a_worker_killed_during_a_synchronous_invoke_never_invokes_it_a_second_time(
+    transactional_db, sandbox_env, sandbox, redis_server
+):
+    since_ms = int(time.time() * 1000) - 1000
+    seconds = 1.4321  # the handler logs "sleeping 1.4321 s": this invocation's own line
+    worker = processes.celery_worker(redis_server.url, visibility_timeout=3).start()
+    invocation = invoking.start(
+        environment=sandbox_env,
+        function_name="slow",
+        payload=f'{{"seconds": {seconds}}}',
+    )
+    processes.wait_until(
+        lambda: Invocation.objects.get(pk=invocation.pk).status == Invocation.Status.RUNNING,
+        timeout=30,
+        message=f"the worker never started the invoke:\n{worker.output()}",
+    )
+    time.sleep(0.5)  # the request is with the sandbox, the handler sleeping
+
+    worker.kill()
+    killed_at = time.monotonic()
+    restarted = processes.celery_worker(redis_server.url, visibility_timeout=3).start()
+    try:
+        final = processes.wait_until(
+            lambda: (row := Invocation.objects.get(pk=invocation.pk)).is_done and row,
+            timeout=40,
+            message=f"the task never came back:\n{restarted.output()}",
+        )
+        redelivered_after = time.monotonic() - killed_at
+        time.sleep(seconds + 0.5)  # had it been invoked again, its START line would be there
+        runs = _start_lines(sandbox, f"sleeping {seconds} s", since_ms)
+    finally:
+        restarted.stop()
+
+    assert final.status == Invocation.Status.FAILED
+    assert final.error_code == "WorkerLost"
+    assert final.error_text == "worker lost during invoke; it may have run, see the logs"
+    assert final.attempts == 1
+    assert runs == 1
+    assert redelivered_after < 30
