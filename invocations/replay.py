@@ -78,6 +78,13 @@ def plan(
     """The dry run: what would be replayed, and what skipped and why. Changes nothing."""
     records = list(records)
     done = succeeded_record_ids([r.pk for r in records])
+    done_requests = set(
+        ExecutionRecord.objects.filter(
+            request_id__in={r.request_id for r in records if r.request_id},
+            replays__status=Invocation.Status.SUCCEEDED,
+        ).values_list("request_id", flat=True)
+    )
+    planned: dict[str, int] = {}  # request ID → the record that will replay it
     allowed = environment.allows(function_name)
     items = []
     for record in records:
@@ -86,10 +93,15 @@ def plan(
             reason = f"{function_name} is not allowed in {environment.name}"
         elif payload is None:
             reason = "no request payload (Lambda dropped it, or the function never had one)"
-        elif record.pk in done and not override:
+        elif not override and (record.pk in done or record.request_id in done_requests):
             reason = "already replayed with success"
+        elif record.request_id in planned:
+            # A failed event often arrives twice (OnFailure record and dead letter): send it once.
+            reason = f"the same event as record #{planned[record.request_id]}"
         else:
             reason = ""
+            if record.request_id:
+                planned[record.request_id] = record.pk
         items.append(PlannedRecord(record, payload or "", reason))
     return Plan(environment, function_name, qualifier, items)
 

@@ -96,6 +96,7 @@ def group_records(records: list[ExecutionRecord]) -> int:
     """Put each failure record in its group (creating groups as needed). Returns how many were
     grouped. Call inside the transaction that saved the records."""
     failures = [(r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS]
+    _follow_twins(failures)
     by_key: dict[str, list] = defaultdict(list)
     for record, failure in failures:
         by_key[failure.key].append((record, failure))
@@ -104,8 +105,66 @@ def group_records(records: list[ExecutionRecord]) -> int:
         ExecutionRecord.objects.filter(pk__in=[r.pk for r, _ in items]).update(failure_group=group)
         for record, _ in items:
             record.failure_group = group
+        _adopt_twins(group, [r for r, _ in items if r.kind != ExecutionRecord.Kind.DLQ])
         refresh_backlog(group)
     return len(failures)
+
+
+# One failed event often arrives twice: as an OnFailure record (with the error type) and as a
+# dead letter (with only the message). Both belong in the group the record names, whichever
+# arrives first.
+
+
+def _follow_twins(failures) -> None:
+    """A dead letter whose request already has a grouped record joins that record's group."""
+    letters = {
+        r.request_id: f for r, f in failures if r.kind == ExecutionRecord.Kind.DLQ and r.request_id
+    }
+    if not letters:
+        return
+    twins = (
+        ExecutionRecord.objects.filter(request_id__in=list(letters), failure_group__isnull=False)
+        .exclude(kind=ExecutionRecord.Kind.DLQ)
+        .values_list("request_id", "failure_group__fingerprint")
+    )
+    for request_id, key in twins:
+        letters[request_id].key = key
+    for record, failure in failures:  # twins in the same batch
+        if record.kind != ExecutionRecord.Kind.DLQ and record.request_id in letters:
+            letters[record.request_id].key = failure.key
+
+
+def _adopt_twins(group: FailureGroup, records: list[ExecutionRecord]) -> None:
+    """Move dead letters of these records' requests that arrived first (and so formed a
+    "dead letter" group of their own) into `group`."""
+    request_ids = [r.request_id for r in records if r.request_id]
+    if not request_ids:
+        return
+    strays = list(
+        ExecutionRecord.objects.filter(
+            request_id__in=request_ids,
+            kind=ExecutionRecord.Kind.DLQ,
+            environment_id=group.environment_id,
+        )
+        .exclude(failure_group=group)
+        .exclude(failure_group__isnull=True)
+        .values_list("pk", "failure_group_id")
+    )
+    if not strays:
+        return
+    moved_from: dict[int, int] = defaultdict(int)
+    for _, old in strays:
+        moved_from[old] += 1
+    ExecutionRecord.objects.filter(pk__in=[pk for pk, _ in strays]).update(failure_group=group)
+    FailureGroup.objects.filter(pk=group.pk).update(count=F("count") + len(strays))
+    group.count += len(strays)
+    for old_pk, n in moved_from.items():
+        FailureGroup.objects.filter(pk=old_pk).update(count=F("count") - n)
+        old = FailureGroup.objects.get(pk=old_pk)
+        if not old.records.exists() and not old.invocations.exists():
+            old.delete()
+        else:
+            refresh_backlog(old)
 
 
 def group_invocation(invocation: Invocation) -> FailureGroup | None:
@@ -178,8 +237,16 @@ def _count_occurrences(failures: list[_Failure]) -> FailureGroup:
 
 
 def unreplayed(records):
-    """Records not yet replayed with success."""
-    return records.exclude(replays__status=Invocation.Status.SUCCEEDED)
+    """Records not yet replayed with success, by themselves or through a twin of the same
+    request (its dead letter, or its OnFailure record)."""
+    replayed = (
+        ExecutionRecord.objects.filter(replays__status=Invocation.Status.SUCCEEDED)
+        .exclude(request_id="")
+        .values("request_id")
+    )
+    return records.exclude(replays__status=Invocation.Status.SUCCEEDED).exclude(
+        request_id__in=replayed
+    )
 
 
 def refresh_backlog(group: FailureGroup) -> None:

@@ -191,3 +191,26 @@ def test_a_flaky_failure_is_ingested_grouped_replayed_to_success_and_resolved(al
     assert (batch.status, batch.succeeded) == ("done", 1)
     group.refresh_from_db()
     assert group.status == "resolved" and group.resolved_by_replay
+
+
+def test_an_event_that_arrived_twice_is_replayed_once_and_resolves_both(alice, sandbox_env):
+    record = factories.failure_record(function="hello", payload={"name": "ann"})
+    letter = factories.failure_record(
+        function="hello",
+        kind="dlq",
+        error_type="",
+        payload={"name": "ann"},
+        request_id=record.request_id,
+    )
+    triage.group_records([record, letter])
+    group = FailureGroup.objects.get()
+
+    plan = replay.plan([record, letter], sandbox_env, "hello")
+    batch = _confirm([record, letter], alice, sandbox_env, "hello", group=group)
+    replay.run_batch(batch.pk)
+
+    assert [i.record for i in plan.to_replay] == [record]
+    assert plan.skipped[0].skip_reason == f"the same event as record #{record.pk}"
+    assert Invocation.objects.filter(replay_batch=batch).count() == 1
+    group.refresh_from_db()
+    assert (group.status, group.backlog_count) == ("resolved", 0)

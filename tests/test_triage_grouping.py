@@ -207,3 +207,38 @@ def test_regression_rules_for_versions():
     assert not triage.is_regression("7", "6")
     assert triage.is_regression("7", "$LATEST")
     assert triage.is_regression("prod", "3")
+
+
+def test_a_dead_letter_joins_the_group_of_its_requests_failure_record():
+    record = factories.failure_record(request_id="5b8f0c1e-1f4b-4f7e-9d2a-7a1c2b3d4e5f")
+    triage.group_records([record])
+    letter = factories.failure_record(
+        kind="dlq",
+        error_type="",
+        request_id=record.request_id,
+        message="order must be a positive integer, got -1",
+    )
+
+    triage.group_records([letter])
+
+    group = FailureGroup.objects.get()
+    assert group.error_type == "ValueError"
+    assert group.count == 2
+    assert set(group.records.values_list("kind", flat=True)) == {"failure", "dlq"}
+
+
+def test_a_dead_letter_that_arrived_first_moves_to_its_records_group():
+    letter = factories.failure_record(
+        kind="dlq",
+        error_type="",
+        request_id="9c8f0c1e-1f4b-4f7e-9d2a-7a1c2b3d4e5f",
+        message="order must be a positive integer, got -1",
+    )
+    triage.group_records([letter])
+    assert FailureGroup.objects.get().error_class == "dlq_message"
+
+    triage.group_records([factories.failure_record(request_id=letter.request_id)])
+
+    group = FailureGroup.objects.get()
+    assert group.error_type == "ValueError"
+    assert (group.count, group.backlog_count) == (2, 2)
