@@ -1,0 +1,481 @@
+"""Page scaling: the pages people open stay as fast at 1,000,000 records as at 10,000 (issue 8).
+
+Run: `.venv/bin/python -m bench pages` (or `.venv/bin/python bench/pages.py`), a few minutes.
+
+In a throwaway database (a SQLite file in a temporary folder; with DATABASE_URL set, Django's
+test database on that server), seeds at scale 1: 10,000 execution records, 1,000 invocations and
+100 failure groups, and measures; then grows the same tables a hundredfold (1,000,000 records,
+100,000 invocations, 10,000 groups) and measures again. Rows are written with `executemany` in
+chunks of 5,000, with the same proportions at both scales (each group has about as many
+failures, each page shows as many rows), so any difference is the cost of the table size alone.
+
+For each page, server time is the median of REPEAT requests through Django's test Client after
+WARM_UP requests, logged in as a Viewer; the number of queries is counted with
+CaptureQueriesContext. A figure passes when time at 1M / time at 10k is at most 1.5 and the
+query counts are equal:
+
+    pages_<page>_1m_vs_10k: value=<ms at 1M> baseline=<ms at 10k> ratio=… target=<=1.5 PASS|FAIL
+"""
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDS_PER_SCALE = 10_000
+INVOCATIONS_PER_SCALE = 1_000
+GROUPS_PER_SCALE = 100
+CHUNK = 5_000
+WARM_UP = 2
+REPEAT = 9
+TARGET = 1.5
+# The large size, in units of the small one (100: 1,000,000 records). Smaller for a quick try.
+LARGE_SCALE = int(os.environ.get("BENCH_PAGES_SCALE", "100"))
+FUNCTIONS = [f"service-{n:02d}" for n in range(20)]
+ERRORS = [
+    ("ValueError", "order {n} must be a positive integer"),
+    ("KeyError", "'customer_{n}'"),
+    ("TimeoutError", "upstream did not answer after {n} ms"),
+    ("Sandbox.Timedout", "Task timed out after 3.00 seconds"),
+    ("RuntimeError", "payment {n} declined"),
+]
+KINDS = ["failure"] * 6 + ["success"] * 3 + ["dlq"]
+STATUSES = ["succeeded"] * 6 + ["function_error", "accepted", "failed", "throttled"]
+# Records and invocations are spread over this window, so the sparklines (24 h, 14 days) and the
+# retention index see realistic data.
+SPAN = timedelta(days=30)
+
+
+def _setup_django() -> None:
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings_test")
+    import django
+
+    django.setup()
+
+
+def _create_database(folder: str) -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(Path(folder) / "pages.sqlite3")
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+
+
+def _insert(model, columns: list[str], rows) -> int:
+    """executemany in chunks of CHUNK, one transaction each; returns the number of rows."""
+    from django.db import connection, transaction
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+    total, chunk = 0, []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.executemany(sql, chunk)
+            total += len(chunk)
+            chunk = []
+    if chunk:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, chunk)
+        total += len(chunk)
+    return total
+
+
+class Seeder:
+    """Grows the tables to a scale; the same proportions at every scale."""
+
+    def __init__(self, now: datetime):
+        from django.contrib.auth.models import Group, User
+
+        from invocations.models import Environment, WatchedQueue
+
+        self.now = now
+        self.random = random.Random(8)
+        from django.db import connection
+
+        if connection.vendor == "sqlite":
+            # A larger page cache for the seeding only (1 GB): random keys of the unique and
+            # request ID indexes otherwise make the inserts read the file over and over.
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA cache_size = -1000000")
+        self.environment = Environment.objects.default()
+        self.user = User.objects.create_user("viewer", password="pw")
+        self.user.groups.set(Group.objects.filter(name="Viewer"))
+        self.queues = [
+            WatchedQueue.objects.create(
+                environment=self.environment,
+                url=f"http://127.0.0.1:4566/123456789012/{name}-{kind}",
+                kind="dlq" if kind == "dlq" else "destination",
+                function_name=name,
+            )
+            for name in FUNCTIONS[:5]
+            for kind in ("on-failure", "on-success", "dlq")
+        ]
+        self.scale = 0
+        self.group_ids: list[int] = []
+
+    def _when(self) -> datetime:
+        return self.now - timedelta(seconds=self.random.uniform(0, SPAN.total_seconds()))
+
+    def grow_to(self, scale: int) -> None:
+        """Add the rows of scales self.scale+1 … scale. The records and invocations added belong
+        to the groups added, so that every group keeps about as many failures."""
+        from invocations.models import ExecutionRecord, FailureGroup, Invocation
+
+        started = time.monotonic()
+        first_new_group = len(self.group_ids)
+        n_groups = (scale - self.scale) * GROUPS_PER_SCALE
+        _insert(FailureGroup, *self._groups(first_new_group, n_groups))
+        self.group_ids = list(FailureGroup.objects.order_by("id").values_list("id", flat=True))
+        new_groups = self.group_ids[first_new_group:]
+        n_invocations = (scale - self.scale) * INVOCATIONS_PER_SCALE
+        _insert(Invocation, *self._invocations(n_invocations, new_groups))
+        n_records = (scale - self.scale) * RECORDS_PER_SCALE
+        _insert(ExecutionRecord, *self._records(n_records, new_groups))
+        self.scale = scale
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            # Fresh statistics for the planner, as autovacuum keeps them. SQLite has none unless
+            # someone runs ANALYZE, which nothing in the product does: measure what it gets.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+        print(
+            f"   seeded to {ExecutionRecord.objects.count():,} records, "
+            f"{Invocation.objects.count():,} invocations, {FailureGroup.objects.count():,} groups "
+            f"in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+
+    def _groups(self, first: int, n: int):
+        columns = [
+            "environment_id",
+            "fingerprint",
+            "function_name",
+            "error_class",
+            "error_type",
+            "sample_message",
+            "status",
+            "regressed",
+            "first_seen",
+            "last_seen",
+            "count",
+            "resolved_in_version",
+            "resolved_by_replay",
+            "backlog_count",
+            "backlog_oldest",
+        ]
+
+        def rows():
+            for number in range(first, first + n):
+                error_type, message = ERRORS[number % len(ERRORS)]
+                last_seen = self._when()
+                status = "open" if number % 4 else self.random.choice(["acknowledged", "resolved"])
+                yield (
+                    self.environment.pk,
+                    uuid.uuid5(uuid.NAMESPACE_OID, str(number)).hex,
+                    FUNCTIONS[number % len(FUNCTIONS)],
+                    "timeout" if error_type == "Sandbox.Timedout" else "error",
+                    error_type,
+                    message.format(n=number),
+                    status,
+                    False,
+                    last_seen - timedelta(days=3),
+                    last_seen,
+                    60,
+                    "",
+                    False,
+                    60,
+                    last_seen - timedelta(days=3),
+                )
+
+        return columns, rows()
+
+    def _invocations(self, n: int, groups: list[int]):
+        columns = [
+            "environment_id",
+            "function_name",
+            "qualifier",
+            "invocation_type",
+            "payload",
+            "requested_by_id",
+            "status",
+            "status_code",
+            "function_error",
+            "response_payload",
+            "log_tail",
+            "request_id",
+            "executed_version",
+            "duration_ms",
+            "attempts",
+            "error_code",
+            "error_text",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "failure_group_id",
+        ]
+
+        def rows():
+            for number in range(n):
+                status = STATUSES[number % len(STATUSES)]
+                created = self._when()
+                failed = status in {"function_error", "throttled"}
+                yield (
+                    self.environment.pk,
+                    FUNCTIONS[number % len(FUNCTIONS)],
+                    "",
+                    "Event" if status == "accepted" else "RequestResponse",
+                    f'{{"order": {number}}}',
+                    self.user.pk,
+                    status,
+                    200,
+                    "Unhandled" if status == "function_error" else "",
+                    '{"ok": true}',
+                    "START RequestId: x Version: $LATEST\nEND RequestId: x\n",
+                    str(uuid.UUID(int=self.random.getrandbits(128))),
+                    "$LATEST",
+                    12.5,
+                    1,
+                    "",
+                    "",
+                    created,
+                    created,
+                    created + timedelta(milliseconds=40),
+                    self.random.choice(groups) if failed else None,
+                )
+
+        return columns, rows()
+
+    def _records(self, n: int, groups: list[int]):
+        columns = [
+            "environment_id",
+            "queue_id",
+            "message_id",
+            "kind",
+            "condition",
+            "request_id",
+            "function_arn",
+            "function_name",
+            "qualifier",
+            "executed_version",
+            "approximate_invoke_count",
+            "status_code",
+            "function_error",
+            "error_type",
+            "error_message",
+            "stack_trace",
+            "request_payload",
+            "response_payload",
+            "envelope",
+            "record_timestamp",
+            "received_at",
+            "raw_body",
+            "message_attributes",
+            "parse_error",
+            "failure_group_id",
+        ]
+
+        def rows():
+            for number in range(n):
+                kind = KINDS[number % len(KINDS)]
+                queue = self.queues[number % len(self.queues)]
+                function = FUNCTIONS[number % len(FUNCTIONS)]
+                received = self._when()
+                request_id = str(uuid.UUID(int=self.random.getrandbits(128)))
+                failed = kind != "success"
+                error_type, message = ERRORS[number % len(ERRORS)]
+                payload = f'{{"order": {number}}}'
+                yield (
+                    self.environment.pk,
+                    queue.pk,
+                    str(uuid.UUID(int=self.random.getrandbits(128))),
+                    kind,
+                    "" if kind == "dlq" else ("RetriesExhausted" if failed else "Success"),
+                    request_id,
+                    f"arn:aws:lambda:us-east-1:123456789012:function:{function}:$LATEST",
+                    function,
+                    "$LATEST",
+                    "$LATEST",
+                    3 if failed else 1,
+                    200,
+                    "Unhandled" if failed else "",
+                    error_type if failed else "",
+                    message.format(n=number) if failed else "",
+                    'File "/var/task/lambda_function.py", line 9, in lambda_handler'
+                    if failed
+                    else "",
+                    payload,
+                    "null" if failed else '{"ok": true}',
+                    "",
+                    received,
+                    received,
+                    f'{{"version": "1.0", "requestContext": {{"requestId": "{request_id}"}}, '
+                    f'"requestPayload": {payload}}}',
+                    "{}",
+                    "",
+                    self.random.choice(groups) if failed else None,
+                )
+
+        return columns, rows()
+
+
+def _pages(seeder: Seeder) -> dict[str, str]:
+    """The URLs measured at the current size; the deep page and the record are at the same
+    relative place (90 % of the way down the keyset, the middle of the table) at every size."""
+    from invocations.models import ExecutionRecord
+
+    ids = ExecutionRecord.objects.order_by("id").values_list("id", flat=True)
+    total = ids.count()
+    deep = ids[total // 10]
+    middle = ids[total // 2]
+    return {
+        "triage": "/",
+        "records_first": "/records/",
+        "records_deep": f"/records/?before={deep}",
+        "record": f"/records/{middle}/",
+        "invocations": "/invocations/",
+    }
+
+
+def _use(name: str) -> None:
+    """Point the default connection at database `name` (the next query reconnects)."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def _request(client, url: str) -> float:
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, (url, response.status_code)
+    return elapsed
+
+
+def _queries(client, url: str) -> list[dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as capture:
+        client.get(url)
+    # Read now: the next request empties connection.queries.
+    return list(capture.captured_queries)
+
+
+def _measure(seeder: Seeder, sizes: dict[str, str]) -> dict[str, dict[str, dict]]:
+    """{size: {page: {url, ms, queries, slowest_sql}}} for databases {size: name}. With two
+    databases the requests alternate between them, so that whatever else the machine does
+    (it is shared, two cores) weighs on both sizes alike."""
+    from django.test import Client
+
+    clients, pages = {}, {}
+    for size, name in sizes.items():
+        _use(name)
+        clients[size] = Client()
+        clients[size].force_login(seeder.user)
+        pages[size] = _pages(seeder)
+    measured = {size: {} for size in sizes}
+    for page in pages[next(iter(sizes))]:
+        times = {size: [] for size in sizes}
+        queries = {}
+        for size, name in sizes.items():
+            _use(name)
+            for _ in range(WARM_UP):
+                _request(clients[size], pages[size][page])
+            queries[size] = _queries(clients[size], pages[size][page])
+        for _ in range(REPEAT):
+            for size, name in sizes.items():
+                _use(name)
+                times[size].append(_request(clients[size], pages[size][page]))
+        for size in sizes:
+            measured[size][page] = {
+                "url": pages[size][page],
+                "ms": round(statistics.median(times[size]), 2),
+                "queries": len(queries[size]),
+                "slowest_sql": max(queries[size], key=lambda q: float(q["time"]))["sql"][:300],
+            }
+            print(
+                f"   {size:5} {page:14} {pages[size][page]:32} "
+                f"{measured[size][page]['ms']:8.1f} ms  {len(queries[size])} queries",
+                flush=True,
+            )
+    return measured
+
+
+def _copy_sqlite(source: str, target: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(source) as origin, sqlite3.connect(target) as copy:
+        origin.backup(copy)
+
+
+def main() -> dict:
+    _setup_django()
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder:
+        old_name = connection.settings_dict["NAME"]
+        _create_database(folder)
+        small_name = connection.settings_dict["NAME"]
+        try:
+            seeder = Seeder(datetime.now(UTC))
+            seeder.grow_to(1)
+            if connection.vendor == "sqlite":
+                # Both sizes side by side: the 10k database is copied, the copy grown to 1M.
+                large_name = str(Path(folder) / "pages-1m.sqlite3")
+                _use(small_name)
+                connection.ensure_connection()
+                _copy_sqlite(small_name, large_name)
+                _use(large_name)
+                seeder.grow_to(LARGE_SCALE)
+                measured = _measure(seeder, {"10k": small_name, "1m": large_name})
+                _use(small_name)
+            else:
+                small = _measure(seeder, {"10k": small_name})["10k"]
+                seeder.grow_to(LARGE_SCALE)
+                measured = {"10k": small, "1m": _measure(seeder, {"1m": small_name})["1m"]}
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+    small, large = measured["10k"], measured["1m"]
+    figures = {}
+    for page in small:
+        value, baseline = large[page]["ms"], small[page]["ms"]
+        ratio = round(value / baseline, 2) if baseline else None
+        same_queries = large[page]["queries"] == small[page]["queries"]
+        figures[f"pages_{page}_1m_vs_10k"] = {
+            "value": value,
+            "baseline": baseline,
+            "ratio": ratio,
+            "target": f"<={TARGET}",
+            "pass": ratio is not None and ratio <= TARGET and same_queries,
+            "queries": large[page]["queries"],
+            "queries_baseline": small[page]["queries"],
+            "unit": "ms",
+        }
+    for name, figure in figures.items():
+        verdict = "PASS" if figure["pass"] else "FAIL"
+        print(
+            f"{name}: value={figure['value']} baseline={figure['baseline']} "
+            f"ratio={figure['ratio']} target={figure['target']} "
+            f"queries={figure['queries']}/{figure['queries_baseline']} {verdict}"
+        )
+    return figures
+
+
+if __name__ == "__main__":
+    main()
