@@ -7,7 +7,8 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from invocations import audit
@@ -105,8 +106,10 @@ def group_records(records: list[ExecutionRecord]) -> int:
         ExecutionRecord.objects.filter(pk__in=[r.pk for r, _ in items]).update(failure_group=group)
         for record, _ in items:
             record.failure_group = group
-        _adopt_twins(group, [r for r, _ in items if r.kind != ExecutionRecord.Kind.DLQ])
-        refresh_backlog(group)
+        if _adopt_twins(group, [r for r, _ in items if r.kind != ExecutionRecord.Kind.DLQ]):
+            refresh_backlog(group)
+        else:
+            _add_to_backlog(group, [r for r, _ in items])
     return len(failures)
 
 
@@ -134,12 +137,12 @@ def _follow_twins(failures) -> None:
             letters[record.request_id].key = failure.key
 
 
-def _adopt_twins(group: FailureGroup, records: list[ExecutionRecord]) -> None:
+def _adopt_twins(group: FailureGroup, records: list[ExecutionRecord]) -> bool:
     """Move dead letters of these records' requests that arrived first (and so formed a
-    "dead letter" group of their own) into `group`."""
+    "dead letter" group of their own) into `group`. Returns whether any moved."""
     request_ids = [r.request_id for r in records if r.request_id]
     if not request_ids:
-        return
+        return False
     strays = list(
         ExecutionRecord.objects.filter(
             request_id__in=request_ids,
@@ -151,7 +154,7 @@ def _adopt_twins(group: FailureGroup, records: list[ExecutionRecord]) -> None:
         .values_list("pk", "failure_group_id")
     )
     if not strays:
-        return
+        return False
     moved_from: dict[int, int] = defaultdict(int)
     for _, old in strays:
         moved_from[old] += 1
@@ -165,6 +168,7 @@ def _adopt_twins(group: FailureGroup, records: list[ExecutionRecord]) -> None:
             old.delete()
         else:
             refresh_backlog(old)
+    return True
 
 
 def group_invocation(invocation: Invocation) -> FailureGroup | None:
@@ -247,6 +251,24 @@ def unreplayed(records):
     return records.exclude(replays__status=Invocation.Status.SUCCEEDED).exclude(
         request_id__in=replayed
     )
+
+
+def _add_to_backlog(group: FailureGroup, records: list[ExecutionRecord]) -> None:
+    """Add newly grouped records to the backlog figures. Counting only the batch keeps grouping
+    independent of the group's size (a full recount per batch made ingestion quadratic)."""
+    figures = unreplayed(ExecutionRecord.objects.filter(pk__in=[r.pk for r in records])).aggregate(
+        count=Count("id"), oldest=Min("received_at")
+    )
+    if not figures["count"]:
+        return
+    oldest = figures["oldest"]
+    FailureGroup.objects.filter(pk=group.pk).update(
+        backlog_count=F("backlog_count") + figures["count"],
+        backlog_oldest=Coalesce(Least("backlog_oldest", Value(oldest)), Value(oldest)),
+    )
+    # `group` was read under select_for_update by _count_occurrences: its figures are current.
+    group.backlog_count += figures["count"]
+    group.backlog_oldest = min(filter(None, [group.backlog_oldest, oldest]))
 
 
 def refresh_backlog(group: FailureGroup) -> None:

@@ -242,3 +242,30 @@ def test_a_dead_letter_that_arrived_first_moves_to_its_records_group():
     group = FailureGroup.objects.get()
     assert group.error_type == "ValueError"
     assert (group.count, group.backlog_count) == (2, 2)
+
+
+def test_backlog_figures_add_up_batch_by_batch():
+    old = timezone.now() - timedelta(days=3)
+    triage.group_records([factories.failure_record(received_at=old)])
+    triage.group_records([factories.failure_record(), factories.failure_record()])
+
+    group = FailureGroup.objects.get()
+    assert (group.count, group.backlog_count, group.backlog_oldest) == (3, 3, old)
+
+
+def test_a_dead_letter_of_an_event_already_replayed_is_not_backlog():
+    record = factories.failure_record()
+    triage.group_records([record])
+    Invocation.objects.create(
+        environment=record.environment,
+        function_name="orders",
+        replay_of=record,
+        status=Invocation.Status.SUCCEEDED,
+    )
+    triage.refresh_backlog(record.failure_group)
+    letter = factories.failure_record(kind="dlq", error_type="", request_id=record.request_id)
+
+    triage.group_records([letter])
+
+    group = FailureGroup.objects.get()
+    assert (group.count, group.backlog_count) == (2, 0)
