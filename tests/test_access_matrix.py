@@ -3,6 +3,8 @@
 The table names each URL's method and the permission it needs. A URL that is not in the table
 fails the first test, so a new view cannot ship without deciding who may use it."""
 
+import io
+
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -166,3 +168,48 @@ def test_who_may_use_each_url(client, django_user_model, objects, name, role):
         assert not response.get("Location", "").startswith("/accounts/login/")
     else:
         assert response.status_code == 403, f"{role} should be refused {name}"
+
+
+# Management commands that change state and act for a person (`--user`): command → what the
+# person needs. A command that grows a --user option fails the first test until it is here.
+COMMAND_MATRIX = {
+    "invoke": (["hello", "--payload", "{}"], INVOKE),
+}
+
+
+def _commands_with_a_user_option() -> set[str]:
+    from django.core.management import get_commands, load_command_class
+
+    found = set()
+    for name, app in get_commands().items():
+        if app not in {"invocations", "sandbox"}:
+            continue
+        parser = load_command_class(app, name).create_parser("manage.py", name)
+        if any("--user" in action.option_strings for action in parser._actions):
+            found.add(name)
+    return found
+
+
+def test_every_command_with_a_user_option_has_a_row():
+    assert _commands_with_a_user_option() == set(COMMAND_MATRIX)
+
+
+@pytest.mark.parametrize(
+    ("command", "role"), [(command, role) for command in COMMAND_MATRIX for role in ROLES]
+)
+def test_who_may_run_each_command_as_themselves(django_user_model, objects, command, role):
+    from django.core.management import CommandError, call_command
+
+    arguments, needs = COMMAND_MATRIX[command]
+    ensure_roles()
+    user = django_user_model.objects.create_user(f"u-{role}", password="pw")
+    user.groups.set(Group.objects.filter(name__in=ROLES[role]))
+    invocations_before = Invocation.objects.count()
+
+    if needs in GRANTS[role]:
+        call_command(command, *arguments, "--user", user.username, stdout=io.StringIO())
+        assert Invocation.objects.count() == invocations_before + 1
+    else:
+        with pytest.raises(CommandError, match="may not"):
+            call_command(command, *arguments, "--user", user.username)
+        assert Invocation.objects.count() == invocations_before

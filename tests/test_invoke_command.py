@@ -46,3 +46,16 @@ def test_it_queues_without_waiting(db, django_capture_on_commit_callbacks):
     assert out.getvalue().strip() == f"Invocation {invocation.pk} queued."
     assert invocation.invocation_type == "Event"
     assert len(callbacks) == 1
+
+
+def test_a_protected_environment_needs_the_function_name_again(db):
+    from invocations.models import Environment
+
+    Environment.objects.filter(pk=Environment.objects.default().pk).update(protected=True)
+
+    with pytest.raises(CommandError, match="protected: repeat the function name"):
+        call_command("invoke", "hello", "--confirm", "hell")
+    assert not Invocation.objects.exists()
+
+    call_command("invoke", "hello", "--confirm", "hello", stdout=StringIO())
+    assert Invocation.objects.get().function_name == "hello"

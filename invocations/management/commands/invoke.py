@@ -1,5 +1,5 @@
 """python manage.py invoke FUNCTION [--payload JSON | --payload-file F] [--type T] [--qualifier Q]
-[--wait] [--user USERNAME]: the browser's path (an Invocation row, a Celery task after commit)."""
+[--wait] [--user USERNAME] [--confirm FUNCTION]: the browser's path (an Invocation row, a Celery task after commit)."""
 
 import json
 import time
@@ -8,7 +8,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from invocations import invoking
+from invocations import access, invoking
 from invocations.forms import LIMITS, check_json
 from invocations.models import Environment, Invocation
 
@@ -56,7 +56,16 @@ class Command(BaseCommand):
         parser.add_argument("--type", default="RequestResponse", choices=Invocation.Type.values)
         parser.add_argument("--qualifier", default="", help="a version or alias")
         parser.add_argument("--environment", help="environment name (default: the default one)")
-        parser.add_argument("--user", help="username recorded as the actor in the audit trail")
+        parser.add_argument(
+            "--user",
+            help="invoke as this person: recorded as the actor, refused without the invoke "
+            "permission (Operator role)",
+        )
+        parser.add_argument(
+            "--confirm",
+            metavar="FUNCTION",
+            help="the function's name again: required in a protected environment",
+        )
         parser.add_argument(
             "--wait", action="store_true", help="wait until it is done and print it as JSON"
         )
@@ -72,11 +81,19 @@ class Command(BaseCommand):
         name = options["function"]
         if not environment.allows(name):
             raise CommandError(f"{name} is not among the functions {environment} may invoke.")
+        if environment.protected and options["confirm"] != name:
+            raise CommandError(
+                f"{environment} is protected: repeat the function name with --confirm {name}."
+            )
         user = None
         if options["user"]:
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"No user named {options['user']!r}.")
+            if not access.can(user, access.INVOKE):
+                raise CommandError(
+                    f"{user.get_username()} may not invoke functions (the Operator role may)."
+                )
         if options["payload_file"]:
             try:
                 payload = Path(options["payload_file"]).read_text("utf-8")
