@@ -303,6 +303,28 @@ def delete_messages(environment, queue_url: str, messages: list[dict]) -> list[D
     return failures
 
 
+def release_messages(environment, queue_url: str, messages: list[dict]) -> None:
+    """ChangeMessageVisibilityBatch to 0: received messages we will not store now are visible
+    again at once. Refused entries simply wait for their visibility timeout."""
+    sqs = client(environment, "sqs")
+    for start in range(0, len(messages), 10):
+        entries = [
+            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+            for index, message in enumerate(messages[start : start + 10])
+        ]
+        _aws(sqs.change_message_visibility_batch, QueueUrl=queue_url, Entries=entries)
+
+
+def visibility_timeout(environment, queue_url: str) -> int:
+    """The queue's default visibility timeout, in seconds."""
+    answer = _aws(
+        client(environment, "sqs").get_queue_attributes,
+        QueueUrl=queue_url,
+        AttributeNames=["VisibilityTimeout"],
+    )
+    return int(answer.get("Attributes", {}).get("VisibilityTimeout", 30))
+
+
 def queue_depth(environment, queue_url: str) -> dict[str, int]:
     """Approximate counts: visible, in flight (received, not deleted) and delayed messages."""
     answer = _aws(

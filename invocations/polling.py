@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -40,6 +42,10 @@ log = logging.getLogger(__name__)
 # some servers and can answer "empty" while messages wait; one second of long polling asks them
 # all, and costs a second only when the queue really is empty.
 RECEIVE_WAIT_SECONDS = 1
+# On a deep queue: receives in flight while a batch is stored, and received batches stored in
+# one transaction. Memory stays bounded by (READ_AHEAD + 1) batches of 10.
+READ_AHEAD = 2
+BATCHES_PER_COMMIT = 3
 # A claim is a lease of POLL_CLAIM_SECONDS, renewed while the poller drains (after a batch, once
 # half of it is used). A poller that died (SIGKILL, out of memory, a lost machine) releases
 # nothing: its queue is free again when the lease runs out, not after the whole time budget.
@@ -118,73 +124,167 @@ def poll_queue(
 
 
 def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) -> None:
+    """Receive, store, delete until the queue is empty or the budget is used.
+
+    On a queue deeper than one batch, receives and deletes run on helper threads: up to
+    READ_AHEAD receives are in flight while a batch is stored, and batches that have already
+    arrived are stored together (up to BATCHES_PER_COMMIT), so AWS and the database work at the
+    same time and a transaction's fixed cost is shared. A delete is still sent only after the
+    commit of its messages."""
     deadline = time.monotonic() + budget if budget > 0 else None
     lease = settings.POLL_CLAIM_SECONDS
     renewed = time.monotonic()
-    while True:
-        if time.monotonic() - renewed > lease / 2:
-            queue.claim(lease, renew=True)
-            renewed = time.monotonic()
-        messages = aws.receive_messages(queue.environment, queue.url, wait_seconds=wait)
-        if not messages:
-            return
-        result.received += len(messages)
-        new = store_batch(queue, messages)
-        result.stored += new
-        result.duplicates += len({m["MessageId"] for m in messages}) - new
-        # Only now, after the commit, may the messages leave the queue.
-        delete_batch(queue, messages, result)
-        del messages
-        if deadline is not None and time.monotonic() >= deadline:
-            return
+    read_ahead = None  # decided when the queue proves deeper than one batch
+    reading = True
+
+    def receive():
+        return aws.receive_messages(queue.environment, queue.url, wait_seconds=wait)
+
+    ahead: deque[Future] = deque()
+    deleting: list[tuple[Future, list[dict]]] = []
+    with ThreadPoolExecutor(READ_AHEAD + 1, thread_name_prefix=f"poll-{queue.pk}") as calls:
+        try:
+            batch = receive()
+            while True:
+                if not batch:
+                    reading = False  # the queue looks empty: store what is in flight, then stop
+                if deadline is not None and time.monotonic() >= deadline:
+                    reading = False
+                if batch:
+                    result.received += len(batch)
+                    if read_ahead is None and len(batch) == 10:
+                        read_ahead = _may_read_ahead(queue)
+                    while reading and read_ahead and len(ahead) < READ_AHEAD:
+                        ahead.append(calls.submit(receive))
+                    messages = list(batch)
+                    while ahead and ahead[0].done() and len(messages) < 10 * BATCHES_PER_COMMIT:
+                        arrived = ahead.popleft().result()
+                        reading = reading and bool(arrived)
+                        result.received += len(arrived)
+                        messages += arrived
+                    new = store_batch(queue, messages)
+                    result.stored += new
+                    result.duplicates += len({m["MessageId"] for m in messages}) - new
+                    _wait_for_deletes(queue, deleting, result)
+                    # Only now, after the commit, may the messages leave the queue.
+                    deleting.append(
+                        (
+                            calls.submit(
+                                aws.delete_messages, queue.environment, queue.url, messages
+                            ),
+                            messages,
+                        )
+                    )
+                if ahead:
+                    batch = ahead.popleft().result()
+                elif reading:
+                    # One batch at a time: it must be deleted before the next receive, or a
+                    # queue with a visibility timeout of 0 would hand it out again.
+                    _wait_for_deletes(queue, deleting, result)
+                    batch = receive()
+                else:
+                    break
+                if time.monotonic() - renewed > lease / 2:
+                    queue.claim(lease, renew=True)
+                    renewed = time.monotonic()
+        except BaseException:
+            for receiving in ahead:
+                _release(queue, receiving)
+            raise
+        finally:
+            _wait_for_deletes(queue, deleting, result)
+
+
+def _wait_for_deletes(queue: WatchedQueue, deleting: list, result: PollResult) -> None:
+    """Wait for the DeleteMessageBatch calls sent on helper threads; note what they refused."""
+    while deleting:
+        sent, messages = deleting.pop(0)
+        _note_delete_failures(queue, messages, sent.result(), result)
+
+
+def _may_read_ahead(queue: WatchedQueue) -> bool:
+    """Reading the next batch before this one is deleted is only useful if this one stays
+    invisible meanwhile: not on a queue whose visibility timeout is 0 (every receive would
+    return the batch being stored)."""
+    try:
+        return aws.visibility_timeout(queue.environment, queue.url) > 0
+    except aws.AwsError as exc:
+        log.info("no read-ahead on %s: %s", queue.url, exc)
+        return False
+
+
+def _release(queue: WatchedQueue, receiving: Future | None) -> None:
+    """Make a batch read ahead but not stored visible again at once, instead of after its
+    visibility timeout (best effort: if this fails, the timeout does it)."""
+    if receiving is None:
+        return
+    try:
+        messages = receiving.result()
+        if messages:
+            aws.release_messages(queue.environment, queue.url, messages)
+    except Exception as exc:
+        log.info("could not release read-ahead messages of %s: %s", queue.url, exc)
 
 
 def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
-    """Parse and save one received batch in one transaction; the number of new records.
+    """Parse and save received messages in one transaction; the number of new records.
 
-    A message already stored (a redelivery) is skipped: the unique (queue, message_id) key makes
-    a second insert a no-op, and the IDs already present are read first to count honestly.
+    A message already stored (a redelivery) is skipped: the IDs present are read first. Another
+    poller may store the same message between that read and the insert (only when a lease ran
+    out under a slow poller); the unique (queue, message_id) key then refuses the insert, the
+    transaction is rolled back, and the batch is stored again, skipping it.
     """
     rows: dict[str, ExecutionRecord] = {}
     for message in messages:
         message_id = message["MessageId"]
         if message_id not in rows:  # standard queues may hand out the same message twice
             rows[message_id] = _record(queue, message)
+    try:
+        return _insert(queue, rows)
+    except IntegrityError:
+        return _insert(queue, rows)
+
+
+def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
     request_ids = {row.request_id for row in rows.values() if row.request_id}
     with transaction.atomic():
+        # No ORDER BY in these lookups: with the models' default ordering SQLite walks the
+        # queue's (or environment's) whole index in order instead of seeking each key, and a
+        # drain slows down with every record it stores (bench/ingest.py found it).
         present = set(
-            ExecutionRecord.objects.filter(queue=queue, message_id__in=list(rows)).values_list(
-                "message_id", flat=True
-            )
+            ExecutionRecord.objects.filter(queue=queue, message_id__in=list(rows))
+            .order_by()
+            .values_list("message_id", flat=True)
         )
         new = [row for message_id, row in rows.items() if message_id not in present]
-        if request_ids and new:
-            linked = dict(
+        if not new:
+            return 0
+        if request_ids:
+            linked: dict[str, int] = {}
+            for request_id, pk in (
                 Invocation.objects.filter(
                     environment_id=queue.environment_id, request_id__in=request_ids
                 )
-                .order_by("id")
+                .order_by()
                 .values_list("request_id", "id")
-            )
+            ):
+                linked[request_id] = min(pk, linked.get(request_id, pk))  # the first invocation
             for row in new:
                 row.invocation_id = linked.get(row.request_id)
-        ExecutionRecord.objects.bulk_create(new, ignore_conflicts=True)
-        if new:
-            WatchedQueue.objects.filter(pk=queue.pk).update(
-                records_stored=F("records_stored") + len(new)
-            )
-            # Failures join their groups in the same transaction: never stored ungrouped.
-            saved = ExecutionRecord.objects.filter(
-                queue=queue, message_id__in=[row.message_id for row in new]
-            ).select_related("queue", "environment")
-            triage.group_records(list(saved))
+        # Failures join their groups in the same transaction: never stored ungrouped.
+        triage.group_records(new)
+        ExecutionRecord.objects.bulk_create(new)
+        WatchedQueue.objects.filter(pk=queue.pk).update(
+            records_stored=F("records_stored") + len(new)
+        )
     return len(new)
 
 
-def delete_batch(queue: WatchedQueue, messages: list[dict], result: PollResult) -> None:
-    """DeleteMessageBatch after the commit. A partly failed delete is logged and remembered on
-    the queue; those messages come back, are skipped as duplicates, and deleted then."""
-    failures = aws.delete_messages(queue.environment, queue.url, messages)
+def _note_delete_failures(
+    queue: WatchedQueue, messages: list[dict], failures: list, result: PollResult
+) -> None:
+    """A partly failed delete is logged and remembered on the queue; those messages come back,
+    are skipped as duplicates, and deleted then."""
     if failures:
         result.delete_failures += len(failures)
         first = failures[0]
@@ -207,7 +307,7 @@ def _record(queue: WatchedQueue, message: dict) -> ExecutionRecord:
         body, attributes, queue.kind, system_attributes=message.get("Attributes") or {}
     )
     return ExecutionRecord(
-        environment_id=queue.environment_id,
+        environment=queue.environment,
         queue=queue,
         message_id=message["MessageId"],
         kind=parsed.kind,

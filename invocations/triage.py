@@ -5,10 +5,10 @@ task's outcome), so a failure is never stored without its group."""
 
 from collections import defaultdict
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Min, Value
-from django.db.models.functions import Coalesce, Least
+from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from invocations import audit
@@ -94,22 +94,52 @@ def _from_invocation(invocation: Invocation) -> _Failure:
 
 
 def group_records(records: list[ExecutionRecord]) -> int:
-    """Put each failure record in its group (creating groups as needed). Returns how many were
-    grouped. Call inside the transaction that saved the records."""
+    """Put each failure record in its group (creating groups as needed); returns how many were
+    grouped. Call inside the transaction that saves the records, before the insert (the poller:
+    rows are inserted with their group) or after it (saved rows are updated).
+
+    A batch costs one query plus two per group it touches, whatever the groups' sizes:
+    ingestion must not slow down as a group grows."""
     failures = [(r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS]
-    _follow_twins(failures)
+    if not failures:
+        return 0
+    relatives = _relatives([r for r, _ in failures])
+    _follow_twins(failures, relatives)
+    replayed = {row.request_id for row in relatives if row.replay_status == SUCCEEDED}
+    strays = defaultdict(list)
+    for row in relatives:
+        if row.kind == ExecutionRecord.Kind.DLQ and row.group_id:
+            strays[row.request_id].append((row.pk, row.group_id))
     by_key: dict[str, list] = defaultdict(list)
     for record, failure in failures:
         by_key[failure.key].append((record, failure))
+    now = timezone.now()
     for items in by_key.values():
-        group = _count_occurrences([f for _, f in items])
-        ExecutionRecord.objects.filter(pk__in=[r.pk for r, _ in items]).update(failure_group=group)
+        group, changed = _count_occurrences([f for _, f in items])
         for record, _ in items:
             record.failure_group = group
-        if _adopt_twins(group, [r for r, _ in items if r.kind != ExecutionRecord.Kind.DLQ]):
-            refresh_backlog(group)
+        saved = [r.pk for r, _ in items if r.pk]
+        if saved:
+            ExecutionRecord.objects.filter(pk__in=saved).update(failure_group=group)
+        fresh = [r for r, _ in items if not r.request_id or r.request_id not in replayed]
+        adopted = [
+            (pk, old)
+            for record, _ in items
+            if record.kind != ExecutionRecord.Kind.DLQ
+            for pk, old in strays.get(record.request_id, [])
+            if old != group.pk
+        ]
+        if adopted:
+            _adopt(group, adopted)
+            backlog, oldest = _backlog_in_database(group)
+            fresh = [r for r in fresh if not r.pk]  # the saved ones are in the recount
         else:
-            _add_to_backlog(group, [r for r, _ in items])
+            backlog, oldest = group.backlog_count, group.backlog_oldest
+        group.backlog_count = backlog + len(fresh)
+        group.backlog_oldest = min(
+            filter(None, [oldest, *(r.received_at or now for r in fresh)]), default=None
+        )
+        group.save(update_fields={*changed, "count", "backlog_count", "backlog_oldest"})
     return len(failures)
 
 
@@ -118,48 +148,62 @@ def group_records(records: list[ExecutionRecord]) -> int:
 # arrives first.
 
 
-def _follow_twins(failures) -> None:
+class _Relative(NamedTuple):
+    request_id: str
+    pk: int
+    kind: str
+    group_id: int | None
+    group_key: str | None
+    replay_status: str | None
+
+
+SUCCEEDED = Invocation.Status.SUCCEEDED
+
+
+def _relatives(records: list[ExecutionRecord]) -> list[_Relative]:
+    """Stored records of the same requests as `records` (twins, and their replays' outcomes):
+    one query for what grouping needs to know about the past."""
+    request_ids = {r.request_id for r in records if r.request_id}
+    if not request_ids:
+        return []
+    rows = (
+        ExecutionRecord.objects.filter(
+            environment_id__in={r.environment_id for r in records}, request_id__in=request_ids
+        )
+        .order_by()
+        .values_list(
+            "request_id",
+            "pk",
+            "kind",
+            "failure_group_id",
+            "failure_group__fingerprint",
+            "replays__status",
+        )
+    )
+    return [_Relative(*row) for row in rows]
+
+
+def _follow_twins(failures, relatives: list[_Relative]) -> None:
     """A dead letter whose request already has a grouped record joins that record's group."""
     letters = {
         r.request_id: f for r, f in failures if r.kind == ExecutionRecord.Kind.DLQ and r.request_id
     }
     if not letters:
         return
-    twins = (
-        ExecutionRecord.objects.filter(request_id__in=list(letters), failure_group__isnull=False)
-        .exclude(kind=ExecutionRecord.Kind.DLQ)
-        .values_list("request_id", "failure_group__fingerprint")
-    )
-    for request_id, key in twins:
-        letters[request_id].key = key
+    for row in relatives:
+        if row.kind != ExecutionRecord.Kind.DLQ and row.group_key and row.request_id in letters:
+            letters[row.request_id].key = row.group_key
     for record, failure in failures:  # twins in the same batch
         if record.kind != ExecutionRecord.Kind.DLQ and record.request_id in letters:
             letters[record.request_id].key = failure.key
 
 
-def _adopt_twins(group: FailureGroup, records: list[ExecutionRecord]) -> bool:
-    """Move dead letters of these records' requests that arrived first (and so formed a
-    "dead letter" group of their own) into `group`. Returns whether any moved."""
-    request_ids = [r.request_id for r in records if r.request_id]
-    if not request_ids:
-        return False
-    strays = list(
-        ExecutionRecord.objects.filter(
-            request_id__in=request_ids,
-            kind=ExecutionRecord.Kind.DLQ,
-            environment_id=group.environment_id,
-        )
-        .exclude(failure_group=group)
-        .exclude(failure_group__isnull=True)
-        .values_list("pk", "failure_group_id")
-    )
-    if not strays:
-        return False
+def _adopt(group: FailureGroup, strays: list[tuple[int, int]]) -> None:
+    """Move stray dead letters into `group` (counted there, no longer in their old group)."""
     moved_from: dict[int, int] = defaultdict(int)
     for _, old in strays:
         moved_from[old] += 1
     ExecutionRecord.objects.filter(pk__in=[pk for pk, _ in strays]).update(failure_group=group)
-    FailureGroup.objects.filter(pk=group.pk).update(count=F("count") + len(strays))
     group.count += len(strays)
     for old_pk, n in moved_from.items():
         FailureGroup.objects.filter(pk=old_pk).update(count=F("count") - n)
@@ -168,20 +212,26 @@ def _adopt_twins(group: FailureGroup, records: list[ExecutionRecord]) -> bool:
             old.delete()
         else:
             refresh_backlog(old)
-    return True
 
 
 def group_invocation(invocation: Invocation) -> FailureGroup | None:
     """Group a synchronous invocation that failed; other outcomes are left alone."""
     if invocation.status not in FAILED_INVOCATION_STATUSES or invocation.failure_group_id:
         return None
-    group = _count_occurrences([_from_invocation(invocation)])
+    group, changed = _count_occurrences([_from_invocation(invocation)])
+    group.save(update_fields=changed)
     Invocation.objects.filter(pk=invocation.pk).update(failure_group=group)
     invocation.failure_group = group
     return group
 
 
-def _get_or_create_group(first: _Failure) -> tuple[FailureGroup, bool]:
+def _locked_group(first: _Failure) -> FailureGroup:
+    """The group of `first`'s fingerprint, created if new, locked until the transaction ends
+    (two pollers counting into one group take turns)."""
+    try:
+        return FailureGroup.objects.select_for_update().get(fingerprint=first.key)
+    except FailureGroup.DoesNotExist:
+        pass
     defaults = {
         "environment": first.environment,
         "function_name": first.function_name[:140],
@@ -194,17 +244,18 @@ def _get_or_create_group(first: _Failure) -> tuple[FailureGroup, bool]:
     try:
         # A savepoint: two pollers may create the same group at once; the loser reads it.
         with transaction.atomic():
-            return FailureGroup.objects.get_or_create(fingerprint=first.key, defaults=defaults)
+            return FailureGroup.objects.create(fingerprint=first.key, **defaults)
     except IntegrityError:
-        return FailureGroup.objects.get(fingerprint=first.key), False
+        return FailureGroup.objects.select_for_update().get(fingerprint=first.key)
 
 
-def _count_occurrences(failures: list[_Failure]) -> FailureGroup:
-    group, _ = _get_or_create_group(failures[0])
+def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str]]:
+    """Count the failures into their (locked) group; returns it, unsaved, with the fields that
+    changed."""
+    group = _locked_group(failures[0])
+    group.count += len(failures)
+    changed = ["count"]
     newest = max(f.seen_at for f in failures)
-    FailureGroup.objects.filter(pk=group.pk).update(count=F("count") + len(failures))
-    group = FailureGroup.objects.select_for_update().get(pk=group.pk)
-    changed = []
     if newest > group.last_seen:
         group.last_seen = newest
         changed.append("last_seen")
@@ -235,9 +286,7 @@ def _count_occurrences(failures: list[_Failure]) -> FailureGroup:
         GroupActivity.objects.create(
             group=group, kind="snooze", text=f"Snooze ended at {group.count} occurrences"
         )
-    if changed:
-        group.save(update_fields=changed)
-    return group
+    return group, changed
 
 
 def unreplayed(records):
@@ -253,33 +302,19 @@ def unreplayed(records):
     )
 
 
-def _add_to_backlog(group: FailureGroup, records: list[ExecutionRecord]) -> None:
-    """Add newly grouped records to the backlog figures. Counting only the batch keeps grouping
-    independent of the group's size (a full recount per batch made ingestion quadratic)."""
-    figures = unreplayed(ExecutionRecord.objects.filter(pk__in=[r.pk for r in records])).aggregate(
-        count=Count("id"), oldest=Min("received_at")
-    )
-    if not figures["count"]:
-        return
-    oldest = figures["oldest"]
-    FailureGroup.objects.filter(pk=group.pk).update(
-        backlog_count=F("backlog_count") + figures["count"],
-        backlog_oldest=Coalesce(Least("backlog_oldest", Value(oldest)), Value(oldest)),
-    )
-    # `group` was read under select_for_update by _count_occurrences: its figures are current.
-    group.backlog_count += figures["count"]
-    group.backlog_oldest = min(filter(None, [group.backlog_oldest, oldest]))
-
-
-def refresh_backlog(group: FailureGroup) -> None:
-    """Recount the group's unreplayed failure records (after grouping and after a replay)."""
+def _backlog_in_database(group: FailureGroup) -> tuple[int, datetime | None]:
     figures = unreplayed(ExecutionRecord.objects.filter(failure_group=group)).aggregate(
         count=Count("id"), oldest=Min("received_at")
     )
-    FailureGroup.objects.filter(pk=group.pk).update(
-        backlog_count=figures["count"], backlog_oldest=figures["oldest"]
-    )
-    group.backlog_count, group.backlog_oldest = figures["count"], figures["oldest"]
+    return figures["count"], figures["oldest"]
+
+
+def refresh_backlog(group: FailureGroup) -> None:
+    """Recount the group's unreplayed failure records (after a replay, or when records moved
+    between groups)."""
+    count, oldest = _backlog_in_database(group)
+    FailureGroup.objects.filter(pk=group.pk).update(backlog_count=count, backlog_oldest=oldest)
+    group.backlog_count, group.backlog_oldest = count, oldest
 
 
 def _version_number(version: str) -> int | None:

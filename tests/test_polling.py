@@ -112,6 +112,35 @@ def test_it_stores_the_same_message_twice_as_one_record(sqs):
     assert queue.records_stored == 1
 
 
+def test_an_insert_refused_by_the_unique_key_is_rolled_back_and_stored_once(sqs, monkeypatch):
+    # Another poller whose lease overlapped stored a message between our read and our insert.
+    from django.db import IntegrityError
+
+    from invocations import triage
+    from invocations.models import FailureGroup
+
+    queue = make_queue(sqs, "orders-on-failure")
+    for order in (-1, -2):
+        sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record(f"req{order}", order))
+    messages = aws.receive_messages(queue.environment, queue.url)
+    real_group_records = triage.group_records
+
+    def refused_once(records):
+        monkeypatch.setattr(triage, "group_records", real_group_records)
+        real_group_records(records)
+        raise IntegrityError("UNIQUE constraint failed: queue, message_id")
+
+    monkeypatch.setattr(triage, "group_records", refused_once)
+
+    stored = polling.store_batch(queue, messages)
+
+    assert stored == 2
+    assert ExecutionRecord.objects.count() == 2
+    group = FailureGroup.objects.get()
+    assert (group.count, group.backlog_count) == (2, 2)
+    assert set(group.records.values_list("request_id", flat=True)) == {"req-1", "req-2"}
+
+
 def test_it_stores_once_when_it_crashed_between_commit_and_delete(sqs, monkeypatch):
     queue = make_queue(sqs, "orders-on-failure")
     for order in (-1, -2, -3):
@@ -257,6 +286,75 @@ def test_it_drains_more_than_one_batch(sqs):
     assert result.stored == 25
     assert ExecutionRecord.objects.count() == 25
     assert depth(sqs, queue) == 0
+
+
+def _fill(sqs, queue, count):
+    for start in range(0, count, 10):
+        entries = [
+            {"Id": str(i), "MessageBody": destination_record(f"req-{i}", -i)}
+            for i in range(start, min(start + 10, count))
+        ]
+        sqs.send_message_batch(QueueUrl=queue.url, Entries=entries)
+
+
+def test_it_reads_ahead_on_a_deep_queue_and_stores_every_message_once(sqs, monkeypatch):
+    queue = make_queue(sqs, "orders-on-failure", visibility="30")
+    _fill(sqs, queue, 95)
+    transactions = []
+    real_insert = polling._insert
+    monkeypatch.setattr(
+        polling, "_insert", lambda q, rows: transactions.append(len(rows)) or real_insert(q, rows)
+    )
+
+    result = poll(queue)
+
+    assert (result.received, result.stored, result.duplicates, result.error) == (95, 95, 0, "")
+    assert ExecutionRecord.objects.count() == 95
+    assert depth(sqs, queue) == 0
+    assert sum(transactions) == 95
+    assert max(transactions) <= 10 * polling.BATCHES_PER_COMMIT
+
+
+def test_batches_read_ahead_but_not_stored_are_visible_again_at_once(sqs, monkeypatch):
+    from django.db import OperationalError
+
+    queue = make_queue(sqs, "orders-on-failure", visibility="30")
+    _fill(sqs, queue, 40)
+    received = []
+    real_receive = aws.receive_messages
+
+    def receive(*args, **kwargs):
+        messages = real_receive(*args, **kwargs)
+        received.append(len(messages))
+        return messages
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(aws, "receive_messages", receive)
+    monkeypatch.setattr(polling, "_insert", refuse)
+
+    result = poll(queue)
+
+    assert "database is locked" in result.error
+    assert len(received) > 1, "the poller should have read ahead"
+    visible = sqs.get_queue_attributes(
+        QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    # The batch being stored waits for its visibility timeout; those read ahead do not.
+    assert int(visible) == 40 - received[0]
+    assert ExecutionRecord.objects.count() == 0
+
+
+def test_it_does_not_read_ahead_when_the_visibility_timeout_is_0(sqs):
+    # A receive sent while a batch is being stored would get that batch again.
+    queue = make_queue(sqs, "orders-on-failure", visibility="0")
+    _fill(sqs, queue, 25)
+
+    result = poll(queue)
+
+    assert (result.received, result.stored, result.duplicates) == (25, 25, 0)
+    assert result.delete_failures == 0
 
 
 def test_it_skips_a_queue_another_poller_holds(sqs):

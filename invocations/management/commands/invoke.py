@@ -1,5 +1,6 @@
 """python manage.py invoke FUNCTION [--payload JSON | --payload-file F] [--type T] [--qualifier Q]
-[--wait] [--user USERNAME] [--confirm FUNCTION]: the browser's path (an Invocation row, a Celery task after commit)."""
+[--wait] [--user USERNAME] [--confirm FUNCTION]: the browser's path (an Invocation row, a Celery
+task after commit)."""
 
 import json
 import time
