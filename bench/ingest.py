@@ -157,6 +157,7 @@ def child_drain(endpoint: str, url: str, budget: float = 0) -> None:
     )
     before = ExecutionRecord.objects.filter(queue=queue).count()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu_before = time.process_time()
     started = time.monotonic()
     result = polling.poll_queue(queue, budget_seconds=budget, wait_seconds=0)
     elapsed = time.monotonic() - started
@@ -167,6 +168,7 @@ def child_drain(endpoint: str, url: str, budget: float = 0) -> None:
                 "stored": ExecutionRecord.objects.filter(queue=queue).count() - before,
                 "error": result.error,
                 "seconds": elapsed,
+                "cpu_seconds": time.process_time() - cpu_before,
                 "rss_before_kb": rss_before,
                 "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             }

@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 RECEIVE_WAIT_SECONDS = 1
 # On a deep queue: receives in flight while a batch is stored, and received batches stored in
 # one transaction. Memory stays bounded by (READ_AHEAD + 1) batches of 10.
-READ_AHEAD = 2
-BATCHES_PER_COMMIT = 3
+READ_AHEAD = 3
+MIN_BATCHES_PER_COMMIT = 2  # waited for, when read ahead
+BATCHES_PER_COMMIT = 3  # taken, when they have arrived
 # A claim is a lease of POLL_CLAIM_SECONDS, renewed while the poller drains (after a batch, once
 # half of it is used). A poller that died (SIGKILL, out of memory, a lost machine) releases
 # nothing: its queue is free again when the lease runs out, not after the whole time budget.
@@ -127,9 +128,9 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
     """Receive, store, delete until the queue is empty or the budget is used.
 
     On a queue deeper than one batch, receives and deletes run on helper threads: up to
-    READ_AHEAD receives are in flight while a batch is stored, and batches that have already
-    arrived are stored together (up to BATCHES_PER_COMMIT), so AWS and the database work at the
-    same time and a transaction's fixed cost is shared. A delete is still sent only after the
+    READ_AHEAD receives are in flight while batches are stored, two to three of them in one
+    transaction, so AWS and the database work at the same time and a transaction's fixed cost
+    is shared. A delete is still sent only after the
     commit of its messages."""
     deadline = time.monotonic() + budget if budget > 0 else None
     lease = settings.POLL_CLAIM_SECONDS
@@ -154,17 +155,20 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
                     result.received += len(batch)
                     if read_ahead is None and len(batch) == 10:
                         read_ahead = _may_read_ahead(queue)
-                    while reading and read_ahead and len(ahead) < READ_AHEAD:
-                        ahead.append(calls.submit(receive))
                     messages = list(batch)
-                    while ahead and ahead[0].done() and len(messages) < 10 * BATCHES_PER_COMMIT:
+                    while ahead and len(messages) < 10 * BATCHES_PER_COMMIT:
+                        if len(messages) >= 10 * MIN_BATCHES_PER_COMMIT and not ahead[0].done():
+                            break
                         arrived = ahead.popleft().result()
                         reading = reading and bool(arrived)
                         result.received += len(arrived)
                         messages += arrived
+                    # Keep AWS busy while the database works.
+                    while reading and read_ahead and len(ahead) < READ_AHEAD:
+                        ahead.append(calls.submit(receive))
                     new = store_batch(queue, messages)
                     result.stored += new
-                    result.duplicates += len({m["MessageId"] for m in messages}) - new
+                    result.duplicates += len(messages) - new  # delivered again, or twice
                     _wait_for_deletes(queue, deleting, result)
                     # Only now, after the commit, may the messages leave the queue.
                     deleting.append(

@@ -582,20 +582,21 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 
 
 def _storage_problem(value: Any) -> str:
-    """Why `value` cannot go into a jsonb column as it is, or "" if it can."""
-    if _depth_exceeds(value, MAX_JSON_DEPTH):
-        return f"nested deeper than {MAX_JSON_DEPTH} levels"
-    stack = [value]
+    """Why `value` cannot go into a jsonb column as it is, or "" if it can (one walk: every
+    message passes here, twice)."""
+    stack = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             if _unstorable(item):
                 return "contains NUL or unpaired surrogate characters"
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                item = item.values()
+            stack.extend((child, depth + 1) for child in item)
     return ""
 
 

@@ -109,7 +109,7 @@ def test_a_poller_killed_twenty_times_at_random_moments_stores_every_message_exa
             interval=0.02,
             message=f"the poller neither stored anything nor exited:\n{poller.output()}",
         )
-        time.sleep(rng.uniform(0, 0.25))
+        time.sleep(rng.uniform(0, 0.1))
         if poller.running:
             poller.kill()
             kills += 1

@@ -308,7 +308,9 @@ def test_it_reads_ahead_on_a_deep_queue_and_stores_every_message_once(sqs, monke
 
     result = poll(queue)
 
-    assert (result.received, result.stored, result.duplicates, result.error) == (95, 95, 0, "")
+    # Concurrent receives may see a message twice (SQS delivers at least once): stored once.
+    assert (result.stored, result.error) == (95, "")
+    assert result.received == result.stored + result.duplicates
     assert ExecutionRecord.objects.count() == 95
     assert depth(sqs, queue) == 0
     assert sum(transactions) == 95
