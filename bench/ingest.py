@@ -1,6 +1,6 @@
 """Ingestion throughput and memory: the poller against a raw boto3 loop, on the same sandbox.
 
-Run: `.venv/bin/python bench/ingest.py` (about seven minutes on 2 cores; the 50,000-message
+Run: `.venv/bin/python bench/ingest.py` (about four minutes on 2 cores; the 50,000-message
 drain is cut at LARGE_BUDGET_SECONDS).
 
 Starts one sandbox (`sandbox.testing.run_sandbox`, no seed) and migrates a throwaway SQLite
@@ -8,10 +8,11 @@ database. Fills queues with realistic destination records (SendMessageBatch, 10 
 few threads), then:
 
 - `ingest_rate`: messages per second that `poll_queues` (the real `invocations.polling` code:
-  receive 10 → parse → insert in one transaction → DeleteMessageBatch) drains from a 10,000-deep
-  queue into SQLite, against a raw boto3 loop that only receives 10 and deletes the batch, with
-  no parsing and no database, from another 10,000-deep queue on the same sandbox in the same run.
-  Target: ratio at least 0.8.
+  receive 10 → parse → insert in one transaction → DeleteMessageBatch, with its read-ahead)
+  drains from a 10,000-deep queue into SQLite, against a raw boto3 loop that only receives 10
+  and deletes the batch, with no parsing and no database, from another 10,000-deep queue on the
+  same sandbox in the same run. Two rounds, alternating the sides; each side's best round
+  counts. Target: ratio at least 0.8.
 - `ingest_memory`: the poller's peak resident memory (ru_maxrss of its own process) draining
   50,000 messages against draining 10,000. Target: ratio at most 1.1 (flat).
 
@@ -44,6 +45,8 @@ SMALL, LARGE = 10_000, 50_000
 # slow to finish reports how far it got, and the memory target then fails.
 LARGE_BUDGET_SECONDS = 240
 FILL_THREADS = 4
+ROUNDS = 2
+SIDES = ("baseline", "poller")
 RATE_TARGET = 0.8
 MEMORY_TARGET = 1.1
 
@@ -225,20 +228,27 @@ def main() -> dict:
         client = sqs_client(endpoint)
         urls = {
             name: client.create_queue(QueueName=f"bench-{name}")["QueueUrl"]
-            for name in ("baseline", "poller", "large")
+            for name in ("large", *(f"{side}-{n}" for n in range(ROUNDS) for side in SIDES))
         }
-        for name in ("baseline", "poller"):
-            seconds = fill(endpoint, urls[name], SMALL)
-            print(f"info: filled bench-{name} with {SMALL} in {seconds:.1f} s", flush=True)
+        for n in range(ROUNDS):
+            for side in SIDES:
+                seconds = fill(endpoint, urls[f"{side}-{n}"], SMALL)
+                print(f"info: filled bench-{side}-{n} with {SMALL} in {seconds:.1f} s", flush=True)
 
-        drained, seconds = raw_drain(endpoint, urls["baseline"])
-        baseline_rate = drained / seconds
-        print(f"info: raw boto3 loop drained {drained} in {seconds:.1f} s", flush=True)
-        small = run_child(endpoint, urls["poller"], env)
-        print(f"info: poller drained {small}", flush=True)
-        if small["error"] or small["stored"] != SMALL:
-            raise RuntimeError(f"the poller did not store every message: {small}")
-        poller_rate = small["received"] / small["seconds"]
+        # Rounds alternate the two sides and each side keeps its best: a shared machine's
+        # speed drifts by more than the difference being measured.
+        baseline_rate, poller_rate, small_runs = 0.0, 0.0, []
+        for n in range(ROUNDS):
+            drained, seconds = raw_drain(endpoint, urls[f"baseline-{n}"])
+            baseline_rate = max(baseline_rate, drained / seconds)
+            print(f"info: raw boto3 loop drained {drained} in {seconds:.1f} s", flush=True)
+            small = run_child(endpoint, urls[f"poller-{n}"], env)
+            print(f"info: poller drained {small}", flush=True)
+            if small["error"] or small["stored"] != SMALL:
+                raise RuntimeError(f"the poller did not store every message: {small}")
+            poller_rate = max(poller_rate, small["received"] / small["seconds"])
+            small_runs.append(small)
+        small = min(small_runs, key=lambda run: run["peak_rss_kb"])
         ratio = poller_rate / baseline_rate
         line(
             "ingest_rate",

@@ -187,6 +187,7 @@ def _parse(body, message_attributes, queue_kind, system_attributes) -> ParsedRec
 
     warnings: list[str] = []
     keep_payloads = size <= MAX_BODY_BYTES_WITH_PAYLOADS
+    plain = _plainly_storable(text)
     if not keep_payloads:
         warnings.append(f"payloads not kept: body is {size} bytes; see the raw body")
     value = _load_json(text)
@@ -195,14 +196,14 @@ def _parse(body, message_attributes, queue_kind, system_attributes) -> ParsedRec
     # body's shape does: the event that failed may itself look like a destination record.
     if _has_dlq_attributes(sqs_attributes):
         sent = _epoch_millis((system_attributes or {}).get("SentTimestamp"), warnings)
-        return _dlq_record(value, sqs_attributes, "", sent, keep_payloads, warnings)
+        return _dlq_record(value, sqs_attributes, "", sent, keep_payloads, warnings, plain)
 
     if isinstance(value, _NotJson):
         if queue_kind == "dlq":
             sent = _epoch_millis((system_attributes or {}).get("SentTimestamp"), warnings)
-            return _dlq_record(value, sqs_attributes, "", sent, keep_payloads, warnings)
+            return _dlq_record(value, sqs_attributes, "", sent, keep_payloads, warnings, plain)
         return _unparsed(value.reason)
-    if _depth_exceeds(value, MAX_JSON_DEPTH):
+    if not plain and _depth_exceeds(value, MAX_JSON_DEPTH):
         return _unparsed(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
     envelope, envelope_time, envelope_attributes = "", None, {}
@@ -213,22 +214,22 @@ def _parse(body, message_attributes, queue_kind, system_attributes) -> ParsedRec
         value = _load_json(value["Message"])
         if isinstance(value, _NotJson):
             value.reason = f"SNS Message: {value.reason}"
-        elif _depth_exceeds(value, MAX_JSON_DEPTH):
+        elif not plain and _depth_exceeds(value, MAX_JSON_DEPTH):
             return _unparsed(f"SNS Message: JSON nested deeper than {MAX_JSON_DEPTH} levels")
         # A DLQ that is an SNS topic: the attributes travel in the envelope.
         if _has_dlq_attributes(envelope_attributes):
             return _dlq_record(
-                value, envelope_attributes, envelope, envelope_time, keep_payloads, warnings
+                value, envelope_attributes, envelope, envelope_time, keep_payloads, warnings, plain
             )
     elif _is_eventbridge_result(value):
         envelope = "eventbridge"
         value = value["detail"]
 
     if isinstance(value, dict) and "requestContext" in value:
-        return _invocation_record(value, envelope, keep_payloads, warnings)
+        return _invocation_record(value, envelope, keep_payloads, warnings, plain)
     if queue_kind == "dlq":
         warnings.append("no RequestID, ErrorCode or ErrorMessage attribute")
-        return _dlq_record(value, {}, envelope, envelope_time, keep_payloads, warnings)
+        return _dlq_record(value, {}, envelope, envelope_time, keep_payloads, warnings, plain)
     if isinstance(value, _NotJson):
         return _unparsed(value.reason)
     return _unparsed(_unknown_shape(value, envelope))
@@ -306,7 +307,9 @@ def _unknown_shape(value: Any, envelope: str) -> str:
     return f"{where} is JSON of an unknown shape (no requestContext): {found}"
 
 
-def _invocation_record(record: dict, envelope: str, keep_payloads: bool, warnings: list[str]):
+def _invocation_record(
+    record: dict, envelope: str, keep_payloads: bool, warnings: list[str], plain: bool = False
+):
     """A destination record or a stream failure record (both carry a requestContext)."""
     context = record["requestContext"]
     if not isinstance(context, dict):
@@ -328,14 +331,14 @@ def _invocation_record(record: dict, envelope: str, keep_payloads: bool, warning
         response, "functionError", MAX_FUNCTION_ERROR, warnings, "responseContext."
     )
 
-    batch_info = _batch_info(record, warnings)
+    batch_info = _batch_info(record, warnings, plain)
     if batch_info is not None:
         kind = "stream_failure"
     else:
         kind = "success" if condition == "Success" else "failure"
 
-    request = _payload(record, "requestPayload", keep_payloads, warnings)
-    answer = _payload(record, "responsePayload", keep_payloads, warnings)
+    request = _payload(record, "requestPayload", keep_payloads, warnings, plain)
+    answer = _payload(record, "responsePayload", keep_payloads, warnings, plain)
     error_type = error_message = stack_trace = ""
     # Lambda drops a payload that is too large, so the error text is read from the record itself
     # even when we chose not to keep the payload.
@@ -368,14 +371,16 @@ def _invocation_record(record: dict, envelope: str, keep_payloads: bool, warning
     )
 
 
-def _dlq_record(event, attributes, envelope, sent_at, keep_payloads, warnings) -> ParsedRecord:
+def _dlq_record(
+    event, attributes, envelope, sent_at, keep_payloads, warnings, plain=False
+) -> ParsedRecord:
     """A dead-letter message: the body is the event that failed, the attributes say why."""
     has_payload, payload = False, None
     if isinstance(event, _NotJson):
         warnings.append(f"{event.reason}; kept in the raw body only")
     elif not keep_payloads:
         pass  # already warned
-    elif problem := _storage_problem(event):
+    elif problem := _storage_problem(event, plain):
         warnings.append(f"event not kept ({problem}); see the raw body")
     else:
         has_payload, payload = True, event
@@ -456,18 +461,20 @@ def _epoch_millis(value: Any, warnings: list[str]) -> datetime | None:
     return None
 
 
-def _payload(record: dict, key: str, keep: bool, warnings: list[str]) -> tuple[bool, Any]:
+def _payload(
+    record: dict, key: str, keep: bool, warnings: list[str], plain: bool = False
+) -> tuple[bool, Any]:
     """(present, value) of requestPayload / responsePayload."""
     if key not in record or not keep:
         return False, None
     value = record[key]
-    if problem := _storage_problem(value):
+    if problem := _storage_problem(value, plain):
         warnings.append(f"{key} not kept ({problem}); see the raw body")
         return False, None
     return True, value
 
 
-def _batch_info(record: dict, warnings: list[str]) -> dict | None:
+def _batch_info(record: dict, warnings: list[str], plain: bool = False) -> dict | None:
     """Every top-level *BatchInfo object: KinesisBatchInfo, DDBStreamBatchInfo, KafkaBatchInfo."""
     found = {}
     for key, value in record.items():
@@ -475,7 +482,7 @@ def _batch_info(record: dict, warnings: list[str]) -> dict | None:
             if not isinstance(value, dict):
                 warnings.append(f"{key[:40]} is {_json_type(value)}, not an object")
                 continue
-            if problem := _storage_problem(value):
+            if problem := _storage_problem(value, plain):
                 warnings.append(f"{key[:40]} not kept ({problem})")
                 value = {}
             found[_clean(key, MAX_SHORT)] = value
@@ -581,9 +588,24 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
-def _storage_problem(value: Any) -> str:
-    """Why `value` cannot go into a jsonb column as it is, or "" if it can (one walk: every
-    message passes here, twice)."""
+def _plainly_storable(text: str) -> bool:
+    """Can nothing parsed from `text` break storage, without looking at the values? Yes when
+    it is ASCII without NUL or \\u escapes (so no NUL or lone surrogate can appear, nor a bracket
+    hidden in an escape) and has too few brackets to nest deeper than MAX_JSON_DEPTH. Most
+    records are: the walks below are for the rest."""
+    return (
+        text.isascii()
+        and "\\u" not in text
+        and "\x00" not in text
+        and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+    )
+
+
+def _storage_problem(value: Any, plain: bool = False) -> str:
+    """Why `value` cannot go into a jsonb column as it is, or "" if it can. `plain`: it was
+    parsed from text that _plainly_storable() cleared."""
+    if plain:
+        return ""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()

@@ -26,7 +26,8 @@ urlpatterns = [
     path("environment/", environments.switch, name="environment-switch"),
     # Functions
     path("functions/", functions.function_list, name="functions"),
-    path("functions/refresh/", functions.refresh, name="functions-refresh"),
+    # Not under functions/: a Lambda function may be named "refresh".
+    path("inventory/refresh/", functions.refresh, name="functions-refresh"),
     path("functions/<str:name>/", functions.function_detail, name="function"),
     path("functions/<str:name>/invoke/", invoke.invoke, name="function-invoke"),
     path("functions/<str:name>/templates/", invoke.save_template, name="template-save"),

@@ -70,3 +70,15 @@ def test_refresh_enqueues_the_sync_and_is_audited(
     assert response.status_code == 302
     assert len(callbacks) == 1
     assert AuditEvent.objects.filter(action="functions.refresh", actor=alice).count() == 1
+
+
+def test_a_function_named_refresh_has_its_page(client, alice, db):
+    from invocations.models import Environment
+
+    Function.objects.create(environment=Environment.objects.default(), name="refresh")
+    client.force_login(alice)
+
+    page = client.get(reverse("function", kwargs={"name": "refresh"}))
+
+    assert page.status_code == 200
+    assert page.context["function"].name == "refresh"

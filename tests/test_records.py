@@ -589,6 +589,24 @@ def test_it_drops_a_payload_that_postgresql_could_not_store():
     assert "NUL" in record.warnings[0]
 
 
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ({"note": "\ud800"}, "surrogate"),
+        (json.loads("[" * 100 + "]" * 100), "nested deeper"),
+    ],
+)
+def test_it_drops_other_payloads_postgresql_could_not_store(payload, problem):
+    # The body nests one level deeper than its payload: 101 levels in all.
+    body = json.dumps(destination_record(requestPayload=payload))
+
+    record = parse_message(body, None, "destination")
+
+    assert record.kind == "failure" or record.kind == "unparsed"
+    assert record.request_payload is None
+    assert problem in (record.warnings[0] if record.warnings else record.parse_error)
+
+
 def test_it_cleans_nul_characters_out_of_error_text():
     body = json.dumps(destination_record(responsePayload={"errorMessage": "bad\x00order"}))
 
