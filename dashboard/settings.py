@@ -191,9 +191,9 @@ CELERY_TASK_TIME_LIMIT = 1020
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "poll-queues": {"task": "invocations.tasks.poll_queues", "schedule": POLL_INTERVAL_SECONDS},
-    # Invocations saved while Redis was down are sent once it is back.
-    "requeue-unsent-invocations": {
-        "task": "invocations.tasks.requeue_unsent_invocations",
+    # Invocations and replay batches saved while Redis was down are sent once it is back.
+    "requeue-unsent": {
+        "task": "invocations.tasks.requeue_unsent",
         "schedule": 15,
     },
     "sync-functions": {

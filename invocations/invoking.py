@@ -21,7 +21,7 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from invocations import audit, aws, logs
+from invocations import audit, aws, logs, sending
 from invocations.models import Function, Invocation
 
 log = logging.getLogger(__name__)
@@ -97,15 +97,12 @@ def enqueue(pk: int) -> bool:
     sends it once the broker is back. Returns whether it was sent."""
     from invocations.tasks import run_invocation
 
-    try:
-        run_invocation.delay(pk)
-    except Exception as exc:  # kombu.exceptions.OperationalError, redis ConnectionError, ...
-        log.warning("invocation %s: the broker did not take it (%s); it stays queued", pk, exc)
+    def unsent(exc):
         Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
             error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
         )
-        return False
-    return True
+
+    return sending.send(run_invocation, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 1000) -> int:

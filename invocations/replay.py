@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import audit, aws, invoking, triage
+from invocations import audit, aws, invoking, sending, triage
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -116,7 +116,6 @@ def start(
     override: bool = False,
 ) -> ReplayBatch:
     """Confirm a plan: the batch row and its audit event, and the task once they commit."""
-    from invocations.tasks import run_replay_batch
 
     ids = [i.record.pk for i in plan_.to_replay]
     with transaction.atomic():
@@ -155,8 +154,38 @@ def start(
                 kind="replay",
                 text=f"replay #{batch.pk}: {len(ids)} records to {plan_.function_name}",
             )
-        run_replay_batch.delay_on_commit(batch.pk)
+        send_on_commit(batch.pk)
     return batch
+
+
+def send_on_commit(pk: int) -> None:
+    from invocations.tasks import run_replay_batch
+
+    def unsent(exc):
+        ReplayBatch.objects.filter(pk=pk, status=ReplayBatch.Status.PENDING).update(unsent=True)
+
+    sending.send_on_commit(run_replay_batch, pk, on_failure=unsent)
+
+
+def requeue_unsent(limit: int = 100) -> int:
+    """Send the batches whose task the broker did not take (beat); stops at the first that fails
+    again. Only those: a batch merely waiting in a busy broker is never sent twice."""
+    from invocations.tasks import run_replay_batch
+
+    sent = 0
+    pending = ReplayBatch.objects.filter(status=ReplayBatch.Status.PENDING, unsent=True)
+    for pk in list(pending.order_by("id").values_list("pk", flat=True)[:limit]):
+        # Unmark first, conditionally: two requeuers never send the same batch.
+        if not ReplayBatch.objects.filter(pk=pk, unsent=True).update(unsent=False):
+            continue
+
+        def unsent(exc, pk=pk):
+            ReplayBatch.objects.filter(pk=pk).update(unsent=True)
+
+        if not sending.send(run_replay_batch, pk, on_failure=unsent):
+            break
+        sent += 1
+    return sent
 
 
 def cancel(batch: ReplayBatch, request) -> bool:

@@ -29,12 +29,13 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
         )
 
 
-@shared_task(name="invocations.tasks.requeue_unsent_invocations")
-def requeue_unsent_invocations() -> int:
-    """Beat: send the invocations that were saved while the broker was down."""
-    from invocations import invoking
+@shared_task(name="invocations.tasks.requeue_unsent")
+def requeue_unsent() -> int:
+    """Beat: send the invocations and replay batches that were saved while the broker was
+    down."""
+    from invocations import invoking, replay
 
-    return invoking.requeue_unsent()
+    return invoking.requeue_unsent() + replay.requeue_unsent()
 
 
 @shared_task(name="invocations.tasks.sync_functions")

@@ -39,7 +39,7 @@ def test_invocations_submitted_while_redis_is_down_stay_queued_and_run_once_it_i
         redis_server.start()
     worker = processes.celery_worker(redis_server.url).start()
     try:
-        sent = invoking.requeue_unsent()  # what beat's requeue_unsent_invocations does
+        sent = invoking.requeue_unsent()  # what beat's requeue_unsent does
         processes.wait_until(
             lambda: (
                 Invocation.objects.filter(status=Invocation.Status.SUCCEEDED).count() == SUBMITTED
@@ -60,6 +60,51 @@ def test_invocations_submitted_while_redis_is_down_stay_queued_and_run_once_it_i
     assert [row.status for row in done] == [Invocation.Status.SUCCEEDED] * SUBMITTED
     assert all(row.error_code == "" and row.request_id for row in done)
     assert all(row.attempts == 1 for row in done)
+
+
+@pytest.mark.sandbox
+@pytest.mark.broker
+@pytest.mark.timeout(90)
+def test_a_replay_confirmed_while_redis_is_down_waits_and_runs_once_it_is_back(
+    transactional_db, sandbox_env, redis_server, client, admin_user
+):
+    from invocations import replay, triage
+    from invocations.models import ReplayBatch
+    from tests import factories
+
+    record = factories.failure_record(function="hello", payload={"name": "ann"})
+    triage.group_records([record])
+    client.force_login(admin_user)
+    redis_server.stop()
+
+    try:
+        confirmed = client.post("/replay/start/", {"records": str(record.pk)})
+        batch = ReplayBatch.objects.get()
+        page = client.get(f"/replay/{batch.pk}/")
+        # Work that beat repeats anyway is only delayed: never a 500 either.
+        refreshed = client.post("/inventory/refresh/")
+        polled = client.post(f"/queues/{record.queue.pk}/poll/")
+    finally:
+        redis_server.start()
+    worker = processes.celery_worker(redis_server.url).start()
+    try:
+        sent = replay.requeue_unsent()  # what beat's requeue_unsent does
+        processes.wait_until(
+            lambda: ReplayBatch.objects.get().status == ReplayBatch.Status.DONE,
+            timeout=45,
+            message="the replay did not run once Redis was back",
+        )
+    finally:
+        worker.stop()
+
+    assert confirmed.status_code == 302
+    assert (batch.status, batch.unsent) == (ReplayBatch.Status.PENDING, True)
+    assert "the task queue (Redis) did not answer" in page.content.decode()
+    assert (refreshed.status_code, polled.status_code) == (302, 302)
+    assert sent == 1
+    batch.refresh_from_db()
+    assert (batch.unsent, batch.succeeded) == (False, 1)
+    assert Invocation.objects.filter(replay_of=record).count() == 1
 
 
 def _start_lines(sandbox, marker: str, since_ms: int) -> int:

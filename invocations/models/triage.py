@@ -132,6 +132,8 @@ class ReplayBatch(models.Model):
     failed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     consecutive_failures = models.PositiveSmallIntegerField(default=0)
+    # The broker (Redis) did not take the task: beat's requeue_unsent sends it once it is back.
+    unsent = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from invocations import access, audit, aws, discovery, tasks
+from invocations import access, audit, aws, discovery, sending, tasks
 from invocations.access import require
 from invocations.models import WatchedQueue
 
@@ -112,7 +112,8 @@ def queue_poll(request, pk):
     with transaction.atomic():
         queue = get_object_or_404(_queues(request), pk=pk)
         audit.record("queue.poll", request=request, target=queue, summary=f"Polled {queue.name}")
-        tasks.poll_queue.delay_on_commit(queue.pk)
+        # Beat polls every enabled queue anyway: a broker outage only delays it.
+        sending.send_on_commit(tasks.poll_queue, queue.pk)
     note = "Poll queued: the worker drains the queue now." + (
         "" if queue.enabled else " (The queue is disabled: only this poll runs.)"
     )

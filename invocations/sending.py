@@ -1,0 +1,32 @@
+"""Sending Celery tasks once the transaction that asked for them has committed, without turning
+a broker outage into a 500 for a change that was already saved.
+
+`delay_on_commit` raises from the commit when Redis does not answer: the row and its audit event
+are saved, yet the person sees an error page and the work is never sent. Here the failure is
+logged and reported to a callback that marks the row, so that a beat task can send it later
+(invocations and replay batches), or is simply logged when beat repeats the work anyway
+(inventory refresh, queue polls)."""
+
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def send(task, *args, on_failure: Callable[[Exception], None] | None = None) -> bool:
+    """Send `task(*args)` now; False (after `on_failure`) when the broker does not take it."""
+    try:
+        task.delay(*args)
+    except Exception as exc:  # kombu.exceptions.OperationalError, redis ConnectionError, ...
+        log.warning("the broker did not take %s%r: %s", task.name, args, exc)
+        if on_failure is not None:
+            on_failure(exc)
+        return False
+    return True
+
+
+def send_on_commit(task, *args, on_failure: Callable[[Exception], None] | None = None) -> None:
+    """send() once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: send(task, *args, on_failure=on_failure))
