@@ -147,7 +147,10 @@ def invoke(
     response = _call(client(environment, "lambda").invoke, **kwargs)
     body = response.get("Payload")
     data = body.read(MAX_RESPONSE_BYTES + 1) if body is not None else b""
-    if body is not None:
+    if len(data) > MAX_RESPONSE_BYTES:
+        # Too large: drop the rest with the connection. A body read to its end returns its
+        # connection to the pool instead; closing it would cost a new TCP connection (and a
+        # server thread) for every invoke.
         body.close()
     meta = response.get("ResponseMetadata", {})
     request_id = meta.get("RequestId") or meta.get("HTTPHeaders", {}).get("x-amzn-requestid", "")
