@@ -2,10 +2,11 @@
 
 For each enabled queue, one poller at a time (`WatchedQueue.claim`, a conditional UPDATE):
 
-    receive 10 → parse (pure) → one transaction: insert the new ones, count them
+    receive 10 → parse (pure) → one transaction: insert the new ones, group the failures
                → after the commit: DeleteMessageBatch → receive again …
 
-until the queue is empty or the time budget is used. The order is what makes it safe:
+until the queue is empty or the time budget is used (on a deep queue, receives run ahead and
+two or three batches share a transaction: see _drain). The order is what makes it safe:
 
 - SQS delivers at least once, and a crash after the commit but before the delete makes the
   message come back; the unique key (queue, message ID) turns its second save into a no-op and
@@ -13,7 +14,7 @@ until the queue is empty or the time budget is used. The order is what makes it 
 - A message that cannot be parsed is stored as `unparsed` with its raw body, and deleted like any
   other: never dropped, never read forever.
 - No AWS call happens inside `transaction.atomic()`.
-- Memory is bounded by one batch: nothing is kept from one receive to the next.
+- Memory is bounded by READ_AHEAD + 1 batches: nothing is kept once a batch is deleted.
 
 One failing queue stores its error (`last_error`, `last_error_at`) and never stops the others;
 an AWS outage is a stored error on each queue, not a crash.
@@ -34,7 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from invocations import aws, records, triage
-from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,9 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
     On a queue deeper than one batch, receives and deletes run on helper threads: up to
     READ_AHEAD receives are in flight while batches are stored, two to three of them in one
     transaction, so AWS and the database work at the same time and a transaction's fixed cost
-    is shared. A delete is still sent only after the
-    commit of its messages."""
+    is shared. A delete is still sent only after the commit of its messages. Batches already
+    read when the budget runs out are stored too (a poll may overrun it by READ_AHEAD batches);
+    batches read but not stored because of an error are made visible again at once."""
     deadline = time.monotonic() + budget if budget > 0 else None
     lease = settings.POLL_CLAIM_SECONDS
     renewed = time.monotonic()
@@ -143,9 +145,11 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
 
     ahead: deque[Future] = deque()
     deleting: list[tuple[Future, list[dict]]] = []
+    unstored: list[dict] = []  # received, not yet committed
     with ThreadPoolExecutor(READ_AHEAD + 1, thread_name_prefix=f"poll-{queue.pk}") as calls:
         try:
             batch = receive()
+            unstored = list(batch)
             while True:
                 if not batch:
                     reading = False  # the queue looks empty: store what is in flight, then stop
@@ -155,7 +159,7 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
                     result.received += len(batch)
                     if read_ahead is None and len(batch) == 10:
                         read_ahead = _may_read_ahead(queue)
-                    messages = list(batch)
+                    messages = unstored
                     while ahead and len(messages) < 10 * BATCHES_PER_COMMIT:
                         if len(messages) >= 10 * MIN_BATCHES_PER_COMMIT and not ahead[0].done():
                             break
@@ -167,6 +171,7 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
                     while reading and read_ahead and len(ahead) < READ_AHEAD:
                         ahead.append(calls.submit(receive))
                     new = store_batch(queue, messages)
+                    unstored = []
                     result.stored += new
                     result.duplicates += len(messages) - new  # delivered again, or twice
                     _wait_for_deletes(queue, deleting, result)
@@ -188,22 +193,34 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
                     batch = receive()
                 else:
                     break
+                unstored = list(batch)
                 if time.monotonic() - renewed > lease / 2:
                     queue.claim(lease, renew=True)
                     renewed = time.monotonic()
         except BaseException:
+            _release(queue, unstored)
             for receiving in ahead:
-                _release(queue, receiving)
+                _release_when_received(queue, receiving)
+            _wait_for_deletes(queue, deleting, result, failing=True)
             raise
-        finally:
-            _wait_for_deletes(queue, deleting, result)
+        _wait_for_deletes(queue, deleting, result)
 
 
-def _wait_for_deletes(queue: WatchedQueue, deleting: list, result: PollResult) -> None:
-    """Wait for the DeleteMessageBatch calls sent on helper threads; note what they refused."""
+def _wait_for_deletes(
+    queue: WatchedQueue, deleting: list, result: PollResult, failing: bool = False
+) -> None:
+    """Wait for the DeleteMessageBatch calls sent on helper threads; note what they refused.
+    `failing`: the drain is already raising an error, which one from a delete must not hide."""
     while deleting:
         sent, messages = deleting.pop(0)
-        _note_delete_failures(queue, messages, sent.result(), result)
+        try:
+            failures = sent.result()
+        except Exception as exc:
+            if not failing:
+                raise
+            log.warning("deleting a batch from %s failed too: %s", queue.url, exc)
+            continue
+        _note_delete_failures(queue, messages, failures, result)
 
 
 def _may_read_ahead(queue: WatchedQueue) -> bool:
@@ -217,17 +234,23 @@ def _may_read_ahead(queue: WatchedQueue) -> bool:
         return False
 
 
-def _release(queue: WatchedQueue, receiving: Future | None) -> None:
-    """Make a batch read ahead but not stored visible again at once, instead of after its
+def _release(queue: WatchedQueue, messages: list[dict]) -> None:
+    """Make messages received but not stored visible again at once, instead of after their
     visibility timeout (best effort: if this fails, the timeout does it)."""
-    if receiving is None:
+    if not messages:
         return
     try:
-        messages = receiving.result()
-        if messages:
-            aws.release_messages(queue.environment, queue.url, messages)
+        aws.release_messages(queue.environment, queue.url, messages)
     except Exception as exc:
-        log.info("could not release read-ahead messages of %s: %s", queue.url, exc)
+        log.info("could not release %d messages of %s: %s", len(messages), queue.url, exc)
+
+
+def _release_when_received(queue: WatchedQueue, receiving: Future) -> None:
+    try:
+        messages = receiving.result()
+    except Exception:
+        return  # that receive failed: it holds nothing
+    _release(queue, messages)
 
 
 def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
@@ -236,17 +259,21 @@ def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
     A message already stored (a redelivery) is skipped: the IDs present are read first. Another
     poller may store the same message between that read and the insert (only when a lease ran
     out under a slow poller); the unique (queue, message_id) key then refuses the insert, the
-    transaction is rolled back, and the batch is stored again, skipping it.
+    transaction is rolled back, and the batch is stored again from fresh rows, skipping it.
     """
+    try:
+        return _insert(queue, _rows(queue, messages))
+    except IntegrityError:
+        return _insert(queue, _rows(queue, messages))
+
+
+def _rows(queue: WatchedQueue, messages: list[dict]) -> dict[str, ExecutionRecord]:
     rows: dict[str, ExecutionRecord] = {}
     for message in messages:
         message_id = message["MessageId"]
         if message_id not in rows:  # standard queues may hand out the same message twice
             rows[message_id] = _record(queue, message)
-    try:
-        return _insert(queue, rows)
-    except IntegrityError:
-        return _insert(queue, rows)
+    return rows
 
 
 def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
@@ -275,9 +302,9 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 linked[request_id] = min(pk, linked.get(request_id, pk))  # the first invocation
             for row in new:
                 row.invocation_id = linked.get(row.request_id)
+        ExecutionRecord.objects.bulk_create(new)  # sets their primary keys (PostgreSQL, SQLite)
         # Failures join their groups in the same transaction: never stored ungrouped.
         triage.group_records(new)
-        ExecutionRecord.objects.bulk_create(new)
         WatchedQueue.objects.filter(pk=queue.pk).update(
             records_stored=F("records_stored") + len(new)
         )
@@ -393,7 +420,15 @@ def purge_old_records(days: int | None = None, chunk: int = 1000) -> int:
         if not ids:
             break
         with transaction.atomic():
+            groups = set(
+                ExecutionRecord.objects.filter(id__in=ids, failure_group__isnull=False)
+                .order_by()
+                .values_list("failure_group_id", flat=True)
+            )
             _, per_model = ExecutionRecord.objects.filter(id__in=ids).delete()
+            # Their groups' backlog figures counted them.
+            for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
+                triage.refresh_backlog(group)
         deleted += per_model.get(ExecutionRecord._meta.label, 0)
     with transaction.atomic():
         audit.record(

@@ -258,7 +258,7 @@ def run_batch(batch_id: int) -> ReplayBatch:
     for position in range(batch.position, len(batch.record_ids)):
         batch.refresh_from_db(fields=["status"])
         if batch.status == ReplayBatch.Status.CANCELLED:
-            return batch
+            break
         started = time.monotonic()
         record = records.get(batch.record_ids[position])
         payload = batch.payload_override or (payload_of(record) if record else None)
@@ -296,7 +296,12 @@ def run_batch(batch_id: int) -> ReplayBatch:
             status=ReplayBatch.Status.DONE, finished_at=timezone.now()
         )
     batch.refresh_from_db()
-    if batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
+    if batch.status == ReplayBatch.Status.CANCELLED:
+        # What was replayed before the cancel is no longer backlog.
+        with transaction.atomic():
+            for group in _groups_of(batch):
+                triage.refresh_backlog(group)
+    elif batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
         with transaction.atomic():
             audit.record(
                 "replay.finish",
@@ -305,7 +310,10 @@ def run_batch(batch_id: int) -> ReplayBatch:
                 summary=f"replay #{batch.pk} {batch.get_status_display()}: "
                 f"{batch.succeeded} succeeded, {batch.failed} failed, {batch.skipped} skipped",
             )
-            groups = FailureGroup.objects.filter(records__pk__in=batch.record_ids).distinct()
-            for group in groups:
+            for group in _groups_of(batch):
                 triage.resolve_by_replay(group, batch.created_by)
     return batch
+
+
+def _groups_of(batch: ReplayBatch):
+    return FailureGroup.objects.filter(records__pk__in=batch.record_ids).distinct().order_by("pk")

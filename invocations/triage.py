@@ -94,52 +94,53 @@ def _from_invocation(invocation: Invocation) -> _Failure:
 
 
 def group_records(records: list[ExecutionRecord]) -> int:
-    """Put each failure record in its group (creating groups as needed); returns how many were
-    grouped. Call inside the transaction that saves the records, before the insert (the poller:
-    rows are inserted with their group) or after it (saved rows are updated).
+    """Put each failure record (saved) in its group, creating groups as needed; returns how
+    many were grouped. Call inside the transaction that saved the records.
 
-    A batch costs one query plus two per group it touches, whatever the groups' sizes:
-    ingestion must not slow down as a group grows."""
+    A batch costs one query plus three per group it touches, whatever the groups' sizes:
+    ingestion must not slow down as a group grows. The backlog figures are added to, not
+    recounted; whatever removes records or replays them recounts (refresh_backlog)."""
     failures = [(r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS]
     if not failures:
         return 0
     relatives = _relatives([r for r, _ in failures])
     _follow_twins(failures, relatives)
     replayed = {row.request_id for row in relatives if row.replay_status == SUCCEEDED}
-    strays = defaultdict(list)
+    strays = defaultdict(set)  # a set: a record with several replays is a row per replay
     for row in relatives:
         if row.kind == ExecutionRecord.Kind.DLQ and row.group_id:
-            strays[row.request_id].append((row.pk, row.group_id))
+            strays[row.request_id].add((row.pk, row.group_id))
     by_key: dict[str, list] = defaultdict(list)
     for record, failure in failures:
         by_key[failure.key].append((record, failure))
-    now = timezone.now()
-    for items in by_key.values():
+    # Groups locked in one order by every poller: two transactions never wait on each other.
+    adopting = []
+    for key in sorted(by_key):
+        items = by_key[key]
         group, changed = _count_occurrences([f for _, f in items])
         for record, _ in items:
             record.failure_group = group
-        saved = [r.pk for r, _ in items if r.pk]
-        if saved:
-            ExecutionRecord.objects.filter(pk__in=saved).update(failure_group=group)
+        ExecutionRecord.objects.filter(pk__in=[r.pk for r, _ in items]).update(failure_group=group)
         fresh = [r for r, _ in items if not r.request_id or r.request_id not in replayed]
-        adopted = [
+        group.backlog_count += len(fresh)
+        group.backlog_oldest = min(
+            filter(None, [group.backlog_oldest, *(r.received_at for r in fresh)]), default=None
+        )
+        group.save(update_fields={*changed, "backlog_count", "backlog_oldest"})
+        adopted = {
             (pk, old)
             for record, _ in items
             if record.kind != ExecutionRecord.Kind.DLQ
-            for pk, old in strays.get(record.request_id, [])
+            for pk, old in strays.get(record.request_id, ())
             if old != group.pk
-        ]
+        }
         if adopted:
-            _adopt(group, adopted)
-            backlog, oldest = _backlog_in_database(group)
-            fresh = [r for r in fresh if not r.pk]  # the saved ones are in the recount
-        else:
-            backlog, oldest = group.backlog_count, group.backlog_oldest
-        group.backlog_count = backlog + len(fresh)
-        group.backlog_oldest = min(
-            filter(None, [oldest, *(r.received_at or now for r in fresh)]), default=None
-        )
-        group.save(update_fields={*changed, "count", "backlog_count", "backlog_oldest"})
+            adopting.append((group, sorted(adopted)))
+    # Only once every record of the batch is in its group: a group a stray leaves may have
+    # gained a record in this batch, and is then kept.
+    for group, adopted in adopting:
+        _adopt(group, adopted)
+        refresh_backlog(group)
     return len(failures)
 
 
@@ -204,6 +205,7 @@ def _adopt(group: FailureGroup, strays: list[tuple[int, int]]) -> None:
     for _, old in strays:
         moved_from[old] += 1
     ExecutionRecord.objects.filter(pk__in=[pk for pk, _ in strays]).update(failure_group=group)
+    FailureGroup.objects.filter(pk=group.pk).update(count=F("count") + len(strays))
     group.count += len(strays)
     for old_pk, n in moved_from.items():
         FailureGroup.objects.filter(pk=old_pk).update(count=F("count") - n)

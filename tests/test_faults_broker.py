@@ -82,8 +82,8 @@ def test_a_replay_confirmed_while_redis_is_down_waits_and_runs_once_it_is_back(
         batch = ReplayBatch.objects.get()
         page = client.get(f"/replay/{batch.pk}/")
         # Work that beat repeats anyway is only delayed: never a 500 either.
-        refreshed = client.post("/inventory/refresh/")
-        polled = client.post(f"/queues/{record.queue.pk}/poll/")
+        refreshed = client.post("/inventory/refresh/", follow=True)
+        polled = client.post(f"/queues/{record.queue.pk}/poll/", follow=True)
     finally:
         redis_server.start()
     worker = processes.celery_worker(redis_server.url).start()
@@ -100,7 +100,9 @@ def test_a_replay_confirmed_while_redis_is_down_waits_and_runs_once_it_is_back(
     assert confirmed.status_code == 302
     assert (batch.status, batch.unsent) == (ReplayBatch.Status.PENDING, True)
     assert "the task queue (Redis) did not answer" in page.content.decode()
-    assert (refreshed.status_code, polled.status_code) == (302, 302)
+    assert (refreshed.status_code, polled.status_code) == (200, 200)
+    assert "Redis) did not answer: the inventory is refreshed" in refreshed.content.decode()
+    assert "Redis) did not answer: this poll was not sent" in polled.content.decode()
     assert sent == 1
     batch.refresh_from_db()
     assert (batch.unsent, batch.succeeded) == (False, 1)

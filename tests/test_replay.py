@@ -110,6 +110,27 @@ def test_a_cancelled_batch_invokes_nothing_more(alice, sandbox_env):
     assert AuditEvent.objects.filter(action="replay.cancel").count() == 1
 
 
+def test_a_batch_cancelled_midway_takes_what_it_replayed_out_of_the_backlog(
+    alice, sandbox_env, monkeypatch
+):
+    records = _records("hello", [{"name": "ann"}, {"name": "bo"}])
+    batch = _confirm(records, alice, sandbox_env, "hello")
+    real_invoke_one = replay._invoke_one
+
+    def then_cancel(*args):
+        invocation = real_invoke_one(*args)
+        assert replay.cancel(batch, _request(alice))
+        return invocation
+
+    monkeypatch.setattr(replay, "_invoke_one", then_cancel)
+
+    replay.run_batch(batch.pk)
+
+    group = FailureGroup.objects.get()
+    assert Invocation.objects.filter(replay_batch=batch).count() == 1
+    assert (group.count, group.backlog_count) == (2, 1)
+
+
 def test_a_replay_can_target_another_function_and_an_edited_payload(alice, sandbox_env):
     records = _records("orders", [{"order": -1}])
     plan = replay.plan(records, sandbox_env, "orders")

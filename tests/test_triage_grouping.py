@@ -269,3 +269,50 @@ def test_a_dead_letter_of_an_event_already_replayed_is_not_backlog():
 
     group = FailureGroup.objects.get()
     assert (group.count, group.backlog_count) == (2, 0)
+
+
+def test_a_stray_dead_letter_replayed_twice_moves_once():
+    letter = factories.failure_record(kind="dlq", error_type="", function="orders")
+    triage.group_records([letter])
+    for _ in range(2):  # two replays that failed: two rows when joined
+        Invocation.objects.create(
+            environment=letter.environment,
+            function_name="orders",
+            replay_of=letter,
+            status=Invocation.Status.FUNCTION_ERROR,
+        )
+
+    triage.group_records([factories.failure_record(request_id=letter.request_id)])
+
+    group = FailureGroup.objects.get()
+    assert group.error_type == "ValueError"
+    assert (group.count, group.backlog_count) == (2, 2)
+
+
+def test_a_new_dead_letter_keeps_the_group_whose_stray_moves_in_the_same_batch():
+    stray = factories.failure_record(kind="dlq", error_type="")
+    triage.group_records([stray])
+    letters_group = FailureGroup.objects.get()
+    new_letter = factories.failure_record(kind="dlq", error_type="")  # another request
+    record = factories.failure_record(request_id=stray.request_id)
+
+    triage.group_records([new_letter, record])
+
+    letters_group.refresh_from_db()
+    assert (letters_group.count, letters_group.backlog_count) == (1, 1)
+    assert list(letters_group.records.all()) == [new_letter]
+    errors_group = FailureGroup.objects.exclude(pk=letters_group.pk).get()
+    assert (errors_group.count, errors_group.backlog_count) == (2, 2)
+
+
+def test_purging_records_recounts_their_groups_backlog():
+    from invocations import polling
+
+    old = factories.failure_record(received_at=timezone.now() - timedelta(days=100))
+    kept = factories.failure_record()
+    triage.group_records([old, kept])
+
+    polling.purge_old_records(days=90)
+
+    group = FailureGroup.objects.get()
+    assert (group.backlog_count, group.backlog_oldest) == (1, kept.received_at)

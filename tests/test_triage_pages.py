@@ -14,7 +14,7 @@ def _groups(n: int, prefix: str = "fn"):
         factories.failure_record(function=f"{prefix}-{i}", message=f"boom {i}") for i in range(n)
     ]
     triage.group_records(records)
-    return list(FailureGroup.objects.order_by("id"))
+    return list(FailureGroup.objects.order_by("function_name"))
 
 
 def _queries(client, url):
@@ -102,7 +102,7 @@ def test_bulk_assign_and_snooze(client, alice):
     client.post("/groups/bulk/", {"groups": [groups[0].pk], "action": "assign_me"})
     client.post("/groups/bulk/", {"groups": [groups[1].pk], "action": "snooze_24"})
 
-    groups = list(FailureGroup.objects.order_by("id"))
+    groups = list(FailureGroup.objects.order_by("function_name"))
     assert groups[0].assignee == alice
     assert groups[1].is_snoozed
     listed = client.get("/").content.decode()

@@ -62,6 +62,7 @@ def function_list(request):
 def refresh(request):
     from invocations.tasks import sync_functions
 
+    refused = []
     with transaction.atomic():
         audit.record(
             "functions.refresh",
@@ -70,8 +71,15 @@ def refresh(request):
             details={"environment": request.environment.name},
         )
         # Beat refreshes every environment anyway: a broker outage only delays it.
-        sending.send_on_commit(sync_functions, request.environment.pk)
-    messages.success(request, "Refreshing the inventory: reload in a few seconds.")
+        sending.send_on_commit(sync_functions, request.environment.pk, on_failure=refused.append)
+    if refused:
+        messages.warning(
+            request,
+            "The task queue (Redis) did not answer: the inventory is refreshed by the next "
+            "scheduled run once it does.",
+        )
+    else:
+        messages.success(request, "Refreshing the inventory: reload in a few seconds.")
     return redirect("functions")
 
 

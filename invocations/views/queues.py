@@ -109,14 +109,22 @@ def queue_toggle(request, pk):
 @require(access.MANAGE_QUEUES)
 def queue_poll(request, pk):
     """Poll now: a task for this queue, enqueued once the audit event is committed."""
+    refused = []
     with transaction.atomic():
         queue = get_object_or_404(_queues(request), pk=pk)
         audit.record("queue.poll", request=request, target=queue, summary=f"Polled {queue.name}")
         # Beat polls every enabled queue anyway: a broker outage only delays it.
-        sending.send_on_commit(tasks.poll_queue, queue.pk)
-    note = "Poll queued: the worker drains the queue now." + (
-        "" if queue.enabled else " (The queue is disabled: only this poll runs.)"
-    )
+        sending.send_on_commit(tasks.poll_queue, queue.pk, on_failure=refused.append)
+    if refused:
+        note = "The task queue (Redis) did not answer: this poll was not sent. " + (
+            "Beat polls the queue once Redis is back."
+            if queue.enabled
+            else "The queue is disabled: poll it again once Redis is back."
+        )
+    else:
+        note = "Poll queued: the worker drains the queue now." + (
+            "" if queue.enabled else " (The queue is disabled: only this poll runs.)"
+        )
     if request.htmx:
         return _row(request, queue, note=note)
     messages.success(request, note)
