@@ -302,7 +302,17 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 linked[request_id] = min(pk, linked.get(request_id, pk))  # the first invocation
             for row in new:
                 row.invocation_id = linked.get(row.request_id)
-        ExecutionRecord.objects.bulk_create(new)  # sets their primary keys (PostgreSQL, SQLite)
+        ExecutionRecord.objects.bulk_create(new)
+        if any(row.pk is None for row in new):  # SQLite before 3.35 returns no primary keys
+            saved = dict(
+                ExecutionRecord.objects.filter(
+                    queue=queue, message_id__in=[r.message_id for r in new]
+                )
+                .order_by()
+                .values_list("message_id", "pk")
+            )
+            for row in new:
+                row.pk = saved[row.message_id]
         # Failures join their groups in the same transaction: never stored ungrouped.
         triage.group_records(new)
         WatchedQueue.objects.filter(pk=queue.pk).update(
