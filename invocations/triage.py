@@ -138,9 +138,13 @@ def group_records(records: list[ExecutionRecord]) -> int:
             adopting.append((group, sorted(adopted)))
     # Only once every record of the batch is in its group: a group a stray leaves may have
     # gained a record in this batch, and is then kept.
+    moved: set[int] = set()  # a stray moves once, even if two groups of the batch name it
     for group, adopted in adopting:
-        _adopt(group, adopted)
-        refresh_backlog(group)
+        adopted = [(pk, old) for pk, old in adopted if pk not in moved]
+        if adopted:
+            moved.update(pk for pk, _ in adopted)
+            _adopt(group, adopted)
+            refresh_backlog(group)
     return len(failures)
 
 

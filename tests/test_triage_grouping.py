@@ -316,3 +316,17 @@ def test_purging_records_recounts_their_groups_backlog():
 
     group = FailureGroup.objects.get()
     assert (group.backlog_count, group.backlog_oldest) == (1, kept.received_at)
+
+
+def test_a_stray_named_by_two_groups_of_one_batch_moves_once():
+    stray = factories.failure_record(kind="dlq", error_type="")
+    triage.group_records([stray])
+    first = factories.failure_record(request_id=stray.request_id)
+    second = factories.failure_record(
+        request_id=stray.request_id, error_type="KeyError", message="'sku'"
+    )
+
+    triage.group_records([first, second])
+
+    counts = list(FailureGroup.objects.values_list("count", flat=True))
+    assert sorted(counts) == [1, 2]  # three records, each counted once; the letters' group gone
