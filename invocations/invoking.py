@@ -106,24 +106,14 @@ def enqueue(pk: int) -> bool:
 
 
 def requeue_unsent(limit: int = 1000) -> int:
-    """Send the invocations whose enqueue failed (beat, every REQUEUE_INTERVAL_SECONDS); stops at
-    the first that fails again. Only those: a row merely waiting in a busy broker is never sent
-    twice, because a second copy of attempt 1 would look like a lost worker's redelivery."""
-    pks = Invocation.objects.filter(
-        status=Invocation.Status.QUEUED, error_code=BROKER_DOWN
-    ).order_by("id")
-    sent = 0
-    for pk in list(pks.values_list("pk", flat=True)[:limit]):
-        # Unmark first, conditionally: two requeuers never send the same row.
-        taken = Invocation.objects.filter(
-            pk=pk, status=Invocation.Status.QUEUED, error_code=BROKER_DOWN
-        ).update(error_code="", error_text="")
-        if not taken:
-            continue
-        if not enqueue(pk):
-            break
-        sent += 1
-    return sent
+    """Send the invocations whose enqueue failed (beat); a second copy of a row merely waiting
+    in a busy broker would look like a lost worker's redelivery, so only those."""
+    return sending.resend(
+        Invocation.objects.filter(status=Invocation.Status.QUEUED, error_code=BROKER_DOWN),
+        {"error_code": "", "error_text": ""},
+        enqueue,
+        limit,
+    )
 
 
 def backoff(attempt: int) -> float:

@@ -154,38 +154,30 @@ def start(
                 kind="replay",
                 text=f"replay #{batch.pk}: {len(ids)} records to {plan_.function_name}",
             )
-        send_on_commit(batch.pk)
+        pk = batch.pk
+        transaction.on_commit(lambda: send(pk))
     return batch
 
 
-def send_on_commit(pk: int) -> None:
+def send(pk: int) -> bool:
+    """Send run_replay_batch(pk). When the broker does not answer, the batch stays `pending`,
+    marked unsent (its page says so), and requeue_unsent() sends it once the broker is back."""
     from invocations.tasks import run_replay_batch
 
     def unsent(exc):
         ReplayBatch.objects.filter(pk=pk, status=ReplayBatch.Status.PENDING).update(unsent=True)
 
-    sending.send_on_commit(run_replay_batch, pk, on_failure=unsent)
+    return sending.send(run_replay_batch, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 100) -> int:
-    """Send the batches whose task the broker did not take (beat); stops at the first that fails
-    again. Only those: a batch merely waiting in a busy broker is never sent twice."""
-    from invocations.tasks import run_replay_batch
-
-    sent = 0
-    pending = ReplayBatch.objects.filter(status=ReplayBatch.Status.PENDING, unsent=True)
-    for pk in list(pending.order_by("id").values_list("pk", flat=True)[:limit]):
-        # Unmark first, conditionally: two requeuers never send the same batch.
-        if not ReplayBatch.objects.filter(pk=pk, unsent=True).update(unsent=False):
-            continue
-
-        def unsent(exc, pk=pk):
-            ReplayBatch.objects.filter(pk=pk).update(unsent=True)
-
-        if not sending.send(run_replay_batch, pk, on_failure=unsent):
-            break
-        sent += 1
-    return sent
+    """Send the batches whose task the broker did not take (beat)."""
+    return sending.resend(
+        ReplayBatch.objects.filter(status=ReplayBatch.Status.PENDING, unsent=True),
+        {"unsent": False},
+        send,
+        limit,
+    )
 
 
 def cancel(batch: ReplayBatch, request) -> bool:

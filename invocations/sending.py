@@ -27,6 +27,22 @@ def send(task, *args, on_failure: Callable[[Exception], None] | None = None) -> 
     return True
 
 
+def resend(marked, unmark: dict, send_one: Callable[[int], bool], limit: int) -> int:
+    """Send again the rows of `marked` (a queryset of rows whose task the broker refused, oldest
+    first); beat calls this. Each row is unmarked first, conditionally (`unmark`: the fields
+    that clear the mark), so two requeuers never send the same row; `send_one(pk)` sends it and
+    marks it again if the broker refuses, which stops the round. Only marked rows: a row merely
+    waiting in a busy broker is never sent twice."""
+    sent = 0
+    for pk in list(marked.order_by("id").values_list("pk", flat=True)[:limit]):
+        if not marked.filter(pk=pk).update(**unmark):
+            continue
+        if not send_one(pk):
+            break
+        sent += 1
+    return sent
+
+
 def send_on_commit(task, *args, on_failure: Callable[[Exception], None] | None = None) -> None:
     """send() once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send(task, *args, on_failure=on_failure))
