@@ -421,6 +421,7 @@ def purge_old_records(days: int | None = None, chunk: int = 1000) -> int:
     days = days if days is not None else settings.RECORD_RETENTION_DAYS
     cutoff = timezone.now() - timedelta(days=days)
     deleted = 0
+    groups: set[int] = set()
     while True:
         ids = list(
             ExecutionRecord.objects.filter(received_at__lt=cutoff)
@@ -430,16 +431,17 @@ def purge_old_records(days: int | None = None, chunk: int = 1000) -> int:
         if not ids:
             break
         with transaction.atomic():
-            groups = set(
+            groups.update(
                 ExecutionRecord.objects.filter(id__in=ids, failure_group__isnull=False)
                 .order_by()
                 .values_list("failure_group_id", flat=True)
             )
             _, per_model = ExecutionRecord.objects.filter(id__in=ids).delete()
-            # Their groups' backlog figures counted them.
-            for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
-                triage.refresh_backlog(group)
         deleted += per_model.get(ExecutionRecord._meta.label, 0)
+    # Their groups' backlog figures counted them: recount each group once, not once a chunk.
+    for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
+        with transaction.atomic():
+            triage.refresh_backlog(group)
     with transaction.atomic():
         audit.record(
             "records.purge",
