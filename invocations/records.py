@@ -308,7 +308,7 @@ def _unknown_shape(value: Any, envelope: str) -> str:
 
 
 def _invocation_record(
-    record: dict, envelope: str, keep_payloads: bool, warnings: list[str], plain: bool = False
+    record: dict, envelope: str, keep_payloads: bool, warnings: list[str], plain: bool
 ):
     """A destination record or a stream failure record (both carry a requestContext)."""
     context = record["requestContext"]
@@ -372,7 +372,7 @@ def _invocation_record(
 
 
 def _dlq_record(
-    event, attributes, envelope, sent_at, keep_payloads, warnings, plain=False
+    event, attributes, envelope, sent_at, keep_payloads, warnings, plain
 ) -> ParsedRecord:
     """A dead-letter message: the body is the event that failed, the attributes say why."""
     has_payload, payload = False, None
@@ -462,7 +462,7 @@ def _epoch_millis(value: Any, warnings: list[str]) -> datetime | None:
 
 
 def _payload(
-    record: dict, key: str, keep: bool, warnings: list[str], plain: bool = False
+    record: dict, key: str, keep: bool, warnings: list[str], plain: bool
 ) -> tuple[bool, Any]:
     """(present, value) of requestPayload / responsePayload."""
     if key not in record or not keep:
@@ -474,7 +474,7 @@ def _payload(
     return True, value
 
 
-def _batch_info(record: dict, warnings: list[str], plain: bool = False) -> dict | None:
+def _batch_info(record: dict, warnings: list[str], plain: bool) -> dict | None:
     """Every top-level *BatchInfo object: KinesisBatchInfo, DDBStreamBatchInfo, KafkaBatchInfo."""
     found = {}
     for key, value in record.items():
@@ -601,7 +601,7 @@ def _plainly_storable(text: str) -> bool:
     )
 
 
-def _storage_problem(value: Any, plain: bool = False) -> str:
+def _storage_problem(value: Any, plain: bool) -> str:
     """Why `value` cannot go into a jsonb column as it is, or "" if it can. `plain`: it was
     parsed from text that _plainly_storable() cleared."""
     if plain:
