@@ -1,9 +1,10 @@
-"""``python -m sandbox [--host H] [--port N] [--retry-delays 1,2] [--no-seed]``, without Django."""
+"""``python -m sandbox [--host H] [--port N] [--retry-delays 1,2] [--no-seed] [--latency-ms 0]``,
+without Django."""
 
 import argparse
 import sys
 
-from sandbox.server import parse_retry_delays, run
+from sandbox.server import parse_latency_ms, parse_retry_delays, run
 
 
 def main(argv=None) -> int:
@@ -12,12 +13,18 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--retry-delays", default="1,2", help="seconds between async retries")
     parser.add_argument("--no-seed", action="store_true", help="skip the sample functions")
+    parser.add_argument(
+        "--latency-ms", default="0", help="answer every request this many milliseconds late"
+    )
     args = parser.parse_args(argv)
     try:
         delays = parse_retry_delays(args.retry_delays)
+        latency_ms = parse_latency_ms(args.latency_ms)
     except ValueError as exc:
         parser.error(str(exc))
-    return run(args.host, args.port, retry_delays=delays, seed=not args.no_seed)
+    return run(
+        args.host, args.port, retry_delays=delays, seed=not args.no_seed, latency_ms=latency_ms
+    )
 
 
 if __name__ == "__main__":

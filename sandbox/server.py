@@ -4,6 +4,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -30,20 +31,38 @@ def install_patches(endpoint_url: str, retry_delays=(1.0, 2.0)) -> None:
     sqs_fast.install()
 
 
+class DelayedAnswers:
+    """Answers every request `latency_ms` late: a stand-in for AWS across a network or a region,
+    so that a benchmark is bound by AWS's latency rather than by this machine's cores. The
+    server is threaded, so a delayed answer holds only its own request."""
+
+    def __init__(self, app, latency_ms: float):
+        self.app = app
+        self.latency_s = latency_ms / 1000.0
+
+    def __call__(self, environ, start_response):
+        time.sleep(self.latency_s)
+        return self.app(environ, start_response)
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 4566,
     retry_delays=(1.0, 2.0),
     seed: bool = True,
     on_seeded=None,
+    latency_ms: float = 0.0,
 ):
     """Serves until SIGINT or SIGTERM. Prints one line starting with "ready" once it answers.
-    `on_seeded(result)` runs after seeding (the management command registers the queues)."""
+    `on_seeded(result)` runs after seeding (the management command registers the queues).
+    `latency_ms` delays every answer (see DelayedAnswers)."""
     endpoint_url = local_endpoint(host, port)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
     install_patches(endpoint_url, retry_delays)
     # What moto's ThreadedMotoServer does, but binding here so a taken port fails at once.
     app = DomainDispatcherApplication(create_backend_app)
+    if latency_ms > 0:
+        app = DelayedAnswers(app, latency_ms)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     serving = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
     serving.start()
@@ -85,6 +104,16 @@ def parse_retry_delays(text: str) -> tuple[float, ...]:
     if not delays or any(delay < 0 for delay in delays):
         raise ValueError(f"--retry-delays needs one or more non-negative numbers, not {text!r}")
     return delays
+
+
+def parse_latency_ms(text: str) -> float:
+    try:
+        latency = float(text)
+    except ValueError:
+        raise ValueError(f"--latency-ms must be a number of milliseconds, not {text!r}") from None
+    if not 0 <= latency <= 60_000:
+        raise ValueError(f"--latency-ms must be between 0 and 60000, not {text!r}")
+    return latency
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_sandbox(retry_delays: str = "1,2", seed: bool = True, region: str = "us-east-1"):
+def run_sandbox(
+    retry_delays: str = "1,2", seed: bool = True, region: str = "us-east-1", latency_ms: float = 0
+):
     port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key != "AWS_PROFILE"}
@@ -46,6 +48,8 @@ def run_sandbox(retry_delays: str = "1,2", seed: bool = True, region: str = "us-
     command += ["--retry-delays", retry_delays]
     if not seed:
         command.append("--no-seed")
+    if latency_ms:
+        command += ["--latency-ms", str(latency_ms)]
 
     log_file = tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(

@@ -1,7 +1,7 @@
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.server import parse_retry_delays, run
+from sandbox.server import parse_latency_ms, parse_retry_delays, run
 
 
 class Command(BaseCommand):
@@ -19,14 +19,27 @@ class Command(BaseCommand):
             help="seconds between asynchronous retries (AWS: 60,120); other async times scale",
         )
         parser.add_argument("--no-seed", action="store_true", help="skip the sample resources")
+        parser.add_argument(
+            "--latency-ms",
+            default="0",
+            help="answer every request this many milliseconds late (a stand-in for AWS's network)",
+        )
 
-    def handle(self, *args, host, port, retry_delays, no_seed, **options):
+    def handle(self, *args, host, port, retry_delays, no_seed, latency_ms, **options):
         try:
             delays = parse_retry_delays(retry_delays)
+            latency = parse_latency_ms(latency_ms)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         try:
-            run(host, port, retry_delays=delays, seed=not no_seed, on_seeded=_register)
+            run(
+                host,
+                port,
+                retry_delays=delays,
+                seed=not no_seed,
+                on_seeded=_register,
+                latency_ms=latency,
+            )
         except (BotoCoreError, ClientError) as exc:
             raise CommandError(f"seeding the sandbox failed: {exc}") from exc
         except OSError as exc:
