@@ -85,7 +85,14 @@ def _gather(context: PollContext, sqs, url: str) -> list[dict]:
             MessageAttributeNames=["All"],
         )
         received = response.get("Messages", [])
-        messages.extend(received)
+        # A visibility timeout shorter than the window lets a message come back into the
+        # batch it is already in: keep it once, with its newest receipt handle.
+        seen = {message["MessageId"]: index for index, message in enumerate(messages)}
+        for message in received:
+            if message["MessageId"] in seen:
+                messages[seen[message["MessageId"]]] = message
+            else:
+                messages.append(message)
         if messages and deadline is None:
             if window <= 0:
                 break
