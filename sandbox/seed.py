@@ -120,7 +120,8 @@ def seed(endpoint_url: str, region: str = "us-east-1") -> dict:
         MaximumRecordAgeInSeconds=3600,
         DestinationConfig={
             "OnFailure": {
-                "Destination": queue("stream-reader-on-failure", "destination", "stream-reader")
+                # Watched as discovery watches a mapping's OnFailure queue.
+                "Destination": queue("stream-reader-on-failure", "dlq", "stream-reader")
             }
         },
     )
