@@ -246,3 +246,49 @@ def test_a_dynamodb_stream_failure_sends_ddb_stream_batch_info(
     assert info["batchSize"] == 2
     assert int(info["startSequenceNumber"]) < int(info["endSequenceNumber"])
     assert logged_batches(logs, function, 2) == [["INSERT", "MODIFY"]] * 2
+
+
+def test_a_partial_batch_response_retries_from_the_lowest_reported_sequence_number(
+    make_function, make_stream, failure_queue, awslambda, kinesis, sqs, logs
+):
+    reporting = KINESIS_HANDLER.replace(
+        """    if any(item.startswith("bad") for item in data):
+        raise ValueError("a bad record")
+""",
+        """    failures = [
+        {"itemIdentifier": r["kinesis"]["sequenceNumber"]}
+        for r, item in zip(event["Records"], data)
+        if item.startswith("bad")
+    ]
+    return {"batchItemFailures": failures}
+""",
+    )
+    function = make_function(reporting)
+    stream, stream_arn = make_stream()
+    queue_name, queue_arn = failure_queue
+    put = [
+        kinesis.put_record(StreamName=stream, Data=data.encode(), PartitionKey="p")
+        for data in ["ok-1", "bad-2", "ok-3", "bad-4"]
+    ]
+
+    awslambda.create_event_source_mapping(
+        FunctionName=function,
+        EventSourceArn=stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+
+    record = json.loads(wait_for_message(sqs, queue_name, lambda m: True)["Body"])
+    assert logged_batches(logs, function, 2) == [
+        ["ok-1", "bad-2", "ok-3", "bad-4"],
+        ["bad-2", "ok-3", "bad-4"],
+    ]
+    info = record["KinesisBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        put[1]["SequenceNumber"],
+        put[3]["SequenceNumber"],
+        3,
+    )
+    assert "functionError" not in record["responseContext"]
