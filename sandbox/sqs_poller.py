@@ -22,6 +22,7 @@ from sandbox.event_sources import PollContext
 
 LONG_POLL_S = 1  # short enough to notice a stop or a disabled mapping quickly
 IDLE_WAIT_S = 0.2
+THROTTLE_BACKOFF_S = 0.2
 LAMBDA_ATTRIBUTES = (
     "ApproximateReceiveCount",
     "SentTimestamp",
@@ -57,7 +58,10 @@ def poll(context: PollContext) -> None:
             continue
         event = {"Records": [lambda_record(message, queue_arn, region) for message in batch]}
         outcome = context.clients.invoke(mapping.function_arn, event)
-        if not outcome.invoked or outcome.function_error:
+        if not outcome.invoked:
+            context.wait(THROTTLE_BACKOFF_S)  # throttled: the messages come back later
+            continue
+        if outcome.function_error:
             continue  # the messages come back when their visibility timeout ends
         failed = failed_message_ids(
             outcome.parsed_payload(), batch, "ReportBatchItemFailures" in _response_types(mapping)

@@ -243,11 +243,12 @@ class StreamPoller:
 
         event = {"Records": [record.event_record for record in batch.records]}
         age_ms = (time.time() - batch.records[-1].arrival) * 1000
-        metrics.record(self.function, "IteratorAge", max(round(age_ms), 0), "Milliseconds")
         outcome = self.context.clients.invoke(self.mapping.function_arn, event)
         if not outcome.invoked:  # throttled: try again later without using a retry
             batch.not_before = time.monotonic() + self._backoff(batch.retries + 1)
             return
+        # The age of the batch's last record when the function received it.
+        metrics.record(self.function, "IteratorAge", max(round(age_ms), 0), "Milliseconds")
         batch.invokes += 1
         batch.last = outcome
 
