@@ -137,7 +137,9 @@ def test_reported_failures_return_to_the_queue_until_the_redrive_dlq_takes_them(
     function = make_function(BATCH_HANDLER)
     dlq_url, dlq_arn = make_queue()
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
-    url, arn = make_queue(VisibilityTimeout=1, RedrivePolicy=redrive)
+    # Longer than the window plus the invoke, as AWS advises: a message must not come back
+    # while its batch is still being gathered or run.
+    url, arn = make_queue(VisibilityTimeout=3, RedrivePolicy=redrive)
     awslambda.create_event_source_mapping(
         FunctionName=function,
         EventSourceArn=arn,
@@ -168,7 +170,7 @@ def test_without_report_batch_item_failures_a_successful_answer_deletes_the_whol
     make_function, make_queue, awslambda, sqs, logs
 ):
     function = make_function(BATCH_HANDLER)
-    url, arn = make_queue(VisibilityTimeout=1)
+    url, arn = make_queue(VisibilityTimeout=3)
     awslambda.create_event_source_mapping(
         FunctionName=function, EventSourceArn=arn, MaximumBatchingWindowInSeconds=1
     )
@@ -188,7 +190,7 @@ def test_a_function_error_returns_every_message_of_the_batch(
     function = make_function(failing)
     dlq_url, dlq_arn = make_queue()
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
-    url, arn = make_queue(VisibilityTimeout=1, RedrivePolicy=redrive)
+    url, arn = make_queue(VisibilityTimeout=3, RedrivePolicy=redrive)
     awslambda.create_event_source_mapping(
         FunctionName=function,
         EventSourceArn=arn,
