@@ -169,8 +169,16 @@ def _regressions(rule: Rule, now) -> list[Firing]:
     newest_by_group = {row["group_id"]: row["newest"] for row in newest}
     if not newest_by_group:
         return []
+    notified = dict(
+        AlertState.objects.filter(rule=rule, condition=Condition.REGRESSION).values_list(
+            "group_id", "marker"
+        )
+    )
+    fresh = [pk for pk, marker in newest_by_group.items() if notified.get(pk, 0) < marker]
+    if not fresh:
+        return []
     firings = []
-    for group in _matching(rule, FailureGroup.objects.filter(pk__in=newest_by_group)):
+    for group in _matching(rule, FailureGroup.objects.filter(pk__in=fresh)):
         marker = newest_by_group[group.pk]
         state = _state(rule, Condition.REGRESSION, f"group:{group.pk}", group=group)
         silent = quiet(rule, group, now)
@@ -247,24 +255,39 @@ def _deep_queues(rule: Rule) -> dict:
 def _levels(rule: Rule, condition: str, subjects: dict, now, clear_after=None) -> list[Firing]:
     """Fire each true subject that is not active yet; clear active ones no longer true (after
     `clear_after` without being true, if given). A quiet group is skipped, not marked: if the
-    condition still holds when the snooze ends, it notifies then."""
-    for state in AlertState.objects.filter(rule=rule, condition=condition, active=True):
-        if state.subject in subjects:
-            continue
-        if (
-            clear_after is not None
-            and state.last_true_at
-            and now - state.last_true_at < clear_after
-        ):
-            continue
-        AlertState.objects.filter(pk=state.pk, active=True).update(active=False, cleared_at=now)
+    condition still holds when the snooze ends, it notifies then. A steady state (the same
+    problems still there) costs a fixed number of queries, however many there are."""
+    states = {
+        state.subject: state
+        for state in AlertState.objects.filter(rule=rule, condition=condition).only(
+            "subject", "active", "last_true_at"
+        )
+    }
+    clearing = [
+        state.pk
+        for subject, state in states.items()
+        if state.active
+        and subject not in subjects
+        and not (clear_after and state.last_true_at and now - state.last_true_at < clear_after)
+    ]
+    if clearing:
+        AlertState.objects.filter(pk__in=clearing, active=True).update(active=False, cleared_at=now)
+    if clear_after is not None:
+        still_true = [states[subject].pk for subject in subjects if subject in states]
+        AlertState.objects.filter(pk__in=still_true).update(last_true_at=now)
     firings = []
     for subject, (group, queue, extra) in subjects.items():
-        state = _state(rule, condition, subject, group=group, queue=queue)
-        AlertState.objects.filter(pk=state.pk).update(last_true_at=now)
-        if state.active or (group is not None and quiet(rule, group, now)):
+        state = states.get(subject)
+        if state is not None and state.active:
             continue
-        if AlertState.objects.filter(pk=state.pk, active=False).update(active=True, fired_at=now):
+        if group is not None and quiet(rule, group, now):
+            continue
+        if state is None:
+            state = _state(rule, condition, subject, group=group, queue=queue)
+        claimed = AlertState.objects.filter(pk=state.pk, active=False).update(
+            active=True, fired_at=now, last_true_at=now
+        )
+        if claimed:
             firings.append(Firing(rule, condition, group=group, queue=queue, extra=extra))
     return firings
 
@@ -312,10 +335,11 @@ def _notify(firings: list[Firing], now) -> int:
 
 
 def _digest(channel: Channel, batch: list[Firing], now) -> Notification:
-    items = [firing.payload() for firing in batch]
+    # The message lists the first ones in full; the count says how many there were.
+    items = [firing.payload() for firing in batch[: messages.DIGEST_LIMIT]]
     rules = [firing.rule for firing in batch]
     payload = messages.digest_payload(
-        rules[0].environment.name, [rule.name for rule in rules], items
+        rules[0].environment.name, [rule.name for rule in rules], items, len(batch)
     )
     groups = [firing.group for firing in batch if firing.group is not None]
     notification = Notification.objects.create(

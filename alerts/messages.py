@@ -110,13 +110,15 @@ def event_payload(rule, condition: str, group=None, queue=None, extra: dict | No
     return payload
 
 
-def digest_payload(environment_name: str, rule_names: list[str], items: list[dict]) -> dict:
+def digest_payload(
+    environment_name: str, rule_names: list[str], items: list[dict], count: int
+) -> dict:
     return {
         "rule": ",".join(sorted(set(rule_names))),
         "event": "digest",
         "environment": environment_name,
-        "title": f"{len(items)} alerts in {environment_name} within a minute",
-        "count": len(items),
+        "title": f"{count} alerts in {environment_name} within a minute",
+        "count": count,
         "items": items[:DIGEST_LIMIT],
         "links": {"triage": absolute(reverse("triage"))},
     }

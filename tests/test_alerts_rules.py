@@ -214,3 +214,35 @@ def test_under_the_threshold_each_group_gets_its_own_message():
     evaluate_settled()
 
     assert _events() == ["new_group"] * 3
+
+
+def _steady_queries() -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        evaluator.evaluate()
+    return len(queries)
+
+
+def test_a_steady_state_costs_the_same_queries_however_many_problems_are_open():
+    rule(channel(HOOK), on_new_group=False, on_regression=True, backlog_minutes=60)
+    old = timezone.now() - timedelta(hours=2)
+
+    def add_groups(start, count):
+        triage.group_records(
+            [
+                factories.failure_record(error_type=f"E{i}", message=f"m{i}", received_at=old)
+                for i in range(start, start + count)
+            ]
+        )
+
+    add_groups(0, 3)
+    evaluator.evaluate()
+    few = _steady_queries()
+    add_groups(3, 30)
+    evaluator.evaluate()
+    many = _steady_queries()
+
+    assert AlertState.objects.filter(active=True).count() == 33
+    assert many == few
