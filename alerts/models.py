@@ -98,10 +98,16 @@ class Rule(models.Model):
     on_new_group = models.BooleanField("a new group appears", default=False)
     on_regression = models.BooleanField("a resolved group regresses", default=False)
     spike_count = models.PositiveIntegerField(
-        "spike: occurrences", null=True, blank=True, help_text="N occurrences…"
+        "spike: occurrences",
+        null=True,
+        blank=True,
+        help_text="A group gets at least this many occurrences…",
     )
     spike_minutes = models.PositiveIntegerField(
-        "spike: within minutes", null=True, blank=True, help_text="…within M minutes."
+        "spike: within minutes",
+        null=True,
+        blank=True,
+        help_text="…within this many minutes.",
     )
     backlog_minutes = models.PositiveIntegerField(
         "oldest unreplayed failure older than (minutes)", null=True, blank=True
