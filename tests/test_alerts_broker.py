@@ -50,3 +50,17 @@ def test_a_new_group_is_delivered_through_the_worker_with_retries(celery_worker)
         assert _wait_for(lambda: Notification.objects.get().status == "delivered")
         assert [r.answered for r in hook.received] == [503, 200]
         assert Notification.objects.get().attempts == 2
+
+
+@pytest.mark.broker
+def test_the_evaluate_task_sent_by_name_fires_and_the_worker_delivers(celery_worker, settings):
+    settings.ALERT_SETTLE_SECONDS = 0
+    with WebhookReceiver() as hook:
+        rule(channel(hook.url, name="hook"))
+        triage.group_records([factories.failure_record()])
+
+        celery_worker.send_task("alerts.tasks.evaluate")
+
+        assert _wait_for(lambda: len(hook.accepted) == 1)
+        assert json.loads(hook.received[0].body)["event"] == "new_group"
+        assert Notification.objects.get().status == "delivered"
