@@ -110,6 +110,10 @@ def event_payload(rule, condition: str, group=None, queue=None, extra: dict | No
     return payload
 
 
+def digest_title(count: int, environment_name: str) -> str:
+    return f"{count} alerts in {environment_name} within a minute"
+
+
 def digest_payload(
     environment_name: str, rule_names: list[str], items: list[dict], count: int
 ) -> dict:
@@ -117,7 +121,7 @@ def digest_payload(
         "rule": ",".join(sorted(set(rule_names))),
         "event": "digest",
         "environment": environment_name,
-        "title": f"{count} alerts in {environment_name} within a minute",
+        "title": digest_title(count, environment_name),
         "count": count,
         "items": items[:DIGEST_LIMIT],
         "links": {"triage": absolute(reverse("triage"))},

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alerts import evaluator
+from alerts import delivery, evaluator
 from alerts.models import AlertState, Notification
 from invocations import triage
 from invocations.models import FailureGroup, WatchedQueue
@@ -246,3 +246,32 @@ def test_a_steady_state_costs_the_same_queries_however_many_problems_are_open():
 
     assert AlertState.objects.filter(active=True).count() == 33
     assert many == few
+
+
+def test_a_storm_that_goes_on_gets_one_digest_a_minute():
+    rule(channel(HOOK, digest_after=5))
+    start = timezone.now()
+
+    def tick(first, count, seconds):
+        triage.group_records(
+            [
+                factories.failure_record(error_type=f"Storm{i}", message=f"m{i}")
+                for i in range(first, first + count)
+            ]
+        )
+        moment = start + timedelta(seconds=seconds)
+        evaluator.evaluate(moment)
+        return evaluator.evaluate(settled(moment))
+
+    created = [tick(0, 20, 0), tick(20, 20, 15), tick(40, 10, 30)]
+
+    digests = list(Notification.objects.order_by("id"))
+    assert created == [1, 1, 0]
+    assert [n.event for n in digests] == ["digest", "digest"]
+    assert [n.payload["count"] for n in digests] == [20, 30]
+    assert digests[1].groups.count() == 30
+    assert digests[1].send_after == digests[0].created_at + timedelta(minutes=1)
+    assert digests[1].title == "30 alerts in default within a minute"
+    delivery.deliver(digests[1].pk)  # held: not due yet
+    digests[1].refresh_from_db()
+    assert (digests[1].status, digests[1].attempts) == ("pending", 0)
