@@ -206,3 +206,31 @@ def test_the_group_page_says_who_was_notified(client, admin_user):
         assert "Notified" in page
         assert "oncall-hook" in page
         assert "delivered" in page
+
+
+def test_the_poller_goes_on_storing_and_deleting_while_the_receiver_is_down():
+    from moto import mock_aws
+
+    from invocations import aws, polling
+    from invocations.models import Environment
+    from tests.test_polling import depth, destination_record, make_queue
+
+    with mock_aws():
+        aws.reset_clients()
+        sqs = aws.client(Environment.objects.default(), "sqs")
+        queue = make_queue(sqs, "orders-on-failure")
+        rule(channel(f"http://127.0.0.1:{free_port()}/hook", name="down"))
+        sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record("req-1", order=-1))
+        polling.poll_queue(queue)
+        evaluate_settled()
+
+        deliver_all()
+        sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record("req-2", order=-2))
+        result = polling.poll_queue(queue)
+
+        failed = Notification.objects.get()
+        assert (failed.status, failed.error) == ("failed", "connection refused or lost")
+        assert result.stored == 1 and result.error in ("", None)
+        assert ExecutionRecord.objects.filter(failure_group__isnull=False).count() == 2
+        assert depth(sqs, queue) == 0
+    aws.reset_clients()
