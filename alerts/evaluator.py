@@ -84,12 +84,15 @@ def _fire(rule: Rule, now) -> list[Firing]:
 # --- Which groups a rule is about, and when it keeps quiet. -------------------------------------
 
 
+def _fixed_match(rule: Rule, group: FailureGroup) -> bool:
+    """The filters on what never changes in a group: its function and error type."""
+    return rule.matches_function(group.function_name) and rule.matches_error_type(group.error_type)
+
+
 def _matching(rule: Rule, groups) -> list[FailureGroup]:
-    kept = [
-        g
-        for g in groups.select_related("environment")
-        if rule.matches_function(g.function_name) and rule.matches_error_type(g.error_type)
-    ]
+    if not isinstance(groups, list):
+        groups = list(groups.select_related("environment"))
+    kept = [g for g in groups if _fixed_match(rule, g)]
     kinds = rule.kind_list
     if kinds and kept:
         with_kinds = set(
@@ -140,6 +143,25 @@ def _new_groups(rule: Rule, now) -> list[Firing]:
     candidates = FailureGroup.objects.filter(
         environment=rule.environment, pk__gt=rule.first_group_id, count__gt=0
     ).exclude(pk__in=fired)
+    candidates = list(candidates.select_related("environment"))
+    # A group the rule's fixed filters leave out is marked as handled, so that later rounds
+    # do not read it again.
+    AlertState.objects.bulk_create(
+        [
+            AlertState(
+                rule=rule,
+                condition=Condition.NEW_GROUP,
+                subject=f"group:{group.pk}",
+                group=group,
+                noticed_at=now,
+                fired_at=now,
+                suppressed=True,
+            )
+            for group in candidates
+            if not _fixed_match(rule, group)
+        ],
+        ignore_conflicts=True,
+    )
     firings = []
     for group in _matching(rule, candidates):
         state = _state(rule, Condition.NEW_GROUP, f"group:{group.pk}", group=group, noticed_at=now)
@@ -302,8 +324,11 @@ def _notify(firings: list[Firing], now) -> int:
     the next one, held until a minute after the last."""
     by_channel: dict[int, list[Firing]] = defaultdict(list)
     channels: dict[int, Channel] = {}
+    of_rule: dict[int, list[Channel]] = {}
     for firing in firings:
-        for channel in firing.rule.channels.filter(enabled=True):
+        if firing.rule.pk not in of_rule:
+            of_rule[firing.rule.pk] = list(firing.rule.channels.filter(enabled=True))
+        for channel in of_rule[firing.rule.pk]:
             channels[channel.pk] = channel
             by_channel[channel.pk].append(firing)
     created = 0

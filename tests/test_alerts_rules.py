@@ -275,3 +275,16 @@ def test_a_storm_that_goes_on_gets_one_digest_a_minute():
     delivery.deliver(digests[1].pk)  # held: not due yet
     digests[1].refresh_from_db()
     assert (digests[1].status, digests[1].attempts) == ("pending", 0)
+
+
+def test_groups_a_rule_filters_out_are_read_once_not_every_round():
+    rule(channel(HOOK), function_patterns="billing")
+    triage.group_records(
+        [factories.failure_record(error_type=f"E{i}", message=f"m{i}") for i in range(5)]
+    )
+
+    evaluate_settled()
+
+    assert Notification.objects.count() == 0
+    assert AlertState.objects.filter(suppressed=True).count() == 5
+    assert set(AlertState.objects.values_list("fired_at", flat=True)) != {None}
