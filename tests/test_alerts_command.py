@@ -80,3 +80,24 @@ def test_test_sends_a_signed_test_notification_and_says_how_it_went():
 def test_test_of_an_unknown_rule_is_an_error():
     with pytest.raises(CommandError, match="No rule named 'nope'"):
         _run("test", "nope")
+
+
+def test_test_with_a_receiver_that_is_down_fails_after_one_attempt():
+    from tests.conftest import free_port
+
+    Environment.objects.default()
+    _run(
+        "add",
+        "--name",
+        "down",
+        "--on",
+        "new_group",
+        "--channel",
+        f"http://127.0.0.1:{free_port()}/x",
+    )
+
+    with pytest.raises(CommandError, match="1 channel"):
+        _run("test", "down")
+
+    notification = Notification.objects.get()
+    assert (notification.status, notification.attempts) == ("failed", 1)

@@ -6,10 +6,11 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from alerts import changes, delivery
 from alerts.forms import check_channel_url
-from alerts.models import Channel, Rule
+from alerts.models import Channel, Notification, Rule
 from invocations.models import Environment
 
 SIMPLE = {"new_group": "on_new_group", "regression": "on_regression"}
@@ -136,6 +137,10 @@ class Command(BaseCommand):
             notification = changes.send_test(channel, enqueue=False)
             # Here and now rather than by the worker: the point is to see the answer.
             delivery.deliver(notification.pk)
+            # One attempt: the answer is printed now, so no retry should surprise anyone later.
+            Notification.objects.filter(
+                pk=notification.pk, status=Notification.Status.RETRYING
+            ).update(status=Notification.Status.FAILED, finished_at=timezone.now())
             notification.refresh_from_db()
             if notification.status == notification.Status.DELIVERED:
                 self.stdout.write(f"{channel.name}: delivered")
