@@ -186,3 +186,18 @@ def test_the_admin_site_audits_rule_changes(client, admin_user, slack):
     event = AuditEvent.objects.get(action="alert.rule.create", target_repr="from-admin")
     assert "xoxbSuperSecretToken123" not in str(event.details)
     assert event.details["channels"] == ["slack-oncall slack://•••"]
+
+
+def test_the_admin_site_lists_channels_masked_and_notifications_read_only(
+    client, admin_user, slack
+):
+    client.force_login(admin_user)
+
+    channels = client.get("/admin/alerts/channel/").content.decode()
+    notifications = client.get("/admin/alerts/notification/")
+    add_notification = client.get("/admin/alerts/notification/add/")
+
+    assert "slack://•••" in channels
+    assert "xoxbSuperSecretToken123" not in channels
+    assert notifications.status_code == 200
+    assert add_notification.status_code == 403
