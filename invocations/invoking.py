@@ -95,14 +95,13 @@ def enqueue(pk: int) -> bool:
     """Send run_invocation(pk) to the broker. When the broker does not answer, the row stays
     `queued` and says why (instead of a 500 for a row that was saved), and requeue_unsent()
     sends it once the broker is back. Returns whether it was sent."""
-    from invocations.tasks import run_invocation
 
     def unsent(exc):
         Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
             error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
         )
 
-    return sending.send(run_invocation, pk, on_failure=unsent)
+    return sending.send(sending.RUN_INVOCATION, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 1000) -> int:

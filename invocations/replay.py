@@ -162,12 +162,11 @@ def start(
 def send(pk: int) -> bool:
     """Send run_replay_batch(pk). When the broker does not answer, the batch stays `pending`,
     marked unsent (its page says so), and requeue_unsent() sends it once the broker is back."""
-    from invocations.tasks import run_replay_batch
 
     def unsent(exc):
         ReplayBatch.objects.filter(pk=pk, status=ReplayBatch.Status.PENDING).update(unsent=True)
 
-    return sending.send(run_replay_batch, pk, on_failure=unsent)
+    return sending.send(sending.RUN_REPLAY_BATCH, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 100) -> int:

@@ -60,8 +60,6 @@ def function_list(request):
 @require_POST
 @access.require(access.INVOKE)
 def refresh(request):
-    from invocations.tasks import sync_functions
-
     refused = []
     with transaction.atomic():
         audit.record(
@@ -71,7 +69,9 @@ def refresh(request):
             details={"environment": request.environment.name},
         )
         # Beat refreshes every environment anyway: a broker outage only delays it.
-        sending.send_on_commit(sync_functions, request.environment.pk, on_failure=refused.append)
+        sending.send_on_commit(
+            sending.SYNC_FUNCTIONS, request.environment.pk, on_failure=refused.append
+        )
     if refused:
         messages.warning(
             request,

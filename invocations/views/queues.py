@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from invocations import access, audit, aws, discovery, sending, tasks
+from invocations import access, audit, aws, discovery, sending
 from invocations.access import require
 from invocations.models import WatchedQueue
 
@@ -114,7 +114,7 @@ def queue_poll(request, pk):
         queue = get_object_or_404(_queues(request), pk=pk)
         audit.record("queue.poll", request=request, target=queue, summary=f"Polled {queue.name}")
         # Beat polls every enabled queue anyway: a broker outage only delays it.
-        sending.send_on_commit(tasks.poll_queue, queue.pk, on_failure=refused.append)
+        sending.send_on_commit(sending.POLL_QUEUE, queue.pk, on_failure=refused.append)
     if refused:
         note = "The task queue (Redis) did not answer: this poll was not sent. " + (
             "Beat polls the queue once Redis is back."
