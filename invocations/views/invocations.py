@@ -6,14 +6,13 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, aws, logs
+from invocations import access, logs, request_logs
 from invocations.forms import InvocationFilterForm
 from invocations.models import Invocation
 
 PAGE_SIZE = 50
 # After a 202, keep looking for the outcome record this long (the page polls slowly).
 ASYNC_OUTCOME_WATCH = timedelta(minutes=15)
-LOG_LOOKBACK = timedelta(minutes=5)
 
 
 def filtered(environment, data: dict):
@@ -134,26 +133,13 @@ def invocation_status(request, pk):
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)
-    group = f"/aws/lambda/{invocation.function_name}"
-    context = {"invocation": invocation, "group": group, "lines": [], "error": "", "more": False}
-    if not invocation.request_id:
-        context["error"] = "This invocation has no request ID yet, so there is no log to find."
-        return render(request, "invocations/partials/invocation_log.html", context)
-    start = invocation.created_at - LOG_LOOKBACK
-    try:
-        events, more = aws.filter_log_events(
-            invocation.environment,
-            group,
-            f'"{invocation.request_id}"',
-            start_ms=int(start.timestamp() * 1000),
-        )
-    except aws.AwsError as error:
-        if error.code == "ResourceNotFoundException":
-            context["error"] = f"The log group {group} does not exist (yet)."
-        else:
-            context["error"] = f"CloudWatch Logs answered {error.code}: {error.message}"
-        return render(request, "invocations/partials/invocation_log.html", context)
-    context["lines"] = logs.lines_of([event.message for event in events])
-    context["more"] = more
-    context["streams"] = sorted({event.stream for event in events})
+    found = request_logs.for_invocation(invocation)
+    context = {
+        "invocation": invocation,
+        "group": found.group,
+        "lines": found.lines,
+        "error": found.error,
+        "more": found.more,
+        "streams": found.streams,
+    }
     return render(request, "invocations/partials/invocation_log.html", context)
