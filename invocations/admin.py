@@ -5,7 +5,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from invocations import audit
+from invocations import audit, queues
 from invocations.models import (
     AuditEvent,
     Environment,
@@ -104,19 +104,10 @@ class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        audit.record(
-            "queue.change" if change else "queue.watch",
-            request=request,
-            target=obj,
-            summary=f"{'changed' if change else 'watched'} queue {obj.name}",
-            details={"changed": form.changed_data},
-        )
+        queues.saved_in_admin(obj, request=request, created=not change, changed=form.changed_data)
 
     def delete_model(self, request, obj):
-        audit.record(
-            "queue.unwatch", request=request, target=obj, summary=f"unwatched queue {obj.name}"
-        )
-        super().delete_model(request, obj)
+        queues.unwatch(obj, request=request)
 
 
 @admin.register(ExecutionRecord)

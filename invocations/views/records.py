@@ -1,7 +1,6 @@
 """The records page (filters, search, counts per kind, keyset pagination) and one record's page
 (every field, payloads, raw body, the linked invocation, the logs of its request)."""
 
-
 from django import forms
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
