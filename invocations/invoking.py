@@ -21,7 +21,7 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from invocations import audit, aws, logs, sending
+from invocations import audit, aws, grouping, logs, sending
 from invocations.models import Function, Invocation
 
 log = logging.getLogger(__name__)
@@ -122,15 +122,13 @@ def backoff(attempt: int) -> float:
 
 
 def _finish(pk: int, attempt: int, **fields) -> None:
-    from invocations import triage
-
     fields.setdefault("finished_at", timezone.now())
     fields.setdefault("next_attempt_at", None)
     with transaction.atomic():
         # Only the attempt that holds the row writes its outcome.
         written = Invocation.objects.filter(pk=pk, attempts=attempt).update(**fields)
-        if written and fields.get("status") in triage.FAILED_INVOCATION_STATUSES:
-            triage.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
+        if written and fields.get("status") in grouping.FAILED_INVOCATION_STATUSES:
+            grouping.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
 
 
 def _claim(pk: int, attempt: int) -> bool:

@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invocations import aws, records, triage
+from invocations import aws, grouping, records
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
             for row in new:
                 row.pk = saved[row.message_id]
         # Failures join their groups in the same transaction: never stored ungrouped.
-        triage.group_records(new)
+        grouping.group_records(new)
         WatchedQueue.objects.filter(pk=queue.pk).update(
             records_stored=F("records_stored") + len(new)
         )
@@ -441,7 +441,7 @@ def purge_old_records(days: int | None = None, chunk: int = 1000) -> int:
     # Their groups' backlog figures counted them: recount each group once, not once a chunk.
     for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
         with transaction.atomic():
-            triage.refresh_backlog(group)
+            grouping.refresh_backlog(group)
     with transaction.atomic():
         audit.record(
             "records.purge",

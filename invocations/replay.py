@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import audit, aws, invoking, sending, triage
+from invocations import audit, aws, grouping, invoking, sending, triage
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -291,7 +291,7 @@ def run_batch(batch_id: int) -> ReplayBatch:
         # What was replayed before the cancel is no longer backlog.
         with transaction.atomic():
             for group in _groups_of(batch):
-                triage.refresh_backlog(group)
+                grouping.refresh_backlog(group)
     elif batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
         with transaction.atomic():
             audit.record(

@@ -116,21 +116,21 @@ def test_an_insert_refused_by_the_unique_key_is_rolled_back_and_stored_once(sqs,
     # Another poller whose lease overlapped stored a message between our read and our insert.
     from django.db import IntegrityError
 
-    from invocations import triage
+    from invocations import grouping
     from invocations.models import FailureGroup
 
     queue = make_queue(sqs, "orders-on-failure")
     for order in (-1, -2):
         sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record(f"req{order}", order))
     messages = aws.receive_messages(queue.environment, queue.url)
-    real_group_records = triage.group_records
+    real_group_records = grouping.group_records
 
     def refused_once(records):
-        monkeypatch.setattr(triage, "group_records", real_group_records)
+        monkeypatch.setattr(grouping, "group_records", real_group_records)
         real_group_records(records)
         raise IntegrityError("UNIQUE constraint failed: queue, message_id")
 
-    monkeypatch.setattr(triage, "group_records", refused_once)
+    monkeypatch.setattr(grouping, "group_records", refused_once)
 
     stored = polling.store_batch(queue, messages)
 

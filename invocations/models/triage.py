@@ -43,7 +43,7 @@ class FailureGroup(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     # Snoozed until the count reaches this number.
     snooze_until_count = models.PositiveIntegerField(null=True, blank=True)
-    # Failure records not yet replayed with success: kept here (see triage.refresh_backlog) so
+    # Failure records not yet replayed with success: kept here (see grouping.refresh_backlog) so
     # that the triage page sorts on a column instead of scanning every record.
     backlog_count = models.PositiveIntegerField(default=0)
     backlog_oldest = models.DateTimeField(null=True, blank=True)

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from invocations import access, aws, redrive, replay, triage
+from invocations import access, aws, grouping, redrive, replay
 from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
 
@@ -29,7 +29,7 @@ def _selection(request, form: ReplayForm):
         group = get_object_or_404(
             FailureGroup, pk=form.cleaned_data["group"], environment=request.environment
         )
-        records = triage.unreplayed(records.filter(failure_group=group))
+        records = grouping.unreplayed(records.filter(failure_group=group))
     else:
         records = records.filter(pk__in=form.record_ids())
     return group, list(records.order_by("id")[:10_000])

@@ -1,6 +1,5 @@
 """The triage page (home), a failure group's page, and the workflow actions on groups."""
 
-from datetime import timedelta
 
 from django.contrib import messages
 from django.db import transaction
@@ -100,18 +99,6 @@ def triage_list(request):
     return render(request, "invocations/triage.html", context)
 
 
-def _apply(group: FailureGroup, action: str, request) -> None:
-    if action in {"acknowledged", "resolved", "ignored", "open"}:
-        triage.set_status(group, action, request)
-    elif action == "assign_me":
-        triage.assign(group, request.user, request)
-    elif action == "unassign":
-        triage.assign(group, None, request)
-    elif action.startswith("snooze_"):
-        hours = int(action.removeprefix("snooze_"))
-        triage.snooze(group, request, until=timezone.now() + timedelta(hours=hours))
-
-
 @require_POST
 @access.require(access.TRIAGE)
 def bulk_action(request):
@@ -126,7 +113,7 @@ def bulk_action(request):
         try:
             with transaction.atomic():
                 group = FailureGroup.objects.select_for_update().get(pk=group.pk)
-                _apply(group, form.cleaned_data["action"], request)
+                triage.apply(group, form.cleaned_data["action"], request)
             changed.append(group)
         except triage.TriageError as error:
             refused.append(str(error))
@@ -228,17 +215,7 @@ def group_action(request, pk, action):
             return redirect("group", pk=pk)
         data = form.cleaned_data
         try:
-            if action == "status":
-                triage.set_status(group, data["status"], request, data.get("version", ""))
-            elif action == "assign":
-                triage.assign(group, data["assignee"], request)
-            elif action == "snooze":
-                until = (
-                    timezone.now() + timedelta(hours=data["hours"]) if data.get("hours") else None
-                )
-                triage.snooze(group, request, until=until, occurrences=data.get("occurrences"))
-            else:
-                triage.comment(group, data["text"], request)
+            triage.apply(group, action, request, **data)
         except triage.TriageError as error:
             messages.error(request, str(error))
     return redirect("group", pk=pk)
