@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from invocations import audit, aws, grouping, logs, sending
-from invocations.models import Function, Invocation
+from invocations.models import ExecutionRecord, Function, Invocation
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +181,8 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
     _finish(pk, attempt, **fields)
     if invocation.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
-        from invocations.polling import link_records_to_invocation
-
         invocation.request_id = fields["request_id"]
-        link_records_to_invocation(invocation)
+        ExecutionRecord.objects.link_to(invocation)
     return None
 
 

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from invocations import inventory, invoking, polling, replay
+from invocations import inventory, invoking, polling, replay, retention
 from invocations.models import Environment, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def poll_queue(queue_id: int) -> int:
 def purge_old_records() -> int:
     """Daily: delete records older than RECORD_RETENTION_DAYS (audited, as the system)."""
 
-    return polling.purge_old_records()
+    return retention.purge_old_records()
 
 
 @shared_task(name="invocations.tasks.run_replay_batch")

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from moto import mock_aws
 
-from invocations import aws, polling
+from invocations import aws, polling, retention
 from invocations.models import AuditEvent, Environment, ExecutionRecord, Invocation, WatchedQueue
 
 pytestmark = pytest.mark.timeout(60)
@@ -396,7 +396,7 @@ def test_it_links_records_to_the_invocation_whichever_arrives_first(sqs):
     later = Invocation.objects.create(
         environment=env, function_name="orders", invocation_type="Event", request_id="later-request"
     )
-    linked = polling.link_records_to_invocation(later)
+    linked = ExecutionRecord.objects.link_to(later)
 
     assert ExecutionRecord.objects.get(request_id=REQUEST_ID).invocation == earlier
     assert linked == 1
@@ -472,7 +472,7 @@ def test_it_purges_old_records_in_chunks_and_audits_it_once(sqs):
         received_at=timezone.now() - timedelta(days=91)
     )
 
-    deleted = polling.purge_old_records(days=90, chunk=2)
+    deleted = retention.purge_old_records(days=90, chunk=2)
 
     assert deleted == 3
     assert sorted(ExecutionRecord.objects.values_list("message_id", flat=True)) == ["m3", "m4"]

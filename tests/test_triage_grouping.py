@@ -306,13 +306,13 @@ def test_a_new_dead_letter_keeps_the_group_whose_stray_moves_in_the_same_batch()
 
 
 def test_purging_records_recounts_their_groups_backlog():
-    from invocations import polling
+    from invocations import retention
 
     old = factories.failure_record(received_at=timezone.now() - timedelta(days=100))
     kept = factories.failure_record()
     grouping.group_records([old, kept])
 
-    polling.purge_old_records(days=90)
+    retention.purge_old_records(days=90)
 
     group = FailureGroup.objects.get()
     assert (group.backlog_count, group.backlog_oldest) == (1, kept.received_at)

@@ -1,6 +1,5 @@
 """The triage page (home), a failure group's page, and the workflow actions on groups."""
 
-
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import F, Q
