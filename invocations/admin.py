@@ -2,7 +2,6 @@ import csv
 
 from django.contrib import admin
 from django.http import StreamingHttpResponse
-from django.urls import reverse
 from django.utils.html import format_html
 
 from invocations import audit, queues
@@ -17,12 +16,6 @@ from invocations.models import (
 )
 
 
-def audit_history_url(obj) -> str:
-    """The audit trail filtered to one object: linked from every object's page."""
-    base = reverse("admin:invocations_auditevent_changelist")
-    return f"{base}?target_type={obj._meta.model_name}&target_id={obj.pk}"
-
-
 class AuditHistoryLinkMixin:
     """Adds "audit history" to the admin's object pages."""
 
@@ -30,7 +23,7 @@ class AuditHistoryLinkMixin:
     def audit_history(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        return format_html('<a href="{}">Audit events for this object</a>', audit_history_url(obj))
+        return format_html('<a href="{}">Audit events for this object</a>', audit.history_url(obj))
 
 
 @admin.register(Environment)

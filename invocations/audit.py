@@ -1,6 +1,7 @@
 """Writing the audit trail. Call inside the transaction that makes the change."""
 
 from django.db import models
+from django.urls import reverse
 
 from invocations.models import AuditEvent
 
@@ -35,3 +36,9 @@ def record(
         ip_address=_client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
     )
+
+
+def history_url(obj) -> str:
+    """The admin's audit trail filtered to one object: linked from every object's page."""
+    base = reverse("admin:invocations_auditevent_changelist")
+    return f"{base}?target_type={obj._meta.model_name}&target_id={obj.pk}"

@@ -140,8 +140,10 @@ def probe(environment) -> str:
 
 # --- Lambda and CloudWatch Logs operations. Each returns plain data. ----------------------------
 
-# Lambda answers at most 6 MB synchronously; read no more than that (plus one byte, to tell).
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# Lambda takes and answers at most 6 MB synchronously: the one definition of that limit.
+LAMBDA_SYNC_LIMIT = 6 * 1024 * 1024
+# Read no more than that of an answer (plus one byte, to tell).
+MAX_RESPONSE_BYTES = LAMBDA_SYNC_LIMIT
 
 
 @dataclass(frozen=True)

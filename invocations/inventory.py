@@ -1,7 +1,7 @@
 """The function inventory: what Lambda says about each function, cached in Function rows.
 
-Called by the `sync_functions` task (beat, and the "Refresh" button). AWS errors are kept on the
-environment's InventorySync row; the last good data stays.
+Called by the `sync_functions` task (beat, and the "Refresh" button through refresh()). AWS
+errors are kept on the environment's InventorySync row; the last good data stays.
 """
 
 import logging
@@ -9,7 +9,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import aws
+from invocations import audit, aws, sending
 from invocations.models import Function, InventorySync
 
 log = logging.getLogger(__name__)
@@ -85,3 +85,19 @@ def sync(environment) -> list[str]:
             attempted_at=now, succeeded_at=now, error="\n".join(errors)[:5000]
         )
     return errors
+
+
+def refresh(environment, *, request) -> bool:
+    """The "Refresh" button: an audit event, and the sync task sent to the worker once it is
+    committed. False when the broker did not take it (beat refreshes every environment anyway,
+    so an outage only delays it)."""
+    refused: list[Exception] = []
+    with transaction.atomic():
+        audit.record(
+            "functions.refresh",
+            request=request,
+            summary=f"refresh the function inventory of {environment.name}",
+            details={"environment": environment.name},
+        )
+        sending.send_on_commit(sending.SYNC_FUNCTIONS, environment.pk, on_failure=refused.append)
+    return not refused

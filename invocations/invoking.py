@@ -26,7 +26,7 @@ from invocations.models import ExecutionRecord, Function, Invocation
 
 log = logging.getLogger(__name__)
 
-MAX_STORED_BYTES = 6 * 1024 * 1024
+MAX_STORED_BYTES = aws.LAMBDA_SYNC_LIMIT
 WORKER_LOST = "worker lost during invoke; it may have run, see the logs"
 BROKER_DOWN = "BrokerUnavailable"
 BROKER_DOWN_TEXT = (

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from invocations import access, replay, sparklines, triage
+from invocations import access, charts, replay, triage
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
     ACTIVE,
@@ -60,12 +60,12 @@ def _filtered_groups(request, data: dict):
 
 
 def _rows(groups: list[FailureGroup]) -> list[dict]:
-    lines = sparklines.for_groups([g.pk for g in groups])
+    lines = charts.for_groups([g.pk for g in groups])
     return [
         {
             "group": g,
-            "hours": sparklines.points(lines[g.pk]["hours"]),
-            "days": sparklines.points(lines[g.pk]["days"]),
+            "hours": charts.points(lines[g.pk]["hours"]),
+            "days": charts.points(lines[g.pk]["days"]),
             "hours_total": sum(lines[g.pk]["hours"]),
             "days_total": sum(lines[g.pk]["days"]),
         }
