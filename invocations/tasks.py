@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from invocations import inventory, invoking, polling, replay, retention
+from invocations import discovery, inventory, invoking, polling, redrive, replay, retention
 from invocations.models import Environment, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -79,3 +79,15 @@ def run_replay_batch(batch_id: int) -> None:
     """Replay a confirmed batch of records (see invocations.replay)."""
 
     replay.run_batch(batch_id)
+
+
+@shared_task(name="invocations.tasks.discover_queues")
+def discover_queues(environment_id: int, user_id: int | None = None) -> None:
+    """The "Discover" button: watch the queues the functions send to (see discovery.run)."""
+    discovery.run(environment_id, user_id)
+
+
+@shared_task(name="invocations.tasks.redrive_records")
+def redrive_records(record_ids: list[int], queue_url: str, user_id: int | None = None) -> int:
+    """Send dead letters back to a queue (see redrive.run)."""
+    return redrive.run(record_ids, queue_url, user_id)

@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from invocations import access, aws, discovery, queues
+from invocations import access, discovery, queues
 from invocations.access import require
 from invocations.models import WatchedQueue
 
@@ -25,12 +25,12 @@ def _queues(request):
     return WatchedQueue.objects.filter(environment=request.environment)
 
 
-def _page(request, *, form=None, discovered=None, status=200):
+def _page(request, *, form=None, status=200):
     context = {
-        "queues": _queues(request),
+        "queues": _queues(request).order_by("url"),
         "can_manage": access.can(request.user, access.MANAGE_QUEUES),
         "form": form or WatchForm(),
-        "discovered": discovered,
+        "discovered": discovery.latest(request.environment),
     }
     return render(request, "invocations/queues.html", context, status=status)
 
@@ -116,12 +116,16 @@ def queue_poll(request, pk):
 @require_POST
 @require(access.MANAGE_QUEUES)
 def queue_discover(request):
-    """Read the functions' destinations and DLQs (AWS reads, before any transaction) and watch
-    their queues; the page then lists what was found and what cannot be polled directly."""
-    try:
-        result = discovery.discover(request.environment, request=request)
-    except aws.AwsError as error:
-        messages.error(request, f"Could not list the functions: {error.code}: {error.message}")
-        return redirect("queues")
-    messages.success(request, f"Discovery: {result.summary}.")
-    return _page(request, discovered=result)
+    """Discovery runs in the worker (many AWS calls for a large account); the page shows it
+    running, then its result."""
+    if discovery.request(request.environment, request=request):
+        messages.success(
+            request,
+            "Discovery started: the worker reads every function's configuration; "
+            "the result appears below.",
+        )
+    else:
+        messages.warning(
+            request, "The task queue (Redis) did not answer: discovery was not started."
+        )
+    return redirect("queues")

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from invocations import access, aws, grouping, redrive, replay
+from invocations import access, grouping, redrive, replay
 from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
 
@@ -162,10 +162,14 @@ def redrive_records(request):
             request, f"{env.name} is protected: type the function name ({function}) to confirm."
         )
         return redirect("triage")
-    try:
-        sent = redrive.send_back(records, env, form.cleaned_data["queue_url"], request)
-    except aws.AwsError as error:
-        messages.error(request, f"Sending failed: {error}")
-        return redirect("triage")
-    messages.success(request, f"Sent {sent} dead letters back to the queue.")
+    if not records:
+        messages.error(request, "None of the selected records is a dead letter.")
+    elif redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
+        messages.success(
+            request,
+            f"Sending {len(records)} dead letters back to the queue in the worker; "
+            "the result appears on this page.",
+        )
+    else:
+        messages.warning(request, "The task queue (Redis) did not answer: nothing was sent.")
     return redirect("triage")

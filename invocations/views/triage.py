@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from invocations import access, charts, replay, triage
+from invocations import access, charts, redrive, replay, triage
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
     ACTIVE,
@@ -91,7 +91,10 @@ def triage_list(request):
         "query": query.urlencode(),
         "can_triage": access.can(request.user, access.TRIAGE),
         "can_replay": access.can(request.user, access.REPLAY),
-        "watched_queues": request.environment.watchedqueue_set.filter(enabled=True)[:10],
+        "watched_queues": request.environment.watchedqueue_set.filter(enabled=True).order_by("url")[
+            :10
+        ],
+        "redriven": redrive.latest(request.environment),
     }
     if request.htmx and request.htmx.target == "group-table":
         return render(request, "invocations/partials/group_table.html", context)
