@@ -6,13 +6,14 @@ import json
 from django.contrib import messages
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from invocations import access, charts, inventory, payloads
 from invocations.forms import InvokeForm, TemplateForm
 from invocations.models import ExecutionRecord, Function, InventorySync, Invocation
 from invocations.payloads import BUILTINS, BY_KEY
 from invocations.redaction import redact
+from invocations.views.htmx import page_or_fragment
 
 
 def _functions(environment, search: str):
@@ -30,6 +31,7 @@ def _functions(environment, search: str):
     return rows.order_by("name")
 
 
+@require_GET
 @access.require(access.VIEW)
 def function_list(request):
     search = request.GET.get("q", "").strip()[:100]
@@ -39,9 +41,13 @@ def function_list(request):
         "sync": InventorySync.objects.filter(environment=request.environment).first(),
         "can_refresh": access.can(request.user, access.INVOKE),
     }
-    if request.htmx and request.htmx.target == "function-table":
-        return render(request, "invocations/partials/function_table.html", context)
-    return render(request, "invocations/functions.html", context)
+    return page_or_fragment(
+        request,
+        "invocations/functions.html",
+        "invocations/partials/function_table.html",
+        context,
+        target="function-table",
+    )
 
 
 @require_POST
@@ -138,6 +144,7 @@ def function_context(request, function, form=None, template_form=None) -> dict:
     }
 
 
+@require_GET
 @access.require(access.VIEW)
 def function_detail(request, name):
     function = get_object_or_404(Function, environment=request.environment, name=name)

@@ -4,11 +4,13 @@ from datetime import datetime, timedelta
 
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from invocations import access, logs, request_logs
 from invocations.forms import InvocationFilterForm
 from invocations.models import Invocation
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 # After a 202, keep looking for the outcome record this long (the page polls slowly).
@@ -40,6 +42,7 @@ def filtered(environment, data: dict):
     return rows
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
@@ -59,9 +62,13 @@ def invocation_list(request):
         "query": query.urlencode(),
         "first_page": not data.get("before"),
     }
-    if request.htmx and request.htmx.target == "invocation-table":
-        return render(request, "invocations/partials/invocation_table.html", context)
-    return render(request, "invocations/invocations.html", context)
+    return page_or_fragment(
+        request,
+        "invocations/invocations.html",
+        "invocations/partials/invocation_table.html",
+        context,
+        target="invocation-table",
+    )
 
 
 def _detail(request, pk) -> Invocation:
@@ -105,6 +112,7 @@ def result_context(request, invocation: Invocation) -> dict:
     }
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_detail(request, pk):
     invocation = _detail(request, pk)
@@ -114,6 +122,7 @@ def invocation_detail(request, pk):
     return render(request, "invocations/invocation.html", context)
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_status(request, pk):
     """The polled fragment: while the invocation runs, it carries its own trigger; once done it
@@ -123,12 +132,11 @@ def invocation_status(request, pk):
     response = render(request, "invocations/partials/invocation_result.html", context)
     if context["poll"] is None and request.htmx:
         # 286: htmx stops polling even if an old element still carried the trigger.
-        stop = HttpResponseStopPolling()
-        stop.content = response.content
-        return stop
+        return HttpResponseStopPolling(response.content)
     return response
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""

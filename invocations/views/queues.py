@@ -6,10 +6,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from invocations import access, discovery, queues
-from invocations.access import require
 from invocations.models import WatchedQueue
 
 
@@ -44,12 +43,14 @@ def _row(request, queue, note=""):
     return render(request, "invocations/partials/queue_row.html", context)
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def queue_list(request):
     return _page(request)
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def queue_depth(request, pk):
     """The approximate depth of one queue, a table cell loaded after the page (one AWS call)."""
     queue = get_object_or_404(_queues(request), pk=pk)
@@ -60,7 +61,7 @@ def queue_depth(request, pk):
 
 
 @require_POST
-@require(access.MANAGE_QUEUES)
+@access.require(access.MANAGE_QUEUES)
 def queue_watch(request):
     form = WatchForm(request.POST)
     if form.is_valid():
@@ -79,7 +80,7 @@ def queue_watch(request):
 
 
 @require_POST
-@require(access.MANAGE_QUEUES)
+@access.require(access.MANAGE_QUEUES)
 def queue_toggle(request, pk):
     """Enable or disable polling of a queue (disabling is how a queue is unwatched: its records
     stay). htmx swaps only the row."""
@@ -93,7 +94,7 @@ def queue_toggle(request, pk):
 
 
 @require_POST
-@require(access.MANAGE_QUEUES)
+@access.require(access.MANAGE_QUEUES)
 def queue_poll(request, pk):
     """Poll now: a task for this queue, enqueued once the audit event is committed."""
     queue = get_object_or_404(_queues(request), pk=pk)
@@ -114,7 +115,7 @@ def queue_poll(request, pk):
 
 
 @require_POST
-@require(access.MANAGE_QUEUES)
+@access.require(access.MANAGE_QUEUES)
 def queue_discover(request):
     """Discovery runs in the worker (many AWS calls for a large account); the page shows it
     running, then its result."""

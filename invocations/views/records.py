@@ -4,10 +4,11 @@
 from django import forms
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
 from invocations import access, request_logs
-from invocations.access import require
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 CONDITIONS = ["Success", "RetriesExhausted", "EventAgeExceeded", "RetryAttemptsExhausted"]
@@ -78,7 +79,8 @@ class RecordFilterForm(forms.Form):
         return records
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
@@ -137,9 +139,9 @@ def record_list(request):
         if rows
         else list(WatchedQueue.objects.filter(environment=request.environment)),
     }
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "invocations/partials/record_results.html", context)
-    return render(request, "invocations/records.html", context)
+    return page_or_fragment(
+        request, "invocations/records.html", "invocations/partials/record_results.html", context
+    )
 
 
 def _bounded_counts(records) -> dict[str, int]:
@@ -159,7 +161,8 @@ def _record(request, pk) -> ExecutionRecord:
     )
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def record_detail(request, pk):
     record = _record(request, pk)
     invocation = record.invocation
@@ -189,7 +192,8 @@ def record_detail(request, pk):
     return render(request, "invocations/record.html", context)
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def record_logs(request, pk):
     """The "logs of this request" fragment: every attempt's lines from CloudWatch Logs.
     Errors are shown as text, never a 500."""

@@ -3,11 +3,12 @@ And "send back to queue" for dead letters."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from invocations import access, grouping, redrive, replay
 from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
+from invocations.views.htmx import page_or_fragment
 
 PREVIEW = 20
 
@@ -45,6 +46,7 @@ def _target(request, form: ReplayForm, records, group):
     return environment, function, qualifier
 
 
+@require_GET
 @access.require(access.REPLAY)
 def replay_plan(request):
     """The dry run: how many, which payloads, which target. Nothing is changed."""
@@ -117,6 +119,7 @@ def _plan_url():
     return reverse("replay-plan")
 
 
+@require_GET
 @access.require(access.VIEW)
 def replay_batch(request, pk):
     batch = get_object_or_404(ReplayBatch, pk=pk, environment__in=Environment.objects.all())
@@ -125,10 +128,13 @@ def replay_batch(request, pk):
         "can_replay": access.can(request.user, access.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
     }
-    if request.htmx:
-        # The fragment stops polling by itself: a finished batch renders without the trigger.
-        return render(request, "invocations/partials/replay_progress.html", context)
-    return render(request, "invocations/replay_batch.html", context)
+    # The fragment stops polling by itself: a finished batch renders without the trigger.
+    return page_or_fragment(
+        request,
+        "invocations/replay_batch.html",
+        "invocations/partials/replay_progress.html",
+        context,
+    )
 
 
 @require_POST

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from invocations import access, charts, redrive, replay, triage
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
@@ -21,6 +21,7 @@ from invocations.triage_forms import (
     StatusForm,
     TriageFilterForm,
 )
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 OCCURRENCES_PAGE = 25
@@ -73,6 +74,7 @@ def _rows(groups: list[FailureGroup]) -> list[dict]:
     ]
 
 
+@require_GET
 @access.require(access.VIEW)
 def triage_list(request):
     form = TriageFilterForm(request.GET)
@@ -96,9 +98,13 @@ def triage_list(request):
         ],
         "redriven": redrive.latest(request.environment),
     }
-    if request.htmx and request.htmx.target == "group-table":
-        return render(request, "invocations/partials/group_table.html", context)
-    return render(request, "invocations/triage.html", context)
+    return page_or_fragment(
+        request,
+        "invocations/triage.html",
+        "invocations/partials/group_table.html",
+        context,
+        target="group-table",
+    )
 
 
 @require_POST
@@ -163,6 +169,7 @@ def _occurrences(group: FailureGroup, before: str | None):
     return page, (page[-1][1].isoformat() if more and page else None)
 
 
+@require_GET
 @access.require(access.VIEW)
 def group_detail(request, pk):
     group = get_object_or_404(
