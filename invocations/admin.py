@@ -68,6 +68,8 @@ class PayloadTemplateAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
 @admin.register(Invocation)
 class InvocationAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     list_display = [
         "id",
         "function_name",
@@ -105,6 +107,8 @@ class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
 @admin.register(ExecutionRecord)
 class ExecutionRecordAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     list_display = ["id", "kind", "condition", "function_name", "request_id", "received_at"]
     list_filter = ["kind", "condition"]
     search_fields = ["request_id", "message_id"]
@@ -119,6 +123,8 @@ class _Echo:
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     """Read-only for everyone, superusers included: the trail is append-only."""
 
     list_display = [

@@ -75,7 +75,6 @@ class ExecutionRecord(models.Model):
     objects = ExecutionRecordQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-id"]
         constraints = [
             # Redelivered messages (a crash between commit and delete) are saved once.
             models.UniqueConstraint(fields=["queue", "message_id"], name="record_unique_message")

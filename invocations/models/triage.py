@@ -51,7 +51,6 @@ class FailureGroup(models.Model):
     objects = FailureGroupQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-last_seen", "-id"]
         indexes = [
             # The triage page's default sort and its status filter.
             models.Index(fields=["environment", "status", "-last_seen"], name="group_status_idx"),
@@ -95,9 +94,6 @@ class GroupActivity(models.Model):
     text = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-id"]
-
     def __str__(self) -> str:
         return f"{self.kind}: {self.text[:60]}"
 
@@ -136,9 +132,6 @@ class ReplayBatch(models.Model):
     unsent = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"replay #{self.pk} of {len(self.record_ids)} to {self.function_name}"

@@ -184,6 +184,7 @@ def record_detail(request, pk):
             environment=record.environment_id, request_id=record.request_id
         )
         .exclude(pk=record.pk)
+        .order_by("-id")
         .select_related("queue")
         .only("id", "kind", "condition", "received_at", "queue__url")[:20]
         if record.request_id

@@ -188,14 +188,16 @@ def group_detail(request, pk):
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
-            "activity": GroupActivity.objects.filter(group=group).select_related("actor")[:200],
+            "activity": GroupActivity.objects.filter(group=group)
+            .order_by("-id")
+            .select_related("actor")[:200],
             "status_form": StatusForm(initial={"status": group.status}),
             "assign_form": AssignForm(initial={"assignee": group.assignee_id}),
             "snooze_form": SnoozeForm(),
             "comment_form": CommentForm(),
             "can_triage": access.can(request.user, access.TRIAGE),
             "can_replay": access.can(request.user, access.REPLAY),
-            "replays": group.replays.all()[:10],
+            "replays": group.replays.order_by("-id")[:10],
             "replayed_ids": replay.succeeded_record_ids(shown_records),
         },
     )
