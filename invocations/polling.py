@@ -1,4 +1,5 @@
-"""Draining watched queues into execution records, losing nothing (DESIGN §4).
+"""Draining watched queues into execution records, losing nothing: a message is deleted only
+after its record is committed, and a redelivered one is saved once (the unique key).
 
 For each enabled queue, one poller at a time (`WatchedQueue.claim`, a conditional UPDATE):
 

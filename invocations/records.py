@@ -1,11 +1,11 @@
 """Parse SQS messages from Lambda destination queues and dead-letter queues.
 
 Pure functions: a message body and its attributes in, one `ParsedRecord` out. No I/O and no
-Django, so the parser can be tested and fuzzed on its own (DESIGN §1, §3).
+Django, so the parser can be tested and fuzzed on its own against every shape AWS writes.
 
-`parse_message` never raises. DESIGN §4 says a message that cannot be parsed is stored as
-`unparsed` with its reason and deleted like any other, so an exception here would either lose the
-message or make the poller read it forever.
+`parse_message` never raises. A message that cannot be parsed is stored as `unparsed` with its
+reason and raw body, and deleted like any other (never dropped, never re-read forever), so an
+exception here would either lose the message or make the poller read it forever.
 
 Guarantees the poller can rely on:
 
@@ -63,7 +63,7 @@ MAX_JSON_DEPTH = 100
 _SMALL_RANGE = (0, 32767)
 _INT_RANGE = (-(2**31), 2**31 - 1)
 
-# Lambda's dead-letter message attributes (DESIGN §3).
+# The message attributes Lambda puts on a dead letter (the body is the original event).
 _DLQ_ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")
 
 _FUNCTION_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_FUNCTION_NAME}}}")
