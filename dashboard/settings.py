@@ -36,8 +36,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "invocations",
-    "sandbox",
 ]
+# The local AWS stand-in (its `sandbox` and `seed_sandbox` commands) is an app only where it is
+# used: `make run` and the tests set SANDBOX_ENABLED; production neither needs nor installs moto.
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", False)
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
