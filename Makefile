@@ -57,6 +57,7 @@ run: install
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 format: install-dev
 	$(VENV)/bin/ruff format .

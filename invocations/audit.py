@@ -28,7 +28,7 @@ def record(
         actor=actor,
         actor_name=actor.get_username() if actor is not None else "system",
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:300] if target is not None else "",
         summary=summary[:500],

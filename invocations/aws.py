@@ -466,7 +466,7 @@ def log_events_between(
 
 def send_message(environment, queue_url: str, body: str, attributes: dict) -> str:
     """SendMessage with message attributes in boto3's shape; returns the new MessageId."""
-    kwargs = {"QueueUrl": queue_url, "MessageBody": body}
+    kwargs: dict[str, object] = {"QueueUrl": queue_url, "MessageBody": body}
     if attributes:
         kwargs["MessageAttributes"] = attributes
     return _call(client(environment, "sqs").send_message, **kwargs)["MessageId"]

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 
 from invocations import payloads
@@ -37,7 +39,9 @@ class InvokeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.function_name = function_name
         self.environment = environment
-        self.fields["qualifier"].choices = [(q, q) for q in (qualifiers or ["$LATEST"])]
+        cast(forms.ChoiceField, self.fields["qualifier"]).choices = [
+            (q, q) for q in (qualifiers or ["$LATEST"])
+        ]
         if not environment.protected:
             del self.fields["confirm_name"]
         else:
@@ -61,7 +65,7 @@ class InvokeForm(forms.Form):
         return typed
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if not self.environment.allows(self.function_name):
             raise forms.ValidationError(
                 "%(name)s is not among the functions environment %(env)s may invoke "

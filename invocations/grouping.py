@@ -129,11 +129,11 @@ def group_records(records: list[ExecutionRecord]) -> int:
     # Only once every record of the batch is in its group: a group a stray leaves may have
     # gained a record in this batch, and is then kept.
     moved: set[int] = set()  # a stray moves once, even if two groups of the batch name it
-    for group, adopted in adopting:
-        adopted = [(pk, old) for pk, old in adopted if pk not in moved]
-        if adopted:
-            moved.update(pk for pk, _ in adopted)
-            _adopt(group, adopted)
+    for group, candidates in adopting:
+        adopted_now = [(pk, old) for pk, old in candidates if pk not in moved]
+        if adopted_now:
+            moved.update(pk for pk, _ in adopted_now)
+            _adopt(group, adopted_now)
             refresh_backlog(group)
     return len(failures)
 
@@ -203,11 +203,11 @@ def _adopt(group: FailureGroup, strays: list[tuple[int, int]]) -> None:
     group.count += len(strays)
     for old_pk, n in moved_from.items():
         FailureGroup.objects.filter(pk=old_pk).update(count=F("count") - n)
-        old = FailureGroup.objects.get(pk=old_pk)
-        if not old.records.exists() and not old.invocations.exists():
-            old.delete()
+        left = FailureGroup.objects.get(pk=old_pk)
+        if not left.records.exists() and not left.invocations.exists():
+            left.delete()
         else:
-            refresh_backlog(old)
+            refresh_backlog(left)
 
 
 def group_invocation(invocation: Invocation) -> FailureGroup | None:

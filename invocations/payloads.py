@@ -13,7 +13,7 @@ from invocations.models import Invocation, PayloadTemplate
 
 SYNC_LIMIT = LAMBDA_SYNC_LIMIT  # RequestResponse and DryRun: Lambda's 6 MB
 ASYNC_LIMIT = 1024 * 1024  # Event: Lambda's 1 MB (it was 256 KB before October 2025)
-LIMITS = {
+LIMITS: dict[str, int] = {
     Invocation.Type.REQUEST_RESPONSE: SYNC_LIMIT,
     Invocation.Type.DRY_RUN: SYNC_LIMIT,
     Invocation.Type.EVENT: ASYNC_LIMIT,

@@ -16,10 +16,9 @@ def watch(
     """Watch `url` (or update the queue already watched there) and enable it. Validates the row
     (raises django's ValidationError); returns the queue and whether it was created."""
     with transaction.atomic():
-        queue = WatchedQueue.objects.filter(environment=environment, url=url).first()
-        created = queue is None
-        if created:
-            queue = WatchedQueue(environment=environment, url=url)
+        found = WatchedQueue.objects.filter(environment=environment, url=url).first()
+        created = found is None
+        queue = found if found is not None else WatchedQueue(environment=environment, url=url)
         queue.kind, queue.function_name, queue.enabled = kind, function, True
         queue.full_clean()
         queue.save()

@@ -7,6 +7,7 @@ a bounded number of pages, so a web request never waits long on CloudWatch."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from invocations import aws, logs
 
@@ -91,7 +92,7 @@ def _attempts(environment, group, request_id, when):
     (the function's own output does not carry the ID) is read from its stream."""
     start_ms = int((when - RECORD_LOOKBACK).timestamp() * 1000)
     events, more = aws.filter_log_events(environment, group, f'"{request_id}"', start_ms=start_ms)
-    windows = []  # (stream, start, end)
+    windows: list[list[Any]] = []  # [stream, start, end]
     # CloudWatch orders the events of a filter by stream, not by time.
     events.sort(key=lambda event: event.timestamp)
     for event in events:

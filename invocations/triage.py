@@ -13,7 +13,7 @@ from invocations.models import ExecutionRecord, FailureGroup, GroupActivity
 
 S = FailureGroup.Status
 # status → the statuses a person may move it to
-TRANSITIONS = {
+TRANSITIONS: dict[str, set[str]] = {
     S.OPEN: {S.ACKNOWLEDGED, S.RESOLVED, S.IGNORED},
     S.ACKNOWLEDGED: {S.OPEN, S.RESOLVED, S.IGNORED},
     S.RESOLVED: {S.OPEN},

@@ -1,6 +1,8 @@
 """The records page (filters, search, counts per kind, keyset pagination) and one record's page
 (every field, payloads, raw body, the linked invocation, the logs of its request)."""
 
+from typing import cast
+
 from django import forms
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
@@ -50,7 +52,9 @@ class RecordFilterForm(forms.Form):
 
     def __init__(self, *args, environment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["queue"].queryset = WatchedQueue.objects.filter(environment=environment)
+        cast(forms.ModelChoiceField, self.fields["queue"]).queryset = WatchedQueue.objects.filter(
+            environment=environment
+        )
 
     def filtered(self, records):
         """`records` narrowed by every filter except the kind and the page (the counts per kind

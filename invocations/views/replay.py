@@ -85,7 +85,7 @@ def replay_plan(request):
 def replay_start(request):
     form = ReplayForm(_joined(request.POST))
     if not form.is_valid():
-        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)

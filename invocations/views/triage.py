@@ -221,7 +221,7 @@ def group_action(request, pk, action):
             FailureGroup.objects.select_for_update(), pk=pk, environment=request.environment
         )
         if not form.is_valid():
-            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
             messages.error(request, errors)
             return redirect("group", pk=pk)
         data = form.cleaned_data

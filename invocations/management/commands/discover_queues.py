@@ -43,6 +43,6 @@ class Command(BaseCommand):
             )
             for step in item.steps:
                 self.stdout.write(f"    {step}")
-        for error in result.errors:
-            self.stderr.write(f"error: {error}")
+        for problem in result.errors:
+            self.stderr.write(f"error: {problem}")
         self.stdout.write(result.summary)
