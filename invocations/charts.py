@@ -4,15 +4,22 @@ and a function's invocations and failures per day for its page."""
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate, TruncDay, TruncHour
 from django.utils import timezone
 
-from invocations.models import ExecutionRecord, Invocation
+from invocations.models import Environment, ExecutionRecord, Invocation
 
 
-def _counts(model, time_field: str, group_ids, since, trunc) -> dict:
+def _counts(
+    model: type[ExecutionRecord] | type[Invocation],
+    time_field: str,
+    group_ids: list[int],
+    since: datetime,
+    trunc: type[TruncHour] | type[TruncDay],
+) -> dict[int, dict[datetime, int]]:
     rows = (
         model.objects.filter(failure_group_id__in=group_ids, **{f"{time_field}__gte": since})
         .annotate(bucket=trunc(time_field, tzinfo=UTC))
@@ -20,13 +27,15 @@ def _counts(model, time_field: str, group_ids, since, trunc) -> dict:
         .annotate(n=Count("id"))
         .order_by()
     )
-    counts: dict = defaultdict(dict)
+    counts: dict[int, dict[datetime, int]] = defaultdict(dict)
     for row in rows:
         counts[row["failure_group_id"]][row["bucket"]] = row["n"]
     return counts
 
 
-def _series(per_bucket: dict, start, step: timedelta, length: int) -> list[int]:
+def _series(
+    per_bucket: dict[datetime, int], start: datetime, step: timedelta, length: int
+) -> list[int]:
     series = [0] * length
     for bucket, n in per_bucket.items():
         index = int((bucket - start) / step)
@@ -90,7 +99,7 @@ FAILED_RECORDS = [
 CHART_DAYS = 14
 
 
-def daily_chart(environment, name: str, days: int = CHART_DAYS) -> dict:
+def daily_chart(environment: Environment, name: str, days: int = CHART_DAYS) -> dict[str, Any]:
     """Invocations and failures per day from our own rows: what the dashboard invoked, and
     the failure records that reached the watched queues. Drawn as SVG by the template."""
     today = timezone.localdate()

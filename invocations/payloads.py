@@ -4,12 +4,14 @@ template forms and, through the form, by `manage.py invoke`."""
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 
 from invocations import audit
 from invocations.aws import LAMBDA_SYNC_LIMIT
-from invocations.models import Invocation, PayloadTemplate
+from invocations.models import Function, Invocation, PayloadTemplate
 
 SYNC_LIMIT = LAMBDA_SYNC_LIMIT  # RequestResponse and DryRun: Lambda's 6 MB
 ASYNC_LIMIT = 1024 * 1024  # Event: Lambda's 1 MB (it was 256 KB before October 2025)
@@ -21,7 +23,7 @@ LIMITS: dict[str, int] = {
 TEMPLATE_LIMIT = SYNC_LIMIT
 
 
-def json_error(text: str) -> dict | None:
+def json_error(text: str) -> dict[str, Any] | None:
     """None when `text` is JSON; else the first mistake: {"msg", "line", "column"}."""
     try:
         json.loads(text)
@@ -43,12 +45,14 @@ def megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:g} MB"
 
 
-def save_template(function, *, request, name: str, payload: str, shared: bool) -> PayloadTemplate:
+def save_template(
+    function: Function, *, request: HttpRequest, name: str, payload: str, shared: bool
+) -> PayloadTemplate:
     """Save (or update) the person's template of that name for the function, audited."""
     with transaction.atomic():
         template, created = PayloadTemplate.objects.update_or_create(
             function=function,
-            owner=request.user,
+            owner_id=request.user.pk,
             name=name,
             defaults={"payload": payload, "shared": shared},
         )
@@ -62,7 +66,7 @@ def save_template(function, *, request, name: str, payload: str, shared: bool) -
     return template
 
 
-def delete_template(template: PayloadTemplate, *, request) -> None:
+def delete_template(template: PayloadTemplate, *, request: HttpRequest) -> None:
     with transaction.atomic():
         audit.record(
             "template.delete",
@@ -78,7 +82,7 @@ def delete_template(template: PayloadTemplate, *, request) -> None:
 class Builtin:
     key: str
     name: str
-    event: dict
+    event: dict[str, Any]
 
     @property
     def payload(self) -> str:

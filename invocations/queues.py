@@ -5,13 +5,21 @@ any of them leaves the same trail. `request` (or `user`) names the actor; neithe
 system (a management command)."""
 
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from invocations import audit, aws, sending
-from invocations.models import WatchedQueue
+from invocations.models import Environment, WatchedQueue
 
 
 def watch(
-    environment, url: str, kind: str, function: str, *, request=None, via: str = ""
+    environment: Environment,
+    url: str,
+    kind: str,
+    function: str,
+    *,
+    request: HttpRequest | None = None,
+    via: str = "",
 ) -> tuple[WatchedQueue, bool]:
     """Watch `url` (or update the queue already watched there) and enable it. Validates the row
     (raises django's ValidationError); returns the queue and whether it was created."""
@@ -33,7 +41,7 @@ def watch(
     return queue, created
 
 
-def toggle(queue_id: int, queues, *, request) -> WatchedQueue:
+def toggle(queue_id: int, queues: QuerySet[WatchedQueue], *, request: HttpRequest) -> WatchedQueue:
     """Enable or disable polling of one of `queues` (disabling is how a queue is unwatched: its
     records stay). Raises WatchedQueue.DoesNotExist."""
     with transaction.atomic():
@@ -49,7 +57,7 @@ def toggle(queue_id: int, queues, *, request) -> WatchedQueue:
     return queue
 
 
-def poll_now(queue: WatchedQueue, *, request) -> bool:
+def poll_now(queue: WatchedQueue, *, request: HttpRequest) -> bool:
     """Send a poll of this queue to the worker once the audit event is committed. False when
     the broker did not take it (beat polls every enabled queue anyway)."""
     refused: list[Exception] = []
@@ -67,7 +75,9 @@ def depth(queue: WatchedQueue) -> tuple[dict[str, int] | None, str]:
         return None, f"{failure.code}: {failure.message}"
 
 
-def saved_in_admin(queue: WatchedQueue, *, request, created: bool, changed: list[str]) -> None:
+def saved_in_admin(
+    queue: WatchedQueue, *, request: HttpRequest, created: bool, changed: list[str]
+) -> None:
     audit.record(
         "queue.watch" if created else "queue.change",
         request=request,
@@ -77,7 +87,7 @@ def saved_in_admin(queue: WatchedQueue, *, request, created: bool, changed: list
     )
 
 
-def unwatch(queue: WatchedQueue, *, request) -> None:
+def unwatch(queue: WatchedQueue, *, request: HttpRequest) -> None:
     """Delete the queue row and, with it, its records (the admin's delete)."""
     with transaction.atomic():
         audit.record(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from invocations import aws, logs
+from invocations.models import Environment, ExecutionRecord, Invocation
 
 # An invocation's log starts a little before its row was saved (clocks differ).
 INVOCATION_LOOKBACK = timedelta(minutes=5)
@@ -32,7 +33,7 @@ class InvocationLog:
 @dataclass
 class RecordLog:
     group: str
-    attempts: list[dict] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
     more: bool = False
     error: str = ""
 
@@ -47,7 +48,7 @@ def _error_sentence(error: aws.AwsError, group: str, missing: str) -> str:
     return f"CloudWatch Logs answered {error.code}: {error.message}"
 
 
-def for_invocation(invocation) -> InvocationLog:
+def for_invocation(invocation: Invocation) -> InvocationLog:
     """The lines of CloudWatch Logs that carry the invocation's request ID."""
     found = InvocationLog(group=group_of(invocation.function_name))
     if not invocation.request_id:
@@ -69,7 +70,7 @@ def for_invocation(invocation) -> InvocationLog:
     return found
 
 
-def for_record(record) -> RecordLog:
+def for_record(record: ExecutionRecord) -> RecordLog:
     """Every attempt's lines of the request the record names."""
     function = record.function_name or record.queue.function_name
     found = RecordLog(group=group_of(function))
@@ -86,7 +87,9 @@ def for_record(record) -> RecordLog:
     return found
 
 
-def _attempts(environment, group, request_id, when):
+def _attempts(
+    environment: Environment, group: str, request_id: str, when: datetime
+) -> tuple[list[dict[str, Any]], bool]:
     """[{"stream", "started", "lines"}] for each START RequestId line of the request: the lines
     that carry the request ID are found with a filter, then each attempt's whole window
     (the function's own output does not carry the ID) is read from its stream."""

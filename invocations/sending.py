@@ -12,9 +12,11 @@ no import circle, and `tasks.py` stays a thin layer of wrappers."""
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import QuerySet
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ DISCOVER_QUEUES = "invocations.tasks.discover_queues"
 REDRIVE_RECORDS = "invocations.tasks.redrive_records"
 
 
-def send(task: str, *args, on_failure: Callable[[Exception], None] | None = None) -> bool:
+def send(task: str, *args: Any, on_failure: Callable[[Exception], None] | None = None) -> bool:
     """Send the task named `task` with `args` now; False (after `on_failure`) when the broker
     does not take it."""
     try:
@@ -40,7 +42,9 @@ def send(task: str, *args, on_failure: Callable[[Exception], None] | None = None
     return True
 
 
-def resend(marked, unmark: dict, send_one: Callable[[int], bool], limit: int) -> int:
+def resend(
+    marked: QuerySet[Any], unmark: dict[str, Any], send_one: Callable[[int], bool], limit: int
+) -> int:
     """Send again the rows of `marked` (a queryset of rows whose task the broker refused, oldest
     first); beat calls this. Each row is unmarked first, conditionally (`unmark`: the fields
     that clear the mark), so two requeuers never send the same row; `send_one(pk)` sends it and
@@ -56,6 +60,8 @@ def resend(marked, unmark: dict, send_one: Callable[[int], bool], limit: int) ->
     return sent
 
 
-def send_on_commit(task: str, *args, on_failure: Callable[[Exception], None] | None = None) -> None:
+def send_on_commit(
+    task: str, *args: Any, on_failure: Callable[[Exception], None] | None = None
+) -> None:
     """send() once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send(task, *args, on_failure=on_failure))
