@@ -26,6 +26,12 @@ def current_environment(request) -> Environment:
     return env or Environment.objects.default()
 
 
+def open_in(request, environment: Environment) -> None:
+    """Show this page in `environment`, the environment of the object it is about, whatever
+    the switcher says; the switcher itself is left alone."""
+    request.environment = environment
+
+
 class CurrentEnvironmentMiddleware:
     """request.environment: the one chosen in the switcher, or the default. Lazy, like
     request.user, so /health/ never touches the environments table."""

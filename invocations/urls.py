@@ -8,6 +8,7 @@ from invocations.views import (
     queues,
     records,
     replay,
+    requests,
     triage,
 )
 
@@ -46,6 +47,8 @@ urlpatterns = [
     path("records/", records.record_list, name="records"),
     path("records/<int:pk>/", records.record_detail, name="record"),
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
+    # One request ID across invocations, records, groups and replays
+    path("requests/<str:request_id>/", requests.request_detail, name="request"),
     # Queues
     path("queues/", queues.queue_list, name="queues"),
     path("queues/watch/", queues.queue_watch, name="queues-watch"),

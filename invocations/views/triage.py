@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, charts, redrive, replay, triage
+from invocations import access, charts, diagnosis, logs, redrive, replay, triage
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
     ACTIVE,
@@ -185,6 +185,7 @@ def group_detail(request, pk):
         "invocations/group.html",
         {
             "group": group,
+            **_diagnosis(request, group),
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
@@ -201,6 +202,37 @@ def group_detail(request, pk):
             "replayed_ids": replay.succeeded_record_ids(shown_records),
         },
     )
+
+
+def _diagnosis(request, group: FailureGroup) -> dict:
+    """The evidence first: one occurrence in full (the latest unless `?occurrence=` names
+    another), the stepping links, the breakdown and the histogram over `?range=`. A value the
+    page does not understand is named in a note and ignored."""
+    notes = []
+    key = request.GET.get("occurrence", "")
+    current = diagnosis.find(group, key) if key else None
+    if key and current is None:
+        notes.append(f"Occurrence {key[:40]!r} is not one of this group's: showing the latest.")
+    current = current or diagnosis.latest(group)
+    range_key = request.GET.get("range", "") or diagnosis.DEFAULT_RANGE
+    if range_key not in diagnosis.RANGES:
+        notes.append(f"Range {range_key[:20]!r} is not one of {', '.join(diagnosis.RANGES)}.")
+        range_key = diagnosis.DEFAULT_RANGE
+    records, invocations = diagnosis.event_records(group), diagnosis.group_invocations(group)
+    tail = None
+    if current and not current.is_record and current.item.log_tail:
+        tail = logs.parse_tail(current.item.log_tail)
+    return {
+        "current": current,
+        "current_tail": tail,
+        "steps": diagnosis.navigation(group, current) if current else {},
+        "position": diagnosis.position(group, current) if current else 0,
+        "notes": notes,
+        "range_key": range_key,
+        "ranges": list(diagnosis.RANGES),
+        "breakdown": diagnosis.breakdown(group, diagnosis.range_start(range_key)),
+        "histogram": charts.histogram(records, invocations, range_key),
+    }
 
 
 @require_POST
