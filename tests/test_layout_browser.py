@@ -14,10 +14,11 @@ WIDTHS = [390, 1366]
 
 OVERFLOW = """() => {
   const root = document.documentElement;
+  const boxed = ".table-scroll, .table, .log, .json, svg, dialog";
   const wide = Array.from(document.querySelectorAll("body *")).filter((el) => {
     const box = el.getBoundingClientRect();
-    return box.width > 0 && box.right > root.clientWidth + 1 && !el.closest(".table-scroll, .table, .log, .json, svg, dialog");
-  }).slice(0, 5).map((el) => el.tagName + "." + el.className + ": " + (el.textContent || "").trim().slice(0, 60));
+    return box.width > 0 && box.right > root.clientWidth + 1 && !el.closest(boxed);
+  }).slice(0, 5).map((el) => el.tagName + ": " + (el.textContent || "").trim().slice(0, 60));
   return {scroll: root.scrollWidth, client: root.clientWidth, wide: wide};
 }"""
 
@@ -28,7 +29,8 @@ CLIPPED_FIELDS = """() => Array.from(document.querySelectorAll(".field .value"))
 
 TITLE_SIZE = """() => {
   const h1 = document.querySelector("main h1");
-  return [parseFloat(getComputedStyle(h1).fontSize), parseFloat(getComputedStyle(document.body).fontSize)];
+  const size = (el) => parseFloat(getComputedStyle(el).fontSize);
+  return [size(h1), size(document.body)];
 }"""
 
 
