@@ -32,7 +32,18 @@
     all[next].classList.add(CURRENT);
     all[next].setAttribute("aria-current", "true");
     all[next].scrollIntoView({ block: "nearest" });
+    currentId = all[next].id;
   }
+
+  // A row swapped by htmx (after an action) is a new element: it stays the current row.
+  let currentId = "";
+  document.addEventListener("htmx:afterSettle", function () {
+    const row = currentId && document.getElementById(currentId);
+    if (row && !row.classList.contains(CURRENT)) {
+      row.classList.add(CURRENT);
+      row.setAttribute("aria-current", "true");
+    }
+  });
 
   function open() {
     const row = currentRow();
@@ -87,6 +98,9 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-shortcuts-open]")) showKeys();
   });
+
+  // Tests (and people) can tell when the keys work: the page is marked once this file ran.
+  document.documentElement.setAttribute("data-keys", "ready");
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented) return;
