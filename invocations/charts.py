@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate, TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
@@ -182,7 +182,9 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
     return midnight + ((moment - midnight) // step) * step
 
 
-def histogram(records, invocations, range_key: str) -> dict[str, Any]:
+def histogram(
+    records: QuerySet[ExecutionRecord], invocations: QuerySet[Invocation], range_key: str
+) -> dict[str, Any]:
     """Occurrences per bucket over the range (records by the time they arrived, invocations by
     the time they were made), drawn as SVG bars by the template."""
     step, length, trunc = HISTOGRAM_STEPS[range_key]

@@ -169,11 +169,12 @@ def breakdown(group: FailureGroup, since: datetime) -> dict[str, list[tuple[str,
     for row in records.values("executed_version", "qualifier").annotate(n=Count("id")).order_by():
         versions[row["executed_version"] or "unknown"] += row["n"]
         aliases[row["qualifier"] or "unqualified"] += row["n"]
-    for row in records.values("condition", "kind").annotate(n=Count("id")).order_by():
-        label = row["condition"] or dict(ExecutionRecord.Kind.choices)[row["kind"]]
-        conditions[label] += row["n"]
-    for row in records.values("queue__url").annotate(n=Count("id")).order_by():
-        sources[row["queue__url"].rstrip("/").rsplit("/", 1)[-1]] += row["n"]
+    kinds = dict(ExecutionRecord.Kind.choices)
+    for by_condition in records.values("condition", "kind").annotate(n=Count("id")).order_by():
+        label = by_condition["condition"] or kinds[by_condition["kind"]]
+        conditions[label] += by_condition["n"]
+    for by_queue in records.values("queue__url").annotate(n=Count("id")).order_by():
+        sources[by_queue["queue__url"].rstrip("/").rsplit("/", 1)[-1]] += by_queue["n"]
     statuses = dict(Invocation.Status.choices)
     for row in (
         invocations.values("executed_version", "qualifier", "status")

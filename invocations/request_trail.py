@@ -78,9 +78,9 @@ def find(request_id: str, environments, preferred: Environment | None = None) ->
         .defer("raw_body", "message_attributes", "batch_info")
         .order_by("id")[:MAX_ROWS]
     )
-    groups = {r.failure_group_id: r.failure_group for r in trail.records if r.failure_group_id}
-    groups |= {i.failure_group_id: i.failure_group for i in trail.invocations if i.failure_group_id}
-    trail.groups = sorted(groups.values(), key=lambda g: g.pk)
+    groups = {r.failure_group for r in trail.records if r.failure_group is not None}
+    groups |= {i.failure_group for i in trail.invocations if i.failure_group is not None}
+    trail.groups = sorted(groups, key=lambda g: g.pk)
     trail.replays = list(
         Invocation.objects.filter(replay_of__in=[r.pk for r in trail.records])
         .select_related("replay_of", "replay_batch", "requested_by", "environment")

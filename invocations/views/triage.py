@@ -220,7 +220,7 @@ def _diagnosis(request, group: FailureGroup) -> dict:
         range_key = diagnosis.DEFAULT_RANGE
     records, invocations = diagnosis.event_records(group), diagnosis.group_invocations(group)
     tail = None
-    if current and not current.is_record and current.item.log_tail:
+    if current and isinstance(current.item, Invocation) and current.item.log_tail:
         tail = logs.parse_tail(current.item.log_tail)
     return {
         "current": current,
