@@ -186,6 +186,34 @@ def seed(environment: Environment | None = None, user=None, occurrences: int = 6
         replay_batch=batch,
         requested_by=user,
     )
+    # A synchronous failure of the same error, the group's latest occurrence: its log tail has
+    # lines far wider than a phone.
+    sync_id = str(uuid.uuid4())
+    Invocation.objects.create(
+        environment=environment,
+        function_name=LONG_NAME,
+        qualifier="live",
+        status=Invocation.Status.FUNCTION_ERROR,
+        status_code=200,
+        function_error="Unhandled",
+        error_code="LedgerUnavailable",
+        error_text=LONG_MESSAGE,
+        request_id=sync_id,
+        executed_version="42",
+        payload=json.dumps(records[0].request_payload),
+        log_tail="\n".join(
+            [
+                f"START RequestId: {sync_id} Version: 42",
+                f"[ERROR] LedgerUnavailable: {LONG_MESSAGE}",
+                *STACK.splitlines(),
+                f"END RequestId: {sync_id}",
+                f"REPORT RequestId: {sync_id}\tDuration: 2045.12 ms\tBilled Duration: 2046 ms"
+                "\tMemory Size: 1024 MB\tMax Memory Used: 187 MB",
+            ]
+        ),
+        failure_group=group,
+        requested_by=user,
+    )
     if user is not None:
         GroupActivity.objects.create(
             group=group,
