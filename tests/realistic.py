@@ -42,6 +42,42 @@ STACK = "\n".join(
 )
 
 
+def write_logs(environment: Environment, incident: "Incident") -> None:
+    """The CloudWatch Logs lines of the latest record's three attempts, in the sandbox: long
+    stream names and lines wider than any phone."""
+    import time
+
+    from invocations import aws
+
+    logs = aws.client(environment, "logs")
+    group = f"/aws/lambda/{LONG_NAME}"
+    try:
+        logs.create_log_group(logGroupName=group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    request_id = incident.records[0].request_id
+    now = int(time.time() * 1000)
+    for attempt in range(3):
+        stream = f"2026/11/30/[$LATEST]{uuid.uuid4().hex}"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        lines = [
+            f"START RequestId: {request_id} Version: 42",
+            f"[ERROR] LedgerUnavailable: {LONG_MESSAGE}",
+            *STACK.splitlines(),
+            f"END RequestId: {request_id}",
+            f"REPORT RequestId: {request_id}\tDuration: 2045.12 ms\tBilled Duration: 2046 ms"
+            "\tMemory Size: 1024 MB\tMax Memory Used: 187 MB",
+        ]
+        start = now - (3 - attempt) * 60_000
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[
+                {"timestamp": start + index, "message": line} for index, line in enumerate(lines)
+            ],
+        )
+
+
 @dataclass
 class Incident:
     group: FailureGroup
@@ -51,12 +87,14 @@ class Incident:
     replay: Invocation
     batch: ReplayBatch
     function: Function
+    sync: Invocation
 
     def urls(self) -> dict[str, str]:
         """Every list and detail page, by a short name."""
         return {
             "triage": "/",
             "group": f"/groups/{self.group.pk}/",
+            "group, a synchronous failure": f"/groups/{self.group.pk}/?occurrence=i{self.sync.pk}",
             "functions": "/functions/",
             "function": f"/functions/{self.function.name}/",
             "invocations": "/invocations/",
@@ -186,10 +224,10 @@ def seed(environment: Environment | None = None, user=None, occurrences: int = 6
         replay_batch=batch,
         requested_by=user,
     )
-    # A synchronous failure of the same error, the group's latest occurrence: its log tail has
+    # A synchronous failure of the same error, just before the latest record: its log tail has
     # lines far wider than a phone.
     sync_id = str(uuid.uuid4())
-    Invocation.objects.create(
+    failed_sync = Invocation.objects.create(
         environment=environment,
         function_name=LONG_NAME,
         qualifier="live",
@@ -214,6 +252,7 @@ def seed(environment: Environment | None = None, user=None, occurrences: int = 6
         failure_group=group,
         requested_by=user,
     )
+    Invocation.objects.filter(pk=failed_sync.pk).update(created_at=now - timedelta(minutes=5))
     if user is not None:
         GroupActivity.objects.create(
             group=group,
@@ -222,4 +261,4 @@ def seed(environment: Environment | None = None, user=None, occurrences: int = 6
             text="Ledger is failing over to eu-west-1; replay the backlog once it is green. "
             "Tracking in INC-20261130-0042 (https://status.example.com/incidents/01JDXK8ZQ4).",
         )
-    return Incident(group, records, dead_letter, invocation, replay, batch, function)
+    return Incident(group, records, dead_letter, invocation, replay, batch, function, failed_sync)

@@ -58,6 +58,7 @@ def test_no_page_scrolls_sideways_and_nothing_is_clipped(
     live_server, browser, admin_user, sandbox_env, width
 ):
     incident = realistic.seed(environment=sandbox_env, user=admin_user)
+    realistic.write_logs(sandbox_env, incident)
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)

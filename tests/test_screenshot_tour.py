@@ -7,7 +7,6 @@ failure; a long-named function's failures beside them), and saves PNGs of the ma
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 
