@@ -2,6 +2,7 @@
 and ARNs (Lambda allows 64 characters a name), a long handler, long error messages, an OnFailure
 record with its dead letter, a synchronous failure, a replay and a comment."""
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -51,10 +52,8 @@ def write_logs(environment: Environment, incident: "Incident") -> None:
 
     logs = aws.client(environment, "logs")
     group = f"/aws/lambda/{LONG_NAME}"
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     request_id = incident.records[0].request_id
     now = int(time.time() * 1000)
     for attempt in range(3):
