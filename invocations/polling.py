@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invocations import aws, records, triage
+from invocations import async_outcome, aws, records, triage
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -315,6 +315,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 row.pk = saved[row.message_id]
         # Failures join their groups in the same transaction: never stored ungrouped.
         triage.group_records(new)
+        async_outcome.settle({row.invocation_id for row in new})
         WatchedQueue.objects.filter(pk=queue.pk).update(
             records_stored=F("records_stored") + len(new)
         )
@@ -406,11 +407,15 @@ def link_records_to_invocation(invocation: Invocation) -> int:
     is known); returns how many were linked."""
     if not invocation.request_id:
         return 0
-    return ExecutionRecord.objects.filter(
-        environment_id=invocation.environment_id,
-        request_id=invocation.request_id,
-        invocation__isnull=True,
-    ).update(invocation=invocation)
+    with transaction.atomic():
+        linked = ExecutionRecord.objects.filter(
+            environment_id=invocation.environment_id,
+            request_id=invocation.request_id,
+            invocation__isnull=True,
+        ).update(invocation=invocation)
+        if linked:
+            async_outcome.settle([invocation.pk])
+    return linked
 
 
 def purge_old_records(days: int | None = None, chunk: int = 1000) -> int:

@@ -84,7 +84,7 @@ def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested
     page.wait_for_url("**/invocations/*/")
     page.evaluate("window.sameDocument = true")
     expect(page.locator("[data-status]")).to_have_text("accepted (202)", timeout=20_000)
-    expect(page.get_by_text("Its outcome will arrive in")).to_be_visible()
+    expect(page.locator(".async-outcome")).to_contain_text("OnFailure:")
     deadline = time.monotonic() + 30
     while not ExecutionRecord.objects.filter(invocation__isnull=False).exists():
         assert time.monotonic() < deadline, "no outcome record was ingested in 30 s"
@@ -95,4 +95,7 @@ def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested
     expect(outcome).to_contain_text("Lambda reported", timeout=15_000)
     expect(outcome).to_contain_text("RetriesExhausted")
     expect(outcome).to_contain_text("ValueError")
+    # The status is now the outcome; the 202 stays as how Lambda took the event.
+    expect(page.locator("[data-status]")).to_have_text("failed after 3 attempts")
+    expect(page.locator(".accepted-as")).to_have_text("accepted (202)")
     assert page.evaluate("window.sameDocument") is True

@@ -11,7 +11,7 @@ register = template.Library()
 def status_label(value) -> str:
     """`function_error` → `function error`, as the status badges read."""
     try:
-        return Invocation.Status(value).label
+        return Invocation.Status(value).label.lower()
     except ValueError:
         return str(value or "").replace("_", " ")
 
@@ -27,3 +27,10 @@ def record_url(record) -> str:
         return reverse("record", args=[record.pk])
     except NoReverseMatch:
         return reverse("records") + "?" + urlencode({"q": record.request_id or record.message_id})
+
+
+@register.inclusion_tag("invocations/partials/invocation_status.html")
+def invocation_status(invocation):
+    """An invocation's status badge, worded the same on every page; for an Event invocation
+    whose outcome is known, the outcome, with "accepted (202)" beside it."""
+    return {"i": invocation}
