@@ -8,12 +8,14 @@ from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from invocations import access, audit, sending
 from invocations.forms import InvokeForm, TemplateForm
+from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Function, InventorySync, Invocation
 from invocations.models.function import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
 from invocations.payload_templates import BUILTINS, BY_KEY
@@ -232,5 +234,24 @@ def function_context(request, function, form=None, template_form=None) -> dict:
 
 @access.require(access.VIEW)
 def function_detail(request, name):
-    function = get_object_or_404(Function, environment=request.environment, name=name)
+    function = function_for(request, name)
     return render(request, "invocations/function.html", function_context(request, function))
+
+
+def function_for(request, name: str) -> Function:
+    """The function called `name` in the page's environment (its `?env=`, else the switcher's);
+    when only another visible environment has one, that one, shown in its environment."""
+    found = Function.objects.filter(environment=request.environment, name=name).first()
+    if found is None and not request.GET.get("env"):
+        found = (
+            Function.objects.filter(
+                name=name, environment__in=access.visible_environments(request.user)
+            )
+            .select_related("environment")
+            .order_by("-environment__is_default", "environment__name")
+            .first()
+        )
+    if found is None:
+        raise Http404(f"No function {name} here.")
+    open_in(request, found.environment)
+    return found

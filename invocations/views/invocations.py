@@ -9,6 +9,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from invocations import access, async_outcome, aws, logs
 from invocations.forms import InvocationFilterForm
+from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
 
 PAGE_SIZE = 50
@@ -67,11 +68,14 @@ def invocation_list(request):
 
 
 def _detail(request, pk) -> Invocation:
-    return get_object_or_404(
+    """The invocation in its own environment, whichever the switcher is on."""
+    invocation = get_object_or_404(
         Invocation.objects.select_related("requested_by", "function", "rerun_of", "environment"),
         pk=pk,
-        environment=request.environment,
+        environment__in=access.visible_environments(request.user),
     )
+    open_in(request, invocation.environment)
+    return invocation
 
 
 def _async_state(invocation: Invocation, records) -> tuple[str, str | None]:

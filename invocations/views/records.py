@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 
 from invocations import access, aws, logs
 from invocations.access import require
+from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 
 PAGE_SIZE = 50
@@ -159,11 +160,14 @@ def _bounded_counts(records) -> dict[str, int]:
 
 
 def _record(request, pk) -> ExecutionRecord:
-    return get_object_or_404(
-        ExecutionRecord.objects.select_related("queue", "invocation"),
+    """The record in its own environment, whichever the switcher is on."""
+    record = get_object_or_404(
+        ExecutionRecord.objects.select_related("queue", "invocation", "environment"),
         pk=pk,
-        environment=request.environment,
+        environment__in=access.visible_environments(request.user),
     )
+    open_in(request, record.environment)
+    return record
 
 
 @require(access.VIEW)

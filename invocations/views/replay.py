@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from invocations import access, aws, redrive, replay, triage
-from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
+from invocations.middleware import open_in
+from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
 
 PREVIEW = 20
@@ -20,19 +21,25 @@ def _joined(data):
 
 
 def _selection(request, form: ReplayForm):
-    """The records chosen (by id, or a group's unreplayed backlog) and the group, if any."""
+    """The records chosen (by id, or a group's unreplayed backlog) and the group, if any. The
+    page is shown in their environment, whichever the switcher is on."""
     group = None
-    records = ExecutionRecord.objects.filter(environment=request.environment).select_related(
-        "queue", "environment"
-    )
+    visible = access.visible_environments(request.user)
+    records = ExecutionRecord.objects.select_related("queue", "environment")
     if form.cleaned_data.get("group"):
         group = get_object_or_404(
-            FailureGroup, pk=form.cleaned_data["group"], environment=request.environment
+            FailureGroup.objects.select_related("environment"),
+            pk=form.cleaned_data["group"],
+            environment__in=visible,
         )
+        source = group.environment
         records = triage.unreplayed(records.filter(failure_group=group))
     else:
-        records = records.filter(pk__in=form.record_ids())
-    return group, list(records.order_by("id")[:10_000])
+        records = records.filter(pk__in=form.record_ids(), environment__in=visible)
+        first = records.order_by("id").select_related("environment").first()
+        source = first.environment if first else request.environment
+    open_in(request, source)
+    return group, list(records.filter(environment=source).order_by("id")[:10_000])
 
 
 def _target(request, form: ReplayForm, records, group):
@@ -69,7 +76,7 @@ def replay_plan(request):
             "group": group,
             "preview": plan.to_replay[:PREVIEW],
             "form": ReplayForm(initial=initial),
-            "environments": Environment.objects.all(),
+            "environments": access.visible_environments(request.user),
             "dead_letters": dead_letters,
             "redrive_form": RedriveForm(
                 initial={"records": ",".join(str(r.pk) for r in dead_letters)}
@@ -119,7 +126,12 @@ def _plan_url():
 
 @access.require(access.VIEW)
 def replay_batch(request, pk):
-    batch = get_object_or_404(ReplayBatch, pk=pk, environment__in=Environment.objects.all())
+    batch = get_object_or_404(
+        ReplayBatch.objects.select_related("environment", "group"),
+        pk=pk,
+        environment__in=access.visible_environments(request.user),
+    )
+    open_in(request, batch.environment)
     context = {
         "batch": batch,
         "can_replay": access.can(request.user, access.REPLAY),
@@ -134,7 +146,9 @@ def replay_batch(request, pk):
 @require_POST
 @access.require(access.REPLAY)
 def replay_cancel(request, pk):
-    batch = get_object_or_404(ReplayBatch, pk=pk)
+    batch = get_object_or_404(
+        ReplayBatch, pk=pk, environment__in=access.visible_environments(request.user)
+    )
     if replay.cancel(batch, request):
         messages.success(request, f"Replay #{batch.pk} cancelled.")
     else:
@@ -152,10 +166,15 @@ def redrive_records(request):
     ids = [int(p) for p in form.cleaned_data["records"].split(",") if p.strip().isdigit()]
     records = list(
         ExecutionRecord.objects.filter(
-            pk__in=ids, environment=request.environment, kind=ExecutionRecord.Kind.DLQ
-        ).order_by("id")
+            pk__in=ids,
+            environment__in=access.visible_environments(request.user),
+            kind=ExecutionRecord.Kind.DLQ,
+        )
+        .select_related("environment")
+        .order_by("id")
     )
-    env = request.environment
+    env = records[0].environment if records else request.environment
+    records = [r for r in records if r.environment_id == env.pk]
     function = records[0].function_name if records else ""
     if env.protected and form.cleaned_data.get("confirm_name") != function:
         messages.error(

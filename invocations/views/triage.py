@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from invocations import access, replay, sparklines, triage
+from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
     ACTIVE,
@@ -179,8 +180,9 @@ def group_detail(request, pk):
     group = get_object_or_404(
         FailureGroup.objects.select_related("assignee", "environment"),
         pk=pk,
-        environment=request.environment,
+        environment__in=access.visible_environments(request.user),
     )
+    open_in(request, group.environment)
     occurrences, next_before = _occurrences(group, request.GET.get("before"))
     shown_records = [item.pk for kind, _, item in occurrences if kind == "record"]
     sample = ExecutionRecord.objects.filter(failure_group=group).order_by("-id").first()
@@ -220,7 +222,9 @@ def group_action(request, pk, action):
     form = forms_by_action[action](request.POST)
     with transaction.atomic():
         group = get_object_or_404(
-            FailureGroup.objects.select_for_update(), pk=pk, environment=request.environment
+            FailureGroup.objects.select_for_update(),
+            pk=pk,
+            environment__in=access.visible_environments(request.user),
         )
         if not form.is_valid():
             errors = "; ".join(e for errs in form.errors.values() for e in errs)
