@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, async_outcome, aws, logs
+from invocations import access, async_outcome, aws, filters, logs
 from invocations.forms import InvocationFilterForm
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
@@ -46,7 +46,7 @@ def filtered(environment, data: dict):
 @access.require(access.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
-    data = form.cleaned_data if form.is_valid() else {}
+    data = filters.usable(form)
     rows = filtered(request.environment, data)
     if data.get("before"):
         rows = rows.filter(id__lt=data["before"])
@@ -61,6 +61,7 @@ def invocation_list(request):
         "next_before": page[-1].pk if more else None,
         "query": query.urlencode(),
         "first_page": not data.get("before"),
+        "ignored_filters": filters.ignored(form),
     }
     if request.htmx and request.htmx.target == "invocation-table":
         return render(request, "invocations/partials/invocation_table.html", context)

@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 
-from invocations import access, aws, logs
+from invocations import access, aws, filters, logs
 from invocations.access import require
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
@@ -59,10 +59,9 @@ class RecordFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["queue"].queryset = WatchedQueue.objects.filter(environment=environment)
 
-    def filtered(self, records):
-        """`records` narrowed by every filter except the kind and the page (the counts per kind
-        are taken from this)."""
-        data = self.cleaned_data
+    def filtered(self, records, data: dict):
+        """`records` narrowed by the filters in `data` except the kind and the page (the counts
+        per kind are taken from this)."""
         if data.get("q"):
             term = data["q"].strip()
             records = records.filter(
@@ -91,14 +90,11 @@ def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
     next_before, query = None, ""
-    if form.is_bound and not form.is_valid():
-        records = records.none()
-    elif form.is_bound:
-        records = form.filtered(records)
+    data = filters.usable(form)
+    records = form.filtered(records, data)
     counts = _bounded_counts(records)
     total = sum(counts.values())
     total_more = any(n > COUNT_LIMIT for n in counts.values())
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     if data.get("kind"):
         records = records.filter(kind=data["kind"])
     if data.get("before"):
@@ -139,6 +135,7 @@ def record_list(request):
         "first_page_query": first_page.urlencode(),
         "current_kind": data.get("kind", ""),
         "paged": bool(data.get("before")),
+        "ignored_filters": filters.ignored(form),
         "filtered": any(v for k, v in data.items() if k != "before"),
         # Only asked when the page is empty, to say where records would come from.
         "watched": []

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from invocations import access, replay, sparklines, triage
+from invocations import access, filters, replay, sparklines, triage
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
@@ -79,7 +79,7 @@ def _rows(groups: list[FailureGroup]) -> list[dict]:
 @access.require(access.VIEW)
 def triage_list(request):
     form = TriageFilterForm(request.GET)
-    data = form.cleaned_data if form.is_valid() else {}
+    data = filters.usable(form)
     page = data.get("page") or 1
     start = (page - 1) * PAGE_SIZE
     groups = list(_filtered_groups(request, data)[start : start + PAGE_SIZE + 1])
@@ -94,6 +94,7 @@ def triage_list(request):
         "query": query.urlencode(),
         "can_triage": access.can(request.user, access.TRIAGE),
         "can_replay": access.can(request.user, access.REPLAY),
+        "ignored_filters": filters.ignored(form),
         "watched_queues": request.environment.watchedqueue_set.filter(enabled=True)[:10],
     }
     if request.htmx and request.htmx.target == "group-table":
