@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from invocations import access, filters, replay, sparklines, triage
+from invocations import access, filters, logs, replay, sparklines, triage
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
@@ -187,6 +187,15 @@ def group_detail(request, pk):
     occurrences, next_before = _occurrences(group, request.GET.get("before"))
     shown_records = [item.pk for kind, _, item in occurrences if kind == "record"]
     sample = ExecutionRecord.objects.filter(failure_group=group).order_by("-id").first()
+    # A group of synchronous failures has no record: its latest invocation is the sample.
+    sample_invocation = (
+        None if sample else Invocation.objects.filter(failure_group=group).order_by("-id").first()
+    )
+    sample_tail = (
+        logs.parse_tail(sample_invocation.log_tail)
+        if sample_invocation and sample_invocation.log_tail
+        else None
+    )
     return render(
         request,
         "invocations/group.html",
@@ -195,6 +204,8 @@ def group_detail(request, pk):
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
+            "sample_invocation": sample_invocation,
+            "sample_tail": sample_tail,
             "activity": GroupActivity.objects.filter(group=group).select_related("actor")[:200],
             "status_form": StatusForm(initial={"status": group.status}),
             "assign_form": AssignForm(initial={"assignee": group.assignee_id}),
