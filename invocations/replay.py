@@ -21,6 +21,7 @@ from invocations.models import (
     Invocation,
     ReplayBatch,
 )
+from invocations.wording import count
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class PlannedRecord:
     record: ExecutionRecord
     payload: str
     skip_reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"Record #{self.record.pk}"
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def start(
             "replay.start",
             request=request,
             target=batch,
-            summary=f"replay of {len(ids)} records to {plan_.function_name} "
+            summary=f"replay of {count(len(ids), 'record')} to {plan_.function_name} "
             f"in {plan_.environment.name}",
             details={
                 "records": ids,
@@ -152,7 +157,7 @@ def start(
                 group=group,
                 actor=request.user,
                 kind="replay",
-                text=f"replay #{batch.pk}: {len(ids)} records to {plan_.function_name}",
+                text=f"replay #{batch.pk}: {count(len(ids), 'record')} to {plan_.function_name}",
             )
         pk = batch.pk
         transaction.on_commit(lambda: send(pk))

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
-from invocations import audit
+from invocations import audit, wording
 from invocations.fingerprints import classify, fingerprint
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 
@@ -290,7 +290,9 @@ def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str
         group.snooze_until_count = None
         changed.append("snooze_until_count")
         GroupActivity.objects.create(
-            group=group, kind="snooze", text=f"Snooze ended at {group.count} occurrences"
+            group=group,
+            kind="snooze",
+            text=f"Snooze ended at {wording.count(group.count, 'occurrence')}",
         )
     return group, changed
 
@@ -402,7 +404,7 @@ def snooze(
     text = (
         f"snoozed until {until:%Y-%m-%d %H:%M} UTC"
         if until
-        else f"snoozed for {occurrences} more occurrences"
+        else f"snoozed for {wording.count(occurrences, 'more occurrence')}"
     )
     _log(
         group,

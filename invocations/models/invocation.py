@@ -15,14 +15,15 @@ class Invocation(models.Model):
         DRY_RUN = "DryRun", "DryRun"
 
     class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
+        # Labels lower case, as every page words a status.
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
         THROTTLED_RETRYING = "retrying", "throttled, retrying"
         ACCEPTED = "accepted", "accepted (202)"
-        SUCCEEDED = "succeeded"
+        SUCCEEDED = "succeeded", "succeeded"
         FUNCTION_ERROR = "function_error", "function error"
-        THROTTLED = "throttled"
-        FAILED = "failed"
+        THROTTLED = "throttled", "throttled"
+        FAILED = "failed", "failed"
         # An Event invocation once Lambda reported its outcome (a record with its request ID).
         EVENT_FAILED = "event_failed", "failed after its attempts"
         DEAD_LETTERED = "dead_lettered", "failed (dead letter)"

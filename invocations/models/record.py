@@ -22,11 +22,12 @@ class ExecutionRecord(models.Model):
     """One SQS message from a destination queue or a DLQ, parsed; the raw body is always kept."""
 
     class Kind(models.TextChoices):
-        SUCCESS = "success"
-        FAILURE = "failure"
+        # Labels lower case, as every page words a kind.
+        SUCCESS = "success", "success"
+        FAILURE = "failure", "failure"
         DLQ = "dlq", "dead letter"
         STREAM_FAILURE = "stream_failure", "stream failure"
-        UNPARSED = "unparsed"
+        UNPARSED = "unparsed", "unparsed"
 
     environment = models.ForeignKey("Environment", on_delete=models.CASCADE)
     queue = models.ForeignKey("WatchedQueue", on_delete=models.CASCADE, related_name="records")

@@ -73,17 +73,33 @@ def middle(value, keep=10):
 
 
 @register.inclusion_tag("invocations/partials/reltime.html")
-def reltime(moment: datetime | None):
-    """ "3 min ago", with the exact UTC time on hover."""
+def reltime(moment: datetime | None, exact: bool = False):
+    """ "just now", "40 s ago", "3 minutes ago", with the exact UTC time to the second on hover;
+    `exact` also writes it out (detail fields)."""
     if moment is None:
         return {"moment": None}
     utc = moment.astimezone(UTC) if timezone.is_aware(moment) else moment
     return {
         "moment": moment,
         "iso": utc.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "ago": timesince(moment).split(",")[0],
-        "future": moment > timezone.now(),
+        "ago": ago(moment),
+        "exact": exact,
     }
+
+
+def ago(moment: datetime, now: datetime | None = None) -> str:
+    now = now or timezone.now()
+    seconds = (now - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        amount = f"{int(seconds)} s"
+    else:
+        amount = timesince(moment, now) if not future else timesince(now, moment)
+        amount = amount.split(",")[0].replace("\xa0", " ")
+    return f"in {amount}" if future else f"{amount} ago"
 
 
 @register.filter

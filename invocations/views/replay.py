@@ -9,6 +9,7 @@ from invocations import access, aws, redrive, replay, triage
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
+from invocations.wording import count
 
 PREVIEW = 20
 
@@ -34,6 +35,15 @@ def _selection(request, form: ReplayForm):
         )
         source = group.environment
         records = triage.unreplayed(records.filter(failure_group=group))
+    elif form.cleaned_data.get("rest_of"):
+        batch = get_object_or_404(
+            ReplayBatch, pk=form.cleaned_data["rest_of"], environment__in=visible
+        )
+        group = batch.group
+        records = records.filter(
+            pk__in=batch.record_ids[batch.position :], environment=batch.environment_id
+        )
+        source = batch.environment
     else:
         records = records.filter(pk__in=form.record_ids(), environment__in=visible)
         first = records.order_by("id").select_related("environment").first()
@@ -59,6 +69,11 @@ def replay_plan(request):
     if not form.is_valid():
         messages.error(request, "That replay selection is not valid.")
         return redirect("triage")
+    data = form.cleaned_data
+    if not (data.get("group") or data.get("rest_of") or form.record_ids()):
+        messages.error(request, "Select at least one record to replay.")
+        back = request.GET.get("back", "")
+        return redirect("group", pk=back) if back.isdigit() else redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
     plan = replay.plan(
@@ -136,6 +151,7 @@ def replay_batch(request, pk):
         "batch": batch,
         "can_replay": access.can(request.user, access.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
+        "remaining": batch.total - batch.position,
     }
     if request.htmx:
         # The fragment stops polling by itself: a finished batch renders without the trigger.
@@ -186,5 +202,5 @@ def redrive_records(request):
     except aws.AwsError as error:
         messages.error(request, f"Sending failed: {error}")
         return redirect("triage")
-    messages.success(request, f"Sent {sent} dead letters back to the queue.")
+    messages.success(request, f"Sent {count(sent, 'dead letter')} back to the queue.")
     return redirect("triage")

@@ -1,22 +1,26 @@
 """The triage page (home), a failure group's page, and the workflow actions on groups."""
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import F, Q
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from invocations import access, filters, logs, replay, sparklines, triage
+from invocations import access, filters, logs, replay, sparklines, triage, wording
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
     ACTIVE,
+    BULK_ACTIONS,
     AssignForm,
     BulkActionForm,
     CommentForm,
@@ -132,18 +136,36 @@ def bulk_action(request):
             changed.append(group)
         except triage.TriageError as error:
             refused.append(str(error))
+    if changed:
+        label = dict(BULK_ACTIONS)[form.cleaned_data["action"]].lower()
+        messages.success(request, f"{label}: {wording.count(len(changed), 'group')}.")
     if refused:
         messages.warning(request, f"{len(refused)} not changed: {refused[0]}")
     return _after_bulk(request, changed)
 
 
 def _after_bulk(request, changed: list[FailureGroup]):
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("triage")
     if not request.htmx:
-        return redirect(request.POST.get("next") or "triage")
-    groups = FailureGroup.objects.for_triage().filter(pk__in=[g.pk for g in changed])
+        return redirect(back)
+    # The rows are swapped in place; a row that the list's filters no longer show (a group
+    # resolved in the "open" view) leaves the table at once, not at the next reload.
+    query = QueryDict(urlsplit(back).query)
+    shown = set(
+        _filtered_groups(request, filters.usable(TriageFilterForm(query)))
+        .filter(pk__in=[g.pk for g in changed])
+        .values_list("pk", flat=True)
+    )
+    groups = FailureGroup.objects.for_triage().filter(pk__in=shown)
     html = render_to_string(
         "invocations/partials/group_rows_oob.html",
-        {"rows": _rows(list(groups)), "can_triage": True},
+        {
+            "rows": _rows(list(groups)),
+            "can_triage": True,
+            "gone": [g.pk for g in changed if g.pk not in shown],
+        },
         request=request,
     )
     html += render_to_string("invocations/partials/messages_oob.html", request=request)
@@ -246,15 +268,24 @@ def group_action(request, pk, action):
         try:
             if action == "status":
                 triage.set_status(group, data["status"], request, data.get("version", ""))
+                done = f"Status changed to {group.status}."
             elif action == "assign":
                 triage.assign(group, data["assignee"], request)
+                done = (
+                    f"Assigned to {data['assignee'].get_username()}."
+                    if data["assignee"]
+                    else "Unassigned."
+                )
             elif action == "snooze":
                 until = (
                     timezone.now() + timedelta(hours=data["hours"]) if data.get("hours") else None
                 )
                 triage.snooze(group, request, until=until, occurrences=data.get("occurrences"))
+                done = "Snoozed."
             else:
                 triage.comment(group, data["text"], request)
+                done = "Comment added."
+            messages.success(request, done)
         except triage.TriageError as error:
             messages.error(request, str(error))
     return redirect("group", pk=pk)
