@@ -99,3 +99,10 @@ def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested
     expect(page.locator("[data-status]")).to_have_text("failed after 3 attempts")
     expect(page.locator(".accepted-as")).to_have_text("accepted (202)")
     assert page.evaluate("window.sameDocument") is True
+    # The list pages say the same.
+    invocation = Invocation.objects.get()
+    page.goto(f"{live_server.url}/invocations/")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=str(invocation.pk)))
+    expect(row.locator("[data-status]")).to_have_text("failed after 3 attempts")
+    page.goto(f"{live_server.url}/functions/orders/")
+    expect(page.locator("[data-status]").first).to_have_text("failed after 3 attempts")
