@@ -29,6 +29,8 @@ class PlannedRecord:
     record: ExecutionRecord
     payload: str
     skip_reason: str = ""
+    # Another record of the same failed event (its OnFailure record or dead letter) is sent.
+    twin_of: int | None = None
 
     @property
     def label(self) -> str:
@@ -44,11 +46,18 @@ class Plan:
 
     @property
     def to_replay(self) -> list[PlannedRecord]:
-        return [i for i in self.items if not i.skip_reason]
+        """One record per failed event."""
+        return [i for i in self.items if not i.skip_reason and i.twin_of is None]
 
     @property
     def skipped(self) -> list[PlannedRecord]:
         return [i for i in self.items if i.skip_reason]
+
+    @property
+    def twins(self) -> list[PlannedRecord]:
+        """Records of an event that another record of the plan replays: not sent again, and
+        not "skipped" either, since their event is replayed."""
+        return [i for i in self.items if not i.skip_reason and i.twin_of is not None]
 
 
 def payload_of(record: ExecutionRecord) -> str | None:
@@ -102,7 +111,8 @@ def plan(
             reason = "already replayed with success"
         elif record.request_id in planned:
             # A failed event often arrives twice (OnFailure record and dead letter): send it once.
-            reason = f"the same event as record #{planned[record.request_id]}"
+            items.append(PlannedRecord(record, payload or "", "", planned[record.request_id]))
+            continue
         else:
             reason = ""
             if record.request_id:

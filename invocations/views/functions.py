@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from invocations import access, audit, sending
+from invocations import access, audit, events, sending
 from invocations.forms import InvokeForm, TemplateForm
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Function, InventorySync, Invocation
@@ -99,13 +99,15 @@ def daily_chart(environment, name: str, days: int = CHART_DAYS) -> dict:
         .values("day")
         .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=FAILED)))
     )
+    # Failed events, not records: an OnFailure record and its dead letter are one failure.
+    # Event invocations are counted by their records; only synchronous failures by status.
     recorded = (
-        ExecutionRecord.objects.filter(
-            environment=environment,
-            function_name=name,
-            kind__in=FAILED_RECORDS,
-            received_at__gte=start,
+        events.first_failure_of_request(
+            ExecutionRecord.objects.filter(
+                environment=environment, function_name=name, kind__in=FAILED_RECORDS
+            )
         )
+        .filter(received_at__gte=start)
         .annotate(day=TruncDate("received_at"))
         .values("day")
         .annotate(failed=Count("id"))

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from invocations import access, filters, logs, replay, sparklines, triage, wording
+from invocations import access, events, filters, logs, replay, sparklines, triage, wording
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
@@ -173,9 +173,11 @@ def _after_bulk(request, changed: list[FailureGroup]):
 
 
 def _occurrences(group: FailureGroup, before: str | None):
-    """Records and invocations of the group, newest first, merged on time; keyset on time."""
+    """Failed events of the group, newest first, merged on time; keyset on time. A record
+    event is a row for its first record with the other records of its request attached
+    (`twins`: the dead letter of an OnFailure record)."""
     cursor = parse_datetime(before) if before else None
-    records = ExecutionRecord.objects.for_list().filter(failure_group=group)
+    records = events.first_in_group(ExecutionRecord.objects.for_list().filter(failure_group=group))
     invocations = (
         Invocation.objects.for_list()
         .filter(failure_group=group)
@@ -195,7 +197,24 @@ def _occurrences(group: FailureGroup, before: str | None):
     items.sort(key=lambda item: item[1], reverse=True)
     page = items[:OCCURRENCES_PAGE]
     more = len(items) > OCCURRENCES_PAGE
+    _attach_twins(group, [item for kind, _, item in page if kind == "record"])
     return page, (page[-1][1].isoformat() if more and page else None)
+
+
+def _attach_twins(group: FailureGroup, firsts: list[ExecutionRecord]) -> None:
+    by_request = {r.request_id: r for r in firsts if r.request_id}
+    for record in firsts:
+        record.twins = []
+    if not by_request:
+        return
+    twins = (
+        ExecutionRecord.objects.for_list()
+        .filter(failure_group=group, request_id__in=list(by_request))
+        .exclude(pk__in=[r.pk for r in firsts])
+        .order_by("id")
+    )
+    for twin in twins:
+        by_request[twin.request_id].twins.append(twin)
 
 
 @access.require(access.VIEW)
@@ -207,7 +226,12 @@ def group_detail(request, pk):
     )
     open_in(request, group.environment)
     occurrences, next_before = _occurrences(group, request.GET.get("before"))
-    shown_records = [item.pk for kind, _, item in occurrences if kind == "record"]
+    shown_records = [
+        record.pk
+        for kind, _, item in occurrences
+        if kind == "record"
+        for record in [item, *item.twins]
+    ]
     sample = ExecutionRecord.objects.filter(failure_group=group).order_by("-id").first()
     # A group of synchronous failures has no record: its latest invocation is the sample.
     sample_invocation = (
@@ -236,9 +260,20 @@ def group_detail(request, pk):
             "can_triage": access.can(request.user, access.TRIAGE),
             "can_replay": access.can(request.user, access.REPLAY),
             "replays": group.replays.all()[:10],
-            "replayed_ids": replay.succeeded_record_ids(shown_records),
+            "replayed_ids": _replayed_events(occurrences, shown_records),
         },
     )
+
+
+def _replayed_events(occurrences, shown_records) -> set[int]:
+    """The rows (by their first record) whose event was replayed with success, through any of
+    its records."""
+    done = replay.succeeded_record_ids(shown_records)
+    return {
+        item.pk
+        for kind, _, item in occurrences
+        if kind == "record" and any(r.pk in done for r in [item, *item.twins])
+    }
 
 
 @require_POST
