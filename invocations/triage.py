@@ -109,7 +109,7 @@ def group_records(records: list[ExecutionRecord]) -> int:
         return 0
     relatives = _relatives([r for r, _ in failures])
     _follow_twins(failures, relatives)
-    replayed = {row.request_id for row in relatives if row.replay_status == SUCCEEDED}
+    replayed = {row.request_id for row in relatives if row.replayed_in_place}
     seen = {(row.group_key, row.request_id) for row in relatives if row.group_key}
     strays = defaultdict(set)  # a set: a record with several replays is a row per replay
     for row in relatives:
@@ -169,6 +169,19 @@ class _Relative(NamedTuple):
     group_id: int | None
     group_key: str | None
     replay_status: str | None
+    function_name: str
+    environment_id: int
+    replay_function: str | None
+    replay_environment_id: int | None
+
+    @property
+    def replayed_in_place(self) -> bool:
+        """Replayed with success into its own function (any qualifier) and environment."""
+        return (
+            self.replay_status == SUCCEEDED
+            and self.replay_function == self.function_name
+            and self.replay_environment_id == self.environment_id
+        )
 
 
 SUCCEEDED = Invocation.Status.SUCCEEDED
@@ -192,6 +205,10 @@ def _relatives(records: list[ExecutionRecord]) -> list[_Relative]:
             "failure_group_id",
             "failure_group__fingerprint",
             "replays__status",
+            "function_name",
+            "environment_id",
+            "replays__function_name",
+            "replays__environment_id",
         )
     )
     return [_Relative(*row) for row in rows]
@@ -322,16 +339,23 @@ def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str
     return group, changed
 
 
-def unreplayed(records):
-    """Records not yet replayed with success, by themselves or through a twin of the same
-    request (its dead letter, or its OnFailure record)."""
-    replayed = (
-        ExecutionRecord.objects.filter(replays__status=Invocation.Status.SUCCEEDED)
-        .exclude(request_id="")
-        .values("request_id")
+def replayed_in_place():
+    """Records replayed with success into their own function (any qualifier) and environment:
+    only those count as replayed. A replay into another function or environment (a try in
+    staging, a fixed copy) is shown, but it did not put the failed event through."""
+    return ExecutionRecord.objects.filter(
+        replays__status=Invocation.Status.SUCCEEDED,
+        replays__function_name=F("function_name"),
+        replays__environment=F("environment"),
     )
-    return records.exclude(replays__status=Invocation.Status.SUCCEEDED).exclude(
-        request_id__in=replayed
+
+
+def unreplayed(records):
+    """Records not yet replayed with success into their function, by themselves or through a
+    twin of the same request (its dead letter, or its OnFailure record)."""
+    done = replayed_in_place()
+    return records.exclude(pk__in=done.values("pk")).exclude(
+        request_id__in=done.exclude(request_id="").values("request_id")
     )
 
 

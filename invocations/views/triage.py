@@ -259,8 +259,9 @@ def group_detail(request, pk):
             "comment_form": CommentForm(),
             "can_triage": access.can(request.user, access.TRIAGE),
             "can_replay": access.can(request.user, access.REPLAY),
-            "replays": group.replays.all()[:10],
+            "replays": group.replays.select_related("environment")[:10],
             "replayed_ids": _replayed_events(occurrences, shown_records),
+            "replayed_elsewhere": _replayed_elsewhere(occurrences, shown_records),
         },
     )
 
@@ -274,6 +275,18 @@ def _replayed_events(occurrences, shown_records) -> set[int]:
         for kind, _, item in occurrences
         if kind == "record" and any(r.pk in done for r in [item, *item.twins])
     }
+
+
+def _replayed_elsewhere(occurrences, shown_records) -> dict[int, str]:
+    """{row's first record: "hello in staging"} for events replayed only elsewhere."""
+    elsewhere = replay.replayed_elsewhere(shown_records)
+    rows = {}
+    for kind, _, item in occurrences:
+        if kind == "record":
+            for record in [item, *item.twins]:
+                if record.pk in elsewhere:
+                    rows[item.pk] = elsewhere[record.pk]
+    return rows
 
 
 @require_POST
