@@ -11,6 +11,7 @@ from invocations import access, async_outcome, aws, filters, logs
 from invocations.forms import InvocationFilterForm
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
+from invocations.views.records import attempts_of_request
 
 PAGE_SIZE = 50
 # After a 202, look for the outcome record every 3 s this long, then every 30 s.
@@ -163,25 +164,23 @@ def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)
     group = f"/aws/lambda/{invocation.function_name}"
-    context = {"invocation": invocation, "group": group, "lines": [], "error": "", "more": False}
+    context = {"invocation": invocation, "group": group, "attempts": [], "error": "", "more": False}
     if not invocation.request_id:
         context["error"] = "This invocation has no request ID yet, so there is no log to find."
         return render(request, "invocations/partials/invocation_log.html", context)
-    start = invocation.created_at - LOG_LOOKBACK
+    # Every line of the request from its START to its REPORT (the function's own output carries
+    # no request ID), for each attempt: an Event invocation may run up to three times.
     try:
-        events, more = aws.filter_log_events(
+        context["attempts"], context["more"] = attempts_of_request(
             invocation.environment,
             group,
-            f'"{invocation.request_id}"',
-            start_ms=int(start.timestamp() * 1000),
+            invocation.request_id,
+            invocation.created_at,
+            lookback=LOG_LOOKBACK,
         )
     except aws.AwsError as error:
         if error.code == "ResourceNotFoundException":
             context["error"] = f"The log group {group} does not exist (yet)."
         else:
             context["error"] = f"CloudWatch Logs answered {error.code}: {error.message}"
-        return render(request, "invocations/partials/invocation_log.html", context)
-    context["lines"] = logs.lines_of([event.message for event in events])
-    context["more"] = more
-    context["streams"] = sorted({event.stream for event in events})
     return render(request, "invocations/partials/invocation_log.html", context)

@@ -212,7 +212,7 @@ def record_logs(request, pk):
         return render(request, "invocations/partials/record_logs.html", context)
     when = record.record_timestamp or record.received_at
     try:
-        context["attempts"], context["more"] = _attempts(
+        context["attempts"], context["more"] = attempts_of_request(
             record.environment, group, record.request_id, when
         )
     except aws.AwsError as error:
@@ -223,11 +223,12 @@ def record_logs(request, pk):
     return render(request, "invocations/partials/record_logs.html", context)
 
 
-def _attempts(environment, group, request_id, when):
+def attempts_of_request(environment, group, request_id, when, lookback=LOG_LOOKBACK):
     """[{"stream", "started", "lines"}] for each START RequestId line of the request: the lines
     that carry the request ID are found with a filter, then each attempt's whole window
-    (the function's own output does not carry the ID) is read from its stream."""
-    start_ms = int((when - LOG_LOOKBACK).timestamp() * 1000)
+    (the function's own output does not carry the ID) is read from its stream. The invocation
+    page's full log uses it too."""
+    start_ms = int((when - lookback).timestamp() * 1000)
     events, more = aws.filter_log_events(environment, group, f'"{request_id}"', start_ms=start_ms)
     windows = []  # (stream, start, end)
     # CloudWatch orders the events of a filter by stream, not by time.
@@ -246,6 +247,8 @@ def _attempts(environment, group, request_id, when):
         messages, cut = aws.log_events_between(
             environment, group, stream, started, end, limit=MAX_LINES_PER_ATTEMPT
         )
+        messages, trimmed = _one_attempt(messages, request_id)
+        cut = cut and not trimmed
         attempts.append(
             {
                 "stream": stream,
@@ -267,6 +270,18 @@ def _attempts(environment, group, request_id, when):
     for number, attempt in enumerate(attempts, start=1):
         attempt["log_id"] = f"record-log-{number}"
     return attempts, more or len(windows) > MAX_ATTEMPTS_SHOWN
+
+
+def _one_attempt(messages: list[str], request_id: str) -> tuple[list[str], bool]:
+    """The lines of one attempt: up to its REPORT line, and never into the next request that
+    starts in the same stream (a window read by time may hold a neighbour's lines when two
+    events share a millisecond, or when the attempt has no REPORT yet)."""
+    for index, message in enumerate(messages):
+        if message.startswith(f"REPORT RequestId: {request_id}"):
+            return messages[: index + 1], True
+        if index and message.startswith("START RequestId:"):
+            return messages[:index], True
+    return messages, False
 
 
 def _time(millis: int) -> datetime:
