@@ -24,7 +24,8 @@ def first_in_group(records):
         failure_group=OuterRef("failure_group"),
         id__lt=OuterRef("id"),
     )
-    return records.filter(Q(request_id="") | ~Exists(earlier))
+    # A message the dashboard sent back that returned is its origin again, never an event.
+    return records.filter(Q(request_id="") | ~Exists(earlier), returned_from__isnull=True)
 
 
 def first_failure_of_request(records):
@@ -36,7 +37,7 @@ def first_failure_of_request(records):
         kind__in=FAILURE_KINDS,
         id__lt=OuterRef("id"),
     )
-    return records.filter(Q(request_id="") | ~Exists(earlier))
+    return records.filter(Q(request_id="") | ~Exists(earlier), returned_from__isnull=True)
 
 
 def starts_event(record, key: str, seen: set[tuple[str, str]]) -> bool:

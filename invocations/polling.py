@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invocations import async_outcome, aws, records, triage
+from invocations import async_outcome, aws, records, redrive, triage
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -302,6 +302,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 linked[request_id] = min(pk, linked.get(request_id, pk))  # the first invocation
             for row in new:
                 row.invocation_id = linked.get(row.request_id)
+        redrive.link_returns(queue.environment, new)
         ExecutionRecord.objects.bulk_create(new)
         if any(row.pk is None for row in new):  # SQLite before 3.35 returns no primary keys
             saved = dict(

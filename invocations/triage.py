@@ -104,7 +104,10 @@ def group_records(records: list[ExecutionRecord]) -> int:
     A batch costs one query plus three per group it touches, whatever the groups' sizes:
     ingestion must not slow down as a group grows. The backlog figures are added to, not
     recounted; whatever removes records or replays them recounts (refresh_backlog)."""
-    failures = [(r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS]
+    _return_to_origins([r for r in records if r.returned_from_id])
+    failures = [
+        (r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS and not r.returned_from_id
+    ]
     if not failures:
         return 0
     relatives = _relatives([r for r, _ in failures])
@@ -155,6 +158,24 @@ def group_records(records: list[ExecutionRecord]) -> int:
             _adopt(group, adopted)
             refresh_backlog(group)
     return len(failures)
+
+
+def _return_to_origins(returned: list[ExecutionRecord]) -> None:
+    """A message the dashboard sent back that came back: it joins the group of the record it
+    was sent from, and is not a new occurrence (no count, no backlog, no regression)."""
+    if not returned:
+        return
+    origins = dict(
+        ExecutionRecord.objects.filter(pk__in={r.returned_from_id for r in returned})
+        .order_by()
+        .values_list("pk", "failure_group_id")
+    )
+    for record in returned:
+        record.failure_group_id = origins.get(record.returned_from_id)
+        if record.failure_group_id:
+            ExecutionRecord.objects.filter(pk=record.pk).update(
+                failure_group_id=record.failure_group_id
+            )
 
 
 # One failed event often arrives twice: as an OnFailure record (with the error type) and as a

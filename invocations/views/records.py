@@ -185,6 +185,7 @@ def record_detail(request, pk):
         "invocation": invocation,
         "can_see_raw": access.can(request.user, access.RAW_PAYLOADS),
         "raw_size": len(record.raw_body.encode("utf-8", "replace")),
+        "returns": record.returns.only("id")[:20],
         "same_request": ExecutionRecord.objects.filter(
             environment=record.environment_id, request_id=record.request_id
         )

@@ -3,6 +3,7 @@ And "send back to queue" for dead letters."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from invocations import access, aws, redrive, replay, triage
@@ -94,8 +95,13 @@ def replay_plan(request):
             "environments": access.visible_environments(request.user),
             "dead_letters": dead_letters,
             "redrive_form": RedriveForm(
-                initial={"records": ",".join(str(r.pk) for r in dead_letters)}
+                initial={
+                    "records": ",".join(str(r.pk) for r in dead_letters),
+                    # The queue that feeds the function, when its event source says so.
+                    "queue_url": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
+                }
             ),
+            "source_queue": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
         },
     )
 
@@ -134,8 +140,6 @@ def replay_start(request):
 
 
 def _plan_url():
-    from django.urls import reverse
-
     return reverse("replay-plan")
 
 
@@ -186,7 +190,7 @@ def redrive_records(request):
             environment__in=access.visible_environments(request.user),
             kind=ExecutionRecord.Kind.DLQ,
         )
-        .select_related("environment")
+        .select_related("environment", "queue")
         .order_by("id")
     )
     env = records[0].environment if records else request.environment
@@ -198,9 +202,19 @@ def redrive_records(request):
         )
         return redirect("triage")
     try:
+        redrive.check_target(records, env, form.cleaned_data["queue_url"])
         sent = redrive.send_back(records, env, form.cleaned_data["queue_url"], request)
+    except redrive.RedriveRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(_back_to(records))
     except aws.AwsError as error:
         messages.error(request, f"Sending failed: {error}")
         return redirect("triage")
     messages.success(request, f"Sent {count(sent, 'dead letter')} back to the queue.")
-    return redirect("triage")
+    return redirect(_back_to(records))
+
+
+def _back_to(records) -> str:
+    """The group page of the dead letters, where the person came from; else triage."""
+    group_id = records[0].failure_group_id if records else None
+    return reverse("group", args=[group_id]) if group_id else reverse("triage")
