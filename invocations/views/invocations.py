@@ -109,7 +109,7 @@ def _async_state(invocation: Invocation, records) -> tuple[str, str | None]:
 
 
 def result_context(request, invocation: Invocation) -> dict:
-    records = list(invocation.records.all().order_by("-id")[:20])
+    records = list(invocation.records.select_related("failure_group").order_by("-id")[:20])
     tail = logs.parse_tail(invocation.log_tail) if invocation.log_tail else None
     poll = None
     async_state = ""

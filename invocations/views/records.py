@@ -159,7 +159,9 @@ def _bounded_counts(records) -> dict[str, int]:
 def _record(request, pk) -> ExecutionRecord:
     """The record in its own environment, whichever the switcher is on."""
     record = get_object_or_404(
-        ExecutionRecord.objects.select_related("queue", "invocation", "environment"),
+        ExecutionRecord.objects.select_related(
+            "queue", "invocation", "environment", "failure_group"
+        ),
         pk=pk,
         environment__in=access.visible_environments(request.user),
     )
