@@ -1,3 +1,4 @@
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,9 +19,10 @@ LIST_OF = {
 
 @require_POST
 def switch(request):
-    env = get_object_or_404(
-        access.visible_environments(request.user), pk=request.POST.get("environment")
-    )
+    chosen = request.POST.get("environment", "")
+    if not chosen.isdigit():
+        raise Http404("No such environment.")
+    env = get_object_or_404(access.visible_environments(request.user), pk=chosen)
     request.session["environment_id"] = env.pk
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
