@@ -172,6 +172,7 @@ def check_backlog(broker_ok: bool) -> Check:
 
 
 def run_checks() -> list[Check]:
+    from alerts.health import check_deliveries
     from invocations.models import Environment
 
     database = check_database()
@@ -181,7 +182,7 @@ def run_checks() -> list[Check]:
     if database.ok:
         Environment.objects.default()
         checks += [check_aws(env) for env in Environment.objects.order_by("name")]
-        checks += [check_polling(), check_queues()]
+        checks += [check_polling(), check_queues(), check_deliveries()]
     return checks
 
 
