@@ -10,8 +10,10 @@ A destination record says more than a dead letter (the attempts, the condition),
 whichever arrives first."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 
 from invocations.models import ExecutionRecord, Invocation
@@ -27,10 +29,10 @@ def _rank(record: ExecutionRecord) -> int:
     return 0 if record.kind == K.DLQ else 1
 
 
-def outcome_fields(record: ExecutionRecord) -> dict:
+def outcome_fields(record: ExecutionRecord) -> dict[str, Any]:
     """The Invocation fields that `record` (an outcome of its request) sets."""
     when = record.record_timestamp or record.received_at
-    fields = {"finished_at": when}
+    fields: dict[str, Any] = {"finished_at": when}
     if record.executed_version:
         fields["executed_version"] = record.executed_version[:32]
     count = record.approximate_invoke_count
@@ -54,6 +56,16 @@ def outcome_fields(record: ExecutionRecord) -> dict:
     if count:
         fields["attempts"] = count
     return fields
+
+
+def link_and_settle(invocation: Invocation) -> int:
+    """Once an Event invocation has its request ID: link the records that arrived before it,
+    and take the outcome they report. Returns how many records were linked."""
+    with transaction.atomic():
+        linked = ExecutionRecord.objects.link_to(invocation)
+        if linked:
+            settle([invocation.pk])
+    return linked
 
 
 def settle(invocation_ids) -> int:
@@ -86,9 +98,12 @@ def settle(invocation_ids) -> int:
         )
         .order_by("id")
     ):
-        current = best.get(record.invocation_id)
+        pk = record.invocation_id
+        if pk is None:
+            continue
+        current = best.get(pk)
         if current is None or _rank(record) > _rank(current):
-            best[record.invocation_id] = record
+            best[pk] = record
     changed = 0
     for pk, record in best.items():
         fields = outcome_fields(record)

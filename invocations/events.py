@@ -5,7 +5,9 @@ letter (the event itself), and may deliver a destination record more than once. 
 one request in a group are one occurrence; the first of them (the lowest id) stands for it and
 dates it. A record without a request ID is an event of its own."""
 
-from django.db.models import Exists, OuterRef, Q
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from invocations.models import ExecutionRecord
 
@@ -16,7 +18,7 @@ FAILURE_KINDS = [
 ]
 
 
-def first_in_group(records):
+def first_in_group(records: QuerySet[Any]) -> QuerySet[Any]:
     """`records` narrowed to those that stand for their event in their group."""
     earlier = ExecutionRecord.objects.filter(
         environment=OuterRef("environment"),
@@ -28,7 +30,7 @@ def first_in_group(records):
     return records.filter(Q(request_id="") | ~Exists(earlier), returned_from__isnull=True)
 
 
-def first_failure_of_request(records):
+def first_failure_of_request(records: QuerySet[Any]) -> QuerySet[Any]:
     """`records` (failures) narrowed to the first failure record of each request of their
     environment: a function's failed events, whatever groups they are in."""
     earlier = ExecutionRecord.objects.filter(
@@ -40,7 +42,7 @@ def first_failure_of_request(records):
     return records.filter(Q(request_id="") | ~Exists(earlier), returned_from__isnull=True)
 
 
-def starts_event(record, key: str, seen: set[tuple[str, str]]) -> bool:
+def starts_event(record: ExecutionRecord, key: str, seen: set[tuple[str, str]]) -> bool:
     """Does `record`, joining the group of fingerprint `key`, start a new event there? `seen`
     holds the (fingerprint, request ID) pairs already in groups, and is added to."""
     if not record.request_id:

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from invocations import aws
+
 
 @dataclass(frozen=True)
 class Check:
@@ -60,30 +62,16 @@ def check_workers(broker_ok: bool) -> Check:
 
 
 def check_aws(environment) -> Check:
-    import boto3
-    from botocore.config import Config
-
-    # A fresh client with short timeouts: the cached ones wait up to 15 minutes for an invoke.
     name = f"aws:{environment.name}"
-    try:
-        session = boto3.session.Session(
-            profile_name=environment.profile or None, region_name=environment.region
-        )
-        client = session.client(
-            "lambda",
-            endpoint_url=environment.endpoint_url or None,
-            config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}),
-        )
-        client.list_functions(MaxItems=1)
-        return Check(name, True, f"Lambda API answering in {environment.region}")
-    except Exception as exc:  # botocore's errors have no single base class worth trusting here
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+    failure = aws.probe(environment)
+    if failure:
         return Check(
             name,
             False,
-            f"environment {environment.name}: Lambda API call failed ({code})",
+            f"environment {environment.name}: Lambda API call failed ({failure})",
             degrades=True,
         )
+    return Check(name, True, f"Lambda API answering in {environment.region}")
 
 
 def check_polling() -> Check:
@@ -107,19 +95,19 @@ def check_queues() -> Check:
     from invocations.models import WatchedQueue
 
     failing = [
-        q
+        (q, q.last_error_at)
         for q in WatchedQueue.objects.filter(
             enabled=True, last_error_at__isnull=False
         ).select_related("environment")
-        if q.is_failing
+        if q.is_failing and q.last_error_at is not None
     ]
     if not failing:
         return Check("queues", True, "no watched queue failing")
     now = timezone.now()
     parts = [
         f"{q.name} ({q.environment.name}) failing for "
-        f"{int((now - q.last_error_at).total_seconds())} s: {_error_code(q.last_error)}"
-        for q in failing[:5]
+        f"{int((now - since).total_seconds())} s: {_error_code(q.last_error)}"
+        for q, since in failing[:5]
     ]
     more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
     return Check("queues", False, "; ".join(parts) + more, degrades=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import audit, aws, invoking, sending, triage
+from invocations import audit, aws, grouping, invoking, sending, triage
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -76,9 +76,9 @@ def payload_of(record: ExecutionRecord) -> str | None:
 
 def succeeded_record_ids(record_ids) -> set[int]:
     """Of `record_ids`, those replayed with success into their own function and environment
-    (triage.replayed_in_place): a replay elsewhere does not count."""
+    (grouping.replayed_in_place): a replay elsewhere does not count."""
     return set(
-        triage.replayed_in_place().filter(pk__in=list(record_ids)).values_list("pk", flat=True)
+        grouping.replayed_in_place().filter(pk__in=list(record_ids)).values_list("pk", flat=True)
     )
 
 
@@ -117,7 +117,7 @@ def plan(
     records = list(records)
     done = succeeded_record_ids([r.pk for r in records])
     done_requests = set(
-        triage.replayed_in_place()
+        grouping.replayed_in_place()
         .filter(request_id__in={r.request_id for r in records if r.request_id})
         .values_list("request_id", flat=True)
     )
@@ -201,12 +201,11 @@ def start(
 def send(pk: int) -> bool:
     """Send run_replay_batch(pk). When the broker does not answer, the batch stays `pending`,
     marked unsent (its page says so), and requeue_unsent() sends it once the broker is back."""
-    from invocations.tasks import run_replay_batch
 
     def unsent(exc):
         ReplayBatch.objects.filter(pk=pk, status=ReplayBatch.Status.PENDING).update(unsent=True)
 
-    return sending.send(run_replay_batch, pk, on_failure=unsent)
+    return sending.send(sending.RUN_REPLAY_BATCH, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 100) -> int:
@@ -331,7 +330,7 @@ def run_batch(batch_id: int) -> ReplayBatch:
         # What was replayed before the cancel is no longer backlog.
         with transaction.atomic():
             for group in _groups_of(batch):
-                triage.refresh_backlog(group)
+                grouping.refresh_backlog(group)
     elif batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
         with transaction.atomic():
             audit.record(

@@ -5,7 +5,7 @@ environment on a detail page goes to the matching list."""
 import pytest
 from django.urls import reverse
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import Environment, FailureGroup, Function, Invocation, ReplayBatch
 from tests import factories
 
@@ -28,7 +28,7 @@ def on_default(client, alice):
 def staging_objects(staging):
     watched = factories.queue(environment=staging, function="orders")
     record = factories.failure_record(watched=watched)
-    triage.group_records([record])
+    grouping.group_records([record])
     invocation = Invocation.objects.create(
         environment=staging, function_name="orders", status="succeeded", status_code=200
     )

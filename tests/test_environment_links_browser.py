@@ -4,7 +4,7 @@ group, in its environment; switching environment there lands on the matching lis
 import pytest
 from playwright.sync_api import expect
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import Environment, FailureGroup
 from tests import factories
 
@@ -24,7 +24,7 @@ def test_a_pasted_group_link_opens_in_its_environment_for_a_teammate(live_server
     record = factories.failure_record(
         watched=factories.queue(environment=staging), message="card declined for order 7"
     )
-    triage.group_records([record])
+    grouping.group_records([record])
     group = FailureGroup.objects.get()
     Environment.objects.default()
     _log_in(page, live_server, "bob")

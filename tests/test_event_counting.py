@@ -129,7 +129,7 @@ def test_the_function_chart_counts_failed_events(client, bob, thirteen_failed_ev
 def test_a_replayed_event_reads_replayed_once_through_either_record(
     client, alice, thirteen_failed_events
 ):
-    from invocations import triage
+    from invocations import grouping
     from invocations.models import ExecutionRecord
 
     group = FailureGroup.objects.get()
@@ -140,7 +140,7 @@ def test_a_replayed_event_reads_replayed_once_through_either_record(
         replay_of=letter,
         status="succeeded",
     )
-    triage.refresh_backlog(group)
+    grouping.refresh_backlog(group)
     client.force_login(alice)
 
     page = client.get(reverse("group", args=[group.pk])).text
@@ -151,15 +151,15 @@ def test_a_replayed_event_reads_replayed_once_through_either_record(
 
 
 def test_the_late_dead_letter_of_a_counted_event_does_not_reopen_a_resolved_group(db):
-    from invocations import triage
+    from invocations import grouping
     from tests import factories
 
     record = factories.failure_record()
-    triage.group_records([record])
+    grouping.group_records([record])
     FailureGroup.objects.update(status="resolved")
     letter = factories.failure_record(kind="dlq", error_type="", request_id=record.request_id)
 
-    triage.group_records([letter])
+    grouping.group_records([letter])
 
     group = FailureGroup.objects.get()
     assert (group.status, group.regressed, group.count) == ("resolved", False, 1)

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from invocations import polling
+from invocations import async_outcome, polling
 from invocations.models import Environment, ExecutionRecord, Function, Invocation, WatchedQueue
 
 REQUEST_ID = "0b9a4c57-3f1e-4f8e-9d55-6e1b1e0c2a77"
@@ -130,7 +130,7 @@ def test_the_outcome_is_kept_when_the_record_arrived_before_the_request_id(alice
 
     invocation.request_id = REQUEST_ID
     Invocation.objects.filter(pk=invocation.pk).update(request_id=REQUEST_ID)
-    polling.link_records_to_invocation(invocation)
+    async_outcome.link_and_settle(invocation)
 
     assert Invocation.objects.get(pk=invocation.pk).status_text == "failed after 3 attempts"
 

@@ -4,7 +4,7 @@ people without the raw-payload permission) and log tail; a plain error shows its
 import pytest
 from django.urls import reverse
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import Environment, FailureGroup, Invocation
 from tests import factories
 
@@ -35,7 +35,7 @@ def failed_sync(env, payload, error_text):
         error_text=error_text,
         log_tail=TAIL,
     )
-    triage.group_invocation(invocation)
+    grouping.group_invocation(invocation)
     return invocation
 
 
@@ -55,7 +55,7 @@ def test_an_invocation_only_group_shows_the_latest_error_payload_and_log_tail(cl
 
 
 def test_a_plain_error_shows_its_type_not_class_error(client, bob, env):
-    triage.group_records([factories.failure_record(error_type="ValueError")])
+    grouping.group_records([factories.failure_record(error_type="ValueError")])
     group = FailureGroup.objects.get()
     client.force_login(bob)
 

@@ -4,7 +4,7 @@ filters still apply, and the rows are never hidden behind "all counts 0"."""
 import pytest
 from django.urls import reverse
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import Environment, Invocation
 from tests import factories
 
@@ -51,8 +51,8 @@ def test_invocations_keep_the_valid_filters_beside_an_invalid_one(client, bob, e
 
 
 def test_triage_keeps_the_valid_filters_beside_an_invalid_one(client, bob, env):
-    triage.group_records([factories.failure_record(function="orders")])
-    triage.group_records([factories.failure_record(function="hello", error_type="KeyError")])
+    grouping.group_records([factories.failure_record(function="orders")])
+    grouping.group_records([factories.failure_record(function="hello", error_type="KeyError")])
     client.force_login(bob)
 
     page = client.get(reverse("triage") + "?status=sideways&function=hello")

@@ -6,7 +6,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
-from invocations import replay, triage
+from invocations import grouping, replay
 from invocations.models import FailureGroup, ReplayBatch
 from tests import factories
 
@@ -28,7 +28,7 @@ def _replay(records, user, env, function, group, qualifier="", payload=""):
 
 def _orders_failure():
     record = factories.failure_record(function="orders", payload={"order": -1})
-    triage.group_records([record])
+    grouping.group_records([record])
     return record, FailureGroup.objects.get()
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -16,7 +16,7 @@ from invocations.models import (
     Invocation,
     ReplayBatch,
 )
-from invocations.templatetags.triage import ago
+from invocations.templatetags.display import ago
 from tests import factories
 
 
@@ -27,7 +27,7 @@ def env(db):
 
 def grouped(**kwargs):
     record = factories.failure_record(**kwargs)
-    triage.group_records([record])
+    grouping.group_records([record])
     return record, FailureGroup.objects.get(
         pk=ExecutionRecord.objects.get(pk=record.pk).failure_group_id
     )

@@ -5,18 +5,18 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, async_outcome, aws, filters, logs
+from invocations import access, async_outcome, filters, logs, request_logs
 from invocations.forms import InvocationFilterForm
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
-from invocations.views.records import attempts_of_request
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 # After a 202, look for the outcome record every 3 s this long, then every 30 s.
 ASYNC_FAST_WATCH = timedelta(minutes=15)
-LOG_LOOKBACK = timedelta(minutes=5)
 
 
 def filtered(environment, data: dict):
@@ -44,6 +44,7 @@ def filtered(environment, data: dict):
     return rows
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
@@ -64,9 +65,13 @@ def invocation_list(request):
         "first_page": not data.get("before"),
         "ignored_filters": filters.ignored(form),
     }
-    if request.htmx and request.htmx.target == "invocation-table":
-        return render(request, "invocations/partials/invocation_table.html", context)
-    return render(request, "invocations/invocations.html", context)
+    return page_or_fragment(
+        request,
+        "invocations/invocations.html",
+        "invocations/partials/invocation_table.html",
+        context,
+        target="invocation-table",
+    )
 
 
 def _detail(request, pk) -> Invocation:
@@ -135,15 +140,19 @@ def result_context(request, invocation: Invocation) -> dict:
     }
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_detail(request, pk):
     invocation = _detail(request, pk)
     context = result_context(request, invocation)
     context["can_invoke"] = access.can(request.user, access.INVOKE)
-    context["reruns"] = invocation.reruns.only("id", "status", "created_at").order_by("-id")[:10]
+    context["reruns"] = invocation.reruns.only(
+        "id", "status", "created_at", "attempts", "error_code", "invocation_type", "status_code"
+    ).order_by("-id")[:10]
     return render(request, "invocations/invocation.html", context)
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_status(request, pk):
     """The polled fragment: while the invocation runs, it carries its own trigger; once done it
@@ -153,34 +162,22 @@ def invocation_status(request, pk):
     response = render(request, "invocations/partials/invocation_result.html", context)
     if context["poll"] is None and request.htmx:
         # 286: htmx stops polling even if an old element still carried the trigger.
-        stop = HttpResponseStopPolling()
-        stop.content = response.content
-        return stop
+        return HttpResponseStopPolling(response.content)
     return response
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)
-    group = f"/aws/lambda/{invocation.function_name}"
-    context = {"invocation": invocation, "group": group, "attempts": [], "error": "", "more": False}
-    if not invocation.request_id:
-        context["error"] = "This invocation has no request ID yet, so there is no log to find."
-        return render(request, "invocations/partials/invocation_log.html", context)
-    # Every line of the request from its START to its REPORT (the function's own output carries
-    # no request ID), for each attempt: an Event invocation may run up to three times.
-    try:
-        context["attempts"], context["more"] = attempts_of_request(
-            invocation.environment,
-            group,
-            invocation.request_id,
-            invocation.created_at,
-            lookback=LOG_LOOKBACK,
-        )
-    except aws.AwsError as error:
-        if error.code == "ResourceNotFoundException":
-            context["error"] = f"The log group {group} does not exist (yet)."
-        else:
-            context["error"] = f"CloudWatch Logs answered {error.code}: {error.message}"
+    # Every line of the request from its START to its REPORT, for each attempt.
+    found = request_logs.for_invocation(invocation)
+    context = {
+        "invocation": invocation,
+        "group": found.group,
+        "attempts": found.attempts,
+        "error": found.error,
+        "more": found.more,
+    }
     return render(request, "invocations/partials/invocation_log.html", context)

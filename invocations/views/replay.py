@@ -4,12 +4,13 @@ And "send back to queue" for dead letters."""
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, aws, redrive, replay, triage
+from invocations import access, grouping, redrive, replay
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
+from invocations.views.htmx import page_or_fragment
 from invocations.wording import count
 
 PREVIEW = 20
@@ -35,7 +36,7 @@ def _selection(request, form: ReplayForm):
             environment__in=visible,
         )
         source = group.environment
-        records = triage.unreplayed(records.filter(failure_group=group))
+        records = grouping.unreplayed(records.filter(failure_group=group))
     elif form.cleaned_data.get("rest_of"):
         batch = get_object_or_404(
             ReplayBatch, pk=form.cleaned_data["rest_of"], environment__in=visible
@@ -63,6 +64,7 @@ def _target(request, form: ReplayForm, records, group):
     return environment, function, qualifier
 
 
+@require_GET
 @access.require(access.REPLAY)
 def replay_plan(request):
     """The dry run: how many, which payloads, which target. Nothing is changed."""
@@ -111,7 +113,7 @@ def replay_plan(request):
 def replay_start(request):
     form = ReplayForm(_joined(request.POST))
     if not form.is_valid():
-        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
@@ -143,6 +145,7 @@ def _plan_url():
     return reverse("replay-plan")
 
 
+@require_GET
 @access.require(access.VIEW)
 def replay_batch(request, pk):
     batch = get_object_or_404(
@@ -157,10 +160,13 @@ def replay_batch(request, pk):
         "invocations": batch.invocations.order_by("-id")[:50],
         "remaining": batch.total - batch.position,
     }
-    if request.htmx:
-        # The fragment stops polling by itself: a finished batch renders without the trigger.
-        return render(request, "invocations/partials/replay_progress.html", context)
-    return render(request, "invocations/replay_batch.html", context)
+    # The fragment stops polling by itself: a finished batch renders without the trigger.
+    return page_or_fragment(
+        request,
+        "invocations/replay_batch.html",
+        "invocations/partials/replay_progress.html",
+        context,
+    )
 
 
 @require_POST
@@ -201,17 +207,23 @@ def redrive_records(request):
             request, f"{env.name} is protected: type the function name ({function}) to confirm."
         )
         return redirect("triage")
+    if not records:
+        messages.error(request, "None of the selected records is a dead letter.")
+        return redirect("triage")
     try:
         redrive.check_target(records, env, form.cleaned_data["queue_url"])
-        sent = redrive.send_back(records, env, form.cleaned_data["queue_url"], request)
     except redrive.RedriveRefused as refusal:
         messages.error(request, str(refusal))
         return redirect(_back_to(records))
-    except aws.AwsError as error:
-        messages.error(request, f"Sending failed: {error}")
-        return redirect("triage")
-    messages.success(request, f"Sent {count(sent, 'dead letter')} back to the queue.")
-    return redirect(_back_to(records))
+    if redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
+        messages.success(
+            request,
+            f"Sending {count(len(records), 'dead letter')} back to the queue in the worker; "
+            "the result appears on this page.",
+        )
+    else:
+        messages.warning(request, "The task queue (Redis) did not answer: nothing was sent.")
+    return redirect("triage")
 
 
 def _back_to(records) -> str:

@@ -1,6 +1,5 @@
 """The triage page (home), a failure group's page, and the workflow actions on groups."""
 
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -13,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, events, filters, logs, replay, sparklines, triage, wording
+from invocations import access, charts, events, filters, logs, redrive, replay, triage, wording
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
@@ -28,6 +27,7 @@ from invocations.triage_forms import (
     StatusForm,
     TriageFilterForm,
 )
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 OCCURRENCES_PAGE = 25
@@ -67,12 +67,12 @@ def _filtered_groups(request, data: dict):
 
 
 def _rows(groups: list[FailureGroup]) -> list[dict]:
-    lines = sparklines.for_groups([g.pk for g in groups])
+    lines = charts.for_groups([g.pk for g in groups])
     return [
         {
             "group": g,
-            "hours": sparklines.points(lines[g.pk]["hours"]),
-            "days": sparklines.points(lines[g.pk]["days"]),
+            "hours": charts.points(lines[g.pk]["hours"]),
+            "days": charts.points(lines[g.pk]["days"]),
             "hours_total": sum(lines[g.pk]["hours"]),
             "days_total": sum(lines[g.pk]["days"]),
         }
@@ -80,6 +80,7 @@ def _rows(groups: list[FailureGroup]) -> list[dict]:
     ]
 
 
+@require_GET
 @access.require(access.VIEW)
 def triage_list(request):
     form = TriageFilterForm(request.GET)
@@ -99,23 +100,18 @@ def triage_list(request):
         "can_triage": access.can(request.user, access.TRIAGE),
         "can_replay": access.can(request.user, access.REPLAY),
         "ignored_filters": filters.ignored(form),
-        "watched_queues": request.environment.watchedqueue_set.filter(enabled=True)[:10],
+        "watched_queues": request.environment.watchedqueue_set.filter(enabled=True).order_by("url")[
+            :10
+        ],
+        "redriven": redrive.latest(request.environment),
     }
-    if request.htmx and request.htmx.target == "group-table":
-        return render(request, "invocations/partials/group_table.html", context)
-    return render(request, "invocations/triage.html", context)
-
-
-def _apply(group: FailureGroup, action: str, request) -> None:
-    if action in {"acknowledged", "resolved", "ignored", "open"}:
-        triage.set_status(group, action, request)
-    elif action == "assign_me":
-        triage.assign(group, request.user, request)
-    elif action == "unassign":
-        triage.assign(group, None, request)
-    elif action.startswith("snooze_"):
-        hours = int(action.removeprefix("snooze_"))
-        triage.snooze(group, request, until=timezone.now() + timedelta(hours=hours))
+    return page_or_fragment(
+        request,
+        "invocations/triage.html",
+        "invocations/partials/group_table.html",
+        context,
+        target="group-table",
+    )
 
 
 @require_POST
@@ -132,7 +128,7 @@ def bulk_action(request):
         try:
             with transaction.atomic():
                 group = FailureGroup.objects.select_for_update().get(pk=group.pk)
-                _apply(group, form.cleaned_data["action"], request)
+                triage.apply(group, form.cleaned_data["action"], request)
             changed.append(group)
         except triage.TriageError as error:
             refused.append(str(error))
@@ -217,6 +213,7 @@ def _attach_twins(group: FailureGroup, firsts: list[ExecutionRecord]) -> None:
         by_request[twin.request_id].twins.append(twin)
 
 
+@require_GET
 @access.require(access.VIEW)
 def group_detail(request, pk):
     group = get_object_or_404(
@@ -252,14 +249,16 @@ def group_detail(request, pk):
             "sample": sample,
             "sample_invocation": sample_invocation,
             "sample_tail": sample_tail,
-            "activity": GroupActivity.objects.filter(group=group).select_related("actor")[:200],
+            "activity": GroupActivity.objects.filter(group=group)
+            .order_by("-id")
+            .select_related("actor")[:200],
             "status_form": StatusForm(initial={"status": group.status}),
             "assign_form": AssignForm(initial={"assignee": group.assignee_id}),
             "snooze_form": SnoozeForm(),
             "comment_form": CommentForm(),
             "can_triage": access.can(request.user, access.TRIAGE),
             "can_replay": access.can(request.user, access.REPLAY),
-            "replays": group.replays.select_related("environment")[:10],
+            "replays": group.replays.select_related("environment").order_by("-id")[:10],
             "replayed_ids": _replayed_events(occurrences, shown_records),
             "replayed_elsewhere": _replayed_elsewhere(occurrences, shown_records),
         },
@@ -289,6 +288,18 @@ def _replayed_elsewhere(occurrences, shown_records) -> dict[int, str]:
     return rows
 
 
+def _done(group: FailureGroup, action: str, data: dict) -> str:
+    """The confirmation of one group action, said after it succeeded."""
+    if action == "status":
+        return f"Status changed to {group.status}."
+    if action == "assign":
+        assignee = data.get("assignee")
+        return f"Assigned to {assignee.get_username()}." if assignee else "Unassigned."
+    if action == "snooze":
+        return "Snoozed."
+    return "Comment added."
+
+
 @require_POST
 @access.require(access.TRIAGE)
 def group_action(request, pk, action):
@@ -309,31 +320,13 @@ def group_action(request, pk, action):
             environment__in=access.visible_environments(request.user),
         )
         if not form.is_valid():
-            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
             messages.error(request, errors)
             return redirect("group", pk=pk)
         data = form.cleaned_data
         try:
-            if action == "status":
-                triage.set_status(group, data["status"], request, data.get("version", ""))
-                done = f"Status changed to {group.status}."
-            elif action == "assign":
-                triage.assign(group, data["assignee"], request)
-                done = (
-                    f"Assigned to {data['assignee'].get_username()}."
-                    if data["assignee"]
-                    else "Unassigned."
-                )
-            elif action == "snooze":
-                until = (
-                    timezone.now() + timedelta(hours=data["hours"]) if data.get("hours") else None
-                )
-                triage.snooze(group, request, until=until, occurrences=data.get("occurrences"))
-                done = "Snoozed."
-            else:
-                triage.comment(group, data["text"], request)
-                done = "Comment added."
-            messages.success(request, done)
+            triage.apply(group, action, request, **data)
+            messages.success(request, _done(group, action, data))
         except triage.TriageError as error:
             messages.error(request, str(error))
     return redirect("group", pk=pk)

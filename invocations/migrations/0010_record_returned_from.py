@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0008_lower_case_status_labels"),
+        ("invocations", "0009_lower_case_status_labels"),
     ]
 
     operations = [

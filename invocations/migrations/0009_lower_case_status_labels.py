@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0007_event_invocation_outcomes"),
+        ("invocations", "0008_event_invocation_outcomes"),
     ]
 
     operations = [
