@@ -105,6 +105,7 @@ def test_a_failed_event_reads_failed_after_3_attempts_on_every_page_that_lists_i
 
     record = ExecutionRecord.objects.get()
     pages = {
+        "functions": client.get(reverse("functions")).text,
         "invocations": client.get(reverse("invocations")).text,
         "function": client.get(reverse("function", args=["orders"])).text,
         "record": client.get(reverse("record", args=[record.pk])).text,

@@ -127,6 +127,9 @@ class Invocation(models.Model):
     def is_done(self) -> bool:
         return self.status in self.DONE
 
+    # What status_text and the badge read: a list of rows can fetch only these.
+    BADGE_FIELDS = ["status", "attempts", "error_code", "invocation_type", "status_code"]
+
     @property
     def status_text(self) -> str:
         """The status as every page words it: for an Event invocation, its outcome once known."""

@@ -140,3 +140,11 @@ def invocation_status(invocation):
     """An invocation's status badge, worded the same on every page; for an Event invocation
     whose outcome is known, the outcome, with "accepted (202)" beside it."""
     return {"i": invocation}
+
+
+@register.inclusion_tag("invocations/partials/invocation_status.html")
+def last_invocation_status(function):
+    """The badge of a functions-page row's last invocation, from its `last_<field>`
+    annotations, worded like every other status badge."""
+    fields = Invocation.BADGE_FIELDS
+    return {"i": Invocation(**{name: getattr(function, f"last_{name}") for name in fields})}

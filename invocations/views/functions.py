@@ -17,15 +17,19 @@ from invocations.payloads import BUILTINS, BY_KEY
 from invocations.redaction import redact
 from invocations.views.htmx import page_or_fragment
 
+# What the functions page shows of a function's last invocation: its status badge, worded as
+# everywhere else (an Event invocation's outcome, its attempts), and when.
+LAST_FIELDS = [*Invocation.BADGE_FIELDS, "created_at"]
+
 
 def _functions(environment, search: str):
-    """The functions page's rows, each with its last invocation, in three queries or fewer."""
+    """The functions page's rows, each with its last invocation (`last_<field>` annotations),
+    in three queries or fewer."""
     ours = Invocation.objects.filter(
         environment=OuterRef("environment"), function_name=OuterRef("name")
     ).order_by("-id")
     rows = Function.objects.filter(environment=environment, present=True).annotate(
-        last_status=Subquery(ours.values("status")[:1]),
-        last_invoked_at=Subquery(ours.values("created_at")[:1]),
+        **{f"last_{name}": Subquery(ours.values(name)[:1]) for name in LAST_FIELDS},
         invoked_async=Exists(ours.filter(invocation_type=Invocation.Type.EVENT)),
     )
     if search:

@@ -146,9 +146,7 @@ def invocation_detail(request, pk):
     invocation = _detail(request, pk)
     context = result_context(request, invocation)
     context["can_invoke"] = access.can(request.user, access.INVOKE)
-    context["reruns"] = invocation.reruns.only(
-        "id", "status", "created_at", "attempts", "error_code", "invocation_type", "status_code"
-    ).order_by("-id")[:10]
+    context["reruns"] = invocation.reruns.only("id", *Invocation.BADGE_FIELDS).order_by("-id")[:10]
     return render(request, "invocations/invocation.html", context)
 
 
