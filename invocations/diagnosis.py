@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from invocations import events
 from invocations.models import ExecutionRecord, FailureGroup, Invocation
 
 RECORD, INVOCATION = "r", "i"
@@ -44,8 +45,9 @@ class Occurrence:
 
 
 def event_records(group: FailureGroup) -> QuerySet[ExecutionRecord]:
-    """The records that stand for an occurrence of the group."""
-    return ExecutionRecord.objects.filter(failure_group=group)
+    """The records that stand for an occurrence of the group: the first record of each failed
+    event (an OnFailure record stands for its dead letter too)."""
+    return events.first_in_group(ExecutionRecord.objects.filter(failure_group=group))
 
 
 def group_invocations(group: FailureGroup) -> QuerySet[Invocation]:
