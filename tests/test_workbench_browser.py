@@ -132,7 +132,7 @@ def test_the_request_page_gathers_the_invocation_records_group_and_replays(
     expect(page.get_by_role("note")).to_contain_text(f"a replay of record #{record.pk}")
     page.get_by_role("link", name=f"record #{record.pk}").click()
     expect(page).to_have_url(f"{live_server.url}/records/{record.pk}/")
-    page.get_by_role("link", name=f"group #{group.pk}").click()
+    page.locator(".fields").get_by_role("link", name=group.title).click()
     expect(page).to_have_url(f"{live_server.url}/groups/{group.pk}/")
 
 
