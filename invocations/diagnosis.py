@@ -79,6 +79,20 @@ def find(group: FailureGroup, key: str | None) -> Occurrence | None:
     return _occurrence(kind, item) if item is not None else None
 
 
+def twins(group: FailureGroup, occurrence: Occurrence) -> list[ExecutionRecord]:
+    """The other records of an occurrence's request in the group (the dead letter beside an
+    OnFailure record)."""
+    item = occurrence.item
+    if not occurrence.is_record or not item.request_id:
+        return []
+    return list(
+        ExecutionRecord.objects.filter(failure_group=group, request_id=item.request_id)
+        .exclude(pk=item.pk)
+        .only("id", "kind")
+        .order_by("id")
+    )
+
+
 def _edge(group: FailureGroup, newest: bool) -> Occurrence | None:
     sign = "-" if newest else ""
     record = event_records(group).order_by(f"{sign}received_at", f"{sign}id").first()

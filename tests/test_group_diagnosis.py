@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from invocations import diagnosis, grouping
-from invocations.models import FailureGroup, Invocation
+from invocations.models import ExecutionRecord, FailureGroup, Invocation
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +151,18 @@ def test_a_payload_is_redacted_for_someone_without_the_raw_payload_permission(cl
 
     assert "hunter2" not in body
     assert "&quot;order&quot;: 5" in body
+
+
+def test_an_occurrence_shows_the_dead_letter_of_its_request_beside_it(client, alice):
+    failure = factories.failure_record(request_id="3f1c2d4e-0000-4000-8000-000000000001")
+    dead = factories.failure_record(
+        request_id=failure.request_id, kind=ExecutionRecord.Kind.DLQ, message=failure.error_message
+    )
+    group = _group_of([failure, dead])
+    client.force_login(alice)
+
+    body = client.get(f"/groups/{group.pk}/").content.decode()
+    occurrence = body.split('id="occurrence"')[1].split("</section>")[0]
+
+    assert f"/records/{dead.pk}/" in occurrence
+    assert diagnosis.latest(group).key == f"r{failure.pk}"

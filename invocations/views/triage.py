@@ -285,6 +285,7 @@ def _diagnosis(request, group: FailureGroup) -> dict:
     return {
         "current": current,
         "current_tail": tail,
+        "twins": diagnosis.twins(group, current) if current else [],
         "steps": diagnosis.navigation(group, current) if current else {},
         "position": diagnosis.position(group, current) if current else 0,
         "notes": notes,
