@@ -165,6 +165,8 @@ THROTTLE_RETRY_CAP = env_float("THROTTLE_RETRY_CAP", 30.0, minimum=0.0)
 # Ingestion.
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 10, minimum=1)
 POLL_TIME_BUDGET_SECONDS = env_int("POLL_TIME_BUDGET_SECONDS", 50, minimum=1)
+# How often an open list (triage, records, a group's occurrences) asks for what changed.
+LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 5, minimum=1)
 # A poller's claim on a queue lasts this long unless renewed (polling.py): a dead poller's queue
 # is polled again after at most this.
 POLL_CLAIM_SECONDS = env_int("POLL_CLAIM_SECONDS", 60, minimum=1)

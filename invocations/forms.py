@@ -120,5 +120,5 @@ class InvocationFilterForm(forms.Form):
     type = forms.ChoiceField(required=False, choices=[("", "any")] + Invocation.Type.choices)
     who = forms.CharField(required=False, max_length=150, label="Who")
     date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    q = forms.CharField(required=False, max_length=100, label="Request ID")
+    q = forms.CharField(required=False, max_length=500, label="Search")
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

@@ -97,6 +97,9 @@ class ReplayForm(forms.Form):
 
     records = forms.CharField(required=False, widget=forms.HiddenInput)
     group = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # "All N matching" on the Records list: its filters (a query string) stand for the records.
+    all = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    matching = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
     environment = forms.ModelChoiceField(queryset=Environment.objects.all(), required=False)
     function = forms.CharField(
         required=False, max_length=140, help_text="Empty: the function that failed."

@@ -2,6 +2,7 @@
 And "send back to queue" for dead letters."""
 
 from django.contrib import messages
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -9,6 +10,7 @@ from invocations import access, grouping, redrive, replay
 from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
 from invocations.views.htmx import page_or_fragment
+from invocations.views.records import matching_records
 
 PREVIEW = 20
 
@@ -31,6 +33,10 @@ def _selection(request, form: ReplayForm):
             FailureGroup, pk=form.cleaned_data["group"], environment=request.environment
         )
         records = grouping.unreplayed(records.filter(failure_group=group))
+    elif form.cleaned_data.get("all"):
+        params = QueryDict(form.cleaned_data.get("matching") or "")
+        matching = matching_records(request, params).values("pk")
+        records = records.filter(pk__in=matching)
     else:
         records = records.filter(pk__in=form.record_ids())
     return group, list(records.order_by("id")[:10_000])
