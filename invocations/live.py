@@ -5,6 +5,7 @@ seconds; nothing moves under the reader's cursor until they ask for the new rows
 import hashlib
 from datetime import UTC, datetime
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -60,9 +61,13 @@ def read_seen(values: list[str]) -> dict[int, str]:
 
 
 def new_groups(groups, since: datetime, seen: dict[int, str]) -> int:
-    """How many of `groups` (already filtered) had a failure after `since` and are not on the
-    page: new groups, and groups that would now sort to the top."""
-    fresh = groups.filter(last_seen__gt=since).exclude(pk__in=list(seen)).order_by()
+    """How many of `groups` (already filtered) had a failure arrive after `since` and are not on
+    the page: new groups, and groups that would now sort to the top. Arrival, not the failure's
+    own time: a record polled late carries an older timestamp but is news all the same."""
+    arrived = Q(
+        pk__in=ExecutionRecord.objects.filter(received_at__gt=since).values("failure_group_id")
+    ) | Q(pk__in=Invocation.objects.filter(created_at__gt=since).values("failure_group_id"))
+    fresh = groups.filter(arrived).exclude(pk__in=list(seen)).order_by()
     return fresh.values("pk")[: NEW_LIMIT + 1].count()
 
 
