@@ -18,9 +18,9 @@ GROUP_FIELDS = ("function", "error", "version", "is", "assigned", "queue")
 RECORD_FIELDS = ("function", "error", "version", "queue", "kind")
 INVOCATION_FIELDS = ("function", "error", "version", "is", "kind")
 
-GROUP_CHOICES = {"is": search.GROUP_STATES}
-RECORD_CHOICES = {"kind": tuple(ExecutionRecord.Kind.values)}
-INVOCATION_CHOICES = {
+GROUP_CHOICES: dict[str, tuple[str, ...]] = {"is": search.GROUP_STATES}
+RECORD_CHOICES: dict[str, tuple[str, ...]] = {"kind": tuple(ExecutionRecord.Kind.values)}
+INVOCATION_CHOICES: dict[str, tuple[str, ...]] = {
     "is": tuple(Invocation.Status.values),
     "kind": tuple(v.lower() for v in Invocation.Type.values),
 }
@@ -175,7 +175,7 @@ def known_values(environment, fields) -> dict[str, list[str]]:
     return known
 
 
-LISTS = {
+LISTS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
     "triage": (GROUP_FIELDS, GROUP_CHOICES),
     "records": (RECORD_FIELDS, RECORD_CHOICES),
     "invocations": (INVOCATION_FIELDS, INVOCATION_CHOICES),
