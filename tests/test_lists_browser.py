@@ -61,6 +61,12 @@ def test_a_search_narrows_the_list_and_back_restores_the_inputs(live_server, pag
     time = page.locator("#id_range")
     expect(table).to_contain_text("shipping")
 
+    # Suggestions arrive when the bar is focused, and complete the word being typed.
+    query.focus()
+    expect(page.locator('#triage-fields option[value="function:shipping"]')).to_have_count(1)
+    query.type("is:open e")
+    expect(page.locator('#triage-fields option[value="is:open error:ValueError"]')).to_have_count(1)
+
     query.fill("function:orders")
     query.press("Enter")
     expect(page).to_have_url(re.compile(r"q=function%3Aorders"))

@@ -70,6 +70,15 @@
     });
   }
   document.addEventListener("htmx:historyRestore", syncFiltersWithUrl);
+
+  // A list's text boxes search on Enter, not when they lose focus: a "change" on blur would
+  // search again (and add a history entry) each time the reader clicks elsewhere, even Back.
+  document.addEventListener("change", function (event) {
+    const input = event.target;
+    if (input.matches("form[data-url-sync] input[type=search], form[data-url-sync] input[type=text]")) {
+      event.stopPropagation();
+    }
+  }, true);
   window.addEventListener("popstate", function () { setTimeout(syncFiltersWithUrl, 0); });
 
   // "Select all N matching" also ticks the rows on this page, so the choice is visible.
@@ -78,6 +87,21 @@
     const form = event.target.form;
     form.querySelectorAll("input[name=records]").forEach(function (box) {
       box.checked = event.target.checked;
+    });
+  });
+
+  // The query bar's suggestions complete the word being typed: each option carries the words
+  // already typed before it, so the browser's datalist matches the whole value.
+  document.addEventListener("input", function (event) {
+    const input = event.target;
+    if (!input.matches("input[list][data-search]")) return;
+    const list = document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    const cut = input.value.search(/\S*$/);
+    const before = input.value.slice(0, cut);
+    list.querySelectorAll("option").forEach(function (option) {
+      if (!option.hasAttribute("data-entry")) option.setAttribute("data-entry", option.value);
+      option.value = before + option.getAttribute("data-entry");
     });
   });
 })();
