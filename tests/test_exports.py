@@ -114,3 +114,15 @@ def test_all_matching_goes_to_the_replay_plan(client, alice):
     assert response.status_code == 200
     assert "3 record" in response.content.decode()
     assert ExecutionRecord.objects.count() == 4
+
+
+def test_all_matching_dead_letters_are_offered_to_send_back_to_a_queue(client, alice):
+    dead = [factories.failure_record(function="orders", kind="dlq") for _ in range(2)]
+    factories.failure_record(function="orders")
+    client.force_login(alice)
+
+    response = client.get("/replay/", {"all": "1", "matching": "q=kind%3Adlq"})
+
+    body = response.content.decode()
+    assert "Send back to queue" in body
+    assert f'name="records" value="{dead[0].pk},{dead[1].pk}"' in body
