@@ -100,6 +100,8 @@ class ReplayForm(forms.Form):
     # "All N matching" on the Records list: its filters (a query string) stand for the records.
     all = forms.BooleanField(required=False, widget=forms.HiddenInput)
     matching = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
+    # The records a stopped replay batch did not reach.
+    rest_of = forms.IntegerField(required=False, widget=forms.HiddenInput)
     environment = forms.ModelChoiceField(queryset=Environment.objects.all(), required=False)
     function = forms.CharField(
         required=False, max_length=140, help_text="Empty: the function that failed."

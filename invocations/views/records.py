@@ -1,6 +1,7 @@
 """The records page (filters, search, counts per kind, keyset pagination) and one record's page
 (every field, payloads, raw body, the linked invocation, the logs of its request)."""
 
+import dataclasses
 from typing import cast
 
 from django import forms
@@ -9,7 +10,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from invocations import access, list_search, live, request_logs
+from invocations import access, filters, list_search, live, request_logs
+from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 from invocations.views.htmx import page_or_fragment
 from invocations.views.lists import list_context as _list_context
@@ -57,11 +59,10 @@ class RecordFilterForm(forms.Form):
             environment=environment
         )
 
-    def filtered(self, records):
-        """`records` narrowed by every filter except the kind and the page (the counts per kind
-        are taken from this)."""
-        data = self.cleaned_data
-        # The query bar (`q`) and the time range (`since`, `until`) are applied by list_search.
+    def filtered(self, records, data: dict):
+        """`records` narrowed by the filters in `data` except the kind and the page (the counts
+        per kind are taken from this). The query bar (`q`) and the time range (`since`,
+        `until`) are applied by list_search."""
         if data.get("condition"):
             records = records.filter(condition=data["condition"])
         if data.get("function"):
@@ -83,14 +84,13 @@ def matching_records(request, params):
     """The records a Records list with these URL parameters shows (every page, every kind chosen):
     what "all N matching" selects for replay, send back to queue and export."""
     form = RecordFilterForm(params, environment=request.environment)
+    data = filters.usable(form)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
-    if not form.is_valid():
-        return records.none()
     records = list_search.records(
-        form.filtered(records), _search(params), environment=request.environment
+        form.filtered(records, data), _search(params), environment=request.environment
     )
-    if form.cleaned_data.get("kind"):
-        records = records.filter(kind=form.cleaned_data["kind"])
+    if data.get("kind"):
+        records = records.filter(kind=data["kind"])
     return records
 
 
@@ -102,16 +102,17 @@ def record_list(request):
     size = found.per_page
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
     next_before, query = None, ""
-    if form.is_bound and not form.is_valid():
-        records = records.none()
-    elif form.is_bound:
-        records = list_search.records(
-            form.filtered(records), found, environment=request.environment
-        )
+    data = filters.usable(form)
+    if form.is_bound and ("since" in form.errors or "until" in form.errors):
+        # The form names a bad date already; say it once.
+        kept = tuple(p for p in found.problems if not p.startswith(("from ", "to ")))
+        found = dataclasses.replace(found, problems=kept)
+    records = list_search.records(
+        form.filtered(records, data), found, environment=request.environment
+    )
     counts = _bounded_counts(records)
     total = sum(counts.values())
     total_more = any(n > COUNT_LIMIT for n in counts.values())
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     if data.get("kind"):
         records = records.filter(kind=data["kind"])
     if data.get("before"):
@@ -158,7 +159,9 @@ def record_list(request):
         "first_page_query": first_page.urlencode(),
         "current_kind": data.get("kind", ""),
         "paged": bool(data.get("before")),
-        "filtered": any(v for k, v in data.items() if k != "before"),
+        "ignored_filters": filters.ignored(form),
+        "filtered": any(v for k, v in data.items() if k != "before")
+        or bool(found.query.terms or found.query.text or found.range.bounded),
         # Only asked when the page is empty, to say where records would come from.
         "watched": []
         if rows
@@ -216,11 +219,16 @@ def _bounded_counts(records) -> dict[str, int]:
 
 
 def _record(request, pk) -> ExecutionRecord:
-    return get_object_or_404(
-        ExecutionRecord.objects.select_related("queue", "invocation"),
+    """The record in its own environment, whichever the switcher is on."""
+    record = get_object_or_404(
+        ExecutionRecord.objects.select_related(
+            "queue", "invocation", "environment", "failure_group"
+        ),
         pk=pk,
-        environment=request.environment,
+        environment__in=access.visible_environments(request.user),
     )
+    open_in(request, record.environment)
+    return record
 
 
 @require_GET
@@ -242,6 +250,7 @@ def record_detail(request, pk):
         "invocation": invocation,
         "can_see_raw": access.can(request.user, access.RAW_PAYLOADS),
         "raw_size": len(record.raw_body.encode("utf-8", "replace")),
+        "returns": record.returns.only("id")[:20],
         "same_request": ExecutionRecord.objects.filter(
             environment=record.environment_id, request_id=record.request_id
         )
