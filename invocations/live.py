@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from invocations import events
 from invocations.models import ExecutionRecord, FailureGroup, Invocation
 
 # "99+ new" is as precise as a marker needs to be, and bounds the count's cost.
@@ -82,6 +83,9 @@ def new_records(records, after_id: int) -> int:
 
 
 def new_occurrences(group: FailureGroup, since: datetime) -> int:
-    records = ExecutionRecord.objects.filter(failure_group=group, received_at__gt=since)
+    """Failed events (one per request, however many records report it) and invocations."""
+    records = events.first_in_group(
+        ExecutionRecord.objects.filter(failure_group=group, received_at__gt=since)
+    )
     invocations = Invocation.objects.filter(failure_group=group, created_at__gt=since)
     return sum(qs.order_by().values("pk")[: NEW_LIMIT + 1].count() for qs in (records, invocations))

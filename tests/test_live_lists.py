@@ -4,7 +4,7 @@ updates for rows it does."""
 import pytest
 
 from invocations import grouping, live
-from invocations.models import FailureGroup
+from invocations.models import ExecutionRecord, FailureGroup
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -110,4 +110,19 @@ def test_a_failure_polled_late_is_still_news(client, bob):
     grouping.group_records([late])
     body = client.get("/triage/changes/", {"cursor": cursor}).content.decode()
 
+    assert "1 new" in body
+
+
+def test_two_records_of_one_request_are_one_new_occurrence(client, bob):
+    group = _group("orders")
+    client.force_login(bob)
+    cursor = live.now_cursor()
+
+    on_failure = factories.failure_record(function="orders", request_id="req-1")
+    dead_letter = factories.failure_record(function="orders", request_id="req-1", kind="dlq")
+    grouping.group_records([on_failure, dead_letter])
+    body = client.get(f"/groups/{group.pk}/changes/", {"cursor": cursor}).content.decode()
+
+    in_group = ExecutionRecord.objects.filter(failure_group=group).values_list("pk", flat=True)
+    assert {on_failure.pk, dead_letter.pk} <= set(in_group)
     assert "1 new" in body

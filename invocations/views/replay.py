@@ -80,7 +80,7 @@ def replay_plan(request):
         messages.error(request, "That replay selection is not valid.")
         return redirect("triage")
     data = form.cleaned_data
-    if not (data.get("group") or data.get("rest_of") or form.record_ids()):
+    if not (data.get("group") or data.get("rest_of") or data.get("all") or form.record_ids()):
         messages.error(request, "Select at least one record to replay.")
         back = request.GET.get("back", "")
         return redirect("group", pk=back) if back.isdigit() else redirect("triage")
