@@ -32,9 +32,11 @@ class AsyncEvent:
     function: LambdaFunction  # the version the caller's qualifier resolved to
     payload: str
     request_id: str
+    invoked_arn: str | None = None  # the ARN the caller named (an alias ARN through an alias)
     received_at: float = field(default_factory=time.monotonic)
     executions: int = 0  # attempts that ran the handler (approximateInvokeCount)
     throttles: int = 0
+    zero_concurrency: bool = False
     last_result: Any = None  # the InvokeResult of the last execution
 
 
@@ -128,6 +130,12 @@ class AsyncQueue:
             return
 
         result = self._attempt(event)
+        if result.zero_concurrency:
+            event.zero_concurrency = True
+            # Lambda does not queue events for a function that may never run: straight to
+            # the failure destination and the dead-letter queue, without retries.
+            self._finish(event, "ZeroReservedConcurrency", config)
+            return
         if result.throttled:
             event.throttles += 1
             backoff = self.policy.throttle_backoff(event.throttles)

@@ -114,7 +114,8 @@ def _invoke_endpoint(self: LambdaResponse):
             raise InvalidRequestContentException(str(exc)) from exc
 
     response_headers: dict[str, str] = {}
-    payload = function.invoke(self.body, self.headers, response_headers)
+    invoked_arn = _invoked_arn(function, qualifier)
+    payload = function.invoke(self.body, self.headers, response_headers, invoked_arn=invoked_arn)
     if invocation_type != "RequestResponse" or self.headers.get("X-Amz-Log-Type") != "Tail":
         response_headers.pop("x-amz-log-result", None)
     response_headers["content-type"] = "application/json"
@@ -122,6 +123,15 @@ def _invoke_endpoint(self: LambdaResponse):
     status = INVOCATION_STATUS[invocation_type]
     response_headers["status"] = str(status)  # moto's response layer reads it from here
     return status, response_headers, payload
+
+
+def _invoked_arn(function: LambdaFunction, qualifier: str | None) -> str:
+    """The ARN the caller named, which the context's ``invoked_function_arn`` shows: the
+    unqualified ARN, or qualified with the version or alias asked for."""
+    unqualified = function.function_arn.split(":function:")[0] + (
+        f":function:{function.function_name}"
+    )
+    return f"{unqualified}:{qualifier}" if qualifier else unqualified
 
 
 def _enrich_keeping_request_id(headers, body):
