@@ -21,6 +21,7 @@ class RunningSandbox:
     endpoint_url: str
     region: str
     log_path: Path  # the sandbox's own stdout and stderr, for when a test needs to know why
+    pid: int | None = None
 
 
 def free_port() -> int:
@@ -57,7 +58,7 @@ def run_sandbox(
     )
     try:
         _wait_until_ready(process, Path(log_file.name))
-        yield RunningSandbox(endpoint_url, region, Path(log_file.name))
+        yield RunningSandbox(endpoint_url, region, Path(log_file.name), process.pid)
     finally:
         process.terminate()
         try:
