@@ -14,6 +14,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from sandbox import lambda_runner
+from sandbox.fast_invoke import FastInvoke
 
 
 def local_endpoint(host: str, port: int) -> str:
@@ -60,7 +61,7 @@ def run(
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
     install_patches(endpoint_url, retry_delays)
     # What moto's ThreadedMotoServer does, but binding here so a taken port fails at once.
-    app = DomainDispatcherApplication(create_backend_app)
+    app = FastInvoke(DomainDispatcherApplication(create_backend_app))
     if latency_ms > 0:
         app = DelayedAnswers(app, latency_ms)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
