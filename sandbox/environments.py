@@ -13,11 +13,15 @@ from collections import defaultdict
 from sandbox.execution import ExecutionEnvironment
 
 IDLE_TTL_S = 300.0
+# Lambda keeps idle environments without a limit; one machine cannot. Past this many idle
+# ones, the least recently used is stopped (its function's next invocation is a cold start).
+MAX_IDLE = 48
 
 
 class EnvironmentPool:
-    def __init__(self, idle_ttl_s: float = IDLE_TTL_S) -> None:
+    def __init__(self, idle_ttl_s: float = IDLE_TTL_S, max_idle: int = MAX_IDLE) -> None:
         self._idle_ttl_s = idle_ttl_s
+        self._max_idle = max_idle
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[ExecutionEnvironment]] = defaultdict(list)
         self._all: set[ExecutionEnvironment] = set()
@@ -51,11 +55,25 @@ class EnvironmentPool:
             return True
 
     def release(self, key: tuple, environment: ExecutionEnvironment) -> None:
+        evicted = None
         with self._lock:
             if not self._stopped.is_set() and environment in self._all:
                 self._idle[key].append(environment)
-                return
-        environment.close()
+                evicted = self._least_recently_used_over_limit()
+                environment = None
+        if environment is not None:
+            environment.close()
+        if evicted is not None:
+            self.discard(evicted)
+
+    def _least_recently_used_over_limit(self) -> ExecutionEnvironment | None:
+        """Takes the oldest idle environment out when there are too many. Lock held."""
+        idle = [(env.last_used, key, env) for key, envs in self._idle.items() for env in envs]
+        if len(idle) <= self._max_idle:
+            return None
+        _, key, oldest = min(idle, key=lambda entry: entry[0])
+        self._idle[key].remove(oldest)
+        return oldest
 
     def discard(self, environment: ExecutionEnvironment) -> None:
         """Lambda replaces an environment after a timeout, a crash or an init error."""

@@ -103,5 +103,8 @@ def test_a_hundred_concurrent_event_invocations_of_flaky_and_throttled_are_all_a
         ("Success", 2)
     }
     assert flaky_outcomes.count() == EACH
-    assert set(throttled_outcomes.values_list("condition", flat=True)) == {"EventAgeExceeded"}
+    # Reserved concurrency 0: Lambda sends each event to OnFailure at once, without retries.
+    assert set(throttled_outcomes.values_list("condition", "approximate_invoke_count")) == {
+        ("ZeroReservedConcurrency", 0)
+    }
     assert throttled_outcomes.count() == EACH

@@ -12,7 +12,13 @@ from invocations.access import require
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 
 PAGE_SIZE = 50
-CONDITIONS = ["Success", "RetriesExhausted", "EventAgeExceeded", "RetryAttemptsExhausted"]
+CONDITIONS = [
+    "Success",
+    "RetriesExhausted",
+    "EventAgeExceeded",
+    "ZeroReservedConcurrency",
+    "RetryAttemptsExhausted",
+]
 # A record comes at most MaximumEventAgeInSeconds (6 h) plus Lambda's retry waits after the event.
 LOG_LOOKBACK = timedelta(hours=7)
 LOG_LOOKAHEAD = timedelta(minutes=20)
