@@ -71,6 +71,15 @@ def event_invoke_config(function: LambdaFunction) -> dict:
     return dict(latest.event_invoke_config[0].config) if latest.event_invoke_config else {}
 
 
+def reserved_concurrency(function: LambdaFunction) -> int | None:
+    """Reserved concurrency is set on $LATEST and applies to every version of the function."""
+    latest = lambda_backends[function.account_id][function.region].get_function(
+        function.function_name
+    )
+    reserved = latest.reserved_concurrency
+    return None if reserved is None else int(reserved)
+
+
 class AsyncQueue:
     def __init__(
         self,
@@ -121,6 +130,12 @@ class AsyncQueue:
 
     def _step(self, event: AsyncEvent) -> None:
         config = event_invoke_config(event.function)
+        if reserved_concurrency(event.function) == 0:
+            # Lambda does not keep events for a function that may never run: straight to the
+            # failure destination and the dead-letter queue, without an attempt or a retry.
+            event.zero_concurrency = True
+            self._finish(event, "ZeroReservedConcurrency", config)
+            return
         max_age = self.policy.max_event_age(
             config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S)
         )
@@ -130,10 +145,8 @@ class AsyncQueue:
             return
 
         result = self._attempt(event)
-        if result.zero_concurrency:
+        if result.zero_concurrency:  # set to 0 since the check above
             event.zero_concurrency = True
-            # Lambda does not queue events for a function that may never run: straight to
-            # the failure destination and the dead-letter queue, without retries.
             self._finish(event, "ZeroReservedConcurrency", config)
             return
         if result.throttled:

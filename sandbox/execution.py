@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sandbox.runtime_api import Event, RuntimeApi
@@ -104,6 +104,8 @@ class ExecutionEnvironment:
         # buffer and is logged with this one.
 
         started = time.monotonic()
+        # The clock starts once the environment is ready, as on Lambda: init is not counted.
+        event = replace(event, deadline_ms=int(time.time() * 1000 + timeout_s * 1000))
         self.api.events.put(event)
         outcome = self._wait_for_answer(started + timeout_s)
         outcome.duration_ms = (

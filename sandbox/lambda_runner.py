@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.awslambda.models import LambdaFunction
 
 from sandbox import code_cache, moto_fixes
-from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue
+from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue, reserved_concurrency
 from sandbox.concurrency import InFlight
 from sandbox.destinations import Deliverer
 from sandbox.environments import EnvironmentPool
@@ -135,7 +135,7 @@ class Runner:
         """One execution of the handler, unless reserved concurrency throttles it."""
         version = str(function.version)
         function_key = f"{function.account_id}:{function.region}:{function.function_name}"
-        reserved = _reserved_concurrency(function)
+        reserved = reserved_concurrency(function)
         if not self.in_flight.try_enter(function_key, reserved):
             result = InvokeResult(
                 request_id, version, throttled=True, zero_concurrency=reserved == 0
@@ -364,14 +364,6 @@ def _failed(request_id: str, version: str, error: dict) -> InvokeResult:
         function_error="Unhandled",
         error_message=error.get("errorMessage", ""),
     )
-
-
-def _reserved_concurrency(function: LambdaFunction) -> int | None:
-    # Reserved concurrency is set on $LATEST and applies to every version of the function.
-    backend = lambda_backends[function.account_id][function.region]
-    latest = backend.get_function(function.function_name)
-    reserved = latest.reserved_concurrency
-    return None if reserved is None else int(reserved)
 
 
 def _header(headers, name: str) -> str | None:
