@@ -186,7 +186,13 @@ class Runner:
             if not self.environments.add(environment):
                 environment.close()
                 raise ServiceException("the sandbox is stopping")
-            environment.start()
+            try:
+                environment.start()
+            except OSError as error:  # a bootstrap that cannot be executed
+                self.environments.discard(environment)
+                message = f"RequestId: {request_id} Error: fork/exec /var/task/bootstrap: {error}"
+                error_payload = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
+                return _failed(request_id, version, error_payload)
 
         timeout_s = float(function.timeout)
         event = Event(

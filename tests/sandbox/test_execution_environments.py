@@ -254,6 +254,24 @@ def test_a_custom_runtime_without_a_bootstrap_answers_invalid_entrypoint(awslamb
     assert json.loads(response["Payload"])["errorType"] == "Runtime.InvalidEntrypoint"
 
 
+def test_a_bootstrap_that_cannot_be_executed_answers_invalid_entrypoint(awslambda):
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    awslambda.create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Role=ROLE_ARN,
+        Handler="none",
+        Code={"ZipFile": zipped_bootstrap("no interpreter line, so exec refuses it\n")},
+    )
+
+    response = invoke(awslambda, name)
+
+    error = json.loads(response["Payload"])
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.InvalidEntrypoint"
+    assert "fork/exec /var/task/bootstrap" in error["errorMessage"]
+
+
 PYTHON_BOOTSTRAP = """#!/usr/bin/env python3
 import json
 import os
