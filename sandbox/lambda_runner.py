@@ -9,6 +9,7 @@ Each invocation runs in an execution environment (``execution``) taken warm from
 (``environments``) or started cold.
 """
 
+import base64
 import json
 import os
 import secrets
@@ -120,7 +121,8 @@ class Runner:
             self.async_queue.submit(AsyncEvent(function, payload, request_id, invoked_arn))
             return b""
 
-        result = self.run(function, payload, request_id, invoked_arn)
+        client_context = _client_context(_header(request_headers, "x-amz-client-context"))
+        result = self.run(function, payload, request_id, invoked_arn, client_context)
         if result.throttled:
             raise TooManyRequestsException()
         response_headers["x-amz-executed-version"] = result.executed_version
@@ -130,7 +132,12 @@ class Runner:
         return result.payload.encode("utf-8")
 
     def run(
-        self, function: LambdaFunction, payload: str, request_id: str, invoked_arn=None
+        self,
+        function: LambdaFunction,
+        payload: str,
+        request_id: str,
+        invoked_arn: str | None = None,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """One execution of the handler, unless reserved concurrency throttles it."""
         version = str(function.version)
@@ -142,7 +149,9 @@ class Runner:
             )
         else:
             try:
-                result = self._execute(function, payload, request_id, version, invoked_arn)
+                result = self._execute(
+                    function, payload, request_id, version, invoked_arn, client_context
+                )
             finally:
                 self.in_flight.leave(function_key)
         self._finished(function, version, result)
@@ -168,7 +177,13 @@ class Runner:
         return self.run(event.function, event.payload, event.request_id, event.invoked_arn)
 
     def _execute(
-        self, function: LambdaFunction, payload: str, request_id: str, version: str, invoked_arn
+        self,
+        function: LambdaFunction,
+        payload: str,
+        request_id: str,
+        version: str,
+        invoked_arn: str | None,
+        client_context: str | None,
     ) -> InvokeResult:
         key = _environment_key(function, version)
         environment = self.environments.acquire(key)
@@ -200,6 +215,7 @@ class Runner:
             payload=payload.encode("utf-8"),
             deadline_ms=int(time.time() * 1000 + timeout_s * 1000),
             invoked_function_arn=invoked_arn or function.function_arn,
+            client_context=client_context,
             trace_id=_trace_id(),
         )
         outcome = environment.invoke(event, timeout_s)
@@ -370,6 +386,17 @@ def _failed(request_id: str, version: str, error: dict) -> InvokeResult:
         function_error="Unhandled",
         error_message=error.get("errorMessage", ""),
     )
+
+
+def _client_context(encoded: str | None) -> str | None:
+    """Invoke's ClientContext is base64 of JSON; the runtime gets the JSON itself (synchronous
+    invocations only, as on Lambda)."""
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _header(headers, name: str) -> str | None:

@@ -218,6 +218,20 @@ def test_the_context_and_environment_are_lambdas(awslambda, make_function):
     assert version["arn"] == f"{function_arn}:1"
 
 
+def test_the_client_context_reaches_the_handler(awslambda, make_function):
+    name = make_function(
+        "def lambda_handler(event, context):\n"
+        "    return {'custom': context.client_context.custom,\n"
+        "            'app': context.client_context.client.app_title}\n"
+    )
+    client_context = {"client": {"app_title": "triage"}, "custom": {"tenant": "alice"}}
+    encoded = base64.b64encode(json.dumps(client_context).encode()).decode()
+
+    response = invoke(awslambda, name, ClientContext=encoded)
+
+    assert answer(response) == {"custom": {"tenant": "alice"}, "app": "triage"}
+
+
 def test_a_custom_runtime_runs_its_bootstrap_against_the_runtime_api(awslambda):
     name = f"test-{uuid.uuid4().hex[:12]}"
     awslambda.create_function(
