@@ -38,7 +38,7 @@ class EnvironmentPool:
             idle = self._idle.get(key, [])
             while idle:
                 environment = idle.pop()  # the most recently used: its caches are warmest
-                if now - environment.last_used < self._idle_ttl_s:
+                if now - environment.last_used < self._idle_ttl_s and environment.alive:
                     found = environment
                     break
                 stale.append(environment)

@@ -77,6 +77,10 @@ class ExecutionEnvironment:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> None:
         """Starts the runtime process; the init phase runs until its first ``next``."""
         env = {**self.spec.env, "AWS_LAMBDA_RUNTIME_API": self.api.address}
@@ -97,6 +101,8 @@ class ExecutionEnvironment:
                 ready.init_output = ""
                 ready.output = init_output
                 ready.init_ms = init_ms
+                if ready.kind == "timeout":
+                    ready.duration_ms = INIT_LIMIT_S * 1000
                 ready.max_rss_mb = self._peak_rss_mb()
                 return ready
             self.initialised = True
