@@ -21,7 +21,7 @@ from uuid import uuid4
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
 
-from sandbox import code_cache, moto_fixes
+from sandbox import code_cache, metrics, moto_fixes
 from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue, reserved_concurrency
 from sandbox.concurrency import InFlight
 from sandbox.destinations import Deliverer
@@ -69,18 +69,7 @@ class InvokeResult:
     log_lines: tuple[str, ...] = ()
     throttled: bool = False
     zero_concurrency: bool = False  # throttled because reserved concurrency is 0
-    duration_ms: float = 0.0
-
-
-@dataclass(frozen=True)
-class Finished:
-    """One invocation's end, for whoever counts them (metrics)."""
-
-    function: LambdaFunction
-    version: str
-    duration_ms: float
-    errored: bool
-    throttled: bool
+    duration_ms: float | None = None  # the handler's own time, for the Duration metric
 
 
 class Runner:
@@ -98,7 +87,6 @@ class Runner:
             finish=self.deliverer.deliver,
             policy=AsyncPolicy(retry_delays),
         )
-        self.finished_listeners: list = []
 
     def invoke(
         self,
@@ -118,6 +106,7 @@ class Runner:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
+            metrics.record(function, "AsyncEventsReceived", 1)
             self.async_queue.submit(AsyncEvent(function, payload, request_id, invoked_arn))
             return b""
 
@@ -147,27 +136,25 @@ class Runner:
             result = InvokeResult(
                 request_id, version, throttled=True, zero_concurrency=reserved == 0
             )
+            concurrent = 0
         else:
+            concurrent = self.in_flight.running(function_key)
             try:
                 result = self._execute(
                     function, payload, request_id, version, invoked_arn, client_context
                 )
             finally:
                 self.in_flight.leave(function_key)
-        self._finished(function, version, result)
-        return result
-
-    def _finished(self, function: LambdaFunction, version: str, result: InvokeResult) -> None:
-        """Every invocation ends here, run or throttled."""
-        finished = Finished(
+        # Every invocation ends here, run or throttled: what the metrics count.
+        metrics.record_invocation(
             function,
-            version,
-            result.duration_ms,
-            errored=result.function_error is not None,
+            executed_version=result.executed_version,
+            duration_ms=result.duration_ms,
+            error=result.function_error is not None,
             throttled=result.throttled,
+            concurrent=concurrent,
         )
-        for listener in self.finished_listeners:
-            listener(finished)
+        return result
 
     def stop(self) -> None:
         self.async_queue.stop()
@@ -430,6 +417,7 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
         return _runner
     runner = Runner(endpoint_url, tuple(retry_delays))
     moto_fixes.install()
+    metrics.install()
 
     def invoke(self, body, request_headers, response_headers, invoked_arn=None):
         return runner.invoke(self, body, request_headers, response_headers, invoked_arn)
