@@ -63,7 +63,7 @@ BATCHES_PER_COMMIT = 3  # taken, when they have arrived
 # receives at worst, never a duplicate record (the unique key) or a lost message.
 # PostgreSQL ends one of two transactions that wait on each other (a deadlock) or a
 # serialization failure with an error; the batch is stored again, from fresh reads.
-RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+RETRIED_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
 STORE_ATTEMPTS = 5
 
 
@@ -308,7 +308,11 @@ def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
         except OperationalError as exc:
             if attempt == STORE_ATTEMPTS or not is_retryable(exc):
                 raise
-            log.warning("storing a batch of %s: %s; trying again", queue.url, exc)
+            log.warning(
+                "PostgreSQL broke a %s while storing a batch of %s; trying again",
+                RETRIED_SQLSTATES[exc.__cause__.sqlstate],
+                queue.url,
+            )
             time.sleep(random.uniform(0, 0.05 * attempt))
         attempt += 1
 
