@@ -55,9 +55,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def private_postgres(max_connections: int = 200) -> Iterator[str]:
-    """Start a server; yield the DATABASE_URL of a database on it (Django's test runner makes
-    `test_<name>` beside it); stop it and delete its folder on exit."""
+def private_postgres(create_database: bool = False, max_connections: int = 200) -> Iterator[str]:
+    """Start a server; yield the DATABASE_URL of a database on it, created if `create_database`
+    (Django's test runner makes its own `test_<name>` beside it); stop the server and delete its
+    folder on exit."""
     binaries = _binaries()
     folder = tempfile.mkdtemp(prefix="pg-")
     as_postgres: list[str] = []
@@ -84,6 +85,12 @@ def private_postgres(max_connections: int = 200) -> Iterator[str]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        if create_database:
+            subprocess.run(
+                [f"{binaries}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+                + [DATABASE],
+                check=True,
+            )
         yield f"postgres://postgres@127.0.0.1:{port}/{DATABASE}"
     finally:
         subprocess.run(
