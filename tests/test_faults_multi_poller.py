@@ -74,7 +74,7 @@ def _deadlocks() -> int:
 @pytest.mark.postgres
 @pytest.mark.sandbox
 @pytest.mark.broker
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_three_pollers_killed_in_turn_and_two_workers_store_four_queues_once_during_a_replay(
     transactional_db, sandbox_env, sandbox, redis_server, admin_user
 ):
@@ -146,7 +146,7 @@ def test_three_pollers_killed_in_turn_and_two_workers_store_four_queues_once_dur
                 every.append(pollers[-1])
             return False
 
-        processes.wait_until(drained, timeout=90, interval=0.5, message="the queues never drained")
+        processes.wait_until(drained, timeout=120, interval=0.5, message="the queues never drained")
         processes.wait_until(
             lambda: ReplayBatch.objects.get(pk=batch.pk).status == ReplayBatch.Status.DONE,
             timeout=30,
