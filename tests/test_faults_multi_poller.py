@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from dashboard.celery import app
-from invocations import triage
+from invocations import grouping
 from invocations.models import (
     ExecutionRecord,
     FailureGroup,
@@ -180,7 +180,7 @@ def test_three_pollers_killed_in_turn_and_two_workers_store_four_queues_once_dur
         assert group.count == group.stored + group.grouped, group
         backlog = group.backlog_count
         with transaction.atomic():
-            triage.refresh_backlog(group)
+            grouping.refresh_backlog(group)
         assert backlog == group.backlog_count, group
     # PostgreSQL counts the deadlocks it broke; each one ended a transaction of the pollers or
     # workers, which logged that it tried again; one not retried would have logged its error.

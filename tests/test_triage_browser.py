@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 from playwright.sync_api import expect
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import FailureGroup
 from tests import factories
 
@@ -29,7 +29,7 @@ def test_a_failure_is_assigned_replayed_and_resolved(
         payload={"name": "ann"},
     )
     with transaction.atomic():  # as the poller does: it locks the group
-        triage.group_records([record])
+        grouping.group_records([record])
     group = FailureGroup.objects.get()
     _log_in(page, live_server, "alice")
 

@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import (
     Environment,
     FailureGroup,
@@ -54,7 +54,7 @@ def hostile(admin_user):
     record.raw_body = HOSTILE
     record.save()
     with transaction.atomic():  # as the poller does: it locks the group
-        triage.group_records([record])
+        grouping.group_records([record])
     group = FailureGroup.objects.get()
     GroupActivity.objects.create(group=group, actor=admin_user, kind="comment", text=HOSTILE)
     batch = ReplayBatch.objects.create(
