@@ -16,7 +16,13 @@ from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 from invocations.views.htmx import page_or_fragment
 from invocations.views.lists import list_context as _list_context
 
-CONDITIONS = ["Success", "RetriesExhausted", "EventAgeExceeded", "RetryAttemptsExhausted"]
+CONDITIONS = [
+    "Success",
+    "RetriesExhausted",
+    "EventAgeExceeded",
+    "ZeroReservedConcurrency",
+    "RetryAttemptsExhausted",
+]
 # The counts per kind stop here ("1000+"): counting every row would make the page as slow as the
 # table is big (bench/pages.py measured 56 ms per 100,000 records), while a bounded count reads
 # at most this many index entries per kind, whatever the size of the table.
