@@ -1,9 +1,27 @@
 import json
+import re
+from datetime import date
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
+from invocations import strict_json
 from invocations.models import Invocation, PayloadTemplate
 from invocations.models.function import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+
+# The largest primary key a database holds (BigAutoField); a larger id in a form is an error.
+MAX_ID = 2**63 - 1
+# Lambda's own rules: a qualifier is a version number or an alias name; $LATEST is the default.
+QUALIFIER = re.compile(r"\A[A-Za-z0-9$_-]{1,128}\Z")
+qualifier_validator = RegexValidator(
+    QUALIFIER,
+    "A qualifier is a version number or an alias name: letters, digits, $, _ and -, "
+    "at most 128 characters.",
+    code="qualifier",
+)
+# The first day a filter may name: earlier ones fall outside what times can be converted to.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9999, 12, 30)
 
 LIMITS = {
     Invocation.Type.REQUEST_RESPONSE: SYNC_PAYLOAD_LIMIT,
@@ -13,14 +31,19 @@ LIMITS = {
 
 
 def check_json(text: str) -> None:
-    """A form error with the line and column of the first JSON mistake."""
+    """A form error with the line and column of the first JSON mistake, or what Lambda would
+    refuse in JSON that Python reads (NaN, Infinity, absurd depth or length of numbers)."""
     try:
-        json.loads(text)
+        strict_json.loads(text)
     except json.JSONDecodeError as error:
         raise forms.ValidationError(
             "Not valid JSON: %(msg)s at line %(line)s, column %(column)s.",
             code="json",
             params={"msg": error.msg, "line": error.lineno, "column": error.colno},
+        ) from None
+    except strict_json.InvalidJson as error:
+        raise forms.ValidationError(
+            "Not accepted as JSON: %(reason)s", code="json", params={"reason": str(error)}
         ) from None
 
 
@@ -44,7 +67,9 @@ class InvokeForm(forms.Form):
     confirm_name = forms.CharField(
         required=False, label="Type the function name to confirm", max_length=140
     )
-    rerun_of = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    rerun_of = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, function_name: str, environment, qualifiers=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -123,6 +148,12 @@ class InvocationFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "any")] + Invocation.Status.choices)
     type = forms.ChoiceField(required=False, choices=[("", "any")] + Invocation.Type.choices)
     who = forms.CharField(required=False, max_length=150, label="Who")
-    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
+    )
     q = forms.CharField(required=False, max_length=100, label="Request ID")
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )

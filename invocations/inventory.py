@@ -5,6 +5,7 @@ environment's InventorySync row; the last good data stays.
 """
 
 import logging
+import re
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +14,10 @@ from invocations import aws
 from invocations.models import Function, InventorySync
 
 log = logging.getLogger(__name__)
+
+# What Lambda allows in a function's name. A name outside it (a stand-in for AWS may list one)
+# could not be put in a URL path of ours, nor invoked by name.
+VALID_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _details(environment, name: str) -> tuple[dict, list[str]]:
@@ -47,6 +52,12 @@ def sync(environment) -> list[str]:
     errors, rows = [], []
     for config in listed:
         name = config["FunctionName"]
+        if not VALID_NAME.fullmatch(name):
+            errors.append(
+                f"{name[:200]!r}: not a valid Lambda function name (letters, digits, - and _, "
+                "at most 64): left out of the inventory"
+            )
+            continue
         details, failed = _details(environment, name)  # AWS calls: outside any transaction
         errors += failed
         rows.append((name, config, details))

@@ -44,7 +44,9 @@ def filtered(environment, data: dict):
 @access.require(access.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()
+    # The filters that are valid still apply; the page names the ones it ignores.
+    data = form.cleaned_data
     rows = filtered(request.environment, data)
     if data.get("before"):
         rows = rows.filter(id__lt=data["before"])

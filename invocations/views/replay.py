@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from invocations import access, aws, redrive, replay, triage
 from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
-from invocations.triage_forms import RedriveForm, ReplayForm
+from invocations.triage_forms import RedriveForm, ReplayForm, ids_in
 
 PREVIEW = 20
 
@@ -149,7 +149,7 @@ def redrive_records(request):
     if not form.is_valid():
         messages.error(request, "Give the URL of the queue to send the dead letters to.")
         return redirect("triage")
-    ids = [int(p) for p in form.cleaned_data["records"].split(",") if p.strip().isdigit()]
+    ids = ids_in(form.cleaned_data["records"])
     records = list(
         ExecutionRecord.objects.filter(
             pk__in=ids, environment=request.environment, kind=ExecutionRecord.Kind.DLQ
