@@ -161,8 +161,14 @@ POLL_TIME_BUDGET_SECONDS = env_int("POLL_TIME_BUDGET_SECONDS", 50, minimum=1)
 # A poller's claim on a queue lasts this long unless renewed (polling.py): a dead poller's queue
 # is polled again after at most this.
 POLL_CLAIM_SECONDS = env_int("POLL_CLAIM_SECONDS", 60, minimum=1)
+# How often the beat task measures each watched queue's depth (for /metrics).
+QUEUE_DEPTH_SECONDS = env_int("QUEUE_DEPTH_SECONDS", 60, minimum=10)
 RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 90, minimum=1)
 INVENTORY_SYNC_SECONDS = env_int("INVENTORY_SYNC_SECONDS", 300, minimum=10)
+
+# /metrics (Prometheus) answers only requests that send `Authorization: Bearer <this token>`;
+# empty (the default) turns the endpoint off (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # Payload keys whose values are hidden from people without the raw-payload permission.
 REDACT_KEYS = env_list(
@@ -199,6 +205,10 @@ CELERY_BEAT_SCHEDULE = {
     "sync-functions": {
         "task": "invocations.tasks.sync_functions",
         "schedule": INVENTORY_SYNC_SECONDS,
+    },
+    "measure-queue-depths": {
+        "task": "invocations.tasks.measure_queue_depths",
+        "schedule": QUEUE_DEPTH_SECONDS,
     },
     "purge-old-records": {"task": "invocations.tasks.purge_old_records", "schedule": 24 * 3600},
 }

@@ -57,7 +57,7 @@ MATRIX = {
     "replay-cancel": ("post", REPLAY),
     "redrive": ("post", REPLAY),
 }
-PUBLIC = {"login", "logout", "health"}
+PUBLIC = {"login", "logout", "health", "metrics", "favicon"}
 
 ROLES = {
     "nobody": [],

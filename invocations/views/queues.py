@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from invocations import access, audit, aws, discovery, sending, tasks
+from invocations import access, audit, aws, discovery, queue_depths, sending, tasks
 from invocations.access import require
 from invocations.models import WatchedQueue
 
@@ -56,6 +56,8 @@ def queue_depth(request, pk):
         depth, error = aws.queue_depth(queue.environment, queue.url), ""
     except aws.AwsError as failure:
         depth, error = None, f"{failure.code}: {failure.message}"
+    else:
+        queue_depths.store(queue, depth)
     return render(
         request, "invocations/partials/queue_depth.html", {"depth": depth, "error": error}
     )
