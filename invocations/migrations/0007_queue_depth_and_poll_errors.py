@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('invocations', '0006_replay_batch_unsent'),
+        ("invocations", "0006_replay_batch_unsent"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='watchedqueue',
-            name='depth_checked_at',
+            model_name="watchedqueue",
+            name="depth_checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='watchedqueue',
-            name='depth_in_flight',
+            model_name="watchedqueue",
+            name="depth_in_flight",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='watchedqueue',
-            name='depth_visible',
+            model_name="watchedqueue",
+            name="depth_visible",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='watchedqueue',
-            name='poll_errors',
+            model_name="watchedqueue",
+            name="poll_errors",
             field=models.PositiveBigIntegerField(default=0),
         ),
     ]
