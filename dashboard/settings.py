@@ -36,8 +36,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "invocations",
-    "sandbox",
+    "alerts",
 ]
+# The local AWS stand-in (its `sandbox` and `seed_sandbox` commands) is an app only where it is
+# used: `make run` and the tests set SANDBOX_ENABLED; production neither needs nor installs moto.
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", False)
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -149,6 +154,8 @@ AWS_ALLOWED_FUNCTIONS = env_str("AWS_ALLOWED_FUNCTIONS", "*")
 AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 # Synchronous invokes wait for the function: Lambda's maximum timeout is 900 s.
 AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 905.0, minimum=1.0)
+# Every other call (list, describe, logs, queues) answers in seconds.
+AWS_SHORT_READ_TIMEOUT = env_float("AWS_SHORT_READ_TIMEOUT", 10.0, minimum=1.0)
 
 # Invoking: our own retry of 429 throttling, with exponential backoff and full jitter.
 THROTTLE_RETRY_ATTEMPTS = env_int("THROTTLE_RETRY_ATTEMPTS", 6, minimum=1)
@@ -169,6 +176,18 @@ INVENTORY_SYNC_SECONDS = env_int("INVENTORY_SYNC_SECONDS", 300, minimum=10)
 # /metrics (Prometheus) answers only requests that send `Authorization: Bearer <this token>`;
 # empty (the default) turns the endpoint off (404).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# Alerts. Links in notifications start with DASHBOARD_BASE_URL (how people reach this site).
+DASHBOARD_BASE_URL = env_str("DASHBOARD_BASE_URL", "http://127.0.0.1:8000")
+ALERT_EVALUATE_SECONDS = env_int("ALERT_EVALUATE_SECONDS", 15, minimum=1)
+# A new group is notified only once it has existed this long: a group that the next poll merges
+# away (one request's two records, from two queues) never is.
+ALERT_SETTLE_SECONDS = env_int("ALERT_SETTLE_SECONDS", 2 * POLL_INTERVAL_SECONDS, minimum=0)
+ALERT_SPIKE_QUIET_MINUTES = env_int("ALERT_SPIKE_QUIET_MINUTES", 30, minimum=1)
+ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 6, minimum=1)
+ALERT_RETRY_BASE = env_float("ALERT_RETRY_BASE", 5.0, minimum=0.0)
+ALERT_RETRY_CAP = env_float("ALERT_RETRY_CAP", 600.0, minimum=0.0)
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
 
 # Payload keys whose values are hidden from people without the raw-payload permission.
 REDACT_KEYS = env_list(
@@ -211,6 +230,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": QUEUE_DEPTH_SECONDS,
     },
     "purge-old-records": {"task": "invocations.tasks.purge_old_records", "schedule": 24 * 3600},
+    "evaluate-alerts": {"task": "alerts.tasks.evaluate", "schedule": ALERT_EVALUATE_SECONDS},
 }
 
 LOGGING = {

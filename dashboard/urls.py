@@ -19,5 +19,6 @@ urlpatterns = [
     path("metrics", site.metrics, name="metrics"),
     path("favicon.ico", site.favicon, name="favicon"),
     path("admin/", admin.site.urls),
+    path("alerts/", include("alerts.urls")),
     path("", include("invocations.urls")),
 ]

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
@@ -51,15 +53,15 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
     """Choices by primary key where an id no table can hold is "not one of the choices", not an
     overflow in the database driver."""
 
-    def _check_values(self, value):
-        for pk in value:
+    def clean(self, value):
+        for pk in value if isinstance(value, list | tuple) else []:
             if not str(pk).isdecimal() or int(pk) > MAX_ID:
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"],
                     code="invalid_pk_value",
                     params={"pk": pk},
                 )
-        return super()._check_values(value)
+        return super().clean(value)
 
 
 class BulkActionForm(forms.Form):
@@ -68,7 +70,9 @@ class BulkActionForm(forms.Form):
 
     def __init__(self, *args, environment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["groups"].queryset = FailureGroup.objects.filter(environment=environment)
+        cast(
+            forms.ModelMultipleChoiceField, self.fields["groups"]
+        ).queryset = FailureGroup.objects.filter(environment=environment)
 
 
 class StatusForm(forms.Form):
@@ -94,7 +98,7 @@ class SnoozeForm(forms.Form):
     occurrences = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("hours") and not data.get("occurrences"):
             raise forms.ValidationError("Snooze for a number of hours or of occurrences.")
         return data

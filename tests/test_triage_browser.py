@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import FailureGroup
 from tests import factories
 
@@ -30,7 +30,7 @@ def test_a_failure_is_assigned_replayed_and_resolved(
         message="downstream unavailable",
         payload={"name": "ann"},
     )
-    triage.group_records([record])
+    grouping.group_records([record])
     group = FailureGroup.objects.get()
     _log_in(page, live_server, "alice")
 
