@@ -125,6 +125,10 @@ class ReplayForm(forms.Form):
     group = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
     )
+    # The records a stopped replay batch did not reach.
+    rest_of = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
     environment = forms.ModelChoiceField(queryset=Environment.objects.all(), required=False)
     function = forms.CharField(
         required=False,

@@ -141,7 +141,8 @@ def test_a_day_at_the_end_of_the_calendar_is_a_named_ignored_filter(client, bob,
     page = client.get(reverse("invocations"), {"date": "9999-12-31", "function": "hello"})
 
     assert page.status_code == 200
-    assert "not understood and are ignored: date" in page.text
+    assert [f["value"] for f in page.context["ignored_filters"]] == ["9999-12-31"]
+    assert "Ignored the filter" in page.text
     assert page.context["invocations"][0].function_name == "hello"
 
 
@@ -152,7 +153,7 @@ def test_an_invocation_page_cursor_beyond_any_id_is_ignored(client, bob, env):
     page = client.get(reverse("invocations"), {"before": BEYOND_BIGINT})
 
     assert page.status_code == 200
-    assert "ignored: before" in page.text
+    assert [f["value"] for f in page.context["ignored_filters"]] == [BEYOND_BIGINT]
     assert len(page.context["invocations"]) == 1
 
 
@@ -308,3 +309,30 @@ def test_a_function_name_lambda_would_refuse_is_left_out_of_the_inventory_with_a
     assert "hello" in page.text
     assert any("evil/../name" in error and "not a valid" in error for error in errors)
     assert set(Function.objects.filter(present=True).values_list("name", flat=True)) == {"hello"}
+
+
+@pytest.mark.parametrize("before", ["²", BEYOND_BIGINT])
+def test_the_deliveries_page_ignores_a_cursor_that_is_not_an_id(client, bob, env, before):
+    client.force_login(bob)
+
+    response = client.get(reverse("alert-deliveries"), {"before": before})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("back", ["²", "١٢", BEYOND_BIGINT])
+def test_an_empty_replay_selection_goes_back_safely_whatever_back_says(client, alice, env, back):
+    client.force_login(alice)
+
+    response = client.get(reverse("replay-plan"), {"records": "", "back": back})
+
+    assert response.status_code == 302
+
+
+def test_a_returned_dead_letter_naming_no_id_we_sent_is_not_ours():
+    from invocations import redrive
+
+    for value in ["prod:²", "prod:", "prod:12a", ":12"]:
+        attributes = {redrive.ORIGIN_ATTRIBUTE: {"StringValue": value, "DataType": "String"}}
+
+        assert redrive.origin_of(attributes) is None
