@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0010_record_returned_from"),
+        ("invocations", "0011_queue_leases_shared_by_pollers"),
     ]
 
     operations = [
