@@ -391,7 +391,7 @@ def refresh_backlog(group: FailureGroup) -> None:
 
 
 def _version_number(version: str) -> int | None:
-    return int(version) if version and version.isdigit() else None
+    return int(version) if version and version.isdecimal() else None
 
 
 def is_regression(resolved_in: str, version: str) -> bool:

@@ -439,6 +439,7 @@ def _finish(queue: WatchedQueue, result: PollResult) -> None:
     now = timezone.now()
     if result.error:
         fields = {"last_error": result.error[:2000], "last_error_at": now}
+        WatchedQueue.objects.filter(pk=queue.pk).update(poll_errors=F("poll_errors") + 1)
     else:
         fields = {"last_polled_at": now}
         if result.delete_failures:

@@ -72,7 +72,7 @@ MATRIX = {
     "alert-channel-edit": ("get", ALERTS),
     "alert-channel-test": ("post", ALERTS),
 }
-PUBLIC = {"login", "logout", "health"}
+PUBLIC = {"login", "logout", "health", "metrics", "favicon"}
 
 ROLES = {
     "nobody": [],

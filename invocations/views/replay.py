@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from invocations import access, grouping, redrive, replay
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
-from invocations.triage_forms import RedriveForm, ReplayForm
+from invocations.triage_forms import RedriveForm, ReplayForm, ids_in
 from invocations.views.htmx import page_or_fragment
 from invocations.views.records import matching_records
 from invocations.wording import count
@@ -83,7 +83,9 @@ def replay_plan(request):
     if not (data.get("group") or data.get("rest_of") or data.get("all") or form.record_ids()):
         messages.error(request, "Select at least one record to replay.")
         back = request.GET.get("back", "")
-        return redirect("group", pk=back) if back.isdigit() else redirect("triage")
+        # ASCII digits only: the URL's <int:pk> takes nothing else ("²" is a digit to Python).
+        ok = back.isascii() and back.isdigit()
+        return redirect("group", pk=back) if ok else redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
     plan = replay.plan(
@@ -196,7 +198,7 @@ def redrive_records(request):
     if not form.is_valid():
         messages.error(request, "Give the URL of the queue to send the dead letters to.")
         return redirect("triage")
-    ids = [int(p) for p in form.cleaned_data["records"].split(",") if p.strip().isdigit()]
+    ids = ids_in(form.cleaned_data["records"])
     records = list(
         ExecutionRecord.objects.filter(
             pk__in=ids,

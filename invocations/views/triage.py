@@ -260,11 +260,23 @@ def _after_bulk(request, changed: list[FailureGroup]):
     return HttpResponse(html)
 
 
+def _cursor(before: str | None):
+    """The page cursor from ?before=, or None (the first page) when it is not a valid time.
+    A time without a zone is read in the site's zone."""
+    try:
+        cursor = parse_datetime(before or "")
+    except ValueError:  # well formed but impossible: month 13, February 30
+        return None
+    if cursor is not None and timezone.is_naive(cursor):
+        cursor = timezone.make_aware(cursor)
+    return cursor
+
+
 def _occurrences(group: FailureGroup, before: str | None):
     """Failed events of the group, newest first, merged on time; keyset on time. A record
     event is a row for its first record with the other records of its request attached
     (`twins`: the dead letter of an OnFailure record)."""
-    cursor = parse_datetime(before) if before else None
+    cursor = _cursor(before)
     records = events.first_in_group(ExecutionRecord.objects.for_list().filter(failure_group=group))
     invocations = (
         Invocation.objects.for_list()
