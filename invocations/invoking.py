@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from invocations import async_outcome, audit, aws, grouping, logs, sending
 from invocations.models import Function, Invocation
+from invocations.strict_json import storable
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +261,12 @@ def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict:
 def _error_summary(payload: str) -> tuple[str, str]:
     try:
         body = json.loads(payload)
-    except ValueError:
-        return "", payload[:1000]
+    except (ValueError, RecursionError):
+        return "", storable(payload[:1000])
     if not isinstance(body, dict):
-        return "", payload[:1000]
-    return str(body.get("errorType", ""))[:100], str(body.get("errorMessage", ""))[:5000]
+        return "", storable(payload[:1000])
+    # Parsed strings may hold what the JSON escaped: lone surrogates, NUL.
+    return (
+        storable(str(body.get("errorType", "")))[:100],
+        storable(str(body.get("errorMessage", "")))[:5000],
+    )

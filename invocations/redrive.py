@@ -66,7 +66,8 @@ def origin_of(attributes: dict | None) -> tuple[str, int] | None:
     entry = (attributes or {}).get(ORIGIN_ATTRIBUTE)
     value = entry.get("StringValue", "") if isinstance(entry, dict) else ""
     environment, _, pk = value.rpartition(":")
-    return (environment, int(pk)) if environment and pk.isdigit() else None
+    ours = environment and pk.isascii() and pk.isdigit()  # as we wrote it: "²" is not
+    return (environment, int(pk)) if ours else None
 
 
 def link_returns(environment, rows: list[ExecutionRecord]) -> None:
