@@ -68,7 +68,7 @@ def deliver(pk: int, now=None) -> float | None:
     else:
         outcome = channels.send(channel, notification.title, notification.payload)
     done = timezone.now()
-    fields = {"response_code": outcome.code, "error": outcome.error}
+    fields: dict[str, object] = {"response_code": outcome.code, "error": outcome.error}
     if outcome.ok:
         fields.update(status=N.DELIVERED, delivered_at=done, finished_at=done)
         delay = None

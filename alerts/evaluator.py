@@ -65,6 +65,7 @@ def _fire(rule: Rule, now) -> list[Firing]:
     if Condition.SPIKE in conditions:
         firings += _spikes(rule, now)
     if Condition.BACKLOG_AGE in conditions:
+        assert rule.backlog_minutes  # the condition exists only when the field is set
         cutoff = now - timedelta(minutes=rule.backlog_minutes)
         groups = _matching(
             rule,
@@ -140,10 +141,10 @@ def _new_groups(rule: Rule, now) -> list[Firing]:
     fired = AlertState.objects.filter(
         rule=rule, condition=Condition.NEW_GROUP, fired_at__isnull=False
     ).values("group_id")
-    candidates = FailureGroup.objects.filter(
+    newer = FailureGroup.objects.filter(
         environment=rule.environment, pk__gt=rule.first_group_id, count__gt=0
     ).exclude(pk__in=fired)
-    candidates = list(candidates.select_related("environment"))
+    candidates = list(newer.select_related("environment"))
     # A group the rule's fixed filters leave out is marked as handled, so that later rounds
     # do not read it again.
     AlertState.objects.bulk_create(
@@ -218,6 +219,7 @@ def _regressions(rule: Rule, now) -> list[Firing]:
 def _spikes(rule: Rule, now) -> list[Firing]:
     """N occurrences within M minutes. It notifies again only after a quiet period (M minutes,
     at least ALERT_SPIKE_QUIET_MINUTES) below the threshold, so a long storm is one message."""
+    assert rule.spike_minutes and rule.spike_count  # the condition exists only when both are set
     since = now - timedelta(minutes=rule.spike_minutes)
     counts: dict[int, int] = defaultdict(int)
     # Occurrences are failed events: an OnFailure record and its dead letter count once.
@@ -245,6 +247,7 @@ def _spikes(rule: Rule, now) -> list[Firing]:
 
 
 def _failing_queues(rule: Rule, now) -> dict:
+    assert rule.poll_failing_minutes  # the condition exists only when the field is set
     cutoff = now - timedelta(minutes=rule.poll_failing_minutes)
     subjects = {}
     for queue in WatchedQueue.objects.filter(environment=rule.environment, enabled=True):
