@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 from django.db import transaction
 
@@ -84,6 +85,7 @@ def targets(environment) -> tuple[list[Target], list[str]]:
         try:
             for invoke_config in aws.list_event_invoke_configs(environment, name):
                 destinations = invoke_config.get("DestinationConfig") or {}
+                source: Literal["OnSuccess", "OnFailure"]
                 for source in ("OnSuccess", "OnFailure"):
                     arn = (destinations.get(source) or {}).get("Destination")
                     if arn:
