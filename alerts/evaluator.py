@@ -265,6 +265,7 @@ def _failing_queues(rule: Rule, now) -> dict:
 def _deep_queues(rule: Rule) -> dict:
     """A watched DLQ's depth, read from the database: the poller drains the queue into records,
     so what waits is its dead letters not yet replayed with success. No AWS call."""
+    assert rule.dlq_depth is not None  # the condition exists only when the field is set
     subjects = {}
     dlqs = WatchedQueue.objects.filter(
         environment=rule.environment, enabled=True, kind=WatchedQueue.Kind.DLQ
