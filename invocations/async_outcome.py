@@ -45,8 +45,8 @@ def outcome_fields(record: ExecutionRecord) -> dict[str, Any]:
             error_code=(record.error_type or "")[:100],
             error_text=record.error_message[:5000],
         )
-    elif record.condition == "EventAgeExceeded" and not count:
-        fields.update(status=S.NEVER_RAN, error_code="EventAgeExceeded", error_text="")
+    elif record.condition in ("EventAgeExceeded", "ZeroReservedConcurrency") and not count:
+        fields.update(status=S.NEVER_RAN, error_code=record.condition, error_text="")
     else:
         fields.update(
             status=S.EVENT_FAILED,

@@ -136,22 +136,18 @@ def test_the_outcome_is_kept_when_the_record_arrived_before_the_request_id(alice
     assert Invocation.objects.get(pk=invocation.pk).status_text == "failed after 3 attempts"
 
 
-def test_an_event_that_aged_out_unrun_reads_never_ran(client, alice, env, orders):
+@pytest.mark.parametrize("condition", ["EventAgeExceeded", "ZeroReservedConcurrency"])
+def test_an_event_that_never_ran_reads_never_ran_with_why(client, alice, env, orders, condition):
     invocation = accepted(env, orders, alice)
     polling.store_batch(
         queue(env, "orders-on-failure", "destination"),
-        [
-            {
-                "MessageId": "m-1",
-                "Body": on_failure_body(condition="EventAgeExceeded", count=0),
-            }
-        ],
+        [{"MessageId": "m-1", "Body": on_failure_body(condition=condition, count=0)}],
     )
     client.force_login(alice)
 
     html = client.get(reverse("invocations")).text
 
-    assert "never ran: EventAgeExceeded" in html
+    assert f"never ran: {condition}" in html
     assert Invocation.objects.get(pk=invocation.pk).status == "never_ran"
 
 

@@ -117,4 +117,4 @@ class ExecutionRecord(models.Model):
 
     @property
     def never_ran(self) -> bool:
-        return self.condition == "EventAgeExceeded"
+        return self.condition in ("EventAgeExceeded", "ZeroReservedConcurrency")

@@ -14,7 +14,13 @@ from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
-CONDITIONS = ["Success", "RetriesExhausted", "EventAgeExceeded", "RetryAttemptsExhausted"]
+CONDITIONS = [
+    "Success",
+    "RetriesExhausted",
+    "EventAgeExceeded",
+    "ZeroReservedConcurrency",
+    "RetryAttemptsExhausted",
+]
 # The counts per kind stop here ("1000+"): counting every row would make the page as slow as the
 # table is big (bench/pages.py measured 56 ms per 100,000 records), while a bounded count reads
 # at most this many index entries per kind, whatever the size of the table.
