@@ -391,7 +391,9 @@ def _backlog_in_database(group: FailureGroup) -> tuple[int, datetime | None]:
 
 def refresh_backlog(group: FailureGroup) -> None:
     """Recount the group's unreplayed failed events (after a replay, or when records moved
-    between groups)."""
+    between groups). Call inside a transaction: the group is locked before it is counted, so
+    the records a poller is adding to it are either counted here or added after."""
+    FailureGroup.objects.select_for_update().filter(pk=group.pk).values_list("pk").first()
     count, oldest = _backlog_in_database(group)
     FailureGroup.objects.filter(pk=group.pk).update(backlog_count=count, backlog_oldest=oldest)
     group.backlog_count, group.backlog_oldest = count, oldest

@@ -329,10 +329,12 @@ def run_batch(batch_id: int) -> ReplayBatch:
             status=ReplayBatch.Status.DONE, finished_at=timezone.now()
         )
     batch.refresh_from_db()
+    # One transaction per group: pollers are counting into these groups meanwhile, and a
+    # transaction that held several of them would wait on theirs in another order.
     if batch.status == ReplayBatch.Status.CANCELLED:
         # What was replayed before the cancel is no longer backlog.
-        with transaction.atomic():
-            for group in _groups_of(batch):
+        for group in _groups_of(batch):
+            with transaction.atomic():
                 grouping.refresh_backlog(group)
     elif batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
         with transaction.atomic():
@@ -343,7 +345,8 @@ def run_batch(batch_id: int) -> ReplayBatch:
                 summary=f"replay #{batch.pk} {batch.get_status_display()}: "
                 f"{batch.succeeded} succeeded, {batch.failed} failed, {batch.skipped} skipped",
             )
-            for group in _groups_of(batch):
+        for group in _groups_of(batch):
+            with transaction.atomic():
                 triage.resolve_by_replay(group, batch.created_by)
     return batch
 
