@@ -236,3 +236,20 @@ def test_no_destination_at_all_is_said_at_once_without_polling(client, alice, en
 
     assert "nothing will report how this event ends" in answer.text
     assert answer.status_code == 286 and "hx-trigger" not in answer.text
+
+
+def test_a_never_ran_group_names_its_condition_as_the_error(client, alice, env, orders):
+    # Lambda sends no response for an event that never ran.
+    body = json.loads(on_failure_body(condition="ZeroReservedConcurrency", count=0))
+    del body["responseContext"], body["responsePayload"]
+    polling.store_batch(
+        queue(env, "orders-on-failure", "destination"),
+        [{"MessageId": "m-1", "Body": json.dumps(body)}],
+    )
+    record = ExecutionRecord.objects.get()
+    client.force_login(alice)
+
+    html = client.get(reverse("group", args=[record.failure_group_id])).text
+
+    assert "<p><strong>ZeroReservedConcurrency</strong></p>" in html
+    assert "(no error type)" not in html
