@@ -176,3 +176,21 @@ def test_a_dead_letter_without_error_type_does_not_start_with_a_colon(client, bo
     page = client.get(reverse("function", args=["orders"])).text
 
     assert "<td>order must be positive</td>" in page
+
+
+def test_a_dead_letter_group_shows_the_body_a_replay_would_send(client, alice, env):
+    letter = factories.failure_record(
+        function="queue-worker",
+        kind=ExecutionRecord.Kind.DLQ,
+        watched=factories.queue(env, kind="dlq", function="queue-worker"),
+    )
+    ExecutionRecord.objects.filter(pk=letter.pk).update(
+        request_payload=None, raw_body="quantity=seven"
+    )
+    grouping.group_records([ExecutionRecord.objects.get(pk=letter.pk)])
+    group = ExecutionRecord.objects.get(pk=letter.pk).failure_group
+    client.force_login(alice)
+
+    page = client.get(reverse("group", args=[group.pk])).text
+
+    assert "quantity=seven" in page
