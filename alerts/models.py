@@ -184,7 +184,7 @@ class Rule(models.Model):
 
     def describe_in_words(self) -> str:
         """The conditions as a person reads them on the Alerts page."""
-        words = {
+        words: dict[str, str] = {
             Condition.NEW_GROUP: "a new group appears",
             Condition.REGRESSION: "a resolved group regresses",
             Condition.SPIKE: f"a group gets {self.spike_count}+ occurrences "
