@@ -117,7 +117,7 @@ def _async_state(invocation: Invocation, records) -> tuple[str, str | None]:
         return "", None
     function = invocation.function
     reported = async_outcome.reported(function)
-    if not reported:
+    if not reported or function is None:  # an unknown function reports nothing
         return ("unreported" if function is not None else "unknown_function"), None
     accepted_at = invocation.finished_at or invocation.created_at
     now = timezone.now()

@@ -1,6 +1,8 @@
 """Replay: dry run (GET, changes nothing) → confirm (POST) → a batch page with progress.
 And "send back to queue" for dead letters."""
 
+import dataclasses
+
 from django.contrib import messages
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -92,8 +94,14 @@ def replay_plan(request):
         records, environment, function, qualifier, override=form.cleaned_data.get("override", False)
     )
     initial = dict(form.cleaned_data, environment=environment, function=function)
-    if len(plan.to_replay) == 1 and not form.cleaned_data.get("payload"):
-        initial["payload"] = plan.to_replay[0].payload
+    preview = plan.to_replay[:PREVIEW]
+    if len(plan.to_replay) == 1:
+        edited = form.cleaned_data.get("payload")
+        if edited:
+            # The dry run shows what will be sent: the edited payload, not the stored one.
+            preview = [dataclasses.replace(preview[0], payload=edited)]
+        else:
+            initial["payload"] = plan.to_replay[0].payload
     dead_letters = [r for r in records if r.kind == ExecutionRecord.Kind.DLQ]
     return render(
         request,
@@ -101,7 +109,7 @@ def replay_plan(request):
         {
             "plan": plan,
             "group": group,
-            "preview": plan.to_replay[:PREVIEW],
+            "preview": preview,
             "form": ReplayForm(initial=initial),
             "environments": access.visible_environments(request.user),
             "dead_letters": dead_letters,

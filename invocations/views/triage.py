@@ -381,6 +381,10 @@ def _diagnosis(request, group: FailureGroup) -> dict:
     return {
         "current": current,
         "current_tail": tail,
+        # What a replay would send: a dead letter's body even when it is not JSON.
+        "current_payload": replay.payload_of(current.item)
+        if current and isinstance(current.item, ExecutionRecord)
+        else None,
         "twins": diagnosis.twins(group, current) if current else [],
         "steps": diagnosis.navigation(group, current) if current else {},
         "position": diagnosis.position(group, current) if current else 0,
