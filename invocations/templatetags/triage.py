@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from invocations import access
-from invocations.redaction import redact
+from invocations.redaction import redact, redact_text
 
 register = template.Library()
 
@@ -60,6 +60,18 @@ def json_block(context, value, label="Payload", block_id=""):
         "is_json": is_json,
         "redacted": redacted,
     }
+
+
+@register.filter
+def redacted_for(text, user):
+    """Free text (an error message, a log line) as this person may see it: secret values in
+    `key=value`, `"key": "value"` and `Authorization: …` forms hidden without the raw-payload
+    permission."""
+    if not text:
+        return text
+    if user is not None and access.can(user, access.RAW_PAYLOADS):
+        return text
+    return redact_text(str(text))
 
 
 @register.filter
