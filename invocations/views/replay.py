@@ -45,6 +45,21 @@ def _target(request, form: ReplayForm, records, group):
     return environment, function, qualifier
 
 
+def _can_edit_payload(request) -> bool:
+    # The edit box holds the payload raw, and an edit built from the redacted text would send
+    # "[redacted]" to the function: editing is for people who may see payloads raw.
+    return access.can(request.user, access.RAW_PAYLOADS)
+
+
+def _back_to_plan(request):
+    """The dry run again, with the selection and target of the refused form: never its CSRF
+    token, typed confirmation or payload, which do not belong in a URL."""
+    kept = request.POST.copy()
+    for private in ("csrfmiddlewaretoken", "confirm_name", "payload"):
+        kept.pop(private, None)
+    return redirect(f"{_plan_url()}?{kept.urlencode()}")
+
+
 @access.require(access.REPLAY)
 def replay_plan(request):
     """The dry run: how many, which payloads, which target. Nothing is changed."""
@@ -58,7 +73,10 @@ def replay_plan(request):
         records, environment, function, qualifier, override=form.cleaned_data.get("override", False)
     )
     initial = dict(form.cleaned_data, environment=environment, function=function)
-    if len(plan.to_replay) == 1 and not form.cleaned_data.get("payload"):
+    can_edit = _can_edit_payload(request)
+    if not can_edit:
+        initial.pop("payload", None)
+    elif len(plan.to_replay) == 1 and not form.cleaned_data.get("payload"):
         initial["payload"] = plan.to_replay[0].payload
     dead_letters = [r for r in records if r.kind == ExecutionRecord.Kind.DLQ]
     return render(
@@ -68,6 +86,7 @@ def replay_plan(request):
             "plan": plan,
             "group": group,
             "preview": plan.to_replay[:PREVIEW],
+            "can_edit_payload": can_edit,
             "form": ReplayForm(initial=initial),
             "environments": Environment.objects.all(),
             "dead_letters": dead_letters,
@@ -85,6 +104,13 @@ def replay_start(request):
     if not form.is_valid():
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
         return redirect("triage")
+    if form.cleaned_data.get("payload", "").strip() and not _can_edit_payload(request):
+        messages.error(
+            request,
+            "Editing a payload before replay needs the raw-payload permission; "
+            "without it the stored payload is replayed as stored.",
+        )
+        return _back_to_plan(request)
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
     if environment.protected and form.cleaned_data.get("confirm_name") != function:
@@ -93,13 +119,13 @@ def replay_start(request):
             f"{environment.name} is protected: type the function name "
             f"({function}) to confirm the replay.",
         )
-        return redirect(f"{_plan_url()}?{request.POST.urlencode()}")
+        return _back_to_plan(request)
     plan = replay.plan(
         records, environment, function, qualifier, override=form.cleaned_data.get("override", False)
     )
     if not plan.to_replay:
         messages.warning(request, "Nothing to replay: every selected record was skipped.")
-        return redirect(f"{_plan_url()}?{request.POST.urlencode()}")
+        return _back_to_plan(request)
     payload = form.cleaned_data.get("payload", "") if len(plan.to_replay) == 1 else ""
     batch = replay.start(
         plan,
