@@ -5,7 +5,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from invocations import audit
+from invocations import admin_people, audit  # noqa: F401  (admin_people registers the User page)
 from invocations.models import (
     AuditEvent,
     Environment,
@@ -37,25 +37,6 @@ class AuditHistoryLinkMixin:
 class EnvironmentAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
     list_display = ["name", "region", "endpoint_url", "protected", "is_default"]
     readonly_fields = ["audit_history"]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit.record(
-            "environment.change" if change else "environment.create",
-            request=request,
-            target=obj,
-            summary=f"{'changed' if change else 'created'} environment {obj.name}",
-            details={"changed": form.changed_data},
-        )
-
-    def delete_model(self, request, obj):
-        audit.record(
-            "environment.delete",
-            request=request,
-            target=obj,
-            summary=f"deleted environment {obj.name}",
-        )
-        super().delete_model(request, obj)
 
 
 @admin.register(Function)
@@ -101,22 +82,6 @@ class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
         "records_stored",
         "claimed_until",
     ]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit.record(
-            "queue.change" if change else "queue.watch",
-            request=request,
-            target=obj,
-            summary=f"{'changed' if change else 'watched'} queue {obj.name}",
-            details={"changed": form.changed_data},
-        )
-
-    def delete_model(self, request, obj):
-        audit.record(
-            "queue.unwatch", request=request, target=obj, summary=f"unwatched queue {obj.name}"
-        )
-        super().delete_model(request, obj)
 
 
 @admin.register(ExecutionRecord)
