@@ -2,6 +2,7 @@
 And "send back to queue" for dead letters."""
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -43,6 +44,29 @@ def _target(request, form: ReplayForm, records, group):
     function = form.cleaned_data.get("function") or default_function
     qualifier = form.cleaned_data.get("qualifier") or ""
     return environment, function, qualifier
+
+
+def _confirmed(form, target_name: str) -> bool:
+    """A protected environment's confirmation: the target's name typed, whatever the source
+    record names (a dead letter may name no function at all; an empty name confirms nothing)."""
+    return bool(target_name) and form.cleaned_data.get("confirm_name") == target_name
+
+
+def queue_name_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _batch_in_scope(request, pk) -> ReplayBatch:
+    """A batch is seen and cancelled from a session in its target environment or in the
+    environment its records came from: another environment's session gets a 404, as for any
+    object of an environment other than the current one."""
+    batch = get_object_or_404(ReplayBatch.objects.select_related("environment"), pk=pk)
+    current = request.environment.pk
+    if batch.environment_id == current:
+        return batch
+    if ExecutionRecord.objects.filter(pk__in=batch.record_ids[:1], environment_id=current).exists():
+        return batch
+    raise Http404("No replay batch of this environment has that number.")
 
 
 def _can_edit_payload(request) -> bool:
@@ -113,11 +137,11 @@ def replay_start(request):
         return _back_to_plan(request)
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
-    if environment.protected and form.cleaned_data.get("confirm_name") != function:
+    if environment.protected and not _confirmed(form, function):
         messages.error(
             request,
-            f"{environment.name} is protected: type the function name "
-            f"({function}) to confirm the replay.",
+            f"{environment.name} is protected: name the target function and type its name "
+            f"({function or 'none given'}) to confirm the replay.",
         )
         return _back_to_plan(request)
     plan = replay.plan(
@@ -145,7 +169,7 @@ def _plan_url():
 
 @access.require(access.VIEW)
 def replay_batch(request, pk):
-    batch = get_object_or_404(ReplayBatch, pk=pk, environment__in=Environment.objects.all())
+    batch = _batch_in_scope(request, pk)
     context = {
         "batch": batch,
         "can_replay": access.can(request.user, access.REPLAY),
@@ -160,7 +184,7 @@ def replay_batch(request, pk):
 @require_POST
 @access.require(access.REPLAY)
 def replay_cancel(request, pk):
-    batch = get_object_or_404(ReplayBatch, pk=pk)
+    batch = _batch_in_scope(request, pk)
     if replay.cancel(batch, request):
         messages.success(request, f"Replay #{batch.pk} cancelled.")
     else:
@@ -182,10 +206,10 @@ def redrive_records(request):
         ).order_by("id")
     )
     env = request.environment
-    function = records[0].function_name if records else ""
-    if env.protected and form.cleaned_data.get("confirm_name") != function:
+    queue_name = queue_name_of(form.cleaned_data["queue_url"])
+    if env.protected and not _confirmed(form, queue_name):
         messages.error(
-            request, f"{env.name} is protected: type the function name ({function}) to confirm."
+            request, f"{env.name} is protected: type the queue name ({queue_name}) to confirm."
         )
         return redirect("triage")
     try:
