@@ -42,6 +42,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer carries them, the 400 for a bad Host header included (that
+    # one is made inside CommonMiddleware and would skip anything listed after it).
+    "invocations.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -50,9 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "invocations.middleware.ContentSecurityPolicyMiddleware",
     "invocations.middleware.CurrentEnvironmentMiddleware",
     # Last, so that its lockout page goes out through the security headers above.
     "axes.middleware.AxesMiddleware",

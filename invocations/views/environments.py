@@ -1,15 +1,12 @@
 from django.shortcuts import get_object_or_404, redirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from invocations.models import Environment
+from invocations.next_url import safe_next
 
 
 @require_POST
 def switch(request):
     env = get_object_or_404(Environment, pk=request.POST.get("environment"))
     request.session["environment_id"] = env.pk
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = "triage"
-    return redirect(back)
+    return redirect(safe_next(request, "triage"))

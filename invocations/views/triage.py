@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from invocations import access, replay, sparklines, triage
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.next_url import safe_next
 from invocations.triage_forms import (
     ACTIVE,
     AssignForm,
@@ -137,7 +138,7 @@ def bulk_action(request):
 
 def _after_bulk(request, changed: list[FailureGroup]):
     if not request.htmx:
-        return redirect(request.POST.get("next") or "triage")
+        return redirect(safe_next(request, "triage"))
     groups = FailureGroup.objects.for_triage().filter(pk__in=[g.pk for g in changed])
     html = render_to_string(
         "invocations/partials/group_rows_oob.html",
