@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "invocations",
+    "alerts",
     "sandbox",
 ]
 
@@ -187,6 +188,18 @@ POLL_CLAIM_SECONDS = env_int("POLL_CLAIM_SECONDS", 60, minimum=1)
 RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 90, minimum=1)
 INVENTORY_SYNC_SECONDS = env_int("INVENTORY_SYNC_SECONDS", 300, minimum=10)
 
+# Alerts. Links in notifications start with DASHBOARD_BASE_URL (how people reach this site).
+DASHBOARD_BASE_URL = env_str("DASHBOARD_BASE_URL", "http://127.0.0.1:8000")
+ALERT_EVALUATE_SECONDS = env_int("ALERT_EVALUATE_SECONDS", 15, minimum=1)
+# A new group is notified only once it has existed this long: a group that the next poll merges
+# away (one request's two records, from two queues) never is.
+ALERT_SETTLE_SECONDS = env_int("ALERT_SETTLE_SECONDS", 2 * POLL_INTERVAL_SECONDS, minimum=0)
+ALERT_SPIKE_QUIET_MINUTES = env_int("ALERT_SPIKE_QUIET_MINUTES", 30, minimum=1)
+ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 6, minimum=1)
+ALERT_RETRY_BASE = env_float("ALERT_RETRY_BASE", 5.0, minimum=0.0)
+ALERT_RETRY_CAP = env_float("ALERT_RETRY_CAP", 600.0, minimum=0.0)
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
+
 # Payload keys whose values are hidden from people without the raw-payload permission.
 REDACT_KEYS = env_list(
     "REDACT_KEYS", ["password", "secret", "token", "authorization", "api_key", "cookie"]
@@ -224,6 +237,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": INVENTORY_SYNC_SECONDS,
     },
     "purge-old-records": {"task": "invocations.tasks.purge_old_records", "schedule": 24 * 3600},
+    "evaluate-alerts": {"task": "alerts.tasks.evaluate", "schedule": ALERT_EVALUATE_SECONDS},
 }
 
 LOGGING = {

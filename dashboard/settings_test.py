@@ -12,6 +12,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 THROTTLE_RETRY_BASE = 0.05
 THROTTLE_RETRY_CAP = 0.2
+ALERT_RETRY_BASE = 0.05
+ALERT_RETRY_CAP = 0.2
+ALERT_WEBHOOK_TIMEOUT = 2.0
+DASHBOARD_BASE_URL = "https://triage.example.com"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

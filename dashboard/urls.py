@@ -19,5 +19,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health.health, name="health"),
     path("admin/", admin.site.urls),
+    path("alerts/", include("alerts.urls")),
     path("", include("invocations.urls")),
 ]

@@ -10,9 +10,10 @@ cut."""
 
 import json
 from contextvars import ContextVar
+from urllib.parse import urlsplit
 
 from django.contrib import admin
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models.signals import m2m_changed
 
 from invocations import audit
@@ -28,12 +29,23 @@ def _is_password(field) -> bool:
     return field.name == "password" and field.model._meta.label == "auth.User"
 
 
+def _masked_url(value: str) -> str:
+    # A URL's path and query often carry a token (a webhook's, a presigned one): keep the host.
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}/…" if parts.scheme else REDACTED
+
+
 def _shown(field, value):
     """A field's value as the trail may keep it."""
     if _is_password(field):
         return HIDDEN
     if is_secret_key(field.name):
         return REDACTED
+    if isinstance(field, models.URLField) and value:
+        return _masked_url(str(value))
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict | list):
@@ -83,9 +95,15 @@ def _key(obj) -> tuple:
 
 
 class AuditedAdmin:
-    """Mixed into every ModelAdmin of the site by `audit_every_model_admin`."""
+    """Mixed into every ModelAdmin of the site by `audit_every_model_admin`. A ModelAdmin that
+    writes its own events for single saves and deletes sets `audits_its_own_changes = True`;
+    its bulk deletes are still audited here."""
+
+    audits_its_own_changes = False
 
     def save_model(self, request, obj, form, change):
+        if self.audits_its_own_changes:
+            return super().save_model(request, obj, form, change)
         before = type(obj)._default_manager.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
         if before is None:
@@ -103,7 +121,9 @@ class AuditedAdmin:
     def log_change(self, request, obj, message):
         # Pages that save without save_model (the admin's password form) still leave an event;
         # the fields come from the admin's own change message, their values are not known.
-        if _key(obj) not in getattr(request, "_admin_audited", set()):
+        if not self.audits_its_own_changes and _key(obj) not in getattr(
+            request, "_admin_audited", set()
+        ):
             fields = [
                 name
                 for entry in message
@@ -114,7 +134,8 @@ class AuditedAdmin:
         return super().log_change(request, obj, message)
 
     def delete_model(self, request, obj):
-        _record(request, "delete", obj, {"before": snapshot(obj)})
+        if not self.audits_its_own_changes:
+            _record(request, "delete", obj, {"before": snapshot(obj)})
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):

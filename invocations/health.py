@@ -89,6 +89,7 @@ def check_polling() -> Check:
 
 
 def run_checks() -> list[Check]:
+    from alerts.health import check_deliveries
     from invocations.models import Environment
 
     database = check_database()
@@ -97,4 +98,5 @@ def run_checks() -> list[Check]:
     if database.ok:
         checks.append(check_aws(Environment.objects.default()))
         checks.append(check_polling())
+        checks.append(check_deliveries())
     return checks

@@ -18,6 +18,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction, lambda_backends
 
+from sandbox import metrics
+
 logger = logging.getLogger(__name__)
 
 AWS_FIRST_RETRY_DELAY_S = 60.0
@@ -127,6 +129,7 @@ class AsyncQueue:
             self._finish(event, "EventAgeExceeded", config)
             return
 
+        metrics.record(event.function, "AsyncEventAge", round(age * 1000), "Milliseconds")
         result = self._attempt(event)
         if result.throttled:
             event.throttles += 1

@@ -22,3 +22,7 @@ class InFlight:
             self._running[function_key] -= 1
             if self._running[function_key] <= 0:
                 del self._running[function_key]
+
+    def running(self, function_key: str) -> int:
+        with self._lock:
+            return self._running[function_key]

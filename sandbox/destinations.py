@@ -7,12 +7,16 @@ exactly as they do for any other client.
 """
 
 import json
+import logging
 import threading
 
 import boto3
 from botocore.config import Config
 
+from sandbox import metrics
 from sandbox.logs import iso_now
+
+logger = logging.getLogger(__name__)
 
 RECORD_PAYLOAD_LIMIT = 256 * 1024  # over this, Lambda drops the payloads from the record
 DLQ_MESSAGE_LIMIT = 1024
@@ -82,11 +86,21 @@ class Deliverer:
         destinations = config.get("DestinationConfig") or {}
         key = "OnSuccess" if condition == "Success" else "OnFailure"
         target = (destinations.get(key) or {}).get("Destination")
+        if condition != "Success":
+            metrics.record(event.function, "AsyncEventsDropped", 1)
         if target:
-            self.send_record(target, build_record(event, condition), condition == "Success")
+            try:
+                self.send_record(target, build_record(event, condition), condition == "Success")
+            except Exception:
+                metrics.record(event.function, "DestinationDeliveryFailures", 1)
+                logger.exception("could not deliver %s to %s", event.request_id, target)
         dead_letter = getattr(event.function, "dead_letter_target_arn", None)
         if condition != "Success" and dead_letter:
-            self.send_to_dead_letter(dead_letter, event)
+            try:
+                self.send_to_dead_letter(dead_letter, event)
+            except Exception:
+                metrics.record(event.function, "DeadLetterErrors", 1)
+                logger.exception("could not send %s to %s", event.request_id, dead_letter)
 
     def send_record(self, target_arn: str, record: dict, succeeded: bool) -> None:
         service, region, account = _arn_parts(target_arn)

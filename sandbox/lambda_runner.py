@@ -13,7 +13,7 @@ from uuid import uuid4
 
 from moto.awslambda.models import LambdaFunction, lambda_backends
 
-from sandbox import code_cache, moto_fixes
+from sandbox import code_cache, metrics, moto_fixes
 from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue
 from sandbox.concurrency import InFlight
 from sandbox.destinations import Deliverer
@@ -39,6 +39,7 @@ class InvokeResult:
     error_message: str | None = None
     log_lines: tuple[str, ...] = ()
     throttled: bool = False
+    duration_ms: float | None = None  # the handler's own time, for the Duration metric
 
 
 class Runner:
@@ -67,6 +68,7 @@ class Runner:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
+            metrics.record(function, "AsyncEventsReceived", 1)
             self.async_queue.submit(AsyncEvent(function, payload, request_id))
             return b""
 
@@ -84,11 +86,23 @@ class Runner:
         version = str(function.version)
         function_key = f"{function.account_id}:{function.region}:{function.function_name}"
         if not self.in_flight.try_enter(function_key, _reserved_concurrency(function)):
-            return InvokeResult(request_id, version, throttled=True)
-        try:
-            return self._execute(function, payload, request_id, version)
-        finally:
-            self.in_flight.leave(function_key)
+            result = InvokeResult(request_id, version, throttled=True)
+            concurrent = 0
+        else:
+            concurrent = self.in_flight.running(function_key)
+            try:
+                result = self._execute(function, payload, request_id, version)
+            finally:
+                self.in_flight.leave(function_key)
+        metrics.record_invocation(
+            function,
+            executed_version=result.executed_version,
+            duration_ms=result.duration_ms,
+            error=result.function_error is not None,
+            throttled=result.throttled,
+            concurrent=concurrent,
+        )
+        return result
 
     def _attempt_async(self, event: AsyncEvent) -> InvokeResult:
         return self.run(event.function, event.payload, event.request_id)
@@ -120,6 +134,7 @@ class Runner:
         outcome = run_child(request, env, float(function.timeout))
 
         result = _interpret(outcome, request_id, version)
+        result.duration_ms = outcome.duration_ms
         crashed = outcome.timed_out or (outcome.result is None and outcome.error is None)
         if crashed:
             self.environments.discard(environment)
@@ -248,6 +263,7 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
         return _runner
     runner = Runner(endpoint_url, tuple(retry_delays))
     moto_fixes.install()
+    metrics.install()
 
     def invoke(self, body, request_headers, response_headers):
         return runner.invoke(self, body, request_headers, response_headers)

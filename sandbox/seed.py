@@ -6,9 +6,13 @@ endpoint (the sandbox, or a plain moto server).
     {"endpoint_url": ..., "region": ...,
      "functions": ["hello", "orders", ...],
      "queues": [{"url": ..., "arn": ..., "kind": "destination" | "dlq", "function": "orders"}],
-     "topics": [arn], "event_buses": [arn]}
+     "topics": [arn], "event_buses": [arn], "streams": [arn]}
+
+Queues that feed a function (``queue-worker-input``) are not in ``queues``: the dashboard must
+not consume them.
 """
 
+import contextlib
 import io
 import json
 import zipfile
@@ -37,6 +41,7 @@ def seed(endpoint_url: str, region: str = "us-east-1") -> dict:
         "queues": [],
         "topics": [],
         "event_buses": [],
+        "streams": [],
     }
 
     def queue(name: str, kind: str, function: str) -> str:
@@ -89,6 +94,37 @@ def seed(endpoint_url: str, region: str = "us-east-1") -> dict:
     )
     result["event_buses"].append(bus_arn)
     _async_config(clients.awslambda, "billing", on_failure=bus_arn, MaximumRetryAttempts=0)
+
+    # Event source mappings: an SQS queue with partial batch responses and a redrive DLQ, and
+    # a Kinesis stream whose discarded batches go to an OnFailure queue.
+    worker_dlq = queue("queue-worker-dlq", "dlq", "queue-worker")
+    worker_input = _ensure_input_queue(clients.sqs, "queue-worker-input", worker_dlq)
+    _ensure_mapping(
+        clients.awslambda,
+        "queue-worker",
+        worker_input,
+        BatchSize=10,
+        MaximumBatchingWindowInSeconds=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    stream_arn = _ensure_stream(clients.kinesis, "stream-reader-input")
+    result["streams"].append(stream_arn)
+    _ensure_mapping(
+        clients.awslambda,
+        "stream-reader",
+        stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        MaximumRetryAttempts=2,
+        BisectBatchOnFunctionError=True,
+        MaximumRecordAgeInSeconds=3600,
+        DestinationConfig={
+            "OnFailure": {
+                # Watched as discovery watches a mapping's OnFailure queue.
+                "Destination": queue("stream-reader-on-failure", "dlq", "stream-reader")
+            }
+        },
+    )
     return result
 
 
@@ -174,6 +210,37 @@ def _async_config(awslambda, name: str, on_success=None, on_failure=None, **limi
     )
 
 
+def _ensure_input_queue(sqs, name: str, dead_letter_arn: str) -> str:
+    """A queue that feeds a function: AWS wants its visibility timeout to be at least the
+    function's timeout; a message received 3 times without being deleted moves to the DLQ."""
+    redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": 3}
+    attributes = {"VisibilityTimeout": "6", "RedrivePolicy": json.dumps(redrive)}
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+
+
+def _ensure_stream(kinesis, name: str) -> str:
+    with contextlib.suppress(kinesis.exceptions.ResourceInUseException):  # seeded before
+        kinesis.create_stream(StreamName=name, ShardCount=1)
+    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+
+
+def _ensure_mapping(awslambda, function: str, source_arn: str, **settings) -> None:
+    existing = awslambda.list_event_source_mappings(
+        FunctionName=function, EventSourceArn=source_arn
+    )
+    mappings = existing["EventSourceMappings"]
+    if not mappings:
+        awslambda.create_event_source_mapping(
+            FunctionName=function, EventSourceArn=source_arn, **settings
+        )
+        return
+    settings.pop("StartingPosition", None)  # fixed at creation
+    awslambda.update_event_source_mapping(UUID=mappings[0]["UUID"], **settings)
+
+
 def _ensure_topic_to_queue(clients, topic_name: str, queue_arn: str) -> str:
     topic_arn = clients.sns.create_topic(Name=topic_name)["TopicArn"]
     subscriptions = clients.sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
@@ -214,3 +281,4 @@ class _Clients:
         self.events = client("events")
         self.iam = client("iam")
         self.awslambda = client("lambda")
+        self.kinesis = client("kinesis")

@@ -13,7 +13,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from sandbox import lambda_runner
+from sandbox import event_sources, lambda_runner
+from sandbox.async_queue import AsyncPolicy
 
 
 def local_endpoint(host: str, port: int) -> str:
@@ -24,6 +25,7 @@ def local_endpoint(host: str, port: int) -> str:
 
 def install_patches(endpoint_url: str, retry_delays=(1.0, 2.0)) -> None:
     lambda_runner.install(endpoint_url, tuple(retry_delays))
+    event_sources.install()
     try:
         from sandbox import sqs_fast
     except ImportError:
@@ -66,6 +68,9 @@ def run(
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     serving = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
     serving.start()
+    # Lambda's pollers for event source mappings, on the same compressed time as async retries.
+    pollers = event_sources.Pollers(endpoint_url, AsyncPolicy(tuple(retry_delays)).time_scale)
+    pollers.start()
 
     stop = threading.Event()
 
@@ -89,6 +94,7 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        pollers.stop()
         server.shutdown()
         serving.join(timeout=5)
         lambda_runner.uninstall()

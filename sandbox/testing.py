@@ -9,7 +9,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +21,7 @@ class RunningSandbox:
     endpoint_url: str
     region: str
     log_path: Path  # the sandbox's own stdout and stderr, for when a test needs to know why
+    process: subprocess.Popen | None = field(default=None, compare=False, repr=False)
 
 
 def free_port() -> int:
@@ -57,7 +58,7 @@ def run_sandbox(
     )
     try:
         _wait_until_ready(process, Path(log_file.name))
-        yield RunningSandbox(endpoint_url, region, Path(log_file.name))
+        yield RunningSandbox(endpoint_url, region, Path(log_file.name), process)
     finally:
         process.terminate()
         try:

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from alerts.models import Channel, Rule
 from invocations.models import (
     Environment,
     FailureGroup,
@@ -22,6 +23,7 @@ from tests.conftest import ensure_roles
 from tests.test_login_required import ROUTES
 
 VIEW, INVOKE, TRIAGE, REPLAY, QUEUES = "view", "invoke", "triage", "replay", "queues"
+ALERTS = "alerts"
 LOGIN = "login"  # any signed-in person
 
 # name: (method, needs)
@@ -56,6 +58,14 @@ MATRIX = {
     "replay-batch": ("get", VIEW),
     "replay-cancel": ("post", REPLAY),
     "redrive": ("post", REPLAY),
+    "alert-rules": ("get", VIEW),
+    "alert-deliveries": ("get", VIEW),
+    "alert-rule-add": ("get", ALERTS),
+    "alert-rule-edit": ("get", ALERTS),
+    "alert-rule-toggle": ("post", ALERTS),
+    "alert-channel-add": ("get", ALERTS),
+    "alert-channel-edit": ("get", ALERTS),
+    "alert-channel-test": ("post", ALERTS),
 }
 PUBLIC = {"login", "logout", "health"}
 
@@ -71,7 +81,7 @@ GRANTS = {
     "viewer": {VIEW},
     "operator": {VIEW, INVOKE},
     "triager": {VIEW, INVOKE, TRIAGE, REPLAY},
-    "admin": {VIEW, INVOKE, TRIAGE, REPLAY, QUEUES},
+    "admin": {VIEW, INVOKE, TRIAGE, REPLAY, QUEUES, ALERTS},
 }
 
 
@@ -109,7 +119,11 @@ def objects(db, django_user_model):
     batch = ReplayBatch.objects.create(
         environment=env, function_name="hello", status="done", record_ids=[]
     )
+    channel = Channel.objects.create(name="hook", url="http://127.0.0.1:9/hook")
+    rule = Rule.objects.create(environment=env, name="everything", on_new_group=True)
     return {
+        "channel": channel.pk,
+        "rule": rule.pk,
         "function": function.name,
         "template": template.pk,
         "invocation": invocation.pk,
@@ -141,6 +155,10 @@ def _path(name: str, objects: dict) -> str:
         "group-action": {"pk": objects["group"], "action": "comment"},
         "replay-batch": {"pk": objects["batch"]},
         "replay-cancel": {"pk": objects["batch"]},
+        "alert-rule-edit": {"pk": objects["rule"]},
+        "alert-rule-toggle": {"pk": objects["rule"]},
+        "alert-channel-edit": {"pk": objects["channel"]},
+        "alert-channel-test": {"pk": objects["channel"]},
     }
     return reverse(name, kwargs=kwargs_by_name.get(name, {}))
 

@@ -1,0 +1,209 @@
+"""SQS event source mappings run by the sandbox's poller: batching, the batching window,
+partial batch responses, and failed messages reaching the queue's redrive DLQ."""
+
+import json
+import time
+import uuid
+
+import pytest
+
+from tests.sandbox.helpers import wait_for_message
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(90)]
+
+# Prints one line per batch, then reports the bodies starting with "bad" as failures.
+BATCH_HANDLER = """
+import json
+
+def lambda_handler(event, context):
+    bodies = [record["body"] for record in event["Records"]]
+    print("BATCH " + json.dumps(bodies))
+    failures = [
+        {"itemIdentifier": record["messageId"]}
+        for record in event["Records"]
+        if record["body"].startswith("bad")
+    ]
+    return {"batchItemFailures": failures}
+"""
+
+
+@pytest.fixture
+def make_queue(sqs):
+    def make(**attributes) -> tuple[str, str]:
+        name = f"esm-{uuid.uuid4().hex[:12]}"
+        settings = {key: str(value) for key, value in attributes.items()}
+        url = sqs.create_queue(QueueName=name, Attributes=settings)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        return url, arn
+
+    return make
+
+
+def batches_seen(logs, function: str, expected_messages: int, timeout: float = 30.0):
+    """The bodies of every batch the function logged, once ``expected_messages`` were seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        batches = []
+        try:
+            events = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{function}", filterPattern="BATCH"
+            )["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        for event in sorted(events, key=lambda e: e["timestamp"]):
+            if event["message"].startswith("BATCH "):
+                batches.append(json.loads(event["message"][len("BATCH ") :]))
+        if sum(len(batch) for batch in batches) >= expected_messages:
+            return batches
+        assert time.monotonic() < deadline, f"only {batches} within {timeout} s"
+        time.sleep(0.2)
+
+
+def wait_until_empty(sqs, url: str, timeout: float = 10.0) -> None:
+    """Until the queue holds no message, visible or in flight: every one was deleted."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if counts == dict.fromkeys(names, "0"):
+            return
+        assert time.monotonic() < deadline, f"still {counts} after {timeout} s"
+        time.sleep(0.1)
+
+
+def wait_for_mapping_poller():
+    # The sandbox finds a new mapping within 0.2 s; a message sent before that still waits
+    # for it on the queue, so this only keeps the batch test from racing its first receive.
+    time.sleep(0.5)
+
+
+def test_sending_to_a_mapped_queue_answers_at_once_and_the_poller_invokes_later(
+    make_function, make_queue, awslambda, sqs, logs
+):
+    slow = "import time\n" + BATCH_HANDLER.replace(
+        'print("BATCH "', 'time.sleep(1)\n    print("BATCH "'
+    )
+    function = make_function(slow)
+    url, arn = make_queue(VisibilityTimeout=30)
+    awslambda.create_event_source_mapping(FunctionName=function, EventSourceArn=arn)
+
+    started = time.monotonic()
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    send_took = time.monotonic() - started
+
+    assert send_took < 0.5  # moto used to run the 1 s handler inside SendMessage
+    assert batches_seen(logs, function, 1) == [["hello"]]
+
+
+def test_a_batching_window_gathers_messages_sent_apart_into_one_batch(
+    make_function, make_queue, awslambda, sqs, logs
+):
+    function = make_function(BATCH_HANDLER)
+    url, arn = make_queue(VisibilityTimeout=30)
+    awslambda.create_event_source_mapping(
+        FunctionName=function, EventSourceArn=arn, BatchSize=10, MaximumBatchingWindowInSeconds=2
+    )
+    wait_for_mapping_poller()
+
+    for body in ["one", "two", "three"]:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+        time.sleep(0.3)
+
+    assert batches_seen(logs, function, 3) == [["one", "two", "three"]]
+
+
+def test_batches_never_exceed_the_batch_size(make_function, make_queue, awslambda, sqs, logs):
+    function = make_function(BATCH_HANDLER)
+    url, arn = make_queue(VisibilityTimeout=30)
+    bodies = [f"m{index}" for index in range(7)]
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+    )
+
+    awslambda.create_event_source_mapping(
+        FunctionName=function, EventSourceArn=arn, BatchSize=3, MaximumBatchingWindowInSeconds=1
+    )
+
+    batches = batches_seen(logs, function, 7)
+    assert sorted(body for batch in batches for body in batch) == sorted(bodies)
+    assert max(len(batch) for batch in batches) == 3
+
+
+def test_reported_failures_return_to_the_queue_until_the_redrive_dlq_takes_them(
+    make_function, make_queue, awslambda, sqs, logs
+):
+    function = make_function(BATCH_HANDLER)
+    dlq_url, dlq_arn = make_queue()
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
+    # Longer than the window plus the invoke, as AWS advises: a message must not come back
+    # while its batch is still being gathered or run.
+    url, arn = make_queue(VisibilityTimeout=3, RedrivePolicy=redrive)
+    awslambda.create_event_source_mapping(
+        FunctionName=function,
+        EventSourceArn=arn,
+        BatchSize=10,
+        MaximumBatchingWindowInSeconds=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    wait_for_mapping_poller()
+
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "1", "MessageBody": "good-1"},
+            {"Id": "2", "MessageBody": "bad-1"},
+            {"Id": "3", "MessageBody": "good-2"},
+        ],
+    )
+
+    dead = wait_for_message(sqs, dlq_url.rsplit("/", 1)[-1], lambda m: True, timeout=30)
+    assert dead["Body"] == "bad-1"
+    batches = batches_seen(logs, function, 4)
+    seen = [body for batch in batches for body in batch]
+    assert sorted(seen) == ["bad-1", "bad-1", "good-1", "good-2"]  # maxReceiveCount is 2
+    wait_until_empty(sqs, url)
+
+
+def test_without_report_batch_item_failures_a_successful_answer_deletes_the_whole_batch(
+    make_function, make_queue, awslambda, sqs, logs
+):
+    function = make_function(BATCH_HANDLER)
+    url, arn = make_queue(VisibilityTimeout=3)
+    awslambda.create_event_source_mapping(
+        FunctionName=function, EventSourceArn=arn, MaximumBatchingWindowInSeconds=1
+    )
+    wait_for_mapping_poller()
+
+    sqs.send_message(QueueUrl=url, MessageBody="bad-but-not-reported")
+
+    assert batches_seen(logs, function, 1) == [["bad-but-not-reported"]]
+    wait_until_empty(sqs, url)  # a message left behind would stay visible or in flight
+    assert batches_seen(logs, function, 1) == [["bad-but-not-reported"]]
+
+
+def test_a_function_error_returns_every_message_of_the_batch(
+    make_function, make_queue, awslambda, sqs, logs
+):
+    failing = BATCH_HANDLER.replace("    return {", "    raise ValueError('no')\n    return {")
+    function = make_function(failing)
+    dlq_url, dlq_arn = make_queue()
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    url, arn = make_queue(VisibilityTimeout=3, RedrivePolicy=redrive)
+    awslambda.create_event_source_mapping(
+        FunctionName=function,
+        EventSourceArn=arn,
+        MaximumBatchingWindowInSeconds=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    wait_for_mapping_poller()
+
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": "1", "MessageBody": "x-1"}, {"Id": "2", "MessageBody": "x-2"}],
+    )
+
+    name = dlq_url.rsplit("/", 1)[-1]
+    dead = {wait_for_message(sqs, name, lambda m: True)["Body"] for _ in range(2)}
+    assert dead == {"x-1", "x-2"}
