@@ -143,3 +143,24 @@ def test_deleting_an_account_anyway_leaves_its_audit_events_as_written(client, b
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM invocations_auditevent WHERE actor_id IS NULL")
         assert cursor.fetchone()[0] == AuditEvent.objects.filter(actor_id=None).count()
+
+
+def test_a_url_in_an_admin_change_is_kept_to_its_host(client, admin_user):
+    env = Environment.objects.default()
+    client.force_login(admin_user)
+
+    client.post(
+        f"/admin/invocations/environment/{env.pk}/change/",
+        {
+            "name": env.name,
+            "region": "us-east-1",
+            "endpoint_url": "https://aws.example/path?X-Amz-Security-Token=leak",
+            "allowed_functions": "*",
+            "is_default": "on",
+        },
+    )
+
+    change = _latest("admin.change")
+    assert change is not None, "the form was refused"
+    assert change.details["changes"]["endpoint_url"][1] == "https://aws.example/…"
+    assert "leak" not in str(change.details)
