@@ -52,7 +52,7 @@ def _confirmed(form, target_name: str) -> bool:
     return bool(target_name) and form.cleaned_data.get("confirm_name") == target_name
 
 
-def queue_name_of(url: str) -> str:
+def _queue_name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -206,7 +206,7 @@ def redrive_records(request):
         ).order_by("id")
     )
     env = request.environment
-    queue_name = queue_name_of(form.cleaned_data["queue_url"])
+    queue_name = _queue_name(form.cleaned_data["queue_url"])
     if env.protected and not _confirmed(form, queue_name):
         messages.error(
             request, f"{env.name} is protected: type the queue name ({queue_name}) to confirm."
