@@ -3,10 +3,9 @@ import csv
 from django.contrib import admin
 from django.db import models
 from django.http import StreamingHttpResponse
-from django.urls import reverse
 from django.utils.html import format_html
 
-from invocations import admin_people, audit  # noqa: F401  (admin_people registers the User page)
+from invocations import admin_people, audit, queues  # noqa: F401  (admin_people: the User page)
 from invocations.models import (
     AuditEvent,
     Environment,
@@ -18,12 +17,6 @@ from invocations.models import (
 )
 
 
-def audit_history_url(obj) -> str:
-    """The audit trail filtered to one object: linked from every object's page."""
-    base = reverse("admin:invocations_auditevent_changelist")
-    return f"{base}?target_type={obj._meta.model_name}&target_id={obj.pk}"
-
-
 class AuditHistoryLinkMixin:
     """Adds "audit history" to the admin's object pages."""
 
@@ -31,7 +24,7 @@ class AuditHistoryLinkMixin:
     def audit_history(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        return format_html('<a href="{}">Audit events for this object</a>', audit_history_url(obj))
+        return format_html('<a href="{}">Audit events for this object</a>', audit.history_url(obj))
 
 
 @admin.register(Environment)
@@ -70,6 +63,8 @@ class PayloadTemplateAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
 @admin.register(Invocation)
 class InvocationAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     list_display = [
         "id",
         "function_name",
@@ -88,6 +83,7 @@ class InvocationAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
     list_display = ["url", "kind", "function_name", "enabled", "last_polled_at", "records_stored"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    audits_its_own_changes = True  # queues.py writes the watch, change and unwatch events
     list_filter = ["kind", "enabled", "environment"]
     readonly_fields = [
         "audit_history",
@@ -98,9 +94,18 @@ class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
         "claimed_until",
     ]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        queues.saved_in_admin(obj, request=request, created=not change, changed=form.changed_data)
+
+    def delete_model(self, request, obj):
+        queues.unwatch(obj, request=request)
+
 
 @admin.register(ExecutionRecord)
 class ExecutionRecordAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     list_display = ["id", "kind", "condition", "function_name", "request_id", "received_at"]
     list_filter = ["kind", "condition"]
     search_fields = ["request_id", "message_id"]
@@ -125,6 +130,8 @@ def _csv_cell(value) -> str:
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     """Read-only for everyone, superusers included: the trail is append-only."""
 
     list_display = [

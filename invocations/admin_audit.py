@@ -94,7 +94,7 @@ def _key(obj) -> tuple:
     return (obj._meta.label_lower, str(obj.pk))
 
 
-class AuditedAdmin:
+class AuditedAdmin(admin.ModelAdmin):
     """Mixed into every ModelAdmin of the site by `audit_every_model_admin`. A ModelAdmin that
     writes its own events for single saves and deletes sets `audits_its_own_changes = True`;
     its bulk deletes are still audited here."""

@@ -21,12 +21,12 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from invocations import audit, aws, logs, sending
-from invocations.models import Function, Invocation
+from invocations import audit, aws, grouping, logs, sending
+from invocations.models import ExecutionRecord, Function, Invocation
 
 log = logging.getLogger(__name__)
 
-MAX_STORED_BYTES = 6 * 1024 * 1024
+MAX_STORED_BYTES = aws.LAMBDA_SYNC_LIMIT
 WORKER_LOST = "worker lost during invoke; it may have run, see the logs"
 BROKER_DOWN = "BrokerUnavailable"
 BROKER_DOWN_TEXT = (
@@ -95,14 +95,13 @@ def enqueue(pk: int) -> bool:
     """Send run_invocation(pk) to the broker. When the broker does not answer, the row stays
     `queued` and says why (instead of a 500 for a row that was saved), and requeue_unsent()
     sends it once the broker is back. Returns whether it was sent."""
-    from invocations.tasks import run_invocation
 
     def unsent(exc):
         Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
             error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
         )
 
-    return sending.send(run_invocation, pk, on_failure=unsent)
+    return sending.send(sending.RUN_INVOCATION, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 1000) -> int:
@@ -123,15 +122,13 @@ def backoff(attempt: int) -> float:
 
 
 def _finish(pk: int, attempt: int, **fields) -> None:
-    from invocations import triage
-
     fields.setdefault("finished_at", timezone.now())
     fields.setdefault("next_attempt_at", None)
     with transaction.atomic():
         # Only the attempt that holds the row writes its outcome.
         written = Invocation.objects.filter(pk=pk, attempts=attempt).update(**fields)
-        if written and fields.get("status") in triage.FAILED_INVOCATION_STATUSES:
-            triage.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
+        if written and fields.get("status") in grouping.FAILED_INVOCATION_STATUSES:
+            grouping.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
 
 
 def _claim(pk: int, attempt: int) -> bool:
@@ -184,10 +181,8 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
     _finish(pk, attempt, **fields)
     if invocation.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
-        from invocations.polling import link_records_to_invocation
-
         invocation.request_id = fields["request_id"]
-        link_records_to_invocation(invocation)
+        ExecutionRecord.objects.link_to(invocation)
     return None
 
 

@@ -31,7 +31,7 @@ def one_check_at_a_time(username: str):
         yield
 
 
-class _OneCheckAtATime:
+class _OneCheckAtATime(AuthenticationForm):
     def clean(self):
         username = str(self.cleaned_data.get("username") or "")[:150]
         refused = None
@@ -44,7 +44,7 @@ class _OneCheckAtATime:
         raise refused
 
 
-class LoginForm(_OneCheckAtATime, AuthenticationForm):
+class LoginForm(_OneCheckAtATime):
     pass
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from invocations import invoking, triage
+from invocations import grouping, invoking
 from invocations.models import ExecutionRecord, FailureGroup
 from invocations.redaction import REDACTED, redact, redact_text
 from tests import factories
@@ -108,7 +108,7 @@ def secret_records(db):
     ExecutionRecord.objects.filter(pk=failed.pk).update(
         stack_trace='File "h.py", line 3\n  Authorization: Bearer trace-secret'
     )
-    triage.group_records([failed, sns, sqs])
+    grouping.group_records([failed, sns, sqs])
     return failed, sns, sqs
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import AuditEvent, Environment, FailureGroup
 from tests import factories
 from tests.conftest import _user
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def group(db):
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     return FailureGroup.objects.get()
 
 
