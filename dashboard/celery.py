@@ -7,3 +7,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 app = Celery("dashboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Imported here so that every process that publishes tasks (web, worker, beat) stamps them.
+from celery.signals import beat_init, before_task_publish  # noqa: E402
+
+from invocations import heartbeat  # noqa: E402
+
+beat_init.connect(heartbeat.mark_beat, weak=False)
+before_task_publish.connect(heartbeat.stamp, weak=False)

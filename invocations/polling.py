@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invocations import aws, grouping, records
+from invocations import async_outcome, aws, grouping, records, redrive
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -302,6 +302,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 linked[request_id] = min(pk, linked.get(request_id, pk))  # the first invocation
             for row in new:
                 row.invocation_id = linked.get(row.request_id)
+        redrive.link_returns(queue.environment, new)
         ExecutionRecord.objects.bulk_create(new)
         if any(row.pk is None for row in new):  # SQLite before 3.35 returns no primary keys
             saved = dict(
@@ -315,6 +316,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 row.pk = saved[row.message_id]
         # Failures join their groups in the same transaction: never stored ungrouped.
         grouping.group_records(new)
+        async_outcome.settle({row.invocation_id for row in new})
         WatchedQueue.objects.filter(pk=queue.pk).update(
             records_stored=F("records_stored") + len(new)
         )

@@ -435,11 +435,11 @@ def test_poll_queues_once_fails_with_a_reason_when_a_queue_fails(sqs, capsys):
         kind="dlq",
     )
 
-    with pytest.raises(CommandError, match="1 of 1 queues failed"):
+    with pytest.raises(CommandError, match="1 of 1 queue failed"):
         call_command("poll_queues", "--once", "--wait", "0")
 
     captured = capsys.readouterr()
-    assert "stored 0 records from 1 queues" in captured.out
+    assert "stored 0 records from 1 queue" in captured.out  # said right, not "1 queues"
     assert "no-such-queue" in captured.err
 
 

@@ -74,7 +74,7 @@ def test_a_replay_into_a_protected_environment_is_confirmed_by_the_target_name(
     assert batch.function_name == "orders"
 
 
-def test_a_protected_batch_is_not_seen_or_cancelled_from_another_environment(
+def test_a_protected_batch_opened_from_another_environment_is_shown_in_its_own(
     client, alice, production, staging
 ):
     record = factories.failure_record()
@@ -84,13 +84,11 @@ def test_a_protected_batch_is_not_seen_or_cancelled_from_another_environment(
     client.force_login(alice)
     client.post(reverse("environment-switch"), {"environment": staging.pk})
 
-    seen = client.get(reverse("replay-batch", args=[batch.pk]))
-    cancelled = client.post(reverse("replay-cancel", args=[batch.pk]))
+    page = client.get(reverse("replay-batch", args=[batch.pk]))
 
-    assert seen.status_code == 404
-    assert cancelled.status_code == 404
-    batch.refresh_from_db()
-    assert batch.status == ReplayBatch.Status.PENDING
+    # A link to the batch opens it in production, under production's protected band.
+    assert page.status_code == 200
+    assert "env-protected" in page.content.decode()
 
 
 def test_the_batch_is_seen_from_its_own_environment(client, alice, production):

@@ -2,14 +2,16 @@
 And "send back to queue" for dead letters."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations import access, grouping, redrive, replay
-from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
+from invocations.middleware import open_in
+from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
 from invocations.views.htmx import page_or_fragment
+from invocations.wording import count
 
 PREVIEW = 20
 
@@ -22,19 +24,34 @@ def _joined(data):
 
 
 def _selection(request, form: ReplayForm):
-    """The records chosen (by id, or a group's unreplayed backlog) and the group, if any."""
+    """The records chosen (by id, or a group's unreplayed backlog) and the group, if any. The
+    page is shown in their environment, whichever the switcher is on."""
     group = None
-    records = ExecutionRecord.objects.filter(environment=request.environment).select_related(
-        "queue", "environment"
-    )
+    visible = access.visible_environments(request.user)
+    records = ExecutionRecord.objects.select_related("queue", "environment")
     if form.cleaned_data.get("group"):
         group = get_object_or_404(
-            FailureGroup, pk=form.cleaned_data["group"], environment=request.environment
+            FailureGroup.objects.select_related("environment"),
+            pk=form.cleaned_data["group"],
+            environment__in=visible,
         )
+        source = group.environment
         records = grouping.unreplayed(records.filter(failure_group=group))
+    elif form.cleaned_data.get("rest_of"):
+        batch = get_object_or_404(
+            ReplayBatch, pk=form.cleaned_data["rest_of"], environment__in=visible
+        )
+        group = batch.group
+        records = records.filter(
+            pk__in=batch.record_ids[batch.position :], environment=batch.environment_id
+        )
+        source = batch.environment
     else:
-        records = records.filter(pk__in=form.record_ids())
-    return group, list(records.order_by("id")[:10_000])
+        records = records.filter(pk__in=form.record_ids(), environment__in=visible)
+        first = records.order_by("id").select_related("environment").first()
+        source = first.environment if first else request.environment
+    open_in(request, source)
+    return group, list(records.filter(environment=source).order_by("id")[:10_000])
 
 
 def _target(request, form: ReplayForm, records, group):
@@ -55,19 +72,6 @@ def _confirmed(form, target_name: str) -> bool:
 
 def _queue_name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _batch_in_scope(request, pk) -> ReplayBatch:
-    """A batch is seen and cancelled from a session in its target environment or in the
-    environment its records came from: another environment's session gets a 404, as for any
-    object of an environment other than the current one."""
-    batch = get_object_or_404(ReplayBatch.objects.select_related("environment"), pk=pk)
-    current = request.environment.pk
-    if batch.environment_id == current:
-        return batch
-    if ExecutionRecord.objects.filter(pk__in=batch.record_ids[:1], environment_id=current).exists():
-        return batch
-    raise Http404("No replay batch of this environment has that number.")
 
 
 def _can_edit_payload(request) -> bool:
@@ -93,6 +97,11 @@ def replay_plan(request):
     if not form.is_valid():
         messages.error(request, "That replay selection is not valid.")
         return redirect("triage")
+    data = form.cleaned_data
+    if not (data.get("group") or data.get("rest_of") or form.record_ids()):
+        messages.error(request, "Select at least one record to replay.")
+        back = request.GET.get("back", "")
+        return redirect("group", pk=back) if back.isdigit() else redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
     plan = replay.plan(
@@ -114,11 +123,16 @@ def replay_plan(request):
             "preview": plan.to_replay[:PREVIEW],
             "can_edit_payload": can_edit,
             "form": ReplayForm(initial=initial),
-            "environments": Environment.objects.all(),
+            "environments": access.visible_environments(request.user),
             "dead_letters": dead_letters,
             "redrive_form": RedriveForm(
-                initial={"records": ",".join(str(r.pk) for r in dead_letters)}
+                initial={
+                    "records": ",".join(str(r.pk) for r in dead_letters),
+                    # The queue that feeds the function, when its event source says so.
+                    "queue_url": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
+                }
             ),
+            "source_queue": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
         },
     )
 
@@ -164,19 +178,23 @@ def replay_start(request):
 
 
 def _plan_url():
-    from django.urls import reverse
-
     return reverse("replay-plan")
 
 
 @require_GET
 @access.require(access.VIEW)
 def replay_batch(request, pk):
-    batch = _batch_in_scope(request, pk)
+    batch = get_object_or_404(
+        ReplayBatch.objects.select_related("environment", "group"),
+        pk=pk,
+        environment__in=access.visible_environments(request.user),
+    )
+    open_in(request, batch.environment)
     context = {
         "batch": batch,
         "can_replay": access.can(request.user, access.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
+        "remaining": batch.total - batch.position,
     }
     # The fragment stops polling by itself: a finished batch renders without the trigger.
     return page_or_fragment(
@@ -190,7 +208,9 @@ def replay_batch(request, pk):
 @require_POST
 @access.require(access.REPLAY)
 def replay_cancel(request, pk):
-    batch = _batch_in_scope(request, pk)
+    batch = get_object_or_404(
+        ReplayBatch, pk=pk, environment__in=access.visible_environments(request.user)
+    )
     if replay.cancel(batch, request):
         messages.success(request, f"Replay #{batch.pk} cancelled.")
     else:
@@ -208,10 +228,15 @@ def redrive_records(request):
     ids = [int(p) for p in form.cleaned_data["records"].split(",") if p.strip().isdigit()]
     records = list(
         ExecutionRecord.objects.filter(
-            pk__in=ids, environment=request.environment, kind=ExecutionRecord.Kind.DLQ
-        ).order_by("id")
+            pk__in=ids,
+            environment__in=access.visible_environments(request.user),
+            kind=ExecutionRecord.Kind.DLQ,
+        )
+        .select_related("environment", "queue")
+        .order_by("id")
     )
-    env = request.environment
+    env = records[0].environment if records else request.environment
+    records = [r for r in records if r.environment_id == env.pk]
     queue_name = _queue_name(form.cleaned_data["queue_url"])
     if env.protected and not _confirmed(form, queue_name):
         messages.error(
@@ -220,12 +245,24 @@ def redrive_records(request):
         return redirect("triage")
     if not records:
         messages.error(request, "None of the selected records is a dead letter.")
-    elif redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
+        return redirect("triage")
+    try:
+        redrive.check_target(records, env, form.cleaned_data["queue_url"])
+    except redrive.RedriveRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(_back_to(records))
+    if redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
         messages.success(
             request,
-            f"Sending {len(records)} dead letters back to the queue in the worker; "
+            f"Sending {count(len(records), 'dead letter')} back to the queue in the worker; "
             "the result appears on this page.",
         )
     else:
         messages.warning(request, "The task queue (Redis) did not answer: nothing was sent.")
     return redirect("triage")
+
+
+def _back_to(records) -> str:
+    """The group page of the dead letters, where the person came from; else triage."""
+    group_id = records[0].failure_group_id if records else None
+    return reverse("group", args=[group_id]) if group_id else reverse("triage")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0007_no_default_order_on_big_tables"),
+        ("invocations", "0010_record_returned_from"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
