@@ -7,7 +7,9 @@ all read the same count and are all checked (30 at once checked 22 passwords aga
 of 5). The login forms therefore check one password at a time per account: the count each
 attempt reads already includes every attempt before it."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
@@ -16,7 +18,7 @@ from django.db import connection, transaction
 
 
 @contextmanager
-def one_check_at_a_time(username: str):
+def one_check_at_a_time(username: str) -> Iterator[None]:
     """Holds a lock for this account until the attempt's outcome is written."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -32,7 +34,7 @@ def one_check_at_a_time(username: str):
 
 
 class _OneCheckAtATime(AuthenticationForm):
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username") or "")[:150]
         refused = None
         with one_check_at_a_time(username):

@@ -1,7 +1,8 @@
 """Draining watched queues into execution records, losing nothing: a message is deleted only
 after its record is committed, and a redelivered one is saved once (the unique key).
 
-For each enabled queue, one poller at a time (`WatchedQueue.claim`, a conditional UPDATE):
+For each enabled queue, up to POLL_LEASES_PER_QUEUE pollers at a time, each holding one of its
+leases (`WatchedQueue.claim`, a conditional UPDATE per slot):
 
     receive 10 → parse (pure) → one transaction: insert the new ones, group the failures
                → after the commit: DeleteMessageBatch → receive again …
@@ -24,18 +25,24 @@ an AWS outage is a stored error on each queue, not a crash.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from invocations import async_outcome, aws, grouping, records, redrive
-from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +57,20 @@ MIN_BATCHES_PER_COMMIT = 2  # waited for, when read ahead
 BATCHES_PER_COMMIT = 3  # taken, when they have arrived
 # A claim is a lease of POLL_CLAIM_SECONDS, renewed while the poller drains (after a batch, once
 # half of it is used). A poller that died (SIGKILL, out of memory, a lost machine) releases
-# nothing: its queue is free again when the lease runs out, not after the whole time budget.
-# A lease that runs out under a poller that is merely slow lets a second one in: that costs
-# duplicate receives, never a duplicate record (the unique key) or a lost message.
+# nothing: its slot is free again when the lease runs out, not after the whole time budget.
+# Several pollers on one queue (or a lease that ran out under a slow poller) cost duplicate
+# receives at worst, never a duplicate record (the unique key) or a lost message.
+# PostgreSQL ends one of two transactions that wait on each other (a deadlock) or a
+# serialization failure with an error; the batch is stored again, from fresh reads.
+RETRIED_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
+STORE_ATTEMPTS = 5
 
 
 @dataclass
 class PollResult:
     queue_id: int
     queue_name: str
-    skipped: bool = False  # another poller holds the queue
+    skipped: bool = False  # other pollers hold every lease of the queue
     received: int = 0
     stored: int = 0
     duplicates: int = 0
@@ -85,17 +96,38 @@ class PassResult:
 
 
 def poll_all(
-    queues=None, *, budget_seconds: float | None = None, wait_seconds: int | None = None
+    queues: Iterable[WatchedQueue] | None = None,
+    *,
+    budget_seconds: float | None = None,
+    wait_seconds: int | None = None,
 ) -> PassResult:
     """Poll every enabled watched queue (of every environment) once; never raises for a queue."""
     if queues is None:
         queues = WatchedQueue.objects.filter(enabled=True).select_related("environment")
     outcome = PassResult()
-    for queue in queues:
+    pending = list(queues)
+    while pending:
+        # The queue fewest pollers hold first: pollers that start together spread over the
+        # queues, then join the ones still draining.
+        queue = _least_held(pending)
+        pending.remove(queue)
         outcome.results.append(
             poll_queue(queue, budget_seconds=budget_seconds, wait_seconds=wait_seconds)
         )
     return outcome
+
+
+def _least_held(queues: list[WatchedQueue]) -> WatchedQueue:
+    if len(queues) == 1:
+        return queues[0]
+    held = dict(
+        QueueLease.objects.filter(queue__in=queues, until__gte=timezone.now())
+        .values("queue")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("queue", "n")
+    )
+    return min(queues, key=lambda queue: held.get(queue.pk, 0))
 
 
 def poll_queue(
@@ -108,11 +140,12 @@ def poll_queue(
     if wait_seconds is None:
         wait_seconds = RECEIVE_WAIT_SECONDS
     result = PollResult(queue.pk, queue.name)
-    if not queue.claim(settings.POLL_CLAIM_SECONDS):
+    lease = queue.claim(settings.POLL_CLAIM_SECONDS)
+    if lease is None:
         result.skipped = True
         return result
     try:
-        _drain(queue, result, budget_seconds, wait_seconds)
+        _drain(queue, lease, result, budget_seconds, wait_seconds)
     except aws.AwsError as error:
         result.error = str(error)
         log.warning("polling %s failed: %s", queue.url, error)
@@ -121,11 +154,13 @@ def poll_queue(
         log.exception("polling %s failed", queue.url)
     finally:
         _finish(queue, result)
-        queue.release()
+        lease.release()
     return result
 
 
-def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) -> None:
+def _drain(
+    queue: WatchedQueue, lease: QueueLease, result: PollResult, budget: float, wait: int
+) -> None:
     """Receive, store, delete until the queue is empty or the budget is used.
 
     On a queue deeper than one batch, receives and deletes run on helper threads: up to
@@ -135,17 +170,17 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
     read when the budget runs out are stored too (a poll may overrun it by READ_AHEAD batches);
     batches read but not stored because of an error are made visible again at once."""
     deadline = time.monotonic() + budget if budget > 0 else None
-    lease = settings.POLL_CLAIM_SECONDS
+    lease_seconds = settings.POLL_CLAIM_SECONDS
     renewed = time.monotonic()
     read_ahead = None  # decided when the queue proves deeper than one batch
     reading = True
 
-    def receive():
+    def receive() -> list[MessageTypeDef]:
         return aws.receive_messages(queue.environment, queue.url, wait_seconds=wait)
 
-    ahead: deque[Future] = deque()
-    deleting: list[tuple[Future, list[dict]]] = []
-    unstored: list[dict] = []  # received, not yet committed
+    ahead: deque[Future[list[MessageTypeDef]]] = deque()
+    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[MessageTypeDef]]] = []
+    unstored: list[MessageTypeDef] = []  # received, not yet committed
     with ThreadPoolExecutor(READ_AHEAD + 1, thread_name_prefix=f"poll-{queue.pk}") as calls:
         try:
             batch = receive()
@@ -194,8 +229,11 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
                 else:
                     break
                 unstored = list(batch)
-                if time.monotonic() - renewed > lease / 2:
-                    queue.claim(lease, renew=True)
+                if time.monotonic() - renewed > lease_seconds / 2:
+                    if not lease.renew(lease_seconds):
+                        # It ran out and another poller has the slot: finish what was
+                        # received, read no more (at most the slots' number of pollers).
+                        reading = False
                     renewed = time.monotonic()
         except BaseException:
             _release(queue, unstored)
@@ -207,7 +245,10 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
 
 
 def _wait_for_deletes(
-    queue: WatchedQueue, deleting: list, result: PollResult, failing: bool = False
+    queue: WatchedQueue,
+    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[MessageTypeDef]]],
+    result: PollResult,
+    failing: bool = False,
 ) -> None:
     """Wait for the DeleteMessageBatch calls sent on helper threads; note what they refused.
     `failing`: the drain is already raising an error, which one from a delete must not hide."""
@@ -234,7 +275,7 @@ def _may_read_ahead(queue: WatchedQueue) -> bool:
         return False
 
 
-def _release(queue: WatchedQueue, messages: list[dict]) -> None:
+def _release(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> None:
     """Make messages received but not stored visible again at once, instead of after their
     visibility timeout (best effort: if this fails, the timeout does it)."""
     if not messages:
@@ -245,7 +286,7 @@ def _release(queue: WatchedQueue, messages: list[dict]) -> None:
         log.info("could not release %d messages of %s: %s", len(messages), queue.url, exc)
 
 
-def _release_when_received(queue: WatchedQueue, receiving: Future) -> None:
+def _release_when_received(queue: WatchedQueue, receiving: Future[list[MessageTypeDef]]) -> None:
     try:
         messages = receiving.result()
     except Exception:
@@ -253,21 +294,40 @@ def _release_when_received(queue: WatchedQueue, receiving: Future) -> None:
     _release(queue, messages)
 
 
-def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
+def store_batch(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> int:
     """Parse and save received messages in one transaction; the number of new records.
 
     A message already stored (a redelivery) is skipped: the IDs present are read first. Another
-    poller may store the same message between that read and the insert (only when a lease ran
-    out under a slow poller); the unique (queue, message_id) key then refuses the insert, the
-    transaction is rolled back, and the batch is stored again from fresh rows, skipping it.
+    poller of the same queue may store the same message between that read and the insert (SQS
+    delivered it twice, or its visibility timeout ran out); the unique (queue, message_id) key
+    then refuses the insert, the transaction is rolled back, and the batch is stored again from
+    fresh rows, skipping it. A deadlock that PostgreSQL broke is retried the same way.
     """
-    try:
-        return _insert(queue, _rows(queue, messages))
-    except IntegrityError:
-        return _insert(queue, _rows(queue, messages))
+    attempt = 1
+    while True:
+        try:
+            return _insert(queue, _rows(queue, messages))
+        except IntegrityError:
+            if attempt == STORE_ATTEMPTS:
+                raise
+        except OperationalError as exc:
+            broken = retryable_conflict(exc)
+            if attempt == STORE_ATTEMPTS or not broken:
+                raise
+            log.warning(
+                "PostgreSQL broke a %s while storing a batch of %s; trying again", broken, queue.url
+            )
+            time.sleep(random.uniform(0, 0.05 * attempt))
+        attempt += 1
 
 
-def _rows(queue: WatchedQueue, messages: list[dict]) -> dict[str, ExecutionRecord]:
+def retryable_conflict(exc: OperationalError) -> str:
+    """ "deadlock" or "serialization failure" when PostgreSQL rolled the transaction back to
+    break one (running it again is safe and expected to succeed); "" for any other error."""
+    return RETRIED_SQLSTATES.get(getattr(exc.__cause__, "sqlstate", None) or "", "")
+
+
+def _rows(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> dict[str, ExecutionRecord]:
     rows: dict[str, ExecutionRecord] = {}
     for message in messages:
         message_id = message["MessageId"]
@@ -324,7 +384,10 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
 
 
 def _note_delete_failures(
-    queue: WatchedQueue, messages: list[dict], failures: list, result: PollResult
+    queue: WatchedQueue,
+    messages: Sequence[Mapping[str, Any]],
+    failures: list[aws.DeleteFailure],
+    result: PollResult,
 ) -> None:
     """A partly failed delete is logged and remembered on the queue; those messages come back,
     are skipped as duplicates, and deleted then."""
@@ -343,7 +406,7 @@ def _note_delete_failures(
         )
 
 
-def _record(queue: WatchedQueue, message: dict) -> ExecutionRecord:
+def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
     body = message.get("Body", "")
     attributes = message.get("MessageAttributes") or {}
     parsed = records.parse_message(
@@ -390,6 +453,7 @@ def _finish(queue: WatchedQueue, result: PollResult) -> None:
     now = timezone.now()
     if result.error:
         fields = {"last_error": result.error[:2000], "last_error_at": now}
+        WatchedQueue.objects.filter(pk=queue.pk).update(poll_errors=F("poll_errors") + 1)
     else:
         fields = {"last_polled_at": now}
         if result.delete_failures:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import re
+from typing import Any
 
 from django.conf import settings
 
@@ -56,7 +57,7 @@ def redact_text(text: str, patterns: list[str] | None = None) -> str:
     if not isinstance(text, str) or not text:
         return text
 
-    def quoted(match):
+    def quoted(match: re.Match[str]) -> str:
         head = f"{match['kq']}{match['key']}{match['kq']}{match['sep']}"
         secret = is_secret_key(match["key"], patterns)
         if match["vq"] is None:
@@ -65,7 +66,7 @@ def redact_text(text: str, patterns: list[str] | None = None) -> str:
         inner = REDACTED if secret else _QUOTED_PAIR.sub(quoted, match["quoted"])
         return f"{head}{match['vq']}{inner}{match['vq']}"
 
-    def plain(match):
+    def plain(match: re.Match[str]) -> str:
         if not is_secret_key(match["key"], patterns):
             return match[0]
         return f"{match['key']}{match['sep']}{REDACTED}"
@@ -75,7 +76,7 @@ def redact_text(text: str, patterns: list[str] | None = None) -> str:
     return _HEADER_LINE.sub(lambda m: plain(m) if REDACTED not in m["value"] else m[0], text)
 
 
-def _json_inside(text: str):
+def _json_inside(text: str) -> tuple[Any, bool]:
     """(value, True) when the string holds a JSON object or array, else (None, False)."""
     stripped = text.strip()
     if not stripped or stripped[0] not in "{[":
@@ -95,7 +96,9 @@ def _redact_string(text: str, patterns: list[str], depth: int, nested: int) -> s
     return redact_text(text, patterns)
 
 
-def _redact_base64_body(event: dict, shown: dict, patterns, depth: int, nested: int) -> None:
+def _redact_base64_body(
+    event: dict[str, Any], shown: dict[str, Any], patterns: list[str], depth: int, nested: int
+) -> None:
     """An API Gateway event with `isBase64Encoded`: look inside the decoded body."""
     body = event.get("body")
     if event.get("isBase64Encoded") is not True or not isinstance(body, str):
@@ -109,7 +112,7 @@ def _redact_base64_body(event: dict, shown: dict, patterns, depth: int, nested: 
         shown["body"] = base64.b64encode(hidden.encode("utf-8")).decode("ascii")
 
 
-def redact(value, patterns: list[str] | None = None, _depth: int = 0, _nested: int = 0):
+def redact(value: Any, patterns: list[str] | None = None, _depth: int = 0, _nested: int = 0) -> Any:
     """A copy of a JSON value with the values of secret-looking keys replaced, looking inside
     strings that hold JSON, form data or `key=value` text."""
     patterns = patterns if patterns is not None else _patterns()

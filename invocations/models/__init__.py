@@ -2,7 +2,7 @@ from .audit import AuditEvent
 from .environment import Environment
 from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
-from .queue import WatchedQueue
+from .queue import QueueLease, WatchedQueue
 from .record import ExecutionRecord
 from .triage import FailureGroup, GroupActivity, ReplayBatch
 
@@ -16,6 +16,7 @@ __all__ = [
     "Invocation",
     "InventorySync",
     "PayloadTemplate",
+    "QueueLease",
     "ReplayBatch",
     "WatchedQueue",
 ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0010_record_returned_from"),
+        ("invocations", "0012_queue_depth_and_poll_errors"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
