@@ -46,7 +46,8 @@ def outcome_fields(record: ExecutionRecord) -> dict[str, Any]:
             error_text=record.error_message[:5000],
         )
     elif record.condition in ("EventAgeExceeded", "ZeroReservedConcurrency") and not count:
-        fields.update(status=S.NEVER_RAN, error_code=record.condition, error_text="")
+        # The function never ran: the 1 attempt of the accepted API call must not read as a run.
+        fields.update(status=S.NEVER_RAN, error_code=record.condition, error_text="", attempts=0)
     else:
         fields.update(
             status=S.EVENT_FAILED,

@@ -55,7 +55,8 @@ def source_queue_url(record: ExecutionRecord) -> str:
     if function is None:
         return ""
     for mapping in function.event_source_mappings or []:
-        arn = mapping.get("EventSourceArn", "") if isinstance(mapping, dict) else ""
+        # The inventory stores each mapping as aws.list_event_source_mappings shapes it.
+        arn = mapping.get("source", "") if isinstance(mapping, dict) else ""
         parts = arn.split(":")
         if len(parts) == 6 and parts[2] == "sqs":
             # The queue URL is the DLQ's host with the source queue's account and name.

@@ -1,6 +1,8 @@
 """Replay: dry run (GET, changes nothing) → confirm (POST) → a batch page with progress.
 And "send back to queue" for dead letters."""
 
+import dataclasses
+
 from django.contrib import messages
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -118,10 +120,17 @@ def replay_plan(request):
     )
     initial = dict(form.cleaned_data, environment=environment, function=function)
     can_edit = _can_edit_payload(request)
+    preview = plan.to_replay[:PREVIEW]
     if not can_edit:
+        # The stored payload is replayed as stored: no raw edit box, no edit shown.
         initial.pop("payload", None)
-    elif len(plan.to_replay) == 1 and not form.cleaned_data.get("payload"):
-        initial["payload"] = plan.to_replay[0].payload
+    elif len(plan.to_replay) == 1:
+        edited = form.cleaned_data.get("payload")
+        if edited:
+            # The dry run shows what will be sent: the edited payload, not the stored one.
+            preview = [dataclasses.replace(preview[0], payload=edited)]
+        else:
+            initial["payload"] = plan.to_replay[0].payload
     dead_letters = [r for r in records if r.kind == ExecutionRecord.Kind.DLQ]
     return render(
         request,
@@ -129,7 +138,7 @@ def replay_plan(request):
         {
             "plan": plan,
             "group": group,
-            "preview": plan.to_replay[:PREVIEW],
+            "preview": preview,
             "can_edit_payload": can_edit,
             "form": ReplayForm(initial=initial),
             "environments": access.visible_environments(request.user),

@@ -349,6 +349,8 @@ def group_detail(request, pk):
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
+            # What a replay would send: a dead letter's body even when it is not JSON.
+            "sample_payload": replay.payload_of(sample) if sample else None,
             "sample_invocation": sample_invocation,
             "sample_tail": sample_tail,
             "activity": GroupActivity.objects.filter(group=group)
