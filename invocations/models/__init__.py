@@ -1,4 +1,5 @@
 from .audit import AuditEvent
+from .deploy import Deploy
 from .environment import Environment
 from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
@@ -8,6 +9,7 @@ from .triage import FailureGroup, GroupActivity, ReplayBatch
 
 __all__ = [
     "AuditEvent",
+    "Deploy",
     "Environment",
     "ExecutionRecord",
     "FailureGroup",
