@@ -176,3 +176,19 @@ def markers(environment, function_name: str, start: datetime, end: datetime) -> 
     return list(
         Deploy.objects.for_function(environment, function_name).filter(at__gte=start, at__lte=end)
     )
+
+
+def chart_markers(
+    environment, function_name: str, start: datetime, end: datetime, x0: float, width: float
+) -> list[dict]:
+    """Deploy markers for a time axis from `start` (at x0) to `end` (at x0 + width): each
+    {"x", "label", "title"}, for an SVG chart to draw as a vertical line."""
+    span = (end - start).total_seconds() or 1
+    found = []
+    for deploy in markers(environment, function_name, start, end):
+        x = x0 + width * (deploy.at - start).total_seconds() / span
+        when = timezone.localtime(deploy.at).strftime("%b %d %H:%M")
+        found.append(
+            {"x": round(x, 1), "label": deploy.short_label, "title": f"{when}: {deploy.summary}"}
+        )
+    return found

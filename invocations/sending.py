@@ -14,6 +14,23 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+FETCH_FUNCTION_METRICS = "invocations.tasks.fetch_function_metrics"
+INSPECT_WORKERS = "invocations.tasks.inspect_workers"
+
+
+def send_by_name(task: str, *args, on_failure: Callable[[Exception], None] | None = None) -> bool:
+    """send() for a task named `task`, so that the caller needs not import invocations.tasks."""
+    from celery import current_app
+
+    try:
+        current_app.send_task(task, args=args)
+    except Exception as exc:  # kombu.exceptions.OperationalError, redis ConnectionError, ...
+        log.warning("the broker did not take %s%r: %s", task, args, exc)
+        if on_failure is not None:
+            on_failure(exc)
+        return False
+    return True
+
 
 def send(task, *args, on_failure: Callable[[Exception], None] | None = None) -> bool:
     """Send `task(*args)` now; False (after `on_failure`) when the broker does not take it."""

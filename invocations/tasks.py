@@ -89,3 +89,11 @@ def run_replay_batch(batch_id: int) -> None:
     from invocations import replay
 
     replay.run_batch(batch_id)
+
+
+@shared_task(name="invocations.tasks.fetch_function_metrics")
+def fetch_function_metrics(environment_id: int, function_name: str, range_key: str) -> None:
+    """The Monitor panel: read a function's CloudWatch metrics (see monitor.fetch)."""
+    from invocations import monitor
+
+    monitor.fetch(environment_id, function_name, range_key)

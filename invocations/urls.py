@@ -5,6 +5,7 @@ from invocations.views import (
     functions,
     invocations,
     invoke,
+    monitor,
     queues,
     records,
     replay,
@@ -30,6 +31,8 @@ urlpatterns = [
     path("inventory/refresh/", functions.refresh, name="functions-refresh"),
     path("functions/<str:name>/", functions.function_detail, name="function"),
     path("functions/<str:name>/invoke/", invoke.invoke, name="function-invoke"),
+    path("functions/<str:name>/monitor/", monitor.function_monitor, name="function-monitor"),
+    path("functions/<str:name>/logs-insights/", monitor.logs_insights, name="function-insights"),
     path("functions/<str:name>/templates/", invoke.save_template, name="template-save"),
     path(
         "functions/<str:name>/templates/<int:pk>/delete/",

@@ -34,6 +34,8 @@ MATRIX = {
     "functions-refresh": ("post", INVOKE),
     "function": ("get", VIEW),
     "function-invoke": ("post", INVOKE),
+    "function-monitor": ("get", VIEW),
+    "function-insights": ("get", VIEW),
     "template-save": ("post", INVOKE),
     "template-delete": ("post", INVOKE),
     "invocations": ("get", VIEW),
@@ -140,6 +142,8 @@ def _path(name: str, objects: dict) -> str:
     kwargs_by_name = {
         "function": {"name": objects["function"]},
         "function-invoke": {"name": objects["function"]},
+        "function-monitor": {"name": objects["function"]},
+        "function-insights": {"name": objects["function"]},
         "template-save": {"name": objects["function"]},
         "template-delete": {"name": objects["function"], "pk": objects["template"]},
         "invocation": {"pk": objects["invocation"]},

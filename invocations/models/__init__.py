@@ -3,6 +3,7 @@ from .deploy import Deploy
 from .environment import Environment
 from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
+from .metrics import FunctionMetrics
 from .queue import WatchedQueue
 from .record import ExecutionRecord
 from .triage import FailureGroup, GroupActivity, ReplayBatch
@@ -14,6 +15,7 @@ __all__ = [
     "ExecutionRecord",
     "FailureGroup",
     "Function",
+    "FunctionMetrics",
     "GroupActivity",
     "Invocation",
     "InventorySync",

@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from invocations import access, audit, sending
+from invocations import access, audit, monitor, sending
 from invocations.forms import InvokeForm, TemplateForm
-from invocations.models import ExecutionRecord, Function, InventorySync, Invocation
+from invocations.models import Deploy, ExecutionRecord, Function, InventorySync, Invocation
 from invocations.models.function import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
 from invocations.payload_templates import BUILTINS, BY_KEY
 from invocations.redaction import redact
@@ -227,6 +227,12 @@ def function_context(request, function, form=None, template_form=None) -> dict:
         "allowed": environment.allows(function.name),
         "sync_limit": SYNC_PAYLOAD_LIMIT,
         "async_limit": ASYNC_PAYLOAD_LIMIT,
+        "span": monitor.chosen_range(request.GET.get("range")),
+        "ranges": monitor.RANGES,
+        "console": monitor.console_links(environment, function.name),
+        "deploys": Deploy.objects.filter(
+            environment=environment, function_name=function.name
+        ).order_by("-at", "-id")[:10],
     }
 
 
