@@ -8,6 +8,7 @@ import { json } from "@codemirror/lang-json";
 import {
   bracketMatching,
   defaultHighlightStyle,
+  ensureSyntaxTree,
   syntaxHighlighting,
 } from "@codemirror/language";
 import { forceLinting, lintGutter, linter, setDiagnostics } from "@codemirror/lint";
@@ -23,21 +24,33 @@ import {
 
 const MB = 1024 * 1024;
 
-// Where JSON.parse stopped: V8 says "at position N" (and sometimes "(line L column C)").
-function errorOffset(message, text) {
+// Where JSON.parse stopped. V8 sometimes says "at position N"; for an unexpected token it
+// does not, and the JSON grammar's first error node (the parser recovers and marks it) does.
+function errorOffset(message, state) {
   const found = /at position (\d+)/.exec(message);
-  if (found) return Math.min(Number(found[1]), text.length);
-  return text.length; // "Unexpected end of JSON input"
+  if (found) return Math.min(Number(found[1]), state.doc.length);
+  const tree = ensureSyntaxTree(state, state.doc.length, 200);
+  let offset = null;
+  if (tree) {
+    tree.iterate({
+      enter: (node) => {
+        if (offset === null && node.type.isError) offset = node.from;
+        return offset === null;
+      },
+    });
+  }
+  return offset === null ? state.doc.length : offset;
 }
 
-// The first JSON mistake in `text`: null, or {offset, message}.
-function jsonMistake(text) {
+// The first JSON mistake in the editor: null, or {offset, message}.
+function jsonMistake(state) {
   try {
-    JSON.parse(text);
+    JSON.parse(state.doc.toString());
     return null;
   } catch (err) {
-    const message = String(err.message).replace(/\s*\(line \d+ column \d+\)$/, "");
-    return { offset: errorOffset(err.message, text), message };
+    // V8 quotes the whole text in some messages: keep its first sentence only.
+    const message = String(err.message).split(/, "|\s*\(line /)[0];
+    return { offset: errorOffset(err.message, state), message };
   }
 }
 
@@ -56,6 +69,34 @@ function formatBytes(size) {
   if (size < MB) return (size / 1024).toFixed(1) + " KB";
   return (size / MB).toFixed(2) + " MB";
 }
+
+// The editor lives in a shadow root: CodeMirror (its style-mod library) gives a shadow root its
+// styles as a constructed style sheet, which the page's Content-Security-Policy (style-src
+// 'self') allows, where in the document itself it would write a <style> element that the
+// policy refuses. The look that app.css would give is therefore this theme.
+const theme = EditorView.theme({
+  "&": {
+    border: "1px solid var(--line, #dde2ea)",
+    borderRadius: "6px",
+    background: "var(--panel, #fff)",
+    color: "var(--text, #1c2430)",
+    fontSize: "13px",
+    minHeight: "12rem",
+    maxHeight: "32rem",
+  },
+  "&.cm-focused": { outline: "2px solid var(--accent, #2f6fde)", outlineOffset: "1px" },
+  ".cm-scroller": {
+    fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace',
+    overflow: "auto",
+  },
+  ".cm-content": { caretColor: "var(--text, #1c2430)" },
+  ".cm-gutters": {
+    background: "var(--bg, #f6f7f9)",
+    color: "var(--muted, #5d6b7e)",
+    borderColor: "var(--line, #dde2ea)",
+  },
+  ".cm-activeLine, .cm-activeLineGutter": { background: "rgba(127, 127, 127, .08)" },
+});
 
 function enhance(box) {
   const area = document.getElementById(box.getAttribute("data-json-editor"));
@@ -84,8 +125,7 @@ function enhance(box) {
 
   const jsonLinter = linter(
     (view) => {
-      const text = view.state.doc.toString();
-      const mistake = jsonMistake(text);
+      const mistake = jsonMistake(view.state);
       if (!mistake) {
         say("", false);
         return [];
@@ -107,8 +147,17 @@ function enhance(box) {
     return true;
   }
 
+  // The label names the editor from now on (the hidden textarea is no longer what one types
+  // in); by its text, as aria-labelledby does not reach into a shadow root.
+  const label = form.querySelector('label[for="' + area.id + '"]');
+  const labelText = label ? label.textContent.trim() : "Payload (JSON)";
+  if (label) label.removeAttribute("for");
+
+  const mount = box.querySelector("[data-editor-mount]");
+  const shadow = mount.shadowRoot || mount.attachShadow({ mode: "open" });
   const view = new EditorView({
-    parent: box.querySelector("[data-editor-mount]"),
+    parent: shadow,
+    root: shadow,
     state: EditorState.create({
       doc: area.value,
       extensions: [
@@ -124,7 +173,8 @@ function enhance(box) {
         jsonLinter,
         Prec.highest(keymap.of([{ key: "Mod-Enter", run: submit }])),
         keymap.of([...defaultKeymap, ...historyKeymap]),
-        EditorView.contentAttributes.of({ "aria-label": "Payload (JSON)" }),
+        EditorView.contentAttributes.of({ "aria-label": labelText, "aria-multiline": "true" }),
+        theme,
         EditorView.updateListener.of((update) => {
           if (!update.docChanged) return;
           area.value = update.state.doc.toString();
@@ -134,6 +184,8 @@ function enhance(box) {
     }),
   });
   area.hidden = true;
+  box.editorView = view; // for tests and the browser console
+  if (label) label.addEventListener("click", () => view.focus());
   box.classList.add("enhanced");
   showSize(area.value);
 
@@ -156,14 +208,13 @@ function enhance(box) {
   if (format) {
     format.addEventListener("click", (event) => {
       event.stopPropagation(); // the page's plain-textarea Format must not run as well
-      const text = view.state.doc.toString();
-      const mistake = jsonMistake(text);
+      const mistake = jsonMistake(view.state);
       if (mistake) {
         forceLinting(view);
         view.focus();
         return;
       }
-      const pretty = JSON.stringify(JSON.parse(text), null, 2);
+      const pretty = JSON.stringify(JSON.parse(view.state.doc.toString()), null, 2);
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: pretty } });
       say("Formatted.", false);
     });
