@@ -8,16 +8,18 @@ PIP := $(VENV)/bin/pip -q -q --disable-pip-version-check
 # credentials and no profile, so nothing can reach a real account by accident. To use real AWS,
 # run the processes yourself (README, "Running in production").
 RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
-	DJANGO_DEBUG=true REDIS_PORT=6399 REDIS_URL=redis://127.0.0.1:6399/0 \
+	DJANGO_DEBUG=true SANDBOX_ENABLED=true REDIS_PORT=6399 REDIS_URL=redis://127.0.0.1:6399/0 \
 	SANDBOX_PORT=4566 AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_ENVIRONMENT_NAME=sandbox
 
 .PHONY: run test bench lint format install install-dev system-deps browser-deps clean
 
-$(VENV)/.installed: requirements.txt
+# The sandbox's own requirements (moto, awslambdaric) come with `make run` and `make test`;
+# production installs requirements.txt alone.
+$(VENV)/.installed: requirements.txt requirements-sandbox.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -r requirements.txt
+	$(PIP) install -r requirements.txt -r requirements-sandbox.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
@@ -55,6 +57,7 @@ run: install
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 format: install-dev
 	$(VENV)/bin/ruff format .

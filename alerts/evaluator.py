@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from alerts import delivery, messages, notifying
 from alerts.models import AlertState, Condition, Rule
+from invocations.grouping import FAILURE_KINDS, unreplayed
 from invocations.models import (
     ExecutionRecord,
     FailureGroup,
@@ -25,7 +26,6 @@ from invocations.models import (
     Invocation,
     WatchedQueue,
 )
-from invocations.triage import FAILURE_KINDS, unreplayed
 
 S = FailureGroup.Status
 

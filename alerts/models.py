@@ -152,7 +152,7 @@ class Rule(models.Model):
 
     @property
     def conditions(self) -> list[str]:
-        on = []
+        on: list[str] = []
         if self.on_new_group:
             on.append(Condition.NEW_GROUP)
         if self.on_regression:

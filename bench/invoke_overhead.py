@@ -1,4 +1,4 @@
-"""What the dashboard's invoke path costs over a bare boto3 invoke, on the same sandbox (issue 4).
+"""What the dashboard's invoke path costs over a bare boto3 invoke, on the same sandbox.
 
 Run: `.venv/bin/python bench/invoke_overhead.py` (about a minute on 2 cores).
 

@@ -1,4 +1,4 @@
-"""Page scaling: the pages people open stay as fast at 1,000,000 records as at 10,000 (issue 8).
+"""Page scaling: the pages people open stay as fast at 1,000,000 records as at 10,000.
 
 Run: `.venv/bin/python -m bench pages` (or `.venv/bin/python bench/pages.py`), a few minutes.
 

@@ -1,4 +1,4 @@
-"""Synchronous invoke latency through the sandbox, against moto's echo backend (issue 3).
+"""Synchronous invoke latency through the sandbox, against moto's echo backend.
 
 Run: `.venv/bin/python bench/sandbox_invoke.py` (about 15 s).
 

@@ -1,4 +1,4 @@
-"""Drain rate of the sandbox's SQS at real queue depths, against stock moto (issue 9).
+"""Drain rate of the sandbox's SQS at real queue depths, against stock moto.
 
 Run: `.venv/bin/python bench/sandbox_sqs.py` (about a minute and a half on 2 cores).
 

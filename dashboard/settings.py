@@ -37,8 +37,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "invocations",
     "alerts",
-    "sandbox",
 ]
+# The local AWS stand-in (its `sandbox` and `seed_sandbox` commands) is an app only where it is
+# used: `make run` and the tests set SANDBOX_ENABLED; production neither needs nor installs moto.
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", False)
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -150,6 +154,8 @@ AWS_ALLOWED_FUNCTIONS = env_str("AWS_ALLOWED_FUNCTIONS", "*")
 AWS_CONNECT_TIMEOUT = env_float("AWS_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 # Synchronous invokes wait for the function: Lambda's maximum timeout is 900 s.
 AWS_READ_TIMEOUT = env_float("AWS_READ_TIMEOUT", 905.0, minimum=1.0)
+# Every other call (list, describe, logs, queues) answers in seconds.
+AWS_SHORT_READ_TIMEOUT = env_float("AWS_SHORT_READ_TIMEOUT", 10.0, minimum=1.0)
 
 # Invoking: our own retry of 429 throttling, with exponential backoff and full jitter.
 THROTTLE_RETRY_ATTEMPTS = env_int("THROTTLE_RETRY_ATTEMPTS", 6, minimum=1)

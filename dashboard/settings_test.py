@@ -5,6 +5,8 @@ import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("DJANGO_SECURE_HTTPS", "false")
+# The tests run the sandbox (and its management commands).
+os.environ.setdefault("SANDBOX_ENABLED", "true")
 
 from dashboard.settings import *  # noqa: E402,F403
 

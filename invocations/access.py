@@ -10,7 +10,6 @@ REPLAY = "invocations.replay_record"
 TRIAGE = "invocations.triage_failures"
 RAW_PAYLOADS = "invocations.view_raw_payload"
 MANAGE_QUEUES = "invocations.manage_queues"
-MANAGE_ENVIRONMENTS = "invocations.manage_environments"
 VIEW = "invocations.view_invocation"
 
 
@@ -32,6 +31,3 @@ def require(perm: str):
         return wrapped
 
     return decorator
-
-
-viewer_required = require(VIEW)

@@ -2,10 +2,9 @@ import csv
 
 from django.contrib import admin
 from django.http import StreamingHttpResponse
-from django.urls import reverse
 from django.utils.html import format_html
 
-from invocations import audit
+from invocations import audit, queues
 from invocations.models import (
     AuditEvent,
     Environment,
@@ -17,12 +16,6 @@ from invocations.models import (
 )
 
 
-def audit_history_url(obj) -> str:
-    """The audit trail filtered to one object: linked from every object's page."""
-    base = reverse("admin:invocations_auditevent_changelist")
-    return f"{base}?target_type={obj._meta.model_name}&target_id={obj.pk}"
-
-
 class AuditHistoryLinkMixin:
     """Adds "audit history" to the admin's object pages."""
 
@@ -30,7 +23,7 @@ class AuditHistoryLinkMixin:
     def audit_history(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        return format_html('<a href="{}">Audit events for this object</a>', audit_history_url(obj))
+        return format_html('<a href="{}">Audit events for this object</a>', audit.history_url(obj))
 
 
 @admin.register(Environment)
@@ -75,6 +68,8 @@ class PayloadTemplateAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
 @admin.register(Invocation)
 class InvocationAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     list_display = [
         "id",
         "function_name",
@@ -104,23 +99,16 @@ class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        audit.record(
-            "queue.change" if change else "queue.watch",
-            request=request,
-            target=obj,
-            summary=f"{'changed' if change else 'watched'} queue {obj.name}",
-            details={"changed": form.changed_data},
-        )
+        queues.saved_in_admin(obj, request=request, created=not change, changed=form.changed_data)
 
     def delete_model(self, request, obj):
-        audit.record(
-            "queue.unwatch", request=request, target=obj, summary=f"unwatched queue {obj.name}"
-        )
-        super().delete_model(request, obj)
+        queues.unwatch(obj, request=request)
 
 
 @admin.register(ExecutionRecord)
 class ExecutionRecordAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     list_display = ["id", "kind", "condition", "function_name", "request_id", "received_at"]
     list_filter = ["kind", "condition"]
     search_fields = ["request_id", "message_id"]
@@ -135,6 +123,8 @@ class _Echo:
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
+    # The tables have no default order (lists order where they are built): newest first.
+    ordering = ["-id"]
     """Read-only for everyone, superusers included: the trail is append-only."""
 
     list_display = [

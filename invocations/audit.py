@@ -1,6 +1,7 @@
 """Writing the audit trail. Call inside the transaction that makes the change."""
 
 from django.db import models
+from django.urls import reverse
 
 from invocations.models import AuditEvent
 
@@ -27,7 +28,7 @@ def record(
         actor=actor,
         actor_name=actor.get_username() if actor is not None else "system",
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:300] if target is not None else "",
         summary=summary[:500],
@@ -35,3 +36,9 @@ def record(
         ip_address=_client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
     )
+
+
+def history_url(obj) -> str:
+    """The admin's audit trail filtered to one object: linked from every object's page."""
+    base = reverse("admin:invocations_auditevent_changelist")
+    return f"{base}?target_type={obj._meta.model_name}&target_id={obj.pk}"

@@ -32,12 +32,27 @@ class AwsError(Exception):
         return f"{self.code}: {self.message}"
 
 
-def _config(service: str) -> Config:
+# How long a client waits for an answer. Only Invoke waits for the function itself (up to
+# Lambda's 900 s maximum); list, describe, log and queue calls answer in seconds, so they use a
+# short read timeout and a slow AWS cannot hold a web request or a worker for minutes.
+INVOKE = "invoke"  # AWS_READ_TIMEOUT
+SHORT = "short"  # AWS_SHORT_READ_TIMEOUT
+RECEIVE = "receive"  # an SQS long poll: its wait time plus the short timeout
+PROBE = "probe"  # the health page: one quick attempt
+
+
+def _config(service: str, read: str) -> Config:
     # Lambda: one attempt, so that a 429 is ours to retry. Others: botocore's standard retries.
-    attempts = 1 if service == "lambda" else 3
+    attempts = 1 if service == "lambda" or read == PROBE else 3
+    read_timeout = {
+        INVOKE: settings.AWS_READ_TIMEOUT,
+        SHORT: settings.AWS_SHORT_READ_TIMEOUT,
+        RECEIVE: settings.AWS_SHORT_READ_TIMEOUT + 20,
+        PROBE: 3,
+    }[read]
     return Config(
-        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
-        read_timeout=settings.AWS_READ_TIMEOUT if service == "lambda" else 30,
+        connect_timeout=2 if read == PROBE else settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=read_timeout,
         retries={"max_attempts": attempts, "mode": "standard"},
         max_pool_connections=20,
     )
@@ -67,8 +82,9 @@ def _session(environment) -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core, region_name=environment.region)
 
 
-def client(environment, service: str):
-    """A boto3 client for `service` in `environment`, built once and shared between threads."""
+def client(environment, service: str, read: str = SHORT):
+    """A boto3 client for `service` in `environment` with the `read` timeout (INVOKE, SHORT,
+    RECEIVE or PROBE), built once and shared between threads."""
     key = (
         environment.pk,
         environment.region,
@@ -76,6 +92,7 @@ def client(environment, service: str):
         environment.profile,
         environment.role_arn,
         service,
+        read,
     )
     with _lock:
         found = _clients.get(key)
@@ -83,7 +100,7 @@ def client(environment, service: str):
             found = _session(environment).client(
                 service,
                 endpoint_url=environment.endpoint_url or None,
-                config=_config(service),
+                config=_config(service, read),
             )
             _clients[key] = found
         return found
@@ -105,10 +122,29 @@ def as_aws_error(exc: Exception) -> AwsError:
     raise exc
 
 
-# --- Lambda and CloudWatch Logs operations (invoke issue). Each returns plain data. -------------
+def _call(method, **kwargs):
+    try:
+        return method(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise as_aws_error(exc) from exc
 
-# Lambda answers at most 6 MB synchronously; read no more than that (plus one byte, to tell).
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+
+def probe(environment) -> str:
+    """One quick Lambda call (health page): "" when the API answers, else why not. Uses the
+    environment's profile and role like every other call, with a short timeout."""
+    try:
+        _call(client(environment, "lambda", PROBE).list_functions, MaxItems=1)
+    except AwsError as error:
+        return error.code
+    return ""
+
+
+# --- Lambda and CloudWatch Logs operations. Each returns plain data. ----------------------------
+
+# Lambda takes and answers at most 6 MB synchronously: the one definition of that limit.
+LAMBDA_SYNC_LIMIT = 6 * 1024 * 1024
+# Read no more than that of an answer (plus one byte, to tell).
+MAX_RESPONSE_BYTES = LAMBDA_SYNC_LIMIT
 
 
 @dataclass(frozen=True)
@@ -129,13 +165,6 @@ class LogEvent:
     stream: str
 
 
-def _call(method, **kwargs):
-    try:
-        return method(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
-        raise as_aws_error(exc) from exc
-
-
 def invoke(
     environment, name: str, qualifier: str, invocation_type: str, payload: bytes
 ) -> InvokeResult:
@@ -145,7 +174,7 @@ def invoke(
         kwargs["Qualifier"] = qualifier
     if invocation_type == "RequestResponse":
         kwargs["LogType"] = "Tail"
-    response = _call(client(environment, "lambda").invoke, **kwargs)
+    response = _call(client(environment, "lambda", INVOKE).invoke, **kwargs)
     body = response.get("Payload")
     data = body.read(MAX_RESPONSE_BYTES + 1) if body is not None else b""
     if len(data) > MAX_RESPONSE_BYTES:
@@ -252,14 +281,15 @@ def list_aliases(environment, name: str) -> list[dict]:
 
 
 def filter_log_events(
-    environment, group: str, term: str, start_ms: int, limit: int = 500
+    environment, group: str, term: str, start_ms: int, limit: int = 500, max_pages: int = 10
 ) -> tuple[list[LogEvent], bool]:
     """Events of `group` that contain `term` (a plain or quoted term: moto supports no other
-    pattern), oldest first, at most `limit`; the flag says whether more were left."""
+    pattern), at most `limit` from at most `max_pages` pages (a filter over a large group can
+    answer many empty pages); the flag says whether more were left."""
     logs = client(environment, "logs")
     events: list[LogEvent] = []
     token = None
-    while True:
+    for _page in range(max_pages):
         kwargs = {"logGroupName": group, "filterPattern": term, "startTime": start_ms}
         if token:
             kwargs["nextToken"] = token
@@ -271,16 +301,10 @@ def filter_log_events(
         token = page.get("nextToken")
         if not token or len(events) >= limit:
             return events[:limit], bool(token) or len(events) > limit
+    return events[:limit], True
 
 
-# --- SQS, SNS and EventBridge operations (ingestion issue). Each returns plain data. ------------
-
-
-def _aws(method, **kwargs):
-    try:
-        return method(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
-        raise as_aws_error(exc) from exc
+# --- SQS, SNS and EventBridge operations. Each returns plain data. ------------------------------
 
 
 def receive_messages(environment, queue_url: str, wait_seconds: int = 0) -> list[dict]:
@@ -288,8 +312,8 @@ def receive_messages(environment, queue_url: str, wait_seconds: int = 0) -> list
 
     Each message is boto3's dict: MessageId, ReceiptHandle, Body, Attributes, MessageAttributes.
     """
-    answer = _aws(
-        client(environment, "sqs").receive_message,
+    answer = _call(
+        client(environment, "sqs", RECEIVE).receive_message,
         QueueUrl=queue_url,
         MaxNumberOfMessages=10,
         WaitTimeSeconds=wait_seconds,
@@ -317,7 +341,7 @@ def delete_messages(environment, queue_url: str, messages: list[dict]) -> list[D
             {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
             for index, message in enumerate(chunk)
         ]
-        answer = _aws(sqs.delete_message_batch, QueueUrl=queue_url, Entries=entries)
+        answer = _call(sqs.delete_message_batch, QueueUrl=queue_url, Entries=entries)
         for failed in answer.get("Failed", []):
             message_id = chunk[int(failed["Id"])]["MessageId"]
             failures.append(
@@ -335,12 +359,12 @@ def release_messages(environment, queue_url: str, messages: list[dict]) -> None:
             {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
             for index, message in enumerate(messages[start : start + 10])
         ]
-        _aws(sqs.change_message_visibility_batch, QueueUrl=queue_url, Entries=entries)
+        _call(sqs.change_message_visibility_batch, QueueUrl=queue_url, Entries=entries)
 
 
 def visibility_timeout(environment, queue_url: str) -> int:
     """The queue's default visibility timeout, in seconds."""
-    answer = _aws(
+    answer = _call(
         client(environment, "sqs").get_queue_attributes,
         QueueUrl=queue_url,
         AttributeNames=["VisibilityTimeout"],
@@ -350,7 +374,7 @@ def visibility_timeout(environment, queue_url: str) -> int:
 
 def queue_depth(environment, queue_url: str) -> dict[str, int]:
     """Approximate counts: visible, in flight (received, not deleted) and delayed messages."""
-    answer = _aws(
+    answer = _call(
         client(environment, "sqs").get_queue_attributes,
         QueueUrl=queue_url,
         AttributeNames=[
@@ -372,7 +396,7 @@ def queue_url_from_arn(environment, queue_arn: str) -> str:
     parts = queue_arn.split(":")
     if len(parts) != 6 or parts[2] != "sqs":
         raise AwsError("InvalidArn", f"not an SQS queue ARN: {queue_arn}")
-    answer = _aws(
+    answer = _call(
         client(environment, "sqs").get_queue_url,
         QueueName=parts[5],
         QueueOwnerAWSAccountId=parts[4],
@@ -386,7 +410,7 @@ def list_event_invoke_configs(environment, name: str) -> list[dict]:
     found, marker = [], None
     while True:
         kwargs = {"FunctionName": name, **({"Marker": marker} if marker else {})}
-        page = _aws(lam.list_function_event_invoke_configs, **kwargs)
+        page = _call(lam.list_function_event_invoke_configs, **kwargs)
         found += page.get("FunctionEventInvokeConfigs", [])
         marker = page.get("NextMarker")
         if not marker:
@@ -399,7 +423,7 @@ def topic_queue_subscriptions(environment, topic_arn: str) -> list[dict]:
     found, token = [], None
     while True:
         kwargs = {"TopicArn": topic_arn, **({"NextToken": token} if token else {})}
-        page = _aws(sns.list_subscriptions_by_topic, **kwargs)
+        page = _call(sns.list_subscriptions_by_topic, **kwargs)
         for item in page.get("Subscriptions", []):
             if item.get("Protocol") == "sqs":
                 found.append({"queue_arn": item.get("Endpoint", ""), "raw_delivery": False})
@@ -413,9 +437,9 @@ def bus_queue_targets(environment, bus_arn: str) -> list[str]:
     events = client(environment, "events")
     bus = bus_arn.rsplit("/", 1)[-1] if "/" in bus_arn else bus_arn
     queues = []
-    rules = _aws(events.list_rules, EventBusName=bus).get("Rules", [])
+    rules = _call(events.list_rules, EventBusName=bus).get("Rules", [])
     for rule in rules:
-        targets = _aws(events.list_targets_by_rule, Rule=rule["Name"], EventBusName=bus)
+        targets = _call(events.list_targets_by_rule, Rule=rule["Name"], EventBusName=bus)
         for target in targets.get("Targets", []):
             if target.get("Arn", "").startswith("arn:aws:sqs:"):
                 queues.append(target["Arn"])
@@ -423,14 +447,21 @@ def bus_queue_targets(environment, bus_arn: str) -> list[str]:
 
 
 def log_events_between(
-    environment, group: str, stream: str, start_ms: int, end_ms: int, limit: int = 1000
+    environment,
+    group: str,
+    stream: str,
+    start_ms: int,
+    end_ms: int,
+    limit: int = 1000,
+    max_pages: int = 10,
 ) -> tuple[list[str], bool]:
     """The messages of one log stream from `start_ms` to `end_ms` inclusive, oldest first, at
-    most `limit`; the flag says whether more were left (GetLogEvents, forward pages)."""
+    most `limit` from at most `max_pages` pages; the flag says whether more were left
+    (GetLogEvents, forward pages)."""
     logs = client(environment, "logs")
     messages: list[str] = []
     token = None
-    while True:
+    for _page in range(max_pages):
         kwargs = {
             "logGroupName": group,
             "logStreamName": stream,
@@ -439,7 +470,7 @@ def log_events_between(
             "startFromHead": True,
             **({"nextToken": token} if token else {}),
         }
-        page = _aws(logs.get_log_events, **kwargs)
+        page = _call(logs.get_log_events, **kwargs)
         messages += [event.get("message", "") for event in page.get("events", [])]
         if len(messages) >= limit:
             return messages[:limit], True
@@ -447,17 +478,18 @@ def log_events_between(
         if not page.get("events") or page.get("nextForwardToken") in (None, token):
             return messages, False
         token = page["nextForwardToken"]
+    return messages, True
 
 
-# --- Redrive (triage issue) ----------------------------------------------------------------------
+# --- Redrive ------------------------------------------------------------------------------------
 
 
 def send_message(environment, queue_url: str, body: str, attributes: dict) -> str:
     """SendMessage with message attributes in boto3's shape; returns the new MessageId."""
-    kwargs = {"QueueUrl": queue_url, "MessageBody": body}
+    kwargs: dict[str, object] = {"QueueUrl": queue_url, "MessageBody": body}
     if attributes:
         kwargs["MessageAttributes"] = attributes
-    return _aws(client(environment, "sqs").send_message, **kwargs)["MessageId"]
+    return _call(client(environment, "sqs").send_message, **kwargs)["MessageId"]
 
 
 # --- CloudWatch metrics -------------------------------------------------------------------------

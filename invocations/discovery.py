@@ -13,7 +13,9 @@ A target with no queue behind it is listed with the exact steps to subscribe one
 function or S3 bucket destination is listed as not ingested.
 
 All AWS reads happen first, outside any transaction; then one transaction creates the rows and
-the audit event.
+the audit event. The Queues page's "Discover" button runs it in the worker (request() sends the
+task; run() is its body) because an account with many functions takes many AWS calls; the page
+shows the latest result, read back from its audit event (latest()).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from invocations import audit, aws
-from invocations.models import WatchedQueue
+from invocations import audit, aws, sending
+from invocations.models import AuditEvent, Environment, WatchedQueue
+
+# Raised by discover() when the functions cannot be listed at all.
+AwsError = aws.AwsError
 
 
 @dataclass(frozen=True)
@@ -126,16 +131,98 @@ def discover(environment, *, request=None, user=None) -> Discovery:
             "queue.discover",
             request=request,
             user=user,
+            target=environment,
             summary=f"Discovered queues in {environment.name}: {result.summary}",
             details={
                 "environment": environment.name,
+                "summary": result.summary,
                 "added": [queue.url for queue in result.added],
                 "already": [queue.url for queue in result.already],
                 "not_pollable": [item.target.arn for item in result.not_pollable],
+                "explained": [
+                    {
+                        "target": {
+                            "function": item.target.function,
+                            "source": item.target.source,
+                            "arn": item.target.arn,
+                        },
+                        "reason": item.reason,
+                        "steps": item.steps,
+                    }
+                    for item in result.not_pollable
+                ],
                 "errors": result.errors,
             },
         )
     return result
+
+
+def request(environment, *, request) -> bool:
+    """The "Discover" button: an audit event, and the discovery sent to the worker once it is
+    committed. False when the broker did not take it."""
+    refused: list[Exception] = []
+    with transaction.atomic():
+        audit.record(
+            "queue.discover.request",
+            request=request,
+            target=environment,
+            summary=f"Asked for a discovery of the queues of {environment.name}",
+        )
+        sending.send_on_commit(
+            sending.DISCOVER_QUEUES, environment.pk, request.user.pk, on_failure=refused.append
+        )
+    return not refused
+
+
+def run(environment_id: int, user_id: int | None) -> Discovery | None:
+    """The worker's side of the button. A failure to list the functions is audited too, so the
+    page can say why nothing was found."""
+    from django.contrib.auth import get_user_model
+
+    environment = Environment.objects.filter(pk=environment_id).first()
+    if environment is None:
+        return None
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    try:
+        return discover(environment, user=user)
+    except AwsError as error:
+        with transaction.atomic():
+            audit.record(
+                "queue.discover",
+                user=user,
+                target=environment,
+                summary=f"Discovery in {environment.name} failed: {error}",
+                details={
+                    "environment": environment.name,
+                    "summary": "nothing discovered",
+                    "errors": [f"Could not list the functions: {error.code}: {error.message}"],
+                },
+            )
+        return None
+
+
+def latest(environment) -> dict | None:
+    """The Queues page's view of the last discovery: running (asked for, no result yet) or its
+    result as audited. None when nobody asked for one."""
+    events = AuditEvent.objects.filter(
+        target_type="environment",
+        target_id=str(environment.pk),
+        action__in=["queue.discover", "queue.discover.request"],
+    ).order_by("-id")
+    event = events.first()
+    if event is None:
+        return None
+    if event.action == "queue.discover.request":
+        return {"running": True, "at": event.created_at}
+    details = event.details or {}
+    return {
+        "running": False,
+        "at": event.created_at,
+        "summary": details.get("summary", event.summary),
+        "added": [{"name": url.rsplit("/", 1)[-1]} for url in details.get("added", [])],
+        "errors": details.get("errors", []),
+        "not_pollable": details.get("explained", []),
+    }
 
 
 def _queues_behind(environment, target: Target) -> tuple[list[str], str]:

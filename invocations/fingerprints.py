@@ -1,4 +1,4 @@
-"""Error fingerprints: which failures belong to the same FailureGroup (issue 6, "Grouping").
+"""Error fingerprints: which failures belong to the same FailureGroup.
 
 A fingerprint is a sha256 over environment + function + error class + error type + the error
 message with its variable parts (numbers, IDs, quoted values, times) replaced by placeholders,

@@ -1,31 +1,20 @@
-import json
+from typing import cast
 
 from django import forms
 
+from invocations import payloads
 from invocations.models import Invocation, PayloadTemplate
-from invocations.models.function import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
-
-LIMITS = {
-    Invocation.Type.REQUEST_RESPONSE: SYNC_PAYLOAD_LIMIT,
-    Invocation.Type.DRY_RUN: SYNC_PAYLOAD_LIMIT,
-    Invocation.Type.EVENT: ASYNC_PAYLOAD_LIMIT,
-}
 
 
 def check_json(text: str) -> None:
     """A form error with the line and column of the first JSON mistake."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as error:
+    error = payloads.json_error(text)
+    if error is not None:
         raise forms.ValidationError(
             "Not valid JSON: %(msg)s at line %(line)s, column %(column)s.",
             code="json",
-            params={"msg": error.msg, "line": error.lineno, "column": error.colno},
-        ) from None
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:g} MB"
+            params=error,
+        )
 
 
 class InvokeForm(forms.Form):
@@ -50,7 +39,9 @@ class InvokeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.function_name = function_name
         self.environment = environment
-        self.fields["qualifier"].choices = [(q, q) for q in (qualifiers or ["$LATEST"])]
+        cast(forms.ChoiceField, self.fields["qualifier"]).choices = [
+            (q, q) for q in (qualifiers or ["$LATEST"])
+        ]
         if not environment.protected:
             del self.fields["confirm_name"]
         else:
@@ -74,7 +65,7 @@ class InvokeForm(forms.Form):
         return typed
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if not self.environment.allows(self.function_name):
             raise forms.ValidationError(
                 "%(name)s is not among the functions environment %(env)s may invoke "
@@ -87,8 +78,9 @@ class InvokeForm(forms.Form):
                 },
             )
         payload, kind = cleaned.get("payload"), cleaned.get("invocation_type")
-        if payload is not None and kind in LIMITS:
-            size, limit = len(payload.encode("utf-8")), LIMITS[kind]
+        too_large = payloads.over_limit(payload, kind) if payload is not None and kind else None
+        if too_large:
+            size, limit = too_large
             if size > limit:
                 self.add_error(
                     "payload",
@@ -96,7 +88,11 @@ class InvokeForm(forms.Form):
                         "The payload is %(size)s bytes; %(kind)s invocations take at most "
                         "%(limit)s.",
                         code="too_large",
-                        params={"size": f"{size:,}", "kind": kind, "limit": _mb(limit)},
+                        params={
+                            "size": f"{size:,}",
+                            "kind": kind,
+                            "limit": payloads.megabytes(limit),
+                        },
                     ),
                 )
         return cleaned
@@ -111,7 +107,7 @@ class TemplateForm(forms.ModelForm):
     def clean_payload(self) -> str:
         text = self.cleaned_data["payload"]
         check_json(text)
-        if len(text.encode("utf-8")) > LIMITS[Invocation.Type.REQUEST_RESPONSE]:
+        if len(text.encode("utf-8")) > payloads.TEMPLATE_LIMIT:
             raise forms.ValidationError("A template holds at most 6 MB.", code="too_large")
         return text
 

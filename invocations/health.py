@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from invocations import aws
+
 
 @dataclass(frozen=True)
 class Check:
@@ -52,24 +54,10 @@ def check_workers(broker_ok: bool) -> Check:
 
 
 def check_aws(environment) -> Check:
-    import boto3
-    from botocore.config import Config
-
-    # A fresh client with short timeouts: the cached ones wait up to 15 minutes for an invoke.
-    try:
-        session = boto3.session.Session(
-            profile_name=environment.profile or None, region_name=environment.region
-        )
-        client = session.client(
-            "lambda",
-            endpoint_url=environment.endpoint_url or None,
-            config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}),
-        )
-        client.list_functions(MaxItems=1)
-        return Check("aws", True, f"Lambda API answering in {environment.region}")
-    except Exception as exc:  # botocore's errors have no single base class worth trusting here
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-        return Check("aws", False, f"Lambda API call failed ({code})")
+    failure = aws.probe(environment)
+    if failure:
+        return Check("aws", False, f"Lambda API call failed ({failure})")
+    return Check("aws", True, f"Lambda API answering in {environment.region}")
 
 
 def check_polling() -> Check:

@@ -1,21 +1,23 @@
 """The function inventory: what Lambda says about each function, cached in Function rows.
 
-Called by the `sync_functions` task (beat, and the "Refresh" button). AWS errors are kept on the
-environment's InventorySync row; the last good data stays.
+Called by the `sync_functions` task (beat, and the "Refresh" button through refresh()). AWS
+errors are kept on the environment's InventorySync row; the last good data stays.
 """
 
 import logging
+from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from invocations import aws, deploys
-from invocations.models import Deploy, Function, InventorySync
+from invocations import audit, aws, deploys, sending
+from invocations.models import Deploy, Environment, Function, InventorySync
 
 log = logging.getLogger(__name__)
 
 
-def _details(environment, name: str) -> tuple[dict, list[str]]:
+def _details(environment: Environment, name: str) -> tuple[dict[str, Any], list[str]]:
     """The per-function calls; each may fail alone (an error is noted, the rest still count)."""
     fields, errors = {}, []
     calls = {
@@ -33,7 +35,7 @@ def _details(environment, name: str) -> tuple[dict, list[str]]:
     return fields, errors
 
 
-def sync(environment) -> list[str]:
+def sync(environment: Environment) -> list[str]:
     """Refresh `environment`'s Function rows. Returns the errors (also saved for the page)."""
     state, _ = InventorySync.objects.get_or_create(environment=environment)
     now = timezone.now()
@@ -112,3 +114,19 @@ def sync(environment) -> list[str]:
             attempted_at=now, succeeded_at=now, error="\n".join(errors)[:5000]
         )
     return errors
+
+
+def refresh(environment: Environment, *, request: HttpRequest) -> bool:
+    """The "Refresh" button: an audit event, and the sync task sent to the worker once it is
+    committed. False when the broker did not take it (beat refreshes every environment anyway,
+    so an outage only delays it)."""
+    refused: list[Exception] = []
+    with transaction.atomic():
+        audit.record(
+            "functions.refresh",
+            request=request,
+            summary=f"refresh the function inventory of {environment.name}",
+            details={"environment": environment.name},
+        )
+        sending.send_on_commit(sending.SYNC_FUNCTIONS, environment.pk, on_failure=refused.append)
+    return not refused

@@ -21,12 +21,12 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from invocations import audit, aws, logs, sending
-from invocations.models import Function, Invocation
+from invocations import audit, aws, grouping, logs, sending
+from invocations.models import ExecutionRecord, Function, Invocation
 
 log = logging.getLogger(__name__)
 
-MAX_STORED_BYTES = 6 * 1024 * 1024
+MAX_STORED_BYTES = aws.LAMBDA_SYNC_LIMIT
 WORKER_LOST = "worker lost during invoke; it may have run, see the logs"
 BROKER_DOWN = "BrokerUnavailable"
 BROKER_DOWN_TEXT = (
@@ -95,14 +95,13 @@ def enqueue(pk: int) -> bool:
     """Send run_invocation(pk) to the broker. When the broker does not answer, the row stays
     `queued` and says why (instead of a 500 for a row that was saved), and requeue_unsent()
     sends it once the broker is back. Returns whether it was sent."""
-    from invocations.tasks import run_invocation
 
     def unsent(exc):
         Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
             error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
         )
 
-    return sending.send(run_invocation, pk, on_failure=unsent)
+    return sending.send(sending.RUN_INVOCATION, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 1000) -> int:
@@ -123,15 +122,13 @@ def backoff(attempt: int) -> float:
 
 
 def _finish(pk: int, attempt: int, **fields) -> None:
-    from invocations import triage
-
     fields.setdefault("finished_at", timezone.now())
     fields.setdefault("next_attempt_at", None)
     with transaction.atomic():
         # Only the attempt that holds the row writes its outcome.
         written = Invocation.objects.filter(pk=pk, attempts=attempt).update(**fields)
-        if written and fields.get("status") in triage.FAILED_INVOCATION_STATUSES:
-            triage.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
+        if written and fields.get("status") in grouping.FAILED_INVOCATION_STATUSES:
+            grouping.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
 
 
 def _claim(pk: int, attempt: int) -> bool:
@@ -168,7 +165,7 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         # Anything else is a stale duplicate (a later attempt holds the row, or it is done).
         return None
 
-    invocation = Invocation.objects.select_related("environment").get(pk=pk)
+    invocation = Invocation.objects.select_related("environment", "function").get(pk=pk)
     try:
         result = aws.invoke(
             invocation.environment,
@@ -181,14 +178,33 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         return _failed(invocation, attempt, error)
 
     fields = outcome_fields(invocation.invocation_type, result)
+    fields.update(ran_with(invocation, fields["executed_version"]))
     _finish(pk, attempt, **fields)
     if invocation.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
-        from invocations.polling import link_records_to_invocation
-
         invocation.request_id = fields["request_id"]
-        link_records_to_invocation(invocation)
+        ExecutionRecord.objects.link_to(invocation)
     return None
+
+
+def ran_with(invocation: Invocation, executed_version: str) -> dict:
+    """The code (CodeSha256) and configuration the invocation ran with, as the inventory knows
+    them for the version that ran: Lambda's executed version, or for an Event invoke (which
+    answers 202 without one) the version its qualifier names or its alias points to."""
+    function = invocation.function
+    if function is None:
+        return {}
+    version = executed_version
+    if not version:
+        qualifier = invocation.qualifier or "$LATEST"
+        aliases = {a.get("Name"): a.get("FunctionVersion", "") for a in function.aliases}
+        version = aliases.get(qualifier, qualifier)
+    config = function.ran_with(version)
+    return {
+        "code_sha256": config.get("code_sha256", "") or "",
+        "configured_memory_mb": config.get("memory_size"),
+        "configured_timeout_s": config.get("timeout"),
+    }
 
 
 def _failed(invocation: Invocation, attempt: int, error: aws.AwsError) -> Retry | None:

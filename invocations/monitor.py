@@ -150,7 +150,7 @@ def reading(environment, function_name: str, span: Range) -> tuple[FunctionMetri
     )
     if claimed:
         refused: list[Exception] = []
-        sending.send_by_name(
+        sending.send(
             sending.FETCH_FUNCTION_METRICS,
             environment.pk,
             function_name,

@@ -1,4 +1,5 @@
-"""Draining watched queues into execution records, losing nothing (DESIGN §4).
+"""Draining watched queues into execution records, losing nothing: a message is deleted only
+after its record is committed, and a redelivered one is saved once (the unique key).
 
 For each enabled queue, one poller at a time (`WatchedQueue.claim`, a conditional UPDATE):
 
@@ -27,15 +28,14 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from invocations import aws, records, triage
-from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
+from invocations import aws, grouping, records
+from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
             for row in new:
                 row.pk = saved[row.message_id]
         # Failures join their groups in the same transaction: never stored ungrouped.
-        triage.group_records(new)
+        grouping.group_records(new)
         WatchedQueue.objects.filter(pk=queue.pk).update(
             records_stored=F("records_stored") + len(new)
         )
@@ -399,53 +399,3 @@ def _finish(queue: WatchedQueue, result: PollResult) -> None:
     WatchedQueue.objects.filter(pk=queue.pk).update(**fields)
     for name, value in fields.items():
         setattr(queue, name, value)
-
-
-def link_records_to_invocation(invocation: Invocation) -> int:
-    """Link records that arrived before their invocation was saved (call it once the request ID
-    is known); returns how many were linked."""
-    if not invocation.request_id:
-        return 0
-    return ExecutionRecord.objects.filter(
-        environment_id=invocation.environment_id,
-        request_id=invocation.request_id,
-        invocation__isnull=True,
-    ).update(invocation=invocation)
-
-
-def purge_old_records(days: int | None = None, chunk: int = 1000) -> int:
-    """Delete records received more than `days` (RECORD_RETENTION_DAYS) ago, in chunks so that no
-    transaction holds the table long; one audit event (system) says how many."""
-    from invocations import audit
-
-    days = days if days is not None else settings.RECORD_RETENTION_DAYS
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
-    groups: set[int] = set()
-    while True:
-        ids = list(
-            ExecutionRecord.objects.filter(received_at__lt=cutoff)
-            .order_by("id")
-            .values_list("id", flat=True)[:chunk]
-        )
-        if not ids:
-            break
-        with transaction.atomic():
-            groups.update(
-                ExecutionRecord.objects.filter(id__in=ids, failure_group__isnull=False)
-                .order_by()
-                .values_list("failure_group_id", flat=True)
-            )
-            _, per_model = ExecutionRecord.objects.filter(id__in=ids).delete()
-        deleted += per_model.get(ExecutionRecord._meta.label, 0)
-    # Their groups' backlog figures counted them: recount each group once, not once a chunk.
-    for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
-        with transaction.atomic():
-            triage.refresh_backlog(group)
-    with transaction.atomic():
-        audit.record(
-            "records.purge",
-            summary=f"Purged {deleted} record(s) received before {cutoff:%Y-%m-%d %H:%M} UTC",
-            details={"deleted": deleted, "retention_days": days, "cutoff": cutoff.isoformat()},
-        )
-    return deleted

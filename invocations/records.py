@@ -1,11 +1,11 @@
 """Parse SQS messages from Lambda destination queues and dead-letter queues.
 
 Pure functions: a message body and its attributes in, one `ParsedRecord` out. No I/O and no
-Django, so the parser can be tested and fuzzed on its own (DESIGN §1, §3).
+Django, so the parser can be tested and fuzzed on its own against every shape AWS writes.
 
-`parse_message` never raises. DESIGN §4 says a message that cannot be parsed is stored as
-`unparsed` with its reason and deleted like any other, so an exception here would either lose the
-message or make the poller read it forever.
+`parse_message` never raises. A message that cannot be parsed is stored as `unparsed` with its
+reason and raw body, and deleted like any other (never dropped, never re-read forever), so an
+exception here would either lose the message or make the poller read it forever.
 
 Guarantees the poller can rely on:
 
@@ -63,7 +63,7 @@ MAX_JSON_DEPTH = 100
 _SMALL_RANGE = (0, 32767)
 _INT_RANGE = (-(2**31), 2**31 - 1)
 
-# Lambda's dead-letter message attributes (DESIGN §3).
+# The message attributes Lambda puts on a dead letter (the body is the original event).
 _DLQ_ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")
 
 _FUNCTION_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_FUNCTION_NAME}}}")
@@ -94,7 +94,9 @@ class ParsedRecord:
     has_response_payload: bool = False
     record_timestamp: datetime | None = None  # aware, UTC
     envelope: str = ""  # "", "sns" or "eventbridge"
-    batch_info: dict | None = None  # {"KinesisBatchInfo": {...}} and the like, stream failures
+    batch_info: dict[str, Any] | None = (
+        None  # {"KinesisBatchInfo": {...}} and the like, stream failures
+    )
     dlq_error_code: int | None = None  # a DLQ message's ErrorCode attribute
     parse_error: str = ""  # why the message is unparsed; empty otherwise
     warnings: tuple[str, ...] = ()
@@ -102,10 +104,10 @@ class ParsedRecord:
 
 def parse_message(
     body: str | bytes,
-    message_attributes: dict | None,
+    message_attributes: dict[str, Any] | None,
     queue_kind: str,
     *,
-    system_attributes: dict | None = None,
+    system_attributes: dict[str, Any] | None = None,
 ) -> ParsedRecord:
     """Turn one SQS message into a record; never raises.
 
@@ -144,7 +146,7 @@ def function_name_from_arn(arn: str) -> tuple[str, str]:
     return name, qualifier
 
 
-def attributes_for_storage(message_attributes: dict | None) -> dict:
+def attributes_for_storage(message_attributes: dict[str, Any] | None) -> dict[str, Any]:
     """A JSON-safe copy of ReceiveMessage's MessageAttributes, for the raw-attributes column.
 
     boto3 gives BinaryValue as bytes, which a JSONField cannot hold: it is stored base64-encoded.
@@ -177,7 +179,12 @@ class _NotJson:
         self.reason = reason
 
 
-def _parse(body, message_attributes, queue_kind, system_attributes) -> ParsedRecord:
+def _parse(
+    body: str | bytes,
+    message_attributes: dict[str, Any] | None,
+    queue_kind: str,
+    system_attributes: dict[str, Any] | None,
+) -> ParsedRecord:
     text, size, reason = _decode(body)
     sqs_attributes = _attribute_strings(message_attributes, "StringValue", "BinaryValue")
     if reason:
@@ -235,7 +242,7 @@ def _parse(body, message_attributes, queue_kind, system_attributes) -> ParsedRec
     return _unparsed(_unknown_shape(value, envelope))
 
 
-def _decode(body) -> tuple[str, int, str]:
+def _decode(body: str | bytes) -> tuple[str, int, str]:
     """(text, size in bytes, reason it is unusable)."""
     if isinstance(body, bytes | bytearray | memoryview):
         raw = bytes(body)
@@ -255,7 +262,7 @@ def _decode(body) -> tuple[str, int, str]:
     return "", 0, f"body is a {type(body).__name__}, not text"
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -266,7 +273,7 @@ def _finite_float(text: str) -> float:
     return number
 
 
-def _load_json(text) -> Any:
+def _load_json(text: str) -> Any:
     """Strict JSON (no NaN / Infinity, no out-of-range numbers), or a _NotJson with the reason."""
     if not isinstance(text, str):
         return _NotJson(f"expected JSON text, found {_json_type(text)}")
@@ -308,8 +315,8 @@ def _unknown_shape(value: Any, envelope: str) -> str:
 
 
 def _invocation_record(
-    record: dict, envelope: str, keep_payloads: bool, warnings: list[str], plain: bool
-):
+    record: dict[str, Any], envelope: str, keep_payloads: bool, warnings: list[str], plain: bool
+) -> ParsedRecord:
     """A destination record or a stream failure record (both carry a requestContext)."""
     context = record["requestContext"]
     if not isinstance(context, dict):
@@ -372,7 +379,13 @@ def _invocation_record(
 
 
 def _dlq_record(
-    event, attributes, envelope, sent_at, keep_payloads, warnings, plain
+    event: Any,
+    attributes: dict[str, str],
+    envelope: str,
+    sent_at: datetime | None,
+    keep_payloads: bool,
+    warnings: list[str],
+    plain: bool,
 ) -> ParsedRecord:
     """A dead-letter message: the body is the event that failed, the attributes say why."""
     has_payload, payload = False, None
@@ -397,14 +410,16 @@ def _dlq_record(
     )
 
 
-def _unparsed(reason: str, **fields) -> ParsedRecord:
+def _unparsed(reason: str, **fields: Any) -> ParsedRecord:
     return ParsedRecord(kind="unparsed", parse_error=_clean(reason, MAX_PARSE_ERROR), **fields)
 
 
 # Field helpers: each reads one thing and degrades to a default with a warning, never raises.
 
 
-def _text(source: dict, key: str, limit: int, warnings: list[str], prefix: str = "") -> str:
+def _text(
+    source: dict[str, Any], key: str, limit: int, warnings: list[str], prefix: str = ""
+) -> str:
     value = source.get(key)
     if value is None:
         return ""
@@ -414,7 +429,9 @@ def _text(source: dict, key: str, limit: int, warnings: list[str], prefix: str =
     return _clean(value, limit)
 
 
-def _int(source: dict, key: str, bounds: tuple[int, int], warnings: list[str]) -> int | None:
+def _int(
+    source: dict[str, Any], key: str, bounds: tuple[int, int], warnings: list[str]
+) -> int | None:
     """An integer field; numeric strings ("200", as SQS Number attributes are) are accepted."""
     value = source.get(key)
     if value is None:
@@ -462,7 +479,7 @@ def _epoch_millis(value: Any, warnings: list[str]) -> datetime | None:
 
 
 def _payload(
-    record: dict, key: str, keep: bool, warnings: list[str], plain: bool
+    record: dict[str, Any], key: str, keep: bool, warnings: list[str], plain: bool
 ) -> tuple[bool, Any]:
     """(present, value) of requestPayload / responsePayload."""
     if key not in record or not keep:
@@ -474,7 +491,7 @@ def _payload(
     return True, value
 
 
-def _batch_info(record: dict, warnings: list[str], plain: bool) -> dict | None:
+def _batch_info(record: dict[str, Any], warnings: list[str], plain: bool) -> dict[str, Any] | None:
     """Every top-level *BatchInfo object: KinesisBatchInfo, DDBStreamBatchInfo, KafkaBatchInfo."""
     found = {}
     for key, value in record.items():

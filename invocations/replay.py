@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import audit, aws, invoking, sending, triage
+from invocations import audit, aws, grouping, invoking, sending, triage
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -162,12 +162,11 @@ def start(
 def send(pk: int) -> bool:
     """Send run_replay_batch(pk). When the broker does not answer, the batch stays `pending`,
     marked unsent (its page says so), and requeue_unsent() sends it once the broker is back."""
-    from invocations.tasks import run_replay_batch
 
     def unsent(exc):
         ReplayBatch.objects.filter(pk=pk, status=ReplayBatch.Status.PENDING).update(unsent=True)
 
-    return sending.send(run_replay_batch, pk, on_failure=unsent)
+    return sending.send(sending.RUN_REPLAY_BATCH, pk, on_failure=unsent)
 
 
 def requeue_unsent(limit: int = 100) -> int:
@@ -292,7 +291,7 @@ def run_batch(batch_id: int) -> ReplayBatch:
         # What was replayed before the cancel is no longer backlog.
         with transaction.atomic():
             for group in _groups_of(batch):
-                triage.refresh_backlog(group)
+                grouping.refresh_backlog(group)
     elif batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
         with transaction.atomic():
             audit.record(

@@ -1,9 +1,22 @@
-"""Celery tasks: thin wrappers that take primary keys; the work lives in plain modules that
-tests call directly."""
+"""Celery tasks: thin wrappers that take primary keys; the work lives in the use-case modules
+that tests call directly. The use cases send these tasks by name (invocations.sending), so they
+never import this module."""
 
 import logging
 
 from celery import shared_task
+
+from invocations import (
+    discovery,
+    inventory,
+    invoking,
+    monitor,
+    polling,
+    redrive,
+    replay,
+    retention,
+)
+from invocations.models import Environment, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
 
@@ -12,9 +25,6 @@ log = logging.getLogger(__name__)
 def run_invocation(pk: int, attempt: int = 1) -> None:
     """Invoke the function of Invocation `pk` (see invocations.invoking). A throttled attempt
     is scheduled again with a countdown instead of sleeping in the worker."""
-    from invocations import invoking
-    from invocations.models import Invocation
-
     retry = invoking.run(pk, attempt)
     if retry is None:
         return
@@ -33,7 +43,6 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
 def requeue_unsent() -> int:
     """Beat: send the invocations and replay batches that were saved while the broker was
     down."""
-    from invocations import invoking, replay
 
     return invoking.requeue_unsent() + replay.requeue_unsent()
 
@@ -41,8 +50,6 @@ def requeue_unsent() -> int:
 @shared_task(name="invocations.tasks.sync_functions")
 def sync_functions(environment_id: int | None = None) -> None:
     """Refresh the function inventory of one environment, or of all of them (beat)."""
-    from invocations import inventory
-    from invocations.models import Environment
 
     environments = Environment.objects.all()
     if environment_id is not None:
@@ -51,14 +58,10 @@ def sync_functions(environment_id: int | None = None) -> None:
         inventory.sync(environment)
 
 
-# --- Queue polling and retention (ingestion issue). ---------------------------------------------
-
-
 @shared_task(name="invocations.tasks.poll_queues")
 def poll_queues() -> int:
     """Beat, every POLL_INTERVAL_SECONDS: drain every enabled watched queue. Queues another
     worker holds are skipped (WatchedQueue.claim), so overlapping runs never read one twice."""
-    from invocations import polling
 
     return polling.poll_all().stored
 
@@ -66,8 +69,6 @@ def poll_queues() -> int:
 @shared_task(name="invocations.tasks.poll_queue")
 def poll_queue(queue_id: int) -> int:
     """The "Poll now" button: drain one queue."""
-    from invocations import polling
-    from invocations.models import WatchedQueue
 
     queue = WatchedQueue.objects.select_related("environment").filter(pk=queue_id).first()
     if queue is None:
@@ -78,22 +79,30 @@ def poll_queue(queue_id: int) -> int:
 @shared_task(name="invocations.tasks.purge_old_records")
 def purge_old_records() -> int:
     """Daily: delete records older than RECORD_RETENTION_DAYS (audited, as the system)."""
-    from invocations import polling
 
-    return polling.purge_old_records()
+    return retention.purge_old_records()
 
 
 @shared_task(name="invocations.tasks.run_replay_batch")
 def run_replay_batch(batch_id: int) -> None:
     """Replay a confirmed batch of records (see invocations.replay)."""
-    from invocations import replay
 
     replay.run_batch(batch_id)
+
+
+@shared_task(name="invocations.tasks.discover_queues")
+def discover_queues(environment_id: int, user_id: int | None = None) -> None:
+    """The "Discover" button: watch the queues the functions send to (see discovery.run)."""
+    discovery.run(environment_id, user_id)
+
+
+@shared_task(name="invocations.tasks.redrive_records")
+def redrive_records(record_ids: list[int], queue_url: str, user_id: int | None = None) -> int:
+    """Send dead letters back to a queue (see redrive.run)."""
+    return redrive.run(record_ids, queue_url, user_id)
 
 
 @shared_task(name="invocations.tasks.fetch_function_metrics")
 def fetch_function_metrics(environment_id: int, function_name: str, range_key: str) -> None:
     """The Monitor panel: read a function's CloudWatch metrics (see monitor.fetch)."""
-    from invocations import monitor
-
     monitor.fetch(environment_id, function_name, range_key)

@@ -1,4 +1,5 @@
 import json
+from typing import cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -53,7 +54,9 @@ class BulkActionForm(forms.Form):
 
     def __init__(self, *args, environment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["groups"].queryset = FailureGroup.objects.filter(environment=environment)
+        cast(
+            forms.ModelMultipleChoiceField, self.fields["groups"]
+        ).queryset = FailureGroup.objects.filter(environment=environment)
 
 
 class StatusForm(forms.Form):
@@ -79,7 +82,7 @@ class SnoozeForm(forms.Form):
     occurrences = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("hours") and not data.get("occurrences"):
             raise forms.ValidationError("Snooze for a number of hours or of occurrences.")
         return data

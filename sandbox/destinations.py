@@ -25,7 +25,8 @@ FAILURE_DETAIL_TYPE = "Lambda Function Invocation Result - Failure"
 
 
 def build_record(event, condition: str) -> dict:
-    """The record of DESIGN §3 (the ``event`` is an ``async_queue.AsyncEvent``)."""
+    """The invocation record Lambda sends to an OnSuccess / OnFailure destination (the
+    ``event`` is an ``async_queue.AsyncEvent``)."""
     function = event.function
     result = event.last_result
     executed_version = result.executed_version if result else str(function.version)

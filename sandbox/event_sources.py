@@ -12,122 +12,22 @@ they meet the queue, the stream and the function exactly as any client does: rec
 visibility timeouts, redrive to a dead-letter queue and reserved concurrency all apply.
 """
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from moto.awslambda.models import LambdaBackend, lambda_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.kinesis.models import kinesis_backends
 from moto.sqs.models import sqs_backends
 
+from sandbox import sqs_poller, stream_poller
+from sandbox.mappings import Clients, PollContext
+
 logger = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL_S = 0.2
-INVOKE_READ_TIMEOUT_S = 960  # a function may run 15 minutes
 _installed = False
-
-
-@dataclass(frozen=True)
-class MappedFunction:
-    """What the metrics need to know of a mapping's function, from its ARN."""
-
-    account_id: str
-    region: str
-    function_name: str
-    version: str
-
-    @classmethod
-    def from_arn(cls, arn: str) -> "MappedFunction":
-        parts = arn.split(":")
-        qualifier = parts[7] if len(parts) > 7 else "$LATEST"
-        return cls(parts[4], parts[3], parts[6], qualifier)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One synchronous invoke by a poller. ``invoked`` is False when Lambda refused it
-    (throttled, or the function is gone): nothing ran, so no retry is used up."""
-
-    invoked: bool
-    request_id: str = ""
-    payload: bytes = b""
-    function_error: str | None = None
-    executed_version: str = "$LATEST"
-
-    def parsed_payload(self):
-        try:
-            return json.loads(self.payload or b"null")
-        except ValueError:
-            return self.payload.decode("utf-8", errors="replace")
-
-
-class Clients:
-    """boto3 clients on the sandbox's own endpoint, one per service and region."""
-
-    def __init__(self, endpoint_url: str) -> None:
-        self.endpoint_url = endpoint_url
-        self._clients: dict[tuple[str, str], object] = {}
-        self._lock = threading.Lock()
-
-    def get(self, service: str, region: str):
-        with self._lock:
-            client = self._clients.get((service, region))
-            if client is None:
-                client = boto3.session.Session().client(
-                    service,
-                    region_name=region,
-                    endpoint_url=self.endpoint_url,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                    config=Config(
-                        retries={"max_attempts": 1, "mode": "standard"},
-                        read_timeout=INVOKE_READ_TIMEOUT_S,
-                        connect_timeout=5,
-                    ),
-                )
-                self._clients[(service, region)] = client
-            return client
-
-    def invoke(self, function_arn: str, event: dict) -> Outcome:
-        awslambda = self.get("lambda", function_arn.split(":")[3])
-        try:
-            response = awslambda.invoke(
-                FunctionName=function_arn, Payload=json.dumps(event).encode("utf-8")
-            )
-        except (ClientError, BotoCoreError) as exc:
-            logger.info("event source mapping could not invoke %s: %s", function_arn, exc)
-            return Outcome(invoked=False)
-        return Outcome(
-            invoked=True,
-            request_id=response["ResponseMetadata"].get("RequestId", ""),
-            payload=response["Payload"].read(),
-            function_error=response.get("FunctionError"),
-            executed_version=response.get("ExecutedVersion", "$LATEST"),
-        )
-
-
-@dataclass
-class PollContext:
-    """What one mapping's poller thread is given."""
-
-    mapping: object  # moto's EventSourceMapping, read live so updates apply at once
-    clients: Clients
-    time_scale: float
-    stop: threading.Event
-    is_mapped: Callable[[], bool]
-
-    def running(self) -> bool:
-        return not self.stop.is_set() and self.is_mapped()
-
-    def wait(self, seconds: float) -> None:
-        self.stop.wait(max(seconds, 0.0))
 
 
 class Pollers:
@@ -190,8 +90,6 @@ def _run_poller(poll, context: PollContext) -> None:
 
 
 def _poller_for(source_arn: str):
-    from sandbox import sqs_poller, stream_poller
-
     service = source_arn.split(":")[2]
     if service == "sqs":
         return sqs_poller.poll

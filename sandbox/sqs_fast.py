@@ -1,9 +1,9 @@
 """SQS for the sandbox whose hot path does not depend on queue depth.
 
 moto 5.2.5 keeps a queue as one list and rescans it on every send, receive, delete and count,
-reading the clock once per message on the way (see issue 9: draining 10,000 messages took
-minutes). `install()` patches moto's SQS classes so that a standard queue keeps, beside its
-messages, an index of where each message is:
+reading the clock once per message on the way (draining 10,000 messages took minutes).
+`install()` patches moto's SQS classes so that a standard queue keeps, beside its messages, an
+index of where each message is:
 
 - `ready`: a heap of visible, undelayed messages keyed by arrival order, so receives return
   messages in the same order moto's list scan would;

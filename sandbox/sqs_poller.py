@@ -18,7 +18,7 @@ import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sandbox.event_sources import PollContext
+from sandbox.mappings import PollContext
 
 LONG_POLL_S = 1  # short enough to notice a stop or a disabled mapping quickly
 IDLE_WAIT_S = 0.2

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sandbox import metrics
 from sandbox.destinations import Deliverer
-from sandbox.event_sources import MappedFunction, Outcome, PollContext
+from sandbox.mappings import MappedFunction, Outcome, PollContext
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from alerts import changes, evaluator
 from alerts.models import Notification
-from invocations import triage
+from invocations import grouping
 from tests import factories
 from tests.alerts_support import channel, rule, settled
 from tests.receivers import WebhookReceiver
@@ -41,7 +41,7 @@ def test_a_test_notification_is_delivered_by_the_worker_after_the_commit(celery_
 def test_a_new_group_is_delivered_through_the_worker_with_retries(celery_worker):
     with WebhookReceiver(codes=[503]) as hook:
         rule(channel(hook.url, name="hook"))
-        triage.group_records([factories.failure_record()])
+        grouping.group_records([factories.failure_record()])
         now = timezone.now()
         evaluator.evaluate(now)
 
@@ -57,7 +57,7 @@ def test_the_evaluate_task_sent_by_name_fires_and_the_worker_delivers(celery_wor
     settings.ALERT_SETTLE_SECONDS = 0
     with WebhookReceiver() as hook:
         rule(channel(hook.url, name="hook"))
-        triage.group_records([factories.failure_record()])
+        grouping.group_records([factories.failure_record()])
 
         celery_worker.send_task("alerts.tasks.evaluate")
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from alerts import delivery, evaluator
 from alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from alerts.models import AlertState, Notification
-from invocations import triage
+from invocations import grouping, triage
 from invocations.models import ExecutionRecord, FailureGroup
 from tests import factories
 from tests.alerts_support import channel, deliver_all, evaluate_settled, rule, settled
@@ -44,7 +44,7 @@ def test_a_new_group_sends_exactly_one_email_and_one_webhook_whose_signature_ver
         webhook = channel(hook.url, name="hook")
         rule(email, webhook)
         record = factories.failure_record(error_type="KeyError", message="'customer_id'")
-        triage.group_records([record])
+        grouping.group_records([record])
         group = FailureGroup.objects.get()
 
         first = evaluator.evaluate()
@@ -75,7 +75,7 @@ def test_a_signature_made_with_another_secret_does_not_verify():
     with WebhookReceiver() as hook:
         webhook = channel(hook.url, name="hook")
         rule(webhook)
-        triage.group_records([factories.failure_record()])
+        grouping.group_records([factories.failure_record()])
 
         evaluate_settled()
         deliver_all()
@@ -91,7 +91,7 @@ def test_a_thousand_failures_in_fifty_groups_within_a_minute_send_one_digest():
             factories.failure_record(error_type=f"Error{i % 50}", message=f"case {i % 50}")
             for i in range(1000)
         ]
-        triage.group_records(records)
+        grouping.group_records(records)
         assert FailureGroup.objects.count() == 50
 
         evaluate_settled()
@@ -109,7 +109,7 @@ def test_a_thousand_failures_in_fifty_groups_within_a_minute_send_one_digest():
 def test_a_snoozed_group_sends_nothing():
     with WebhookReceiver() as hook:
         rule(channel(hook.url, name="hook"))
-        triage.group_records([factories.failure_record()])
+        grouping.group_records([factories.failure_record()])
         FailureGroup.objects.update(snoozed_until=timezone.now() + timedelta(hours=2))
 
         evaluate_settled()
@@ -123,13 +123,13 @@ def test_a_snoozed_group_sends_nothing():
 def test_a_regression_sends_again_each_time(admin_user):
     with WebhookReceiver() as hook:
         rule(channel(hook.url, name="hook"), on_regression=True)
-        triage.group_records([factories.failure_record(version="3")])
+        grouping.group_records([factories.failure_record(version="3")])
         evaluate_settled()
         group = FailureGroup.objects.get()
 
         for version in ("4", "5"):
             triage.set_status(group, "resolved", _request(admin_user), version=version)
-            triage.group_records([factories.failure_record(version=version)])
+            grouping.group_records([factories.failure_record(version=version)])
             group.refresh_from_db()
             assert group.regressed
             evaluator.evaluate()
@@ -142,7 +142,7 @@ def test_a_regression_sends_again_each_time(admin_user):
 def test_a_receiver_answering_500_twice_then_200_gets_the_message_once_on_the_third_attempt():
     with WebhookReceiver(codes=[500, 500, 200]) as hook:
         rule(channel(hook.url, name="hook"))
-        triage.group_records([factories.failure_record()])
+        grouping.group_records([factories.failure_record()])
         evaluate_settled()
         pk = Notification.objects.get().pk
 
@@ -169,7 +169,7 @@ def test_a_receiver_that_is_down_leaves_a_failed_delivery_on_the_pages_and_inges
 ):
     down = channel(f"http://127.0.0.1:{free_port()}/hook", name="down")
     rule(down)
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     evaluate_settled()
 
     deliver_all()
@@ -187,7 +187,7 @@ def test_a_receiver_that_is_down_leaves_a_failed_delivery_on_the_pages_and_inges
     assert "down" in health["checks"]["alerts"]["reason"]
 
     # Ingestion and the other alerts carry on.
-    triage.group_records([factories.failure_record(error_type="TypeError")])
+    grouping.group_records([factories.failure_record(error_type="TypeError")])
     assert ExecutionRecord.objects.filter(failure_group__isnull=False).count() == 2
     assert evaluate_settled() == 1
 
@@ -195,7 +195,7 @@ def test_a_receiver_that_is_down_leaves_a_failed_delivery_on_the_pages_and_inges
 def test_the_group_page_says_who_was_notified(client, admin_user):
     with WebhookReceiver() as hook:
         rule(channel(hook.url, name="oncall-hook"))
-        triage.group_records([factories.failure_record()])
+        grouping.group_records([factories.failure_record()])
         evaluate_settled()
         deliver_all()
         group = FailureGroup.objects.get()

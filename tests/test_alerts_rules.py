@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from alerts import delivery, evaluator
 from alerts.models import AlertState, Notification
-from invocations import triage
+from invocations import grouping
 from invocations.models import FailureGroup, WatchedQueue
 from tests import factories
 from tests.alerts_support import channel, evaluate_settled, rule, settled
@@ -22,7 +22,7 @@ def _events():
 
 
 def test_a_group_that_existed_before_the_rule_is_not_news():
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     rule(channel(HOOK))
 
     assert evaluate_settled() == 0
@@ -30,7 +30,7 @@ def test_a_group_that_existed_before_the_rule_is_not_news():
 
 def test_a_new_group_waits_for_the_settle_window():
     rule(channel(HOOK))
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     now = timezone.now()
 
     evaluator.evaluate(now)
@@ -46,10 +46,10 @@ def test_one_request_whose_records_arrive_from_two_queues_a_poll_apart_is_one_pr
         kind="dlq", error_type="", request_id="6f1c9c1e-1f4b-4f7e-9d2a-7a1c2b3d4e5f"
     )
     now = timezone.now()
-    triage.group_records([letter])  # first poll: the dead letter makes a group of its own
+    grouping.group_records([letter])  # first poll: the dead letter makes a group of its own
     evaluator.evaluate(now)
 
-    triage.group_records([factories.failure_record(request_id=letter.request_id)])  # next poll
+    grouping.group_records([factories.failure_record(request_id=letter.request_id)])  # next poll
     evaluator.evaluate(now + timedelta(seconds=10))
     evaluator.evaluate(settled(now + timedelta(seconds=10)))
 
@@ -62,10 +62,10 @@ def test_one_request_whose_records_arrive_from_two_queues_a_poll_apart_is_one_pr
 def test_a_dead_letter_arriving_after_its_record_adds_no_message():
     rule(channel(HOOK))
     record = factories.failure_record()
-    triage.group_records([record])
+    grouping.group_records([record])
     evaluate_settled()
 
-    triage.group_records([factories.failure_record(kind="dlq", request_id=record.request_id)])
+    grouping.group_records([factories.failure_record(kind="dlq", request_id=record.request_id)])
     evaluate_settled()
 
     assert _events() == ["new_group"]
@@ -81,7 +81,7 @@ def test_a_dead_letter_arriving_after_its_record_adds_no_message():
 )
 def test_a_group_put_aside_sends_nothing(change, fields):
     rule(channel(HOOK), **fields)
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     FailureGroup.objects.update(**change)
 
     assert evaluate_settled() == 0
@@ -89,7 +89,7 @@ def test_a_group_put_aside_sends_nothing(change, fields):
 
 def test_an_acknowledged_group_still_notifies_when_the_rule_says_so():
     rule(channel(HOOK), skip_acknowledged=False)
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     FailureGroup.objects.update(status="acknowledged")
 
     assert evaluate_settled() == 1
@@ -98,7 +98,7 @@ def test_an_acknowledged_group_still_notifies_when_the_rule_says_so():
 def test_an_assigned_group_is_quiet_only_if_the_rule_says_so(admin_user):
     rule(channel(HOOK, name="a"), name="quiet")
     rule(channel(HOOK, name="b"), name="loud", skip_assigned=False)
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     FailureGroup.objects.update(assignee=admin_user)
 
     evaluate_settled()
@@ -113,7 +113,7 @@ def test_filters_on_function_error_type_and_kind():
         error_types="Value*",
         kinds="failure",
     )
-    triage.group_records(
+    grouping.group_records(
         [
             factories.failure_record(function="orders-api", error_type="ValueError"),
             factories.failure_record(function="orders-api", error_type="KeyError"),
@@ -121,7 +121,7 @@ def test_filters_on_function_error_type_and_kind():
         ]
     )
     letter = factories.failure_record(function="orders-eu", kind="dlq", error_type="")
-    triage.group_records([letter])
+    grouping.group_records([letter])
 
     evaluate_settled()
 
@@ -133,11 +133,11 @@ def test_filters_on_function_error_type_and_kind():
 def test_a_spike_fires_once_and_again_only_after_a_quiet_period(settings):
     settings.ALERT_SPIKE_QUIET_MINUTES = 10
     rule(channel(HOOK), on_new_group=False, spike_count=5, spike_minutes=5)
-    triage.group_records([factories.failure_record() for _ in range(4)])
+    grouping.group_records([factories.failure_record() for _ in range(4)])
     now = timezone.now()
     assert evaluator.evaluate(now) == 0
 
-    triage.group_records([factories.failure_record() for _ in range(3)])
+    grouping.group_records([factories.failure_record() for _ in range(3)])
     fired = evaluator.evaluate(now)
     still_spiking = evaluator.evaluate(now + timedelta(minutes=1))
     after_window_not_quiet_yet = evaluator.evaluate(now + timedelta(minutes=6))
@@ -146,7 +146,7 @@ def test_a_spike_fires_once_and_again_only_after_a_quiet_period(settings):
     assert (fired, still_spiking, after_window_not_quiet_yet, after_quiet) == (1, 0, 0, 0)
     assert not state.active
 
-    triage.group_records([factories.failure_record() for _ in range(5)])
+    grouping.group_records([factories.failure_record() for _ in range(5)])
     again = evaluator.evaluate()
 
     assert again == 1
@@ -155,7 +155,7 @@ def test_a_spike_fires_once_and_again_only_after_a_quiet_period(settings):
 
 def test_an_old_unreplayed_failure_fires_once_and_clears_when_replayed():
     rule(channel(HOOK), on_new_group=False, backlog_minutes=60)
-    triage.group_records(
+    grouping.group_records(
         [factories.failure_record(received_at=timezone.now() - timedelta(hours=2))]
     )
 
@@ -187,12 +187,12 @@ def test_a_queue_whose_polls_fail_for_long_enough_fires_once():
 def test_a_dead_letter_queue_deeper_than_the_threshold_fires_from_stored_records():
     rule(channel(HOOK), on_new_group=False, dlq_depth=2)
     letters = factories.queue(kind="dlq")
-    triage.group_records(
+    grouping.group_records(
         [factories.failure_record(kind="dlq", watched=letters, error_type="") for _ in range(2)]
     )
     assert evaluator.evaluate() == 0
 
-    triage.group_records([factories.failure_record(kind="dlq", watched=letters, error_type="")])
+    grouping.group_records([factories.failure_record(kind="dlq", watched=letters, error_type="")])
 
     assert evaluator.evaluate() == 1
     assert Notification.objects.get().payload["counts"]["depth"] == 3
@@ -200,14 +200,14 @@ def test_a_dead_letter_queue_deeper_than_the_threshold_fires_from_stored_records
 
 def test_a_disabled_rule_sends_nothing():
     rule(channel(HOOK), enabled=False)
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
 
     assert evaluate_settled() == 0
 
 
 def test_under_the_threshold_each_group_gets_its_own_message():
     rule(channel(HOOK, digest_after=3))
-    triage.group_records(
+    grouping.group_records(
         [factories.failure_record(error_type=f"Error{i}", message=f"case {i}") for i in range(3)]
     )
 
@@ -230,7 +230,7 @@ def test_a_steady_state_costs_the_same_queries_however_many_problems_are_open():
     old = timezone.now() - timedelta(hours=2)
 
     def add_groups(start, count):
-        triage.group_records(
+        grouping.group_records(
             [
                 factories.failure_record(error_type=f"E{i}", message=f"m{i}", received_at=old)
                 for i in range(start, start + count)
@@ -253,7 +253,7 @@ def test_a_storm_that_goes_on_gets_one_digest_a_minute():
     start = timezone.now()
 
     def tick(first, count, seconds):
-        triage.group_records(
+        grouping.group_records(
             [
                 factories.failure_record(error_type=f"Storm{i}", message=f"m{i}")
                 for i in range(first, first + count)
@@ -279,7 +279,7 @@ def test_a_storm_that_goes_on_gets_one_digest_a_minute():
 
 def test_groups_a_rule_filters_out_are_read_once_not_every_round():
     rule(channel(HOOK), function_patterns="billing")
-    triage.group_records(
+    grouping.group_records(
         [factories.failure_record(error_type=f"E{i}", message=f"m{i}") for i in range(5)]
     )
 

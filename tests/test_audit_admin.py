@@ -1,6 +1,6 @@
 import pytest
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import AuditEvent, FailureGroup
 from tests import factories
 
@@ -77,7 +77,7 @@ def test_a_viewer_cannot_open_the_admin(client, bob):
 
 
 def test_the_group_page_links_admins_to_its_audit_history(client, admin_user, bob):
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     group = FailureGroup.objects.get()
 
     client.force_login(admin_user)

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from django.utils import timezone
 
-from invocations import deploys, inventory
-from invocations.models import Deploy, Environment, FailureGroup, Function
+from invocations import deploys, inventory, invoking
+from invocations.models import Deploy, Environment, FailureGroup, Function, Invocation
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/lambda-sandbox"
 
@@ -161,3 +161,37 @@ def test_a_group_is_put_beside_the_last_deploy_before_it(db):
     assert deploys.group_note(after) == "first seen 3 min after version 7 was published"
     assert notes == {after.pk: "first seen 3 min after version 7 was published"}
     assert deploys.group_note(before) == ""
+
+
+@pytest.mark.sandbox
+def test_an_invocation_stores_the_code_and_configuration_it_ran_with(
+    sandbox_env, awslambda, probe, alice
+):
+    published = awslambda.publish_version(FunctionName=probe)
+    awslambda.update_function_code(FunctionName=probe, ZipFile=code("two"))
+    awslambda.update_function_configuration(FunctionName=probe, MemorySize=512)
+    inventory.sync(sandbox_env)
+    function = Function.objects.get(name=probe)
+    latest = Invocation.objects.create(
+        environment=sandbox_env, function=function, function_name=probe, payload="{}"
+    )
+    pinned = Invocation.objects.create(
+        environment=sandbox_env,
+        function=function,
+        function_name=probe,
+        qualifier=published["Version"],
+        invocation_type="Event",
+        payload="{}",
+    )
+
+    invoking.run(latest.pk)
+    invoking.run(pinned.pk)
+
+    latest.refresh_from_db()
+    pinned.refresh_from_db()
+    assert latest.status == "succeeded"
+    assert latest.code_sha256 == function.code_sha256 != published["CodeSha256"]
+    assert (latest.configured_memory_mb, latest.configured_timeout_s) == (512, 3)
+    assert pinned.status == "accepted"
+    assert pinned.code_sha256 == published["CodeSha256"]
+    assert pinned.configured_memory_mb == 128

@@ -68,12 +68,12 @@ def test_invocations_submitted_while_redis_is_down_stay_queued_and_run_once_it_i
 def test_a_replay_confirmed_while_redis_is_down_waits_and_runs_once_it_is_back(
     transactional_db, sandbox_env, redis_server, client, admin_user
 ):
-    from invocations import replay, triage
+    from invocations import grouping, replay
     from invocations.models import ReplayBatch
     from tests import factories
 
     record = factories.failure_record(function="hello", payload={"name": "ann"})
-    triage.group_records([record])
+    grouping.group_records([record])
     client.force_login(admin_user)
     redis_server.stop()
 

@@ -1,6 +1,6 @@
 """Fault injection on ingestion: the poller killed at random moments, the database refusing
 writes during a poll. Whatever breaks, every message ends up stored once and deleted only after
-its record is committed (DESIGN §4)."""
+its record is committed."""
 
 import json
 import random

@@ -1,4 +1,4 @@
-"""Which failures group together (issue 6, "Grouping")."""
+"""Which failures group together (the error fingerprint)."""
 
 import hashlib
 import json

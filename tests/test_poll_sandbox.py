@@ -75,7 +75,8 @@ def test_an_event_invoke_of_orders_with_bad_input_reaches_the_records_page(
     page.goto(f"{live_server.url}/records/")
     page.get_by_label("Search").fill(request_id)
     page.get_by_label("Search").press("Enter")
-    # The filter is in the URL, to share; htmx pushes it once the filtered rows are in.
+    # The filter is in the URL, to share; it is pushed once the search has answered (the rows
+    # may already be on the page before it).
     expect(page).to_have_url(re.compile(re.escape(request_id)))
     rows = page.locator("#record-results tbody tr")
     expect(rows).to_have_count(2)

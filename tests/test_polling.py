@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from moto import mock_aws
 
-from invocations import aws, polling
+from invocations import aws, polling, retention
 from invocations.models import AuditEvent, Environment, ExecutionRecord, Invocation, WatchedQueue
 
 pytestmark = pytest.mark.timeout(60)
@@ -116,21 +116,21 @@ def test_an_insert_refused_by_the_unique_key_is_rolled_back_and_stored_once(sqs,
     # Another poller whose lease overlapped stored a message between our read and our insert.
     from django.db import IntegrityError
 
-    from invocations import triage
+    from invocations import grouping
     from invocations.models import FailureGroup
 
     queue = make_queue(sqs, "orders-on-failure")
     for order in (-1, -2):
         sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record(f"req{order}", order))
     messages = aws.receive_messages(queue.environment, queue.url)
-    real_group_records = triage.group_records
+    real_group_records = grouping.group_records
 
     def refused_once(records):
-        monkeypatch.setattr(triage, "group_records", real_group_records)
+        monkeypatch.setattr(grouping, "group_records", real_group_records)
         real_group_records(records)
         raise IntegrityError("UNIQUE constraint failed: queue, message_id")
 
-    monkeypatch.setattr(triage, "group_records", refused_once)
+    monkeypatch.setattr(grouping, "group_records", refused_once)
 
     stored = polling.store_batch(queue, messages)
 
@@ -396,7 +396,7 @@ def test_it_links_records_to_the_invocation_whichever_arrives_first(sqs):
     later = Invocation.objects.create(
         environment=env, function_name="orders", invocation_type="Event", request_id="later-request"
     )
-    linked = polling.link_records_to_invocation(later)
+    linked = ExecutionRecord.objects.link_to(later)
 
     assert ExecutionRecord.objects.get(request_id=REQUEST_ID).invocation == earlier
     assert linked == 1
@@ -472,7 +472,7 @@ def test_it_purges_old_records_in_chunks_and_audits_it_once(sqs):
         received_at=timezone.now() - timedelta(days=91)
     )
 
-    deleted = polling.purge_old_records(days=90, chunk=2)
+    deleted = retention.purge_old_records(days=90, chunk=2)
 
     assert deleted == 3
     assert sorted(ExecutionRecord.objects.values_list("message_id", flat=True)) == ["m3", "m4"]

@@ -5,6 +5,7 @@ import json
 import zipfile
 
 import pytest
+from celery import current_app
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from moto import mock_aws
@@ -41,7 +42,13 @@ def queue(env):
 @pytest.fixture
 def queued_polls(monkeypatch):
     calls = []
-    monkeypatch.setattr(tasks.poll_queue, "delay", lambda *args: calls.append(args))
+
+    # The broker is outside this test: record what the page sends instead.
+    def send_task(name, args=(), **options):
+        if name == "invocations.tasks.poll_queue":
+            calls.append(tuple(args))
+
+    monkeypatch.setattr(current_app, "send_task", send_task)
     return calls
 
 
@@ -224,19 +231,32 @@ def functions_with_targets(moto_aws):
     return {"failures": failures, "notify": notify_queue, "lonely": lonely}
 
 
-def test_discover_watches_queues_follows_topics_and_explains_the_rest(
-    client, admin_user, functions_with_targets
+def test_discover_runs_in_the_worker_watches_queues_follows_topics_and_explains_the_rest(
+    client, admin_user, functions_with_targets, monkeypatch, django_capture_on_commit_callbacks
 ):
+    sent = []
+    monkeypatch.setattr(
+        current_app, "send_task", lambda name, args=(), **options: sent.append((name, args))
+    )
     client.force_login(admin_user)
 
-    response = client.post(reverse("queues-discover"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("queues-discover"))
+    running = client.get(reverse("queues")).content.decode()
+    # The worker's side: the task the page sent, run as the worker would.
+    [(name, args)] = sent
+    tasks.discover_queues(*args)
+    body = client.get(reverse("queues")).content.decode()
 
-    body = response.content.decode()
+    assert response.status_code == 302
+    assert name == "invocations.tasks.discover_queues"
+    assert "Running in the worker" in running
     watched = {q.url: (q.kind, q.function_name) for q in WatchedQueue.objects.all()}
     assert watched == {
         functions_with_targets["failures"]: ("destination", "orders"),
         functions_with_targets["notify"]: ("destination", "notify"),
     }
+    assert "Running in the worker" not in body
     assert "Not pollable directly" in body
     assert "lonely-topic" in body
     assert "aws sns subscribe --topic-arn " + functions_with_targets["lonely"] in body

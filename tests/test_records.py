@@ -1,4 +1,5 @@
-"""The parser against every message shape of DESIGN §3, with bodies as AWS writes them."""
+"""The parser against every message shape Lambda, SNS and EventBridge write to a queue, with
+bodies as AWS writes them."""
 
 import json
 from datetime import UTC, datetime

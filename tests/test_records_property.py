@@ -1,4 +1,5 @@
-"""Whatever arrives on a queue, the parser gives a record and never raises (DESIGN §4)."""
+"""Whatever arrives on a queue, the parser gives a record and never raises: an unparsable message
+is stored as `unparsed`, never dropped nor re-read forever."""
 
 import json
 from datetime import datetime

@@ -32,7 +32,7 @@ def test_it_leaves_scalars_and_unknown_keys_alone():
 def _render(value, user):
     request = RequestFactory().get("/")
     request.user = user
-    template = Template("{% load triage %}{% json_block value 'Payload' %}")
+    template = Template("{% load display %}{% json_block value 'Payload' %}")
     return template.render(Context({"value": value, "request": request}))
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from invocations import replay, triage
+from invocations import grouping, replay
 from invocations.models import AuditEvent, FailureGroup, Invocation, ReplayBatch
 from tests import factories
 
@@ -18,7 +18,7 @@ def _request(user):
 
 def _records(function, payloads, **kwargs):
     records = [factories.failure_record(function=function, payload=p, **kwargs) for p in payloads]
-    triage.group_records(records)
+    grouping.group_records(records)
     return records
 
 
@@ -223,7 +223,7 @@ def test_an_event_that_arrived_twice_is_replayed_once_and_resolves_both(alice, s
         payload={"name": "ann"},
         request_id=record.request_id,
     )
-    triage.group_records([record, letter])
+    grouping.group_records([record, letter])
     group = FailureGroup.objects.get()
 
     plan = replay.plan([record, letter], sandbox_env, "hello")

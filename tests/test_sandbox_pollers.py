@@ -3,7 +3,7 @@ record and stream-failure record, and the percentile statistic."""
 
 import pytest
 
-from sandbox.event_sources import Outcome
+from sandbox.mappings import Outcome
 from sandbox.metrics import percentile
 from sandbox.sqs_poller import failed_message_ids, lambda_record
 from sandbox.stream_poller import Batch, StreamRecord, failure_record

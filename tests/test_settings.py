@@ -104,3 +104,31 @@ def test_check_deploy_is_clean_with_production_settings():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def _installed_apps(**env) -> list[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DJANGO_") and k != "SANDBOX_ENABLED"
+    }
+    clean.update(env, DJANGO_SETTINGS_MODULE="dashboard.settings", DJANGO_DEBUG="true")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(' '.join(settings.INSTALLED_APPS))",
+        ],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_production_settings_leave_the_sandbox_out():
+    assert "sandbox" not in _installed_apps()
+    assert "sandbox" in _installed_apps(SANDBOX_ENABLED="true")

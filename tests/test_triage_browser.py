@@ -4,7 +4,7 @@ replays it, and sees it resolved. The replay crosses Redis to a real worker and 
 import pytest
 from playwright.sync_api import expect
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import FailureGroup
 from tests import factories
 
@@ -27,7 +27,7 @@ def test_a_failure_is_assigned_replayed_and_resolved(
         message="downstream unavailable",
         payload={"name": "ann"},
     )
-    triage.group_records([record])
+    grouping.group_records([record])
     group = FailureGroup.objects.get()
     _log_in(page, live_server, "alice")
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from invocations import triage
+from invocations import grouping, triage
 from invocations.models import AuditEvent, FailureGroup, GroupActivity, Invocation
 from tests import factories
 
@@ -18,7 +18,7 @@ def _request(user):
 
 
 def _group(*records):
-    triage.group_records(list(records))
+    grouping.group_records(list(records))
     return FailureGroup.objects.get()
 
 
@@ -26,7 +26,7 @@ def test_failures_that_differ_only_in_variable_parts_share_one_group():
     first = factories.failure_record(message="order must be a positive integer, got -1")
     second = factories.failure_record(message="order must be a positive integer, got -7")
 
-    triage.group_records([first, second])
+    grouping.group_records([first, second])
 
     group = FailureGroup.objects.get()
     assert group.count == 2
@@ -43,7 +43,7 @@ def test_other_functions_and_other_errors_get_their_own_groups():
         factories.failure_record(function="orders", error_type="KeyError", message="'sku'"),
     ]
 
-    triage.group_records(records)
+    grouping.group_records(records)
 
     assert FailureGroup.objects.count() == 3
 
@@ -51,7 +51,7 @@ def test_other_functions_and_other_errors_get_their_own_groups():
 def test_successes_are_not_grouped():
     ok = factories.failure_record(kind="success", condition="Success", error_type="", message="")
 
-    assert triage.group_records([ok]) == 0
+    assert grouping.group_records([ok]) == 0
     assert FailureGroup.objects.count() == 0
 
 
@@ -82,11 +82,11 @@ def test_a_failed_synchronous_invocation_joins_a_group(alice):
         finished_at=timezone.now(),
     )
 
-    group = triage.group_invocation(invocation)
+    group = grouping.group_invocation(invocation)
 
     assert group is not None and group.count == 1
     assert invocation.failure_group == group
-    assert triage.group_invocation(invocation) is None  # grouped once only
+    assert grouping.group_invocation(invocation) is None  # grouped once only
 
 
 def test_a_successful_invocation_is_not_grouped():
@@ -95,7 +95,7 @@ def test_a_successful_invocation_is_not_grouped():
         environment=env, function_name="orders", status=Invocation.Status.SUCCEEDED
     )
 
-    assert triage.group_invocation(invocation) is None
+    assert grouping.group_invocation(invocation) is None
 
 
 def test_the_workflow_moves_open_to_acknowledged_to_resolved_and_writes_the_timeline(alice):
@@ -125,7 +125,7 @@ def test_a_failure_from_a_newer_version_reopens_a_resolved_group_as_regressed(al
     group = _group(factories.failure_record(version="6"))
     triage.set_status(group, "resolved", _request(alice), version="7")
 
-    triage.group_records([factories.failure_record(version="8")])
+    grouping.group_records([factories.failure_record(version="8")])
 
     group.refresh_from_db()
     assert group.status == "open"
@@ -137,7 +137,7 @@ def test_a_failure_from_an_older_version_does_not_reopen_it(alice):
     group = _group(factories.failure_record(version="6"))
     triage.set_status(group, "resolved", _request(alice), version="7")
 
-    triage.group_records([factories.failure_record(version="5")])
+    grouping.group_records([factories.failure_record(version="5")])
 
     group.refresh_from_db()
     assert group.status == "resolved"
@@ -148,7 +148,7 @@ def test_any_new_failure_reopens_a_group_resolved_without_a_version(alice):
     group = _group(factories.failure_record(version="3"))
     triage.set_status(group, "resolved", _request(alice))
 
-    triage.group_records([factories.failure_record(version="1")])
+    grouping.group_records([factories.failure_record(version="1")])
 
     group.refresh_from_db()
     assert (group.status, group.regressed) == ("open", True)
@@ -158,7 +158,7 @@ def test_an_ignored_group_counts_silently(alice):
     group = _group(factories.failure_record())
     triage.set_status(group, "ignored", _request(alice))
 
-    triage.group_records([factories.failure_record(), factories.failure_record()])
+    grouping.group_records([factories.failure_record(), factories.failure_record()])
 
     group.refresh_from_db()
     assert (group.status, group.count) == ("ignored", 3)
@@ -169,11 +169,11 @@ def test_a_snooze_by_count_ends_after_that_many_more_occurrences(alice):
     triage.snooze(group, _request(alice), occurrences=2)
     assert FailureGroup.objects.snoozed().filter(pk=group.pk).exists()
 
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     group.refresh_from_db()
     assert group.is_snoozed
 
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     group.refresh_from_db()
     assert not group.is_snoozed
     assert not FailureGroup.objects.snoozed().filter(pk=group.pk).exists()
@@ -201,17 +201,17 @@ def test_assigning_records_before_and_after(alice, bob):
 
 
 def test_regression_rules_for_versions():
-    assert triage.is_regression("", "1")
-    assert triage.is_regression("7", "7")
-    assert triage.is_regression("7", "12")
-    assert not triage.is_regression("7", "6")
-    assert triage.is_regression("7", "$LATEST")
-    assert triage.is_regression("prod", "3")
+    assert grouping.is_regression("", "1")
+    assert grouping.is_regression("7", "7")
+    assert grouping.is_regression("7", "12")
+    assert not grouping.is_regression("7", "6")
+    assert grouping.is_regression("7", "$LATEST")
+    assert grouping.is_regression("prod", "3")
 
 
 def test_a_dead_letter_joins_the_group_of_its_requests_failure_record():
     record = factories.failure_record(request_id="5b8f0c1e-1f4b-4f7e-9d2a-7a1c2b3d4e5f")
-    triage.group_records([record])
+    grouping.group_records([record])
     letter = factories.failure_record(
         kind="dlq",
         error_type="",
@@ -219,7 +219,7 @@ def test_a_dead_letter_joins_the_group_of_its_requests_failure_record():
         message="order must be a positive integer, got -1",
     )
 
-    triage.group_records([letter])
+    grouping.group_records([letter])
 
     group = FailureGroup.objects.get()
     assert group.error_type == "ValueError"
@@ -234,10 +234,10 @@ def test_a_dead_letter_that_arrived_first_moves_to_its_records_group():
         request_id="9c8f0c1e-1f4b-4f7e-9d2a-7a1c2b3d4e5f",
         message="order must be a positive integer, got -1",
     )
-    triage.group_records([letter])
+    grouping.group_records([letter])
     assert FailureGroup.objects.get().error_class == "dlq_message"
 
-    triage.group_records([factories.failure_record(request_id=letter.request_id)])
+    grouping.group_records([factories.failure_record(request_id=letter.request_id)])
 
     group = FailureGroup.objects.get()
     assert group.error_type == "ValueError"
@@ -246,8 +246,8 @@ def test_a_dead_letter_that_arrived_first_moves_to_its_records_group():
 
 def test_backlog_figures_add_up_batch_by_batch():
     old = timezone.now() - timedelta(days=3)
-    triage.group_records([factories.failure_record(received_at=old)])
-    triage.group_records([factories.failure_record(), factories.failure_record()])
+    grouping.group_records([factories.failure_record(received_at=old)])
+    grouping.group_records([factories.failure_record(), factories.failure_record()])
 
     group = FailureGroup.objects.get()
     assert (group.count, group.backlog_count, group.backlog_oldest) == (3, 3, old)
@@ -255,17 +255,17 @@ def test_backlog_figures_add_up_batch_by_batch():
 
 def test_a_dead_letter_of_an_event_already_replayed_is_not_backlog():
     record = factories.failure_record()
-    triage.group_records([record])
+    grouping.group_records([record])
     Invocation.objects.create(
         environment=record.environment,
         function_name="orders",
         replay_of=record,
         status=Invocation.Status.SUCCEEDED,
     )
-    triage.refresh_backlog(record.failure_group)
+    grouping.refresh_backlog(record.failure_group)
     letter = factories.failure_record(kind="dlq", error_type="", request_id=record.request_id)
 
-    triage.group_records([letter])
+    grouping.group_records([letter])
 
     group = FailureGroup.objects.get()
     assert (group.count, group.backlog_count) == (2, 0)
@@ -273,7 +273,7 @@ def test_a_dead_letter_of_an_event_already_replayed_is_not_backlog():
 
 def test_a_stray_dead_letter_replayed_twice_moves_once():
     letter = factories.failure_record(kind="dlq", error_type="", function="orders")
-    triage.group_records([letter])
+    grouping.group_records([letter])
     for _ in range(2):  # two replays that failed: two rows when joined
         Invocation.objects.create(
             environment=letter.environment,
@@ -282,7 +282,7 @@ def test_a_stray_dead_letter_replayed_twice_moves_once():
             status=Invocation.Status.FUNCTION_ERROR,
         )
 
-    triage.group_records([factories.failure_record(request_id=letter.request_id)])
+    grouping.group_records([factories.failure_record(request_id=letter.request_id)])
 
     group = FailureGroup.objects.get()
     assert group.error_type == "ValueError"
@@ -291,12 +291,12 @@ def test_a_stray_dead_letter_replayed_twice_moves_once():
 
 def test_a_new_dead_letter_keeps_the_group_whose_stray_moves_in_the_same_batch():
     stray = factories.failure_record(kind="dlq", error_type="")
-    triage.group_records([stray])
+    grouping.group_records([stray])
     letters_group = FailureGroup.objects.get()
     new_letter = factories.failure_record(kind="dlq", error_type="")  # another request
     record = factories.failure_record(request_id=stray.request_id)
 
-    triage.group_records([new_letter, record])
+    grouping.group_records([new_letter, record])
 
     letters_group.refresh_from_db()
     assert (letters_group.count, letters_group.backlog_count) == (1, 1)
@@ -306,13 +306,13 @@ def test_a_new_dead_letter_keeps_the_group_whose_stray_moves_in_the_same_batch()
 
 
 def test_purging_records_recounts_their_groups_backlog():
-    from invocations import polling
+    from invocations import retention
 
     old = factories.failure_record(received_at=timezone.now() - timedelta(days=100))
     kept = factories.failure_record()
-    triage.group_records([old, kept])
+    grouping.group_records([old, kept])
 
-    polling.purge_old_records(days=90)
+    retention.purge_old_records(days=90)
 
     group = FailureGroup.objects.get()
     assert (group.backlog_count, group.backlog_oldest) == (1, kept.received_at)
@@ -320,13 +320,13 @@ def test_purging_records_recounts_their_groups_backlog():
 
 def test_a_stray_named_by_two_groups_of_one_batch_moves_once():
     stray = factories.failure_record(kind="dlq", error_type="")
-    triage.group_records([stray])
+    grouping.group_records([stray])
     first = factories.failure_record(request_id=stray.request_id)
     second = factories.failure_record(
         request_id=stray.request_id, error_type="KeyError", message="'sku'"
     )
 
-    triage.group_records([first, second])
+    grouping.group_records([first, second])
 
     counts = list(FailureGroup.objects.values_list("count", flat=True))
     assert sorted(counts) == [1, 2]  # three records, each counted once; the letters' group gone

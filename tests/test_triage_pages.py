@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from invocations import triage
+from invocations import grouping, triage
 from invocations.models import AuditEvent, FailureGroup
 from tests import factories
 
@@ -13,7 +13,7 @@ def _groups(n: int, prefix: str = "fn"):
     records = [
         factories.failure_record(function=f"{prefix}-{i}", message=f"boom {i}") for i in range(n)
     ]
-    triage.group_records(records)
+    grouping.group_records(records)
     return list(FailureGroup.objects.order_by("function_name"))
 
 
@@ -124,7 +124,7 @@ def test_the_group_page_shows_occurrences_the_stack_and_the_timeline(client, ali
     record = factories.failure_record()
     record.stack_trace = 'File "/var/task/lambda_function.py", line 6, in lambda_handler'
     record.save()
-    triage.group_records([record])
+    grouping.group_records([record])
     group = FailureGroup.objects.get()
     client.force_login(alice)
     client.post(f"/groups/{group.pk}/comment/", {"text": "looking <b>now</b>"})
@@ -141,7 +141,7 @@ def test_the_group_page_shows_occurrences_the_stack_and_the_timeline(client, ali
 
 
 def test_a_refused_transition_on_the_group_page_is_a_message_not_an_error(client, alice):
-    triage.group_records([factories.failure_record()])
+    grouping.group_records([factories.failure_record()])
     group = FailureGroup.objects.get()
     client.force_login(alice)
     client.post(f"/groups/{group.pk}/status/", {"status": "ignored"})

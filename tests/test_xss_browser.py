@@ -4,7 +4,7 @@ browser: nothing runs, no markup is created from it, and the text is shown as te
 import pytest
 from django.utils import timezone
 
-from invocations import triage
+from invocations import grouping
 from invocations.models import (
     Environment,
     FailureGroup,
@@ -52,7 +52,7 @@ def hostile(admin_user):
     record.stack_trace = IMG
     record.raw_body = HOSTILE
     record.save()
-    triage.group_records([record])
+    grouping.group_records([record])
     group = FailureGroup.objects.get()
     GroupActivity.objects.create(group=group, actor=admin_user, kind="comment", text=HOSTILE)
     batch = ReplayBatch.objects.create(

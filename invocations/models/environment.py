@@ -4,22 +4,23 @@ from django.conf import settings
 from django.db import models
 
 
-class EnvironmentQuerySet(models.QuerySet):
+class EnvironmentQuerySet(models.QuerySet["Environment"]):
     def default(self) -> "Environment":
         """The environment built from settings, created on first use."""
-        env = self.filter(is_default=True).first()
-        if env is None:
-            env, _ = self.get_or_create(
-                name=settings.AWS_ENVIRONMENT_NAME,
-                defaults={
-                    "region": settings.AWS_REGION,
-                    "endpoint_url": settings.AWS_ENDPOINT_URL,
-                    "profile": settings.AWS_PROFILE,
-                    "role_arn": settings.AWS_ROLE_ARN,
-                    "allowed_functions": settings.AWS_ALLOWED_FUNCTIONS,
-                    "is_default": True,
-                },
-            )
+        found = self.filter(is_default=True).first()
+        if found is not None:
+            return found
+        env, _ = self.get_or_create(
+            name=settings.AWS_ENVIRONMENT_NAME,
+            defaults={
+                "region": settings.AWS_REGION,
+                "endpoint_url": settings.AWS_ENDPOINT_URL,
+                "profile": settings.AWS_PROFILE,
+                "role_arn": settings.AWS_ROLE_ARN,
+                "allowed_functions": settings.AWS_ALLOWED_FUNCTIONS,
+                "is_default": True,
+            },
+        )
         return env
 
 

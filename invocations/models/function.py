@@ -1,10 +1,6 @@
 from django.conf import settings
 from django.db import models
 
-SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
-# Raised from 256 KB in October 2025.
-ASYNC_PAYLOAD_LIMIT = 1024 * 1024
-
 
 class Function(models.Model):
     """Inventory cached from the Lambda API by the sync_functions task."""

@@ -97,7 +97,6 @@ class Invocation(models.Model):
     objects = InvocationQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-id"]
         indexes = [
             # Every page reads one environment: these lead with it, so that the planner never
             # prefers the bare environment index and walks or sorts all its rows (SQLite has

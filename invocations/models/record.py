@@ -2,6 +2,17 @@ from django.db import models
 
 
 class ExecutionRecordQuerySet(models.QuerySet):
+    def link_to(self, invocation) -> int:
+        """Link the records of the invocation's request that arrived before the invocation had
+        its request ID (call it once the ID is known); returns how many were linked."""
+        if not invocation.request_id:
+            return 0
+        return self.filter(
+            environment_id=invocation.environment_id,
+            request_id=invocation.request_id,
+            invocation__isnull=True,
+        ).update(invocation=invocation)
+
     def for_list(self):
         """The records page: newest first by id (keyset pagination), without the big columns."""
         return (
@@ -64,7 +75,6 @@ class ExecutionRecord(models.Model):
     objects = ExecutionRecordQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-id"]
         constraints = [
             # Redelivered messages (a crash between commit and delete) are saved once.
             models.UniqueConstraint(fields=["queue", "message_id"], name="record_unique_message")

@@ -43,7 +43,7 @@ class FailureGroup(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     # Snoozed until the count reaches this number.
     snooze_until_count = models.PositiveIntegerField(null=True, blank=True)
-    # Failure records not yet replayed with success: kept here (see triage.refresh_backlog) so
+    # Failure records not yet replayed with success: kept here (see grouping.refresh_backlog) so
     # that the triage page sorts on a column instead of scanning every record.
     backlog_count = models.PositiveIntegerField(default=0)
     backlog_oldest = models.DateTimeField(null=True, blank=True)
@@ -51,7 +51,6 @@ class FailureGroup(models.Model):
     objects = FailureGroupQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-last_seen", "-id"]
         indexes = [
             # The triage page's default sort and its status filter.
             models.Index(fields=["environment", "status", "-last_seen"], name="group_status_idx"),
@@ -95,9 +94,6 @@ class GroupActivity(models.Model):
     text = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-id"]
-
     def __str__(self) -> str:
         return f"{self.kind}: {self.text[:60]}"
 
@@ -136,9 +132,6 @@ class ReplayBatch(models.Model):
     unsent = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"replay #{self.pk} of {len(self.record_ids)} to {self.function_name}"

@@ -2,10 +2,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from invocations.health import run_checks
 
 
+# HEAD too: load balancers and uptime monitors probe with it.
+@require_safe
 @login_not_required
 @never_cache
 def health(request):

@@ -4,16 +4,17 @@ from datetime import datetime, timedelta
 
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, aws, logs
+from invocations import access, logs, request_logs
 from invocations.forms import InvocationFilterForm
 from invocations.models import Invocation
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 # After a 202, keep looking for the outcome record this long (the page polls slowly).
 ASYNC_OUTCOME_WATCH = timedelta(minutes=15)
-LOG_LOOKBACK = timedelta(minutes=5)
 
 
 def filtered(environment, data: dict):
@@ -41,6 +42,7 @@ def filtered(environment, data: dict):
     return rows
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
@@ -60,9 +62,13 @@ def invocation_list(request):
         "query": query.urlencode(),
         "first_page": not data.get("before"),
     }
-    if request.htmx and request.htmx.target == "invocation-table":
-        return render(request, "invocations/partials/invocation_table.html", context)
-    return render(request, "invocations/invocations.html", context)
+    return page_or_fragment(
+        request,
+        "invocations/invocations.html",
+        "invocations/partials/invocation_table.html",
+        context,
+        target="invocation-table",
+    )
 
 
 def _detail(request, pk) -> Invocation:
@@ -106,6 +112,7 @@ def result_context(request, invocation: Invocation) -> dict:
     }
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_detail(request, pk):
     invocation = _detail(request, pk)
@@ -115,6 +122,7 @@ def invocation_detail(request, pk):
     return render(request, "invocations/invocation.html", context)
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_status(request, pk):
     """The polled fragment: while the invocation runs, it carries its own trigger; once done it
@@ -124,36 +132,22 @@ def invocation_status(request, pk):
     response = render(request, "invocations/partials/invocation_result.html", context)
     if context["poll"] is None and request.htmx:
         # 286: htmx stops polling even if an old element still carried the trigger.
-        stop = HttpResponseStopPolling()
-        stop.content = response.content
-        return stop
+        return HttpResponseStopPolling(response.content)
     return response
 
 
+@require_GET
 @access.require(access.VIEW)
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)
-    group = f"/aws/lambda/{invocation.function_name}"
-    context = {"invocation": invocation, "group": group, "lines": [], "error": "", "more": False}
-    if not invocation.request_id:
-        context["error"] = "This invocation has no request ID yet, so there is no log to find."
-        return render(request, "invocations/partials/invocation_log.html", context)
-    start = invocation.created_at - LOG_LOOKBACK
-    try:
-        events, more = aws.filter_log_events(
-            invocation.environment,
-            group,
-            f'"{invocation.request_id}"',
-            start_ms=int(start.timestamp() * 1000),
-        )
-    except aws.AwsError as error:
-        if error.code == "ResourceNotFoundException":
-            context["error"] = f"The log group {group} does not exist (yet)."
-        else:
-            context["error"] = f"CloudWatch Logs answered {error.code}: {error.message}"
-        return render(request, "invocations/partials/invocation_log.html", context)
-    context["lines"] = logs.lines_of([event.message for event in events])
-    context["more"] = more
-    context["streams"] = sorted({event.stream for event in events})
+    found = request_logs.for_invocation(invocation)
+    context = {
+        "invocation": invocation,
+        "group": found.group,
+        "lines": found.lines,
+        "error": found.error,
+        "more": found.more,
+        "streams": found.streams,
+    }
     return render(request, "invocations/partials/invocation_log.html", context)

@@ -1,12 +1,11 @@
 """Invoking from the browser, and the payload templates of the invoke form."""
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from invocations import access, audit, invoking
+from invocations import access, invoking, payloads
 from invocations.forms import InvokeForm, TemplateForm
 from invocations.models import Function, Invocation, PayloadTemplate
 from invocations.views.functions import function_context
@@ -86,23 +85,13 @@ def save_template(request, name):
     if not form.is_valid():
         context = function_context(request, function, template_form=form)
         return render(request, "invocations/function.html", context, status=400)
-    with transaction.atomic():
-        template, created = PayloadTemplate.objects.update_or_create(
-            function=function,
-            owner=request.user,
-            name=form.cleaned_data["name"],
-            defaults={
-                "payload": form.cleaned_data["payload"],
-                "shared": form.cleaned_data["shared"],
-            },
-        )
-        audit.record(
-            "template.create" if created else "template.update",
-            request=request,
-            target=template,
-            summary=f"{'save' if created else 'update'} template {template.name!r} of {function}",
-            details={"function": function.name, "shared": template.shared},
-        )
+    template = payloads.save_template(
+        function,
+        request=request,
+        name=form.cleaned_data["name"],
+        payload=form.cleaned_data["payload"],
+        shared=form.cleaned_data["shared"],
+    )
     messages.success(request, f"Template {template.name!r} saved.")
     return redirect(reverse("function", args=[function.name]) + f"?template={template.pk}")
 
@@ -112,14 +101,6 @@ def save_template(request, name):
 def delete_template(request, name, pk):
     function = _function(request, name)
     template = get_object_or_404(PayloadTemplate, pk=pk, function=function, owner=request.user)
-    with transaction.atomic():
-        audit.record(
-            "template.delete",
-            request=request,
-            target=template,
-            summary=f"delete template {template.name!r} of {function}",
-            details={"function": function.name, "payload": template.payload[:2000]},
-        )
-        template.delete()
+    payloads.delete_template(template, request=request)
     messages.success(request, "Template deleted.")
     return redirect("function", name=function.name)

@@ -1,23 +1,19 @@
 """The records page (filters, search, counts per kind, keyset pagination) and one record's page
 (every field, payloads, raw body, the linked invocation, the logs of its request)."""
 
-from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from django import forms
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
-from invocations import access, aws, logs
-from invocations.access import require
+from invocations import access, request_logs
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 CONDITIONS = ["Success", "RetriesExhausted", "EventAgeExceeded", "RetryAttemptsExhausted"]
-# A record comes at most MaximumEventAgeInSeconds (6 h) plus Lambda's retry waits after the event.
-LOG_LOOKBACK = timedelta(hours=7)
-LOG_LOOKAHEAD = timedelta(minutes=20)
-MAX_ATTEMPTS_SHOWN = 10
-MAX_LINES_PER_ATTEMPT = 1000
 # The counts per kind stop here ("1000+"): counting every row would make the page as slow as the
 # table is big (bench/pages.py measured 56 ms per 100,000 records), while a bounded count reads
 # at most this many index entries per kind, whatever the size of the table.
@@ -56,7 +52,9 @@ class RecordFilterForm(forms.Form):
 
     def __init__(self, *args, environment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["queue"].queryset = WatchedQueue.objects.filter(environment=environment)
+        cast(forms.ModelChoiceField, self.fields["queue"]).queryset = WatchedQueue.objects.filter(
+            environment=environment
+        )
 
     def filtered(self, records):
         """`records` narrowed by every filter except the kind and the page (the counts per kind
@@ -85,7 +83,8 @@ class RecordFilterForm(forms.Form):
         return records
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
@@ -144,9 +143,9 @@ def record_list(request):
         if rows
         else list(WatchedQueue.objects.filter(environment=request.environment)),
     }
-    if request.htmx and not request.htmx.boosted:
-        return render(request, "invocations/partials/record_results.html", context)
-    return render(request, "invocations/records.html", context)
+    return page_or_fragment(
+        request, "invocations/records.html", "invocations/partials/record_results.html", context
+    )
 
 
 def _bounded_counts(records) -> dict[str, int]:
@@ -166,7 +165,8 @@ def _record(request, pk) -> ExecutionRecord:
     )
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def record_detail(request, pk):
     record = _record(request, pk)
     invocation = record.invocation
@@ -188,6 +188,7 @@ def record_detail(request, pk):
             environment=record.environment_id, request_id=record.request_id
         )
         .exclude(pk=record.pk)
+        .order_by("-id")
         .select_related("queue")
         .only("id", "kind", "condition", "received_at", "queue__url")[:20]
         if record.request_id
@@ -196,77 +197,18 @@ def record_detail(request, pk):
     return render(request, "invocations/record.html", context)
 
 
-@require(access.VIEW)
+@require_GET
+@access.require(access.VIEW)
 def record_logs(request, pk):
     """The "logs of this request" fragment: every attempt's lines from CloudWatch Logs.
     Errors are shown as text, never a 500."""
     record = _record(request, pk)
-    function = record.function_name or record.queue.function_name
-    group = f"/aws/lambda/{function}"
-    context = {"record": record, "group": group, "attempts": [], "error": "", "more": False}
-    if not record.request_id or not function:
-        context["error"] = (
-            "This record names no request ID or function, so there is no log to find."
-        )
-        return render(request, "invocations/partials/record_logs.html", context)
-    when = record.record_timestamp or record.received_at
-    try:
-        context["attempts"], context["more"] = _attempts(
-            record.environment, group, record.request_id, when
-        )
-    except aws.AwsError as error:
-        if error.code == "ResourceNotFoundException":
-            context["error"] = f"The log group {group} does not exist."
-        else:
-            context["error"] = f"CloudWatch Logs answered {error.code}: {error.message}"
+    found = request_logs.for_record(record)
+    context = {
+        "record": record,
+        "group": found.group,
+        "attempts": found.attempts,
+        "error": found.error,
+        "more": found.more,
+    }
     return render(request, "invocations/partials/record_logs.html", context)
-
-
-def _attempts(environment, group, request_id, when):
-    """[{"stream", "started", "lines"}] for each START RequestId line of the request: the lines
-    that carry the request ID are found with a filter, then each attempt's whole window
-    (the function's own output does not carry the ID) is read from its stream."""
-    start_ms = int((when - LOG_LOOKBACK).timestamp() * 1000)
-    events, more = aws.filter_log_events(environment, group, f'"{request_id}"', start_ms=start_ms)
-    windows = []  # (stream, start, end)
-    # CloudWatch orders the events of a filter by stream, not by time.
-    events.sort(key=lambda event: event.timestamp)
-    for event in events:
-        if event.message.startswith(f"START RequestId: {request_id}"):
-            windows.append([event.stream, event.timestamp, None])
-        elif event.message.startswith(("END RequestId:", "REPORT RequestId:")):
-            for window in reversed(windows):
-                if window[0] == event.stream:
-                    window[2] = event.timestamp
-                    break
-    attempts = []
-    for stream, started, ended in windows[:MAX_ATTEMPTS_SHOWN]:
-        end = ended if ended is not None else started + int(LOG_LOOKAHEAD.total_seconds() * 1000)
-        messages, cut = aws.log_events_between(
-            environment, group, stream, started, end, limit=MAX_LINES_PER_ATTEMPT
-        )
-        attempts.append(
-            {
-                "stream": stream,
-                "started": _time(started),
-                "lines": logs.lines_of(messages),
-                "cut": cut,
-            }
-        )
-    if not attempts and events:
-        # No START line in range (cut by the look-back): show what matched.
-        attempts.append(
-            {
-                "stream": ", ".join(sorted({e.stream for e in events})),
-                "started": _time(events[0].timestamp),
-                "lines": logs.lines_of([e.message for e in events]),
-                "cut": more,
-            }
-        )
-    for number, attempt in enumerate(attempts, start=1):
-        attempt["log_id"] = f"record-log-{number}"
-    return attempts, more or len(windows) > MAX_ATTEMPTS_SHOWN
-
-
-def _time(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)

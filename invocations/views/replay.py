@@ -3,11 +3,12 @@ And "send back to queue" for dead letters."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, aws, redrive, replay, triage
+from invocations import access, grouping, redrive, replay
 from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
+from invocations.views.htmx import page_or_fragment
 
 PREVIEW = 20
 
@@ -29,7 +30,7 @@ def _selection(request, form: ReplayForm):
         group = get_object_or_404(
             FailureGroup, pk=form.cleaned_data["group"], environment=request.environment
         )
-        records = triage.unreplayed(records.filter(failure_group=group))
+        records = grouping.unreplayed(records.filter(failure_group=group))
     else:
         records = records.filter(pk__in=form.record_ids())
     return group, list(records.order_by("id")[:10_000])
@@ -45,6 +46,7 @@ def _target(request, form: ReplayForm, records, group):
     return environment, function, qualifier
 
 
+@require_GET
 @access.require(access.REPLAY)
 def replay_plan(request):
     """The dry run: how many, which payloads, which target. Nothing is changed."""
@@ -83,7 +85,7 @@ def replay_plan(request):
 def replay_start(request):
     form = ReplayForm(_joined(request.POST))
     if not form.is_valid():
-        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
@@ -117,6 +119,7 @@ def _plan_url():
     return reverse("replay-plan")
 
 
+@require_GET
 @access.require(access.VIEW)
 def replay_batch(request, pk):
     batch = get_object_or_404(ReplayBatch, pk=pk, environment__in=Environment.objects.all())
@@ -125,10 +128,13 @@ def replay_batch(request, pk):
         "can_replay": access.can(request.user, access.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
     }
-    if request.htmx:
-        # The fragment stops polling by itself: a finished batch renders without the trigger.
-        return render(request, "invocations/partials/replay_progress.html", context)
-    return render(request, "invocations/replay_batch.html", context)
+    # The fragment stops polling by itself: a finished batch renders without the trigger.
+    return page_or_fragment(
+        request,
+        "invocations/replay_batch.html",
+        "invocations/partials/replay_progress.html",
+        context,
+    )
 
 
 @require_POST
@@ -162,10 +168,14 @@ def redrive_records(request):
             request, f"{env.name} is protected: type the function name ({function}) to confirm."
         )
         return redirect("triage")
-    try:
-        sent = redrive.send_back(records, env, form.cleaned_data["queue_url"], request)
-    except aws.AwsError as error:
-        messages.error(request, f"Sending failed: {error}")
-        return redirect("triage")
-    messages.success(request, f"Sent {sent} dead letters back to the queue.")
+    if not records:
+        messages.error(request, "None of the selected records is a dead letter.")
+    elif redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
+        messages.success(
+            request,
+            f"Sending {len(records)} dead letters back to the queue in the worker; "
+            "the result appears on this page.",
+        )
+    else:
+        messages.warning(request, "The task queue (Redis) did not answer: nothing was sent.")
     return redirect("triage")

@@ -1,7 +1,5 @@
 """The triage page (home), a failure group's page, and the workflow actions on groups."""
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import F, Q
@@ -10,9 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, replay, sparklines, triage
+from invocations import access, charts, redrive, replay, triage
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
     ACTIVE,
@@ -23,6 +21,7 @@ from invocations.triage_forms import (
     StatusForm,
     TriageFilterForm,
 )
+from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
 OCCURRENCES_PAGE = 25
@@ -62,12 +61,12 @@ def _filtered_groups(request, data: dict):
 
 
 def _rows(groups: list[FailureGroup]) -> list[dict]:
-    lines = sparklines.for_groups([g.pk for g in groups])
+    lines = charts.for_groups([g.pk for g in groups])
     return [
         {
             "group": g,
-            "hours": sparklines.points(lines[g.pk]["hours"]),
-            "days": sparklines.points(lines[g.pk]["days"]),
+            "hours": charts.points(lines[g.pk]["hours"]),
+            "days": charts.points(lines[g.pk]["days"]),
             "hours_total": sum(lines[g.pk]["hours"]),
             "days_total": sum(lines[g.pk]["days"]),
         }
@@ -75,6 +74,7 @@ def _rows(groups: list[FailureGroup]) -> list[dict]:
     ]
 
 
+@require_GET
 @access.require(access.VIEW)
 def triage_list(request):
     form = TriageFilterForm(request.GET)
@@ -93,23 +93,18 @@ def triage_list(request):
         "query": query.urlencode(),
         "can_triage": access.can(request.user, access.TRIAGE),
         "can_replay": access.can(request.user, access.REPLAY),
-        "watched_queues": request.environment.watchedqueue_set.filter(enabled=True)[:10],
+        "watched_queues": request.environment.watchedqueue_set.filter(enabled=True).order_by("url")[
+            :10
+        ],
+        "redriven": redrive.latest(request.environment),
     }
-    if request.htmx and request.htmx.target == "group-table":
-        return render(request, "invocations/partials/group_table.html", context)
-    return render(request, "invocations/triage.html", context)
-
-
-def _apply(group: FailureGroup, action: str, request) -> None:
-    if action in {"acknowledged", "resolved", "ignored", "open"}:
-        triage.set_status(group, action, request)
-    elif action == "assign_me":
-        triage.assign(group, request.user, request)
-    elif action == "unassign":
-        triage.assign(group, None, request)
-    elif action.startswith("snooze_"):
-        hours = int(action.removeprefix("snooze_"))
-        triage.snooze(group, request, until=timezone.now() + timedelta(hours=hours))
+    return page_or_fragment(
+        request,
+        "invocations/triage.html",
+        "invocations/partials/group_table.html",
+        context,
+        target="group-table",
+    )
 
 
 @require_POST
@@ -126,7 +121,7 @@ def bulk_action(request):
         try:
             with transaction.atomic():
                 group = FailureGroup.objects.select_for_update().get(pk=group.pk)
-                _apply(group, form.cleaned_data["action"], request)
+                triage.apply(group, form.cleaned_data["action"], request)
             changed.append(group)
         except triage.TriageError as error:
             refused.append(str(error))
@@ -174,6 +169,7 @@ def _occurrences(group: FailureGroup, before: str | None):
     return page, (page[-1][1].isoformat() if more and page else None)
 
 
+@require_GET
 @access.require(access.VIEW)
 def group_detail(request, pk):
     group = get_object_or_404(
@@ -192,14 +188,16 @@ def group_detail(request, pk):
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
-            "activity": GroupActivity.objects.filter(group=group).select_related("actor")[:200],
+            "activity": GroupActivity.objects.filter(group=group)
+            .order_by("-id")
+            .select_related("actor")[:200],
             "status_form": StatusForm(initial={"status": group.status}),
             "assign_form": AssignForm(initial={"assignee": group.assignee_id}),
             "snooze_form": SnoozeForm(),
             "comment_form": CommentForm(),
             "can_triage": access.can(request.user, access.TRIAGE),
             "can_replay": access.can(request.user, access.REPLAY),
-            "replays": group.replays.all()[:10],
+            "replays": group.replays.order_by("-id")[:10],
             "replayed_ids": replay.succeeded_record_ids(shown_records),
         },
     )
@@ -223,22 +221,12 @@ def group_action(request, pk, action):
             FailureGroup.objects.select_for_update(), pk=pk, environment=request.environment
         )
         if not form.is_valid():
-            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
             messages.error(request, errors)
             return redirect("group", pk=pk)
         data = form.cleaned_data
         try:
-            if action == "status":
-                triage.set_status(group, data["status"], request, data.get("version", ""))
-            elif action == "assign":
-                triage.assign(group, data["assignee"], request)
-            elif action == "snooze":
-                until = (
-                    timezone.now() + timedelta(hours=data["hours"]) if data.get("hours") else None
-                )
-                triage.snooze(group, request, until=until, occurrences=data.get("occurrences"))
-            else:
-                triage.comment(group, data["text"], request)
+            triage.apply(group, action, request, **data)
         except triage.TriageError as error:
             messages.error(request, str(error))
     return redirect("group", pk=pk)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from invocations import aws, discovery
+from invocations import discovery
 from invocations.models import Environment
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"no environment named {environment!r}")
         try:
             result = discovery.discover(env)
-        except aws.AwsError as error:
+        except discovery.AwsError as error:
             raise CommandError(f"cannot list the functions: {error}") from error
         for queue in result.added:
             self.stdout.write(f"watching {queue.url} ({queue.kind}, {queue.function_name})")
@@ -43,6 +43,6 @@ class Command(BaseCommand):
             )
             for step in item.steps:
                 self.stdout.write(f"    {step}")
-        for error in result.errors:
-            self.stderr.write(f"error: {error}")
+        for problem in result.errors:
+            self.stderr.write(f"error: {problem}")
         self.stdout.write(result.summary)

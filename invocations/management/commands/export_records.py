@@ -1,4 +1,5 @@
-"""Write execution records as JSON lines (DESIGN §5), streaming: memory stays flat however many."""
+"""Write execution records as JSON lines with the fields scripts rely on (README, "Commands"),
+streaming: memory stays flat however many."""
 
 import json
 from datetime import UTC
@@ -31,7 +32,7 @@ FIELDS = [
 
 
 class Command(BaseCommand):
-    help = "Print execution records as JSON lines, oldest first, with the fields of DESIGN §5."
+    help = "Print execution records as JSON lines, oldest first, with their documented fields."
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from invocations import access, invoking
-from invocations.forms import LIMITS, check_json
+from invocations.forms import InvokeForm
 from invocations.models import Environment, Invocation
 
 
@@ -80,12 +80,6 @@ class Command(BaseCommand):
         else:
             environment = Environment.objects.default()
         name = options["function"]
-        if not environment.allows(name):
-            raise CommandError(f"{name} is not among the functions {environment} may invoke.")
-        if environment.protected and options["confirm"] != name:
-            raise CommandError(
-                f"{environment} is protected: repeat the function name with --confirm {name}."
-            )
         user = None
         if options["user"]:
             user = get_user_model().objects.filter(username=options["user"]).first()
@@ -102,20 +96,29 @@ class Command(BaseCommand):
                 raise CommandError(f"Cannot read {options['payload_file']}: {error}") from None
         else:
             payload = options["payload"] or "{}"
-        try:
-            check_json(payload)
-        except Exception as error:
-            raise CommandError(" ".join(error.messages)) from None
-        limit = LIMITS[options["type"]]
-        if len(payload.encode("utf-8")) > limit:
-            raise CommandError(f"The payload is over the {limit // 1024} KB limit of this type.")
+        # The invoke form's own rules (allowed function, protected environment, JSON, size),
+        # so that the command and the page accept the same invocations.
+        qualifier = options["qualifier"] or "$LATEST"
+        form = InvokeForm(
+            {
+                "qualifier": qualifier,
+                "invocation_type": options["type"],
+                "payload": payload,
+                "confirm_name": options["confirm"] or "",
+            },
+            function_name=name,
+            environment=environment,
+            qualifiers=[qualifier],
+        )
+        if not form.is_valid():
+            raise CommandError(self._problems(form, environment, name))
 
         invocation = invoking.start(
             environment=environment,
             function_name=name,
             qualifier="" if options["qualifier"] == "$LATEST" else options["qualifier"],
-            invocation_type=options["type"],
-            payload=payload,
+            invocation_type=form.cleaned_data["invocation_type"],
+            payload=form.cleaned_data["payload"],
             user=user,
         )
         if not options["wait"]:
@@ -135,3 +138,18 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(as_json(invocation), indent=2))
         if invocation.status in {Invocation.Status.FAILED, Invocation.Status.THROTTLED}:
             raise CommandError(f"Invocation {invocation.pk} {invocation.status}.")
+
+    @staticmethod
+    def _problems(form, environment, name: str) -> str:
+        """The form's errors as one sentence; the confirmation in the command's own terms."""
+        problems = []
+        for field, errors in form.errors.as_data().items():
+            for error in errors:
+                if field == "confirm_name" and error.code == "confirm":
+                    problems.append(
+                        f"{environment} is protected: repeat the function name with "
+                        f"--confirm {name}."
+                    )
+                else:
+                    problems.extend(error.messages)
+        return " ".join(problems)

@@ -2,9 +2,8 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from invocations import audit
+from invocations import queues
 from invocations.models import Environment, WatchedQueue
 
 
@@ -33,24 +32,10 @@ class Command(BaseCommand):
                 raise CommandError(f"no environment named {environment!r}")
         else:
             env = Environment.objects.default()
-        with transaction.atomic():
-            queue = WatchedQueue.objects.filter(environment=env, url=url).first()
-            created = queue is None
-            if created:
-                queue = WatchedQueue(environment=env, url=url)
-            queue.kind, queue.function_name, queue.enabled = kind, function, True
-            try:
-                queue.full_clean()
-            except ValidationError as error:
-                raise CommandError(
-                    "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-                ) from error
-            queue.save()
-            audit.record(
-                "queue.watch",
-                target=queue,
-                summary=f"{'Watched' if created else 'Updated'} queue {queue.name} ({kind}) "
-                f"with manage.py",
-                details={"url": url, "kind": kind, "function": function, "created": created},
-            )
+        try:
+            queue, created = queues.watch(env, url, kind, function, via="with manage.py")
+        except ValidationError as error:
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            ) from error
         self.stdout.write(f"{'watching' if created else 'updated'} {queue.url} ({kind})")

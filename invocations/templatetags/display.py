@@ -1,14 +1,17 @@
-"""Template helpers for untrusted data: everything here returns plain strings that Django
+"""Display helpers of every page (`{% load display %}`): payloads, times, sizes, statuses and
+links. Much of what they show is untrusted: everything here returns plain strings that Django
 escapes, or renders templates with autoescaping on. Nothing is marked safe."""
 
 import json
 from datetime import UTC, datetime
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from invocations import access
+from invocations import access, audit
+from invocations.models import Invocation
 from invocations.redaction import redact
 
 register = template.Library()
@@ -99,6 +102,18 @@ def filesize_bytes(size):
 @register.simple_tag
 def audit_history_url(obj) -> str:
     """The admin's audit trail filtered to one object."""
-    from invocations.admin import audit_history_url as url
+    return audit.history_url(obj)
 
-    return url(obj)
+
+@register.filter
+def status_label(value) -> str:
+    """`function_error` → `function error`, as the status badges read."""
+    try:
+        return Invocation.Status(value).label
+    except ValueError:
+        return str(value or "").replace("_", " ")
+
+
+@register.filter
+def record_url(record) -> str:
+    return reverse("record", args=[record.pk])

@@ -1,14 +1,88 @@
-"""Built-in event templates: the shapes AWS services send to a function, ready to edit."""
+"""Payloads: the size limits of each invocation type, the JSON check, and the built-in event
+templates (the shapes AWS services send to a function, ready to edit). Used by the invoke and
+template forms and, through the form, by `manage.py invoke`."""
 
 import json
 from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from invocations import audit
+from invocations.aws import LAMBDA_SYNC_LIMIT
+from invocations.models import Function, Invocation, PayloadTemplate
+
+SYNC_LIMIT = LAMBDA_SYNC_LIMIT  # RequestResponse and DryRun: Lambda's 6 MB
+ASYNC_LIMIT = 1024 * 1024  # Event: Lambda's 1 MB (it was 256 KB before October 2025)
+LIMITS: dict[str, int] = {
+    Invocation.Type.REQUEST_RESPONSE: SYNC_LIMIT,
+    Invocation.Type.DRY_RUN: SYNC_LIMIT,
+    Invocation.Type.EVENT: ASYNC_LIMIT,
+}
+TEMPLATE_LIMIT = SYNC_LIMIT
+
+
+def json_error(text: str) -> dict[str, Any] | None:
+    """None when `text` is JSON; else the first mistake: {"msg", "line", "column"}."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return {"msg": error.msg, "line": error.lineno, "column": error.colno}
+    return None
+
+
+def over_limit(text: str, kind: str) -> tuple[int, int] | None:
+    """(size, limit) in bytes when `text` is too large for an invocation of `kind`."""
+    limit = LIMITS.get(kind)
+    size = len(text.encode("utf-8"))
+    if limit is not None and size > limit:
+        return size, limit
+    return None
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"
+
+
+def save_template(
+    function: Function, *, request: HttpRequest, name: str, payload: str, shared: bool
+) -> PayloadTemplate:
+    """Save (or update) the person's template of that name for the function, audited."""
+    with transaction.atomic():
+        template, created = PayloadTemplate.objects.update_or_create(
+            function=function,
+            owner_id=request.user.pk,
+            name=name,
+            defaults={"payload": payload, "shared": shared},
+        )
+        audit.record(
+            "template.create" if created else "template.update",
+            request=request,
+            target=template,
+            summary=f"{'save' if created else 'update'} template {template.name!r} of {function}",
+            details={"function": function.name, "shared": template.shared},
+        )
+    return template
+
+
+def delete_template(template: PayloadTemplate, *, request: HttpRequest) -> None:
+    with transaction.atomic():
+        audit.record(
+            "template.delete",
+            request=request,
+            target=template,
+            summary=f"delete template {template.name!r} of {template.function}",
+            details={"function": template.function.name, "payload": template.payload[:2000]},
+        )
+        template.delete()
 
 
 @dataclass(frozen=True)
 class Builtin:
     key: str
     name: str
-    event: dict
+    event: dict[str, Any]
 
     @property
     def payload(self) -> str:

@@ -1,0 +1,167 @@
+"""The figures behind the charts: per-group occurrence sparklines by hour (24 h) and by day
+(14 days) for the triage page, in a fixed number of queries whatever the number of groups shown;
+and a function's invocations and failures per day for its page."""
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate, TruncDay, TruncHour
+from django.utils import timezone
+
+from invocations.models import Environment, ExecutionRecord, Invocation
+
+
+def _counts(
+    model: type[ExecutionRecord] | type[Invocation],
+    time_field: str,
+    group_ids: list[int],
+    since: datetime,
+    trunc: type[TruncHour] | type[TruncDay],
+) -> dict[int, dict[datetime, int]]:
+    rows = (
+        model.objects.filter(failure_group_id__in=group_ids, **{f"{time_field}__gte": since})
+        .annotate(bucket=trunc(time_field, tzinfo=UTC))
+        .values("failure_group_id", "bucket")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict[int, dict[datetime, int]] = defaultdict(dict)
+    for row in rows:
+        counts[row["failure_group_id"]][row["bucket"]] = row["n"]
+    return counts
+
+
+def _series(
+    per_bucket: dict[datetime, int], start: datetime, step: timedelta, length: int
+) -> list[int]:
+    series = [0] * length
+    for bucket, n in per_bucket.items():
+        index = int((bucket - start) / step)
+        if 0 <= index < length:
+            series[index] += n
+    return series
+
+
+def for_groups(group_ids: list[int]) -> dict[int, dict[str, list[int]]]:
+    """{group id: {"hours": 24 counts, "days": 14 counts}}, oldest first. Four queries."""
+    now = timezone.now().astimezone(UTC)
+    hour0 = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    day0 = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=13)
+    hourly = [
+        _counts(ExecutionRecord, "received_at", group_ids, hour0, TruncHour),
+        _counts(Invocation, "created_at", group_ids, hour0, TruncHour),
+    ]
+    daily = [
+        _counts(ExecutionRecord, "received_at", group_ids, day0, TruncDay),
+        _counts(Invocation, "created_at", group_ids, day0, TruncDay),
+    ]
+    result = {}
+    for pk in group_ids:
+        hours = [0] * 24
+        days = [0] * 14
+        for counts in hourly:
+            hours = [
+                a + b
+                for a, b in zip(
+                    hours, _series(counts.get(pk, {}), hour0, timedelta(hours=1), 24), strict=True
+                )
+            ]
+        for counts in daily:
+            days = [
+                a + b
+                for a, b in zip(
+                    days, _series(counts.get(pk, {}), day0, timedelta(days=1), 14), strict=True
+                )
+            ]
+        result[pk] = {"hours": hours, "days": days}
+    return result
+
+
+def points(values: list[int], width: int = 96, height: int = 20) -> str:
+    """An SVG polyline's points for `values`, scaled to the box (0 at the bottom)."""
+    if not values:
+        return ""
+    top = max(values) or 1
+    step = width / max(1, len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - 1 - (v / top) * (height - 2):.1f}" for i, v in enumerate(values)
+    )
+
+
+FAILED = [Invocation.Status.FUNCTION_ERROR, Invocation.Status.FAILED, Invocation.Status.THROTTLED]
+FAILED_RECORDS = [
+    ExecutionRecord.Kind.FAILURE,
+    ExecutionRecord.Kind.DLQ,
+    ExecutionRecord.Kind.STREAM_FAILURE,
+]
+CHART_DAYS = 14
+
+
+def daily_chart(environment: Environment, name: str, days: int = CHART_DAYS) -> dict[str, Any]:
+    """Invocations and failures per day from our own rows: what the dashboard invoked, and
+    the failure records that reached the watched queues. Drawn as SVG by the template."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+    invoked = (
+        Invocation.objects.filter(
+            environment=environment, function_name=name, created_at__gte=start
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=FAILED)))
+    )
+    recorded = (
+        ExecutionRecord.objects.filter(
+            environment=environment,
+            function_name=name,
+            kind__in=FAILED_RECORDS,
+            received_at__gte=start,
+        )
+        .annotate(day=TruncDate("received_at"))
+        .values("day")
+        .annotate(failed=Count("id"))
+    )
+    totals = {row["day"]: row["total"] for row in invoked}
+    failures = {row["day"]: row["failed"] for row in invoked}
+    for row in recorded:
+        failures[row["day"]] = failures.get(row["day"], 0) + row["failed"]
+    peak = max([*totals.values(), *failures.values(), 1])
+    height, bar, gap, left, top = 80, 16, 6, 30, 8
+    bars = []
+    for index in range(days):
+        day = first + timedelta(days=index)
+        total, failed = totals.get(day, 0), failures.get(day, 0)
+        x = left + index * (bar + gap)
+        total_h = round(height * total / peak, 1)
+        failed_h = round(height * failed / peak, 1)
+        bars.append(
+            {
+                "day": day,
+                "total": total,
+                "failed": failed,
+                "x": x,
+                "x_failed": x + bar / 2,
+                "total_y": top + height - total_h,
+                "total_h": total_h,
+                "failed_y": top + height - failed_h,
+                "failed_h": failed_h,
+            }
+        )
+    return {
+        "bars": bars,
+        "peak": peak,
+        "width": left + days * (bar + gap),
+        "height": top + height + 22,
+        "bar": bar,
+        "half": bar / 2,
+        "base_y": top + height,
+        "label_y": top + height + 16,
+        "top": top,
+        "left": left,
+        "first": first,
+        "last": today,
+        "any": bool(totals or failures),
+    }
