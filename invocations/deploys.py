@@ -171,7 +171,9 @@ def group_notes(groups) -> dict[int, str]:
     return notes
 
 
-def markers(environment, function_name: str, start: datetime, end: datetime) -> list[Deploy]:
+def markers(
+    environment: Environment | int, function_name: str, start: datetime, end: datetime
+) -> list[Deploy]:
     """The deploys to mark on a chart from `start` to `end`."""
     return list(
         Deploy.objects.for_function(environment, function_name).filter(at__gte=start, at__lte=end)
@@ -179,8 +181,13 @@ def markers(environment, function_name: str, start: datetime, end: datetime) -> 
 
 
 def chart_markers(
-    environment, function_name: str, start: datetime, end: datetime, x0: float, width: float
-) -> list[dict]:
+    environment: Environment | int,
+    function_name: str,
+    start: datetime,
+    end: datetime,
+    x0: float,
+    width: float,
+) -> list[dict[str, object]]:
     """Deploy markers for a time axis from `start` (at x0) to `end` (at x0 + width): each
     {"x", "label", "title"}, for an SVG chart to draw as a vertical line."""
     span = (end - start).total_seconds() or 1
@@ -189,6 +196,11 @@ def chart_markers(
         x = x0 + width * (deploy.at - start).total_seconds() / span
         when = timezone.localtime(deploy.at).strftime("%b %d %H:%M")
         found.append(
-            {"x": round(x, 1), "label": deploy.short_label, "title": f"{when}: {deploy.summary}"}
+            {
+                "x": round(x, 1),
+                "label_x": round(x + 2, 1),
+                "label": deploy.short_label,
+                "title": f"{when}: {deploy.summary}",
+            }
         )
     return found

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from invocations import deploys, inventory, invoking
@@ -195,3 +196,29 @@ def test_an_invocation_stores_the_code_and_configuration_it_ran_with(
     assert pinned.status == "accepted"
     assert pinned.code_sha256 == published["CodeSha256"]
     assert pinned.configured_memory_mb == 128
+
+
+def test_the_pages_show_deploys_beside_failures(client, bob, db):
+    env = Environment.objects.default()
+    now = timezone.now()
+    Function.objects.create(environment=env, name="orders")
+    Deploy.objects.create(
+        environment=env,
+        function_name="orders",
+        kind="version",
+        version="7",
+        at=now - timedelta(minutes=10),
+    )
+    group = make_group(env, "orders", now - timedelta(minutes=7))
+    client.force_login(bob)
+
+    triage = client.get(reverse("triage"))
+    page = client.get(reverse("group", args=[group.pk]))
+    function = client.get(reverse("function", args=["orders"]))
+
+    note = "first seen 3 min after version 7 was published"
+    assert f'title="{note}"' in triage.text
+    assert note in page.text
+    assert 'class="deploy-marker"' in function.text
+    assert "version 7 was published</title>" in function.text
+    assert "v7" in function.text

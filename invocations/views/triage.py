@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, charts, redrive, replay, triage
+from invocations import access, charts, deploys, redrive, replay, triage
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
     ACTIVE,
@@ -62,9 +62,11 @@ def _filtered_groups(request, data: dict):
 
 def _rows(groups: list[FailureGroup]) -> list[dict]:
     lines = charts.for_groups([g.pk for g in groups])
+    after = deploys.group_notes(groups)
     return [
         {
             "group": g,
+            "deploy_note": after.get(g.pk, ""),
             "hours": charts.points(lines[g.pk]["hours"]),
             "days": charts.points(lines[g.pk]["days"]),
             "hours_total": sum(lines[g.pk]["hours"]),
@@ -185,6 +187,7 @@ def group_detail(request, pk):
         "invocations/group.html",
         {
             "group": group,
+            "deploy_note": deploys.group_note(group),
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
