@@ -206,3 +206,14 @@ def celery_worker(redis_server, transactional_db):
         app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
     ):
         yield app
+
+
+@pytest.fixture(autouse=True)
+def _forget_quiet_queues():
+    """The poller remembers (per process) which queues a long poll found empty; queue ids are
+    reused from test to test, so each test starts without that memory."""
+    from invocations import polling
+
+    polling._quiet.clear()
+    yield
+    polling._quiet.clear()
