@@ -2,6 +2,7 @@ import logging
 import os
 
 from celery import Celery
+from celery.signals import before_task_publish
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -21,8 +22,9 @@ class PeriodicTasksAtDebug(logging.Filter):
         from django.conf import settings
 
         message = record.getMessage()
-        periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-        periodic |= set(settings.CELERY_BEAT_SCHEDULE)  # beat names the entry
+        schedule: dict[str, dict[str, object]] = settings.CELERY_BEAT_SCHEDULE
+        periodic = {str(entry["task"]) for entry in schedule.values()}
+        periodic |= set(schedule)  # beat names the entry
         if not any(name in message for name in periodic):
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
@@ -31,3 +33,13 @@ class PeriodicTasksAtDebug(logging.Filter):
 
 for _name in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
     logging.getLogger(_name).addFilter(PeriodicTasksAtDebug())
+
+
+def _stamp_sent_at(headers=None, **kwargs) -> None:
+    # The Workers page tells the oldest waiting task's age from this header.
+    from invocations.workers import stamp_sent_at
+
+    stamp_sent_at(headers=headers)
+
+
+before_task_publish.connect(_stamp_sent_at, weak=False)

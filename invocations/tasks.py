@@ -15,6 +15,7 @@ from invocations import (
     redrive,
     replay,
     retention,
+    workers,
 )
 from invocations.models import Environment, Invocation, WatchedQueue
 
@@ -106,3 +107,9 @@ def redrive_records(record_ids: list[int], queue_url: str, user_id: int | None =
 def fetch_function_metrics(environment_id: int, function_name: str, range_key: str) -> None:
     """The Monitor panel: read a function's CloudWatch metrics (see monitor.fetch)."""
     monitor.fetch(environment_id, function_name, range_key)
+
+
+@shared_task(name="invocations.tasks.inspect_workers")
+def inspect_workers() -> None:
+    """The Workers page: ask every worker for ping and stats (see workers.inspect)."""
+    workers.inspect()

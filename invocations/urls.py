@@ -10,6 +10,7 @@ from invocations.views import (
     records,
     replay,
     triage,
+    workers,
 )
 
 urlpatterns = [
@@ -49,6 +50,8 @@ urlpatterns = [
     path("records/", records.record_list, name="records"),
     path("records/<int:pk>/", records.record_detail, name="record"),
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
+    # Workers (Admin)
+    path("workers/", workers.worker_list, name="workers"),
     # Queues
     path("queues/", queues.queue_list, name="queues"),
     path("queues/watch/", queues.queue_watch, name="queues-watch"),

@@ -24,6 +24,7 @@ from tests.test_login_required import ROUTES
 
 VIEW, INVOKE, TRIAGE, REPLAY, QUEUES = "view", "invoke", "triage", "replay", "queues"
 ALERTS = "alerts"
+ADMIN = "admin"
 LOGIN = "login"  # any signed-in person
 
 # name: (method, needs)
@@ -36,6 +37,7 @@ MATRIX = {
     "function-invoke": ("post", INVOKE),
     "function-monitor": ("get", VIEW),
     "function-insights": ("get", VIEW),
+    "workers": ("get", ADMIN),
     "template-save": ("post", INVOKE),
     "template-delete": ("post", INVOKE),
     "invocations": ("get", VIEW),
@@ -83,7 +85,7 @@ GRANTS = {
     "viewer": {VIEW},
     "operator": {VIEW, INVOKE},
     "triager": {VIEW, INVOKE, TRIAGE, REPLAY},
-    "admin": {VIEW, INVOKE, TRIAGE, REPLAY, QUEUES, ALERTS},
+    "admin": {VIEW, INVOKE, TRIAGE, REPLAY, QUEUES, ALERTS, ADMIN},
 }
 
 
