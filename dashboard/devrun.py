@@ -9,6 +9,7 @@ python -m dashboard.devrun ready              waits for the web page, the sandbo
                                              worker, then prints the banner once
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -57,8 +58,12 @@ def _give_terminal(tty: int, group: int) -> None:
 def redis(port: str) -> int:
     """redis-server on 127.0.0.1:`port`, stopped after the worker and beat let go of it, so
     that they do not log connection errors while stopping."""
+    # Its own session: honcho signals this process's whole group, and Redis must outlive the
+    # worker and beat. It still dies with this process (PR_SET_PDEATHSIG), never orphaned.
     server = subprocess.Popen(
-        ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -71,6 +76,13 @@ def redis(port: str) -> int:
             time.sleep(0.1)
         server.terminate()
     return server.wait()
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _clients(port: str) -> int:
@@ -93,6 +105,16 @@ def _answers(url: str) -> bool:
     except urllib.error.HTTPError as error:
         return error.code < 500  # the sandbox answers an unsigned GET with 4xx: it is up
     except OSError:
+        return False
+
+
+def _sandbox_seeded(endpoint: str) -> bool:
+    """The sandbox lists functions (it seeds them after it starts answering). Its Lambda API
+    takes an unsigned ListFunctions, as moto checks no signatures."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/2015-03-31/functions/", timeout=2) as response:
+            return bool(json.loads(response.read()).get("Functions"))
+    except (OSError, ValueError):
         return False
 
 
@@ -120,7 +142,7 @@ def ready() -> int:
     started = time.monotonic()
     waiting = [
         ("the web server", lambda: _answers(f"{web}/accounts/login/")),
-        ("the sandbox", lambda: not sandbox or _answers(sandbox)),
+        ("the sandbox", lambda: not sandbox or _sandbox_seeded(sandbox)),
         ("a worker", _worker_answers),
     ]
     while waiting and not stop:
