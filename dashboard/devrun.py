@@ -9,7 +9,6 @@ python -m dashboard.devrun ready              waits for the web page, the sandbo
                                              worker, then prints the banner once
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -108,21 +107,27 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _sandbox_seeded(endpoint: str) -> bool:
-    """The sandbox lists functions (it seeds them after it starts answering). Its Lambda API
-    takes an unsigned ListFunctions, as moto checks no signatures."""
+def _sandbox_seeded() -> bool:
+    """The sandbox has seeded its functions and the dashboard has read them: its management
+    command fills the inventory once seeding is done."""
+    _django()
+    from invocations.models import Function
+
     try:
-        with urllib.request.urlopen(f"{endpoint}/2015-03-31/functions/", timeout=2) as response:
-            return bool(json.loads(response.read()).get("Functions"))
-    except (OSError, ValueError):
+        return Function.objects.filter(present=True).exists()
+    except Exception:  # the database is being migrated or locked: ask again
         return False
 
 
-def _worker_answers() -> bool:
+def _django() -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     django.setup()
+
+
+def _worker_answers() -> bool:
+    _django()
     from dashboard.celery import app
 
     try:
@@ -142,7 +147,7 @@ def ready() -> int:
     started = time.monotonic()
     waiting = [
         ("the web server", lambda: _answers(f"{web}/accounts/login/")),
-        ("the sandbox", lambda: not sandbox or _sandbox_seeded(sandbox)),
+        ("the sandbox", lambda: not sandbox or _sandbox_seeded()),
         ("a worker", _worker_answers),
     ]
     while waiting and not stop:
