@@ -107,14 +107,21 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _sandbox_seeded() -> bool:
+def _sandbox_seeded(since: float) -> bool:
     """The sandbox has seeded its functions and the dashboard has read them: its management
-    command fills the inventory once seeding is done."""
+    command refreshes the inventory once seeding is done (rows from an earlier run do not
+    count, hence `since`)."""
     _django()
-    from invocations.models import Function
+    from datetime import UTC, datetime
 
+    from invocations.models import Function, InventorySync
+
+    started = datetime.fromtimestamp(since, UTC)
     try:
-        return Function.objects.filter(present=True).exists()
+        return (
+            InventorySync.objects.filter(succeeded_at__gte=started).exists()
+            and Function.objects.filter(present=True).exists()
+        )
     except Exception:  # the database is being migrated or locked: ask again
         return False
 
@@ -145,9 +152,10 @@ def ready() -> int:
     web = WEB.format(port=os.environ.get("WEB_PORT", "8000"))
     sandbox = os.environ.get("AWS_ENDPOINT_URL", "")
     started = time.monotonic()
+    began = time.time()
     waiting = [
         ("the web server", lambda: _answers(f"{web}/accounts/login/")),
-        ("the sandbox", lambda: not sandbox or _sandbox_seeded()),
+        ("the sandbox", lambda: not sandbox or _sandbox_seeded(began)),
         ("a worker", _worker_answers),
     ]
     while waiting and not stop:
