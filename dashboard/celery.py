@@ -1,5 +1,6 @@
 import logging
 import os
+import time
 
 from celery import Celery
 from celery.signals import before_task_publish
@@ -36,10 +37,10 @@ for _name in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
 
 
 def _stamp_sent_at(headers=None, **kwargs) -> None:
-    # The Workers page tells the oldest waiting task's age from this header.
-    from invocations.workers import stamp_sent_at
-
-    stamp_sent_at(headers=headers)
+    """A task message carries no time of its own: the Workers page (invocations/workers.py)
+    tells the oldest waiting task's age from this header."""
+    if headers is not None:
+        headers.setdefault("sent_at", time.time())
 
 
 before_task_publish.connect(_stamp_sent_at, weak=False)

@@ -3,9 +3,8 @@
 the web process; the queue of tasks, the invocations and replays in progress and the queue
 polls are read directly.
 
-A task message carries no time of its own: `stamp_sent_at` (connected to Celery's
-before_task_publish signal) adds a `sent_at` header, so that the oldest waiting task's age can
-be told.
+A task message carries no time of its own: dashboard/celery.py adds a `sent_at` header to each
+(Celery's before_task_publish signal), so that the oldest waiting task's age can be told.
 """
 
 import json
@@ -43,20 +42,14 @@ def _redis() -> redis.Redis:
     )
 
 
-def stamp_sent_at(headers=None, **_) -> None:
-    """before_task_publish: the time the task was sent, read back as the oldest task's age."""
-    if headers is not None:
-        headers.setdefault("sent_at", time.time())
-
-
 # --- In the worker ------------------------------------------------------------------------------
 
 
 def inspect() -> dict:
     """Ask every worker (ping and stats, one second) and keep the answer in Redis."""
-    from dashboard.celery import app
+    from celery import current_app
 
-    control = app.control.inspect(timeout=1.0)
+    control = current_app.control.inspect(timeout=1.0)
     pings = control.ping() or {}
     stats = control.stats() or {}
     active = control.active() or {}
