@@ -165,9 +165,7 @@ def test_a_group_is_put_beside_the_last_deploy_before_it(db):
 
 
 @pytest.mark.sandbox
-def test_an_invocation_stores_the_code_and_configuration_it_ran_with(
-    sandbox_env, awslambda, probe, alice
-):
+def test_an_invocation_stores_the_code_and_configuration_it_ran_with(sandbox_env, awslambda, probe):
     published = awslambda.publish_version(FunctionName=probe)
     awslambda.update_function_code(FunctionName=probe, ZipFile=code("two"))
     awslambda.update_function_configuration(FunctionName=probe, MemorySize=512)
