@@ -98,6 +98,12 @@ def redis_server():
     server.start()
     settings.CELERY_BROKER_URL = server.url
     app.conf.broker_url = server.url
+    # A page that sends a task (the Monitor panel, the Workers page) in an earlier test without
+    # a broker made Celery keep its connection pools for the default URL: start them afresh.
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
     yield server
     server.stop()
 

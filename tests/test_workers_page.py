@@ -24,9 +24,11 @@ def page_until(client, text: str, seconds: float = 20.0):
 
 @pytest.fixture
 def empty_broker(redis_server):
+    """No task waiting (only the queue is emptied: kombu's bindings must stay)."""
     import redis
 
-    redis.Redis.from_url(redis_server.url).flushdb()
+    client = redis.Redis.from_url(redis_server.url)
+    client.delete(workers.QUEUE, workers.ANSWER_KEY, workers.ASKED_KEY)
     return redis_server
 
 
