@@ -78,7 +78,7 @@ format: install-dev
 test: install-dev lint
 	DJANGO_SETTINGS_MODULE=dashboard.settings_test $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
-	bash tests/postgres/run.sh $(VENV)/bin/pytest -m "not browser and not sandbox and not broker"
+	bash tests/postgres/run.sh $(VENV)/bin/pytest
 
 # `make bench` runs them all; `make bench BENCH="ingest pages"` runs some.
 bench: install-dev

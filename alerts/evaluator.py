@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from alerts import delivery, messages, notifying
 from alerts.models import AlertState, Condition, Rule
+from invocations import events
 from invocations.grouping import FAILURE_KINDS, unreplayed
 from invocations.models import (
     ExecutionRecord,
@@ -219,12 +220,14 @@ def _spikes(rule: Rule, now) -> list[Firing]:
     at least ALERT_SPIKE_QUIET_MINUTES) below the threshold, so a long storm is one message."""
     since = now - timedelta(minutes=rule.spike_minutes)
     counts: dict[int, int] = defaultdict(int)
-    records = ExecutionRecord.objects.filter(
-        environment=rule.environment,
-        received_at__gte=since,
-        failure_group__isnull=False,
-        kind__in=FAILURE_KINDS,
-    )
+    # Occurrences are failed events: an OnFailure record and its dead letter count once.
+    records = events.first_in_group(
+        ExecutionRecord.objects.filter(
+            environment=rule.environment,
+            failure_group__isnull=False,
+            kind__in=FAILURE_KINDS,
+        )
+    ).filter(received_at__gte=since)
     invocations = Invocation.objects.filter(
         environment=rule.environment, created_at__gte=since, failure_group__isnull=False
     )

@@ -1,9 +1,7 @@
 import logging
 import os
-import time
 
 from celery import Celery
-from celery.signals import before_task_publish
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -36,11 +34,10 @@ for _name in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
     logging.getLogger(_name).addFilter(PeriodicTasksAtDebug())
 
 
-def _stamp_sent_at(headers=None, **kwargs) -> None:
-    """A task message carries no time of its own: the Workers page (invocations/workers.py)
-    tells the oldest waiting task's age from this header."""
-    if headers is not None:
-        headers.setdefault("sent_at", time.time())
+# Imported here so that every process that publishes tasks (web, worker, beat) stamps them.
+from celery.signals import beat_init, before_task_publish  # noqa: E402
 
+from invocations import heartbeat  # noqa: E402
 
-before_task_publish.connect(_stamp_sent_at, weak=False)
+beat_init.connect(heartbeat.mark_beat, weak=False)
+before_task_publish.connect(heartbeat.stamp, weak=False)

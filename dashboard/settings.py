@@ -168,6 +168,9 @@ POLL_TIME_BUDGET_SECONDS = env_int("POLL_TIME_BUDGET_SECONDS", 50, minimum=1)
 # A poller's claim on a queue lasts this long unless renewed (polling.py): a dead poller's queue
 # is polled again after at most this.
 POLL_CLAIM_SECONDS = env_int("POLL_CLAIM_SECONDS", 60, minimum=1)
+# How many pollers may read one queue at once (each holds one of its leases): a deep queue is
+# drained by several, a shallow one costs the extra pollers one empty receive each.
+POLL_LEASES_PER_QUEUE = env_int("POLL_LEASES_PER_QUEUE", 4, minimum=1)
 RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 90, minimum=1)
 INVENTORY_SYNC_SECONDS = env_int("INVENTORY_SYNC_SECONDS", 300, minimum=10)
 

@@ -15,6 +15,16 @@ VIEW = "invocations.view_invocation"
 ADMIN = "invocations.manage_environments"
 
 
+def visible_environments(user):
+    """The environments `user` may see. Every role reads every environment today; detail pages
+    and the `env` parameter go through this one place, so a narrower rule lands here."""
+    from invocations.models import Environment
+
+    if not (user.is_active and user.has_perm(VIEW)):
+        return Environment.objects.none()
+    return Environment.objects.all()
+
+
 def can(user, perm: str) -> bool:
     return user.is_active and user.has_perm(perm)
 

@@ -94,7 +94,6 @@ class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
         "last_error",
         "last_error_at",
         "records_stored",
-        "claimed_until",
     ]
 
     def save_model(self, request, obj, form, change):

@@ -6,23 +6,23 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate, TruncDay, TruncHour
 from django.utils import timezone
 
-from invocations import deploys
+from invocations import deploys, events
 from invocations.models import Environment, ExecutionRecord, Invocation
 
 
 def _counts(
-    model: type[ExecutionRecord] | type[Invocation],
+    rows: QuerySet[Any],
     time_field: str,
     group_ids: list[int],
     since: datetime,
     trunc: type[TruncHour] | type[TruncDay],
 ) -> dict[int, dict[datetime, int]]:
     rows = (
-        model.objects.filter(failure_group_id__in=group_ids, **{f"{time_field}__gte": since})
+        rows.filter(failure_group_id__in=group_ids, **{f"{time_field}__gte": since})
         .annotate(bucket=trunc(time_field, tzinfo=UTC))
         .values("failure_group_id", "bucket")
         .annotate(n=Count("id"))
@@ -46,17 +46,20 @@ def _series(
 
 
 def for_groups(group_ids: list[int]) -> dict[int, dict[str, list[int]]]:
-    """{group id: {"hours": 24 counts, "days": 14 counts}}, oldest first. Four queries."""
+    """{group id: {"hours": 24 counts, "days": 14 counts}}, oldest first. Four queries.
+    Failed events are counted, each at its first record (events.py)."""
+    records = events.first_in_group(ExecutionRecord.objects.all())
+    invocations = Invocation.objects.all()
     now = timezone.now().astimezone(UTC)
     hour0 = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     day0 = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=13)
     hourly = [
-        _counts(ExecutionRecord, "received_at", group_ids, hour0, TruncHour),
-        _counts(Invocation, "created_at", group_ids, hour0, TruncHour),
+        _counts(records, "received_at", group_ids, hour0, TruncHour),
+        _counts(invocations, "created_at", group_ids, hour0, TruncHour),
     ]
     daily = [
-        _counts(ExecutionRecord, "received_at", group_ids, day0, TruncDay),
-        _counts(Invocation, "created_at", group_ids, day0, TruncDay),
+        _counts(records, "received_at", group_ids, day0, TruncDay),
+        _counts(invocations, "created_at", group_ids, day0, TruncDay),
     ]
     result = {}
     for pk in group_ids:
@@ -114,13 +117,15 @@ def daily_chart(environment: Environment, name: str, days: int = CHART_DAYS) -> 
         .values("day")
         .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=FAILED)))
     )
+    # Failed events, not records: an OnFailure record and its dead letter are one failure.
+    # Event invocations are counted by their records; only synchronous failures by status.
     recorded = (
-        ExecutionRecord.objects.filter(
-            environment=environment,
-            function_name=name,
-            kind__in=FAILED_RECORDS,
-            received_at__gte=start,
+        events.first_failure_of_request(
+            ExecutionRecord.objects.filter(
+                environment=environment, function_name=name, kind__in=FAILED_RECORDS
+            )
         )
+        .filter(received_at__gte=start)
         .annotate(day=TruncDate("received_at"))
         .values("day")
         .annotate(failed=Count("id"))

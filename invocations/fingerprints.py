@@ -77,7 +77,9 @@ _IMPORT_TYPES = {
 }
 _IMPORT_ERROR = re.compile(r"Unable to import module|Cannot find module", re.IGNORECASE)
 _THROTTLED_TYPES = {"TooManyRequestsException", "Lambda.TooManyRequestsException"}
-_THROTTLED = re.compile(r"Rate exceeded|TooManyRequestsException", re.IGNORECASE)
+_THROTTLED = re.compile(
+    r"Rate exceeded|TooManyRequestsException|zero reserved concurrent executions", re.IGNORECASE
+)
 
 
 def normalise_message(msg: str) -> str:
@@ -93,9 +95,9 @@ def normalise_message(msg: str) -> str:
 def classify(error_type: str, error_message: str, condition: str = "", kind: str = "") -> str:
     """The built-in class of a failure, the first that matches:
 
-    "timeout", "out_of_memory", "exit_error", "import_error", "never_ran" (throttled, or
-    EventAgeExceeded without any error: the function did not run), "dlq_message" (a DLQ message,
-    which has only an ErrorMessage), else "error".
+    "timeout", "out_of_memory", "exit_error", "import_error", "never_ran" (throttled,
+    ZeroReservedConcurrency, or EventAgeExceeded without any error: the function did not run),
+    "dlq_message" (a DLQ message, which has only an ErrorMessage), else "error".
     """
     error_type = (error_type or "").strip()
     message = (error_message or "")[:MAX_MESSAGE]
@@ -112,6 +114,8 @@ def classify(error_type: str, error_message: str, condition: str = "", kind: str
     # An EventAgeExceeded record with an error did run (and failed, then ran out of time to be
     # retried): it groups with that error rather than as "never ran".
     if condition == "EventAgeExceeded" and not error_type and not message.strip():
+        return "never_ran"
+    if condition == "ZeroReservedConcurrency":  # Lambda did not even try
         return "never_ran"
     if kind == "dlq" and not error_type:
         return "dlq_message"

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
+from invocations import events, wording
 from invocations.fingerprints import classify, fingerprint
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 
@@ -87,19 +88,27 @@ def group_records(records: list[ExecutionRecord]) -> int:
     """Put each failure record (saved) in its group, creating groups as needed; returns how
     many were grouped. Call inside the transaction that saved the records.
 
+    A group counts failed events, not records (events.py): a record of a request already in
+    the group (the dead letter of an OnFailure record, a redelivered record) joins it without
+    counting, without moving its last seen time and without reopening it.
+
     A batch costs one query plus three per group it touches, whatever the groups' sizes:
     ingestion must not slow down as a group grows. The backlog figures are added to, not
     recounted; whatever removes records or replays them recounts (refresh_backlog)."""
-    failures = [(r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS]
+    _return_to_origins([r for r in records if r.returned_from_id])
+    failures = [
+        (r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS and not r.returned_from_id
+    ]
     if not failures:
         return 0
     relatives = _relatives([r for r, _ in failures])
     _follow_twins(failures, relatives)
-    replayed = {row.request_id for row in relatives if row.replay_status == SUCCEEDED}
+    replayed = {row.request_id for row in relatives if row.replayed_in_place}
+    seen = {(row.group_key, row.request_id) for row in relatives if row.group_key}
     strays = defaultdict(set)  # a set: a record with several replays is a row per replay
     for row in relatives:
         if row.kind == ExecutionRecord.Kind.DLQ and row.group_id:
-            strays[row.request_id].add((row.pk, row.group_id))
+            strays[row.request_id].add((row.pk, row.group_id, row.request_id))
     by_key: dict[str, list] = defaultdict(list)
     for record, failure in failures:
         by_key[failure.key].append((record, failure))
@@ -107,21 +116,25 @@ def group_records(records: list[ExecutionRecord]) -> int:
     adopting = []
     for key in sorted(by_key):
         items = by_key[key]
-        group, changed = _count_occurrences([f for _, f in items])
+        starting = [(r, f) for r, f in items if events.starts_event(r, key, seen)]
+        if starting:
+            group, changed = _count_occurrences([f for _, f in starting])
+        else:
+            group, changed = _locked_group(items[0][1]), []
         for record, _ in items:
             record.failure_group = group
         ExecutionRecord.objects.filter(pk__in=[r.pk for r, _ in items]).update(failure_group=group)
-        fresh = [r for r, _ in items if not r.request_id or r.request_id not in replayed]
+        fresh = [r for r, _ in starting if not r.request_id or r.request_id not in replayed]
         group.backlog_count += len(fresh)
         group.backlog_oldest = min(
             filter(None, [group.backlog_oldest, *(r.received_at for r in fresh)]), default=None
         )
         group.save(update_fields={*changed, "backlog_count", "backlog_oldest"})
         adopted = {
-            (pk, old)
+            (pk, old, request_id)
             for record, _ in items
             if record.kind != ExecutionRecord.Kind.DLQ
-            for pk, old in strays.get(record.request_id, ())
+            for pk, old, request_id in strays.get(record.request_id, ())
             if old != group.pk
         }
         if adopted:
@@ -130,12 +143,32 @@ def group_records(records: list[ExecutionRecord]) -> int:
     # gained a record in this batch, and is then kept.
     moved: set[int] = set()  # a stray moves once, even if two groups of the batch name it
     for group, candidates in adopting:
-        adopted_now = [(pk, old) for pk, old in candidates if pk not in moved]
+        adopted_now = [stray for stray in candidates if stray[0] not in moved]
         if adopted_now:
-            moved.update(pk for pk, _ in adopted_now)
+            moved.update(pk for pk, _, _ in adopted_now)
             _adopt(group, adopted_now)
             refresh_backlog(group)
     return len(failures)
+
+
+def _return_to_origins(returned: list[ExecutionRecord]) -> None:
+    """A message the dashboard sent back that came back: it joins the group of the record it
+    was sent from, and is not a new occurrence (no count, no backlog, no regression)."""
+    if not returned:
+        return
+    origins = dict(
+        ExecutionRecord.objects.filter(pk__in={r.returned_from_id for r in returned})
+        .order_by()
+        .values_list("pk", "failure_group_id")
+    )
+    for record in returned:
+        if record.returned_from_id is None:
+            continue
+        record.failure_group_id = origins.get(record.returned_from_id)
+        if record.failure_group_id:
+            ExecutionRecord.objects.filter(pk=record.pk).update(
+                failure_group_id=record.failure_group_id
+            )
 
 
 # One failed event often arrives twice: as an OnFailure record (with the error type) and as a
@@ -150,6 +183,19 @@ class _Relative(NamedTuple):
     group_id: int | None
     group_key: str | None
     replay_status: str | None
+    function_name: str
+    environment_id: int
+    replay_function: str | None
+    replay_environment_id: int | None
+
+    @property
+    def replayed_in_place(self) -> bool:
+        """Replayed with success into its own function (any qualifier) and environment."""
+        return (
+            self.replay_status == SUCCEEDED
+            and self.replay_function == self.function_name
+            and self.replay_environment_id == self.environment_id
+        )
 
 
 SUCCEEDED = Invocation.Status.SUCCEEDED
@@ -173,6 +219,10 @@ def _relatives(records: list[ExecutionRecord]) -> list[_Relative]:
             "failure_group_id",
             "failure_group__fingerprint",
             "replays__status",
+            "function_name",
+            "environment_id",
+            "replays__function_name",
+            "replays__environment_id",
         )
     )
     return [_Relative(*row) for row in rows]
@@ -193,16 +243,32 @@ def _follow_twins(failures, relatives: list[_Relative]) -> None:
             letters[record.request_id].key = failure.key
 
 
-def _adopt(group: FailureGroup, strays: list[tuple[int, int]]) -> None:
-    """Move stray dead letters into `group` (counted there, no longer in their old group)."""
-    moved_from: dict[int, int] = defaultdict(int)
-    for _, old in strays:
-        moved_from[old] += 1
-    ExecutionRecord.objects.filter(pk__in=[pk for pk, _ in strays]).update(failure_group=group)
-    FailureGroup.objects.filter(pk=group.pk).update(count=F("count") + len(strays))
-    group.count += len(strays)
-    for old_pk, n in moved_from.items():
-        FailureGroup.objects.filter(pk=old_pk).update(count=F("count") - n)
+def _adopt(group: FailureGroup, strays: list[tuple[int, int, str]]) -> None:
+    """Move stray dead letters (pk, old group, request ID) into `group`. Counts are of events:
+    `group` gains the requests it did not have yet, an old group loses those it has no record
+    of any more."""
+    moving = [pk for pk, _, _ in strays]
+    requests = {request_id for _, _, request_id in strays}
+    already = set(
+        ExecutionRecord.objects.filter(failure_group=group, request_id__in=requests)
+        .exclude(pk__in=moving)
+        .values_list("request_id", flat=True)
+    )
+    ExecutionRecord.objects.filter(pk__in=moving).update(failure_group=group)
+    gained = len(requests - already)
+    FailureGroup.objects.filter(pk=group.pk).update(count=F("count") + gained)
+    group.count += gained
+    leaving: dict[int, set[str]] = defaultdict(set)
+    for _, old, request_id in strays:
+        leaving[old].add(request_id)
+    for old_pk, old_requests in leaving.items():
+        kept = set(
+            ExecutionRecord.objects.filter(
+                failure_group_id=old_pk, request_id__in=old_requests
+            ).values_list("request_id", flat=True)
+        )
+        lost = len(old_requests - kept)
+        FailureGroup.objects.filter(pk=old_pk).update(count=F("count") - lost)
         left = FailureGroup.objects.get(pk=old_pk)
         if not left.records.exists() and not left.invocations.exists():
             left.delete()
@@ -280,34 +346,45 @@ def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str
         group.snooze_until_count = None
         changed.append("snooze_until_count")
         GroupActivity.objects.create(
-            group=group, kind="snooze", text=f"Snooze ended at {group.count} occurrences"
+            group=group,
+            kind="snooze",
+            text=f"Snooze ended at {wording.count(group.count, 'occurrence')}",
         )
     return group, changed
 
 
-def unreplayed(records):
-    """Records not yet replayed with success, by themselves or through a twin of the same
-    request (its dead letter, or its OnFailure record)."""
-    replayed = (
-        ExecutionRecord.objects.filter(replays__status=Invocation.Status.SUCCEEDED)
-        .exclude(request_id="")
-        .values("request_id")
+def replayed_in_place():
+    """Records replayed with success into their own function (any qualifier) and environment:
+    only those count as replayed. A replay into another function or environment (a try in
+    staging, a fixed copy) is shown, but it did not put the failed event through."""
+    return ExecutionRecord.objects.filter(
+        replays__status=Invocation.Status.SUCCEEDED,
+        replays__function_name=F("function_name"),
+        replays__environment=F("environment"),
     )
-    return records.exclude(replays__status=Invocation.Status.SUCCEEDED).exclude(
-        request_id__in=replayed
+
+
+def unreplayed(records):
+    """Records not yet replayed with success into their function, by themselves or through a
+    twin of the same request (its dead letter, or its OnFailure record)."""
+    done = replayed_in_place()
+    return records.exclude(pk__in=done.values("pk")).exclude(
+        request_id__in=done.exclude(request_id="").values("request_id")
     )
 
 
 def _backlog_in_database(group: FailureGroup) -> tuple[int, datetime | None]:
-    figures = unreplayed(ExecutionRecord.objects.filter(failure_group=group)).aggregate(
-        count=Count("id"), oldest=Min("received_at")
-    )
+    """The group's unreplayed failed events: how many, and when the oldest arrived."""
+    pending = unreplayed(ExecutionRecord.objects.filter(failure_group=group))
+    figures = events.first_in_group(pending).aggregate(count=Count("id"), oldest=Min("received_at"))
     return figures["count"], figures["oldest"]
 
 
 def refresh_backlog(group: FailureGroup) -> None:
-    """Recount the group's unreplayed failure records (after a replay, or when records moved
-    between groups)."""
+    """Recount the group's unreplayed failed events (after a replay, or when records moved
+    between groups). Call inside a transaction: the group is locked before it is counted, so
+    the records a poller is adding to it are either counted here or added after."""
+    FailureGroup.objects.select_for_update().filter(pk=group.pk).values_list("pk").first()
     count, oldest = _backlog_in_database(group)
     FailureGroup.objects.filter(pk=group.pk).update(backlog_count=count, backlog_oldest=oldest)
     group.backlog_count, group.backlog_oldest = count, oldest

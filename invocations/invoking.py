@@ -21,8 +21,8 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from invocations import audit, aws, grouping, logs, sending
-from invocations.models import ExecutionRecord, Function, Invocation
+from invocations import async_outcome, audit, aws, grouping, logs, sending
+from invocations.models import Function, Invocation
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
     if invocation.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
         invocation.request_id = fields["request_id"]
-        ExecutionRecord.objects.link_to(invocation)
+        async_outcome.link_and_settle(invocation)
     return None
 
 

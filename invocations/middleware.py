@@ -1,5 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
+from invocations import access
 from invocations.models import Environment
 
 # No inline scripts or styles anywhere: htmx needs none, and this stops injected markup running.
@@ -20,10 +21,31 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+def chosen_environment(request) -> Environment:
+    """The environment of the person's switcher (their session), or the default."""
+    if not hasattr(request, "_chosen_environment"):
+        chosen = request.session.get("environment_id")
+        env = Environment.objects.filter(pk=chosen).first() if chosen else None
+        request._chosen_environment = env or Environment.objects.default()
+    return request._chosen_environment
+
+
 def current_environment(request) -> Environment:
-    chosen = request.session.get("environment_id")
-    env = Environment.objects.filter(pk=chosen).first() if chosen else None
-    return env or Environment.objects.default()
+    """The environment a page shows: the one its URL names (`?env=NAME`, so that a link pasted
+    in chat opens in the same environment for everyone allowed to see it), else the switcher's.
+    An environment the person may not see is ignored."""
+    named = request.GET.get("env", "")
+    if named and getattr(request, "user", None) is not None and request.user.is_authenticated:
+        found = access.visible_environments(request.user).filter(name=named).first()
+        if found is not None:
+            return found
+    return chosen_environment(request)
+
+
+def open_in(request, environment: Environment) -> None:
+    """Show this page in `environment`, the environment of the object it is about, whatever
+    the switcher says; the switcher itself is left alone."""
+    request.environment = environment
 
 
 class CurrentEnvironmentMiddleware:

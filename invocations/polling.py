@@ -1,7 +1,8 @@
 """Draining watched queues into execution records, losing nothing: a message is deleted only
 after its record is committed, and a redelivered one is saved once (the unique key).
 
-For each enabled queue, one poller at a time (`WatchedQueue.claim`, a conditional UPDATE):
+For each enabled queue, up to POLL_LEASES_PER_QUEUE pollers at a time, each holding one of its
+leases (`WatchedQueue.claim`, a conditional UPDATE per slot):
 
     receive 10 → parse (pure) → one transaction: insert the new ones, group the failures
                → after the commit: DeleteMessageBatch → receive again …
@@ -24,18 +25,19 @@ an AWS outage is a stored error on each queue, not a crash.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
-from invocations import aws, grouping, records
-from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from invocations import async_outcome, aws, grouping, records, redrive
+from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +59,20 @@ MIN_BATCHES_PER_COMMIT = 2  # waited for, when read ahead
 BATCHES_PER_COMMIT = 3  # taken, when they have arrived
 # A claim is a lease of POLL_CLAIM_SECONDS, renewed while the poller drains (after a batch, once
 # half of it is used). A poller that died (SIGKILL, out of memory, a lost machine) releases
-# nothing: its queue is free again when the lease runs out, not after the whole time budget.
-# A lease that runs out under a poller that is merely slow lets a second one in: that costs
-# duplicate receives, never a duplicate record (the unique key) or a lost message.
+# nothing: its slot is free again when the lease runs out, not after the whole time budget.
+# Several pollers on one queue (or a lease that ran out under a slow poller) cost duplicate
+# receives at worst, never a duplicate record (the unique key) or a lost message.
+# PostgreSQL ends one of two transactions that wait on each other (a deadlock) or a
+# serialization failure with an error; the batch is stored again, from fresh reads.
+RETRIED_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
+STORE_ATTEMPTS = 5
 
 
 @dataclass
 class PollResult:
     queue_id: int
     queue_name: str
-    skipped: bool = False  # another poller holds the queue
+    skipped: bool = False  # other pollers hold every lease of the queue
     received: int = 0
     stored: int = 0
     duplicates: int = 0
@@ -99,11 +105,29 @@ def poll_all(
     if queues is None:
         queues = WatchedQueue.objects.filter(enabled=True).select_related("environment")
     outcome = PassResult()
-    for queue in queues:
+    pending = list(queues)
+    while pending:
+        # The queue fewest pollers hold first: pollers that start together spread over the
+        # queues, then join the ones still draining.
+        queue = _least_held(pending)
+        pending.remove(queue)
         outcome.results.append(
             poll_queue(queue, budget_seconds=budget_seconds, wait_seconds=wait_seconds)
         )
     return outcome
+
+
+def _least_held(queues: list[WatchedQueue]) -> WatchedQueue:
+    if len(queues) == 1:
+        return queues[0]
+    held = dict(
+        QueueLease.objects.filter(queue__in=queues, until__gte=timezone.now())
+        .values("queue")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("queue", "n")
+    )
+    return min(queues, key=lambda queue: held.get(queue.pk, 0))
 
 
 def poll_queue(
@@ -117,12 +141,13 @@ def poll_queue(
     if wait_seconds is None:
         wait_seconds = _receive_wait(queue.pk)
     result = PollResult(queue.pk, queue.name)
-    if not queue.claim(settings.POLL_CLAIM_SECONDS):
+    lease = queue.claim(settings.POLL_CLAIM_SECONDS)
+    if lease is None:
         result.skipped = True
         return result
     started = time.monotonic()
     try:
-        _drain(queue, result, budget_seconds, wait_seconds)
+        _drain(queue, lease, result, budget_seconds, wait_seconds)
     except aws.AwsError as error:
         result.error = str(error)
         log.warning("polling %s failed: %s", queue.url, error)
@@ -132,7 +157,7 @@ def poll_queue(
     finally:
         result.seconds = time.monotonic() - started
         _finish(queue, result)
-        queue.release()
+        lease.release()
     if chosen_wait:
         _remember_quiet(queue.pk, result, wait_seconds)
     return result
@@ -153,7 +178,9 @@ def _remember_quiet(queue_id: int, result: PollResult, wait: int) -> None:
         _quiet[queue_id] = time.monotonic()
 
 
-def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) -> None:
+def _drain(
+    queue: WatchedQueue, lease: QueueLease, result: PollResult, budget: float, wait: int
+) -> None:
     """Receive, store, delete until the queue is empty or the budget is used.
 
     On a queue deeper than one batch, receives and deletes run on helper threads: up to
@@ -163,7 +190,7 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
     read when the budget runs out are stored too (a poll may overrun it by READ_AHEAD batches);
     batches read but not stored because of an error are made visible again at once."""
     deadline = time.monotonic() + budget if budget > 0 else None
-    lease = settings.POLL_CLAIM_SECONDS
+    lease_seconds = settings.POLL_CLAIM_SECONDS
     renewed = time.monotonic()
     read_ahead = None  # decided when the queue proves deeper than one batch
     reading = True
@@ -222,8 +249,11 @@ def _drain(queue: WatchedQueue, result: PollResult, budget: float, wait: int) ->
                 else:
                     break
                 unstored = list(batch)
-                if time.monotonic() - renewed > lease / 2:
-                    queue.claim(lease, renew=True)
+                if time.monotonic() - renewed > lease_seconds / 2:
+                    if not lease.renew(lease_seconds):
+                        # It ran out and another poller has the slot: finish what was
+                        # received, read no more (at most the slots' number of pollers).
+                        reading = False
                     renewed = time.monotonic()
         except BaseException:
             _release(queue, unstored)
@@ -285,14 +315,33 @@ def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
     """Parse and save received messages in one transaction; the number of new records.
 
     A message already stored (a redelivery) is skipped: the IDs present are read first. Another
-    poller may store the same message between that read and the insert (only when a lease ran
-    out under a slow poller); the unique (queue, message_id) key then refuses the insert, the
-    transaction is rolled back, and the batch is stored again from fresh rows, skipping it.
+    poller of the same queue may store the same message between that read and the insert (SQS
+    delivered it twice, or its visibility timeout ran out); the unique (queue, message_id) key
+    then refuses the insert, the transaction is rolled back, and the batch is stored again from
+    fresh rows, skipping it. A deadlock that PostgreSQL broke is retried the same way.
     """
-    try:
-        return _insert(queue, _rows(queue, messages))
-    except IntegrityError:
-        return _insert(queue, _rows(queue, messages))
+    attempt = 1
+    while True:
+        try:
+            return _insert(queue, _rows(queue, messages))
+        except IntegrityError:
+            if attempt == STORE_ATTEMPTS:
+                raise
+        except OperationalError as exc:
+            broken = retryable_conflict(exc)
+            if attempt == STORE_ATTEMPTS or not broken:
+                raise
+            log.warning(
+                "PostgreSQL broke a %s while storing a batch of %s; trying again", broken, queue.url
+            )
+            time.sleep(random.uniform(0, 0.05 * attempt))
+        attempt += 1
+
+
+def retryable_conflict(exc: OperationalError) -> str:
+    """ "deadlock" or "serialization failure" when PostgreSQL rolled the transaction back to
+    break one (running it again is safe and expected to succeed); "" for any other error."""
+    return RETRIED_SQLSTATES.get(getattr(exc.__cause__, "sqlstate", None) or "", "")
 
 
 def _rows(queue: WatchedQueue, messages: list[dict]) -> dict[str, ExecutionRecord]:
@@ -330,6 +379,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 linked[request_id] = min(pk, linked.get(request_id, pk))  # the first invocation
             for row in new:
                 row.invocation_id = linked.get(row.request_id)
+        redrive.link_returns(queue.environment, new)
         ExecutionRecord.objects.bulk_create(new)
         if any(row.pk is None for row in new):  # SQLite before 3.35 returns no primary keys
             saved = dict(
@@ -343,6 +393,7 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 row.pk = saved[row.message_id]
         # Failures join their groups in the same transaction: never stored ungrouped.
         grouping.group_records(new)
+        async_outcome.settle({row.invocation_id for row in new})
         WatchedQueue.objects.filter(pk=queue.pk).update(
             records_stored=F("records_stored") + len(new)
         )

@@ -74,7 +74,8 @@ _QUALIFIER = re.compile(rf"\$LATEST|[A-Za-z0-9_-]{{1,{MAX_QUALIFIER}}}")
 @dataclass(frozen=True)
 class ParsedRecord:
     kind: str  # one of KINDS
-    condition: str = ""  # Success, RetriesExhausted, EventAgeExceeded, RetryAttemptsExhausted
+    # Success, RetriesExhausted, EventAgeExceeded, ZeroReservedConcurrency, RetryAttemptsExhausted
+    condition: str = ""
     request_id: str = ""
     function_arn: str = ""  # as received: qualified or not
     function_name: str = ""  # from the ARN; empty for a DLQ message (the queue knows it)

@@ -10,7 +10,84 @@ import base64
 from django.db import transaction
 
 from invocations import audit, aws, sending
-from invocations.models import AuditEvent, ExecutionRecord
+from invocations.models import AuditEvent, ExecutionRecord, WatchedQueue
+
+# Every message the dashboard sends back names the record it came from ("environment:id"), so
+# that when it returns (the function failed it again) it is linked to that record instead of
+# being counted as a new failure.
+ORIGIN_ATTRIBUTE = "LambdaTriageOriginRecord"
+
+
+class RedriveRefused(ValueError):
+    """A target that would bring the messages straight back; its message is shown."""
+
+
+def check_target(records: list[ExecutionRecord], environment, queue_url: str) -> None:
+    """Refuse a queue the dashboard watches as a dead-letter queue (the records' own DLQ among
+    them): the poller would take the messages back at once, as new failures."""
+    url = queue_url.strip().rstrip("/")
+    sources = {r.queue.url.rstrip("/") for r in records}
+    if url in sources:
+        raise RedriveRefused(
+            "That is the dead-letter queue these messages came from: the dashboard watches it, "
+            "so they would come straight back as failures. Send them to the queue that feeds "
+            "the function (its event source), or replay them."
+        )
+    if WatchedQueue.objects.filter(
+        environment=environment, kind=WatchedQueue.Kind.DLQ, url__in=[url, url + "/"]
+    ).exists():
+        raise RedriveRefused(
+            "That queue is a dead-letter queue the dashboard watches: the messages would come "
+            "straight back as failures. Send them to the queue that feeds the function."
+        )
+
+
+def source_queue_url(record: ExecutionRecord) -> str:
+    """The SQS queue that feeds the dead letter's function (its event source mapping, from the
+    inventory), as the SQS console's "redrive to source" would choose; "" when unknown."""
+    from invocations.models import Function
+
+    name = record.function_name or record.queue.function_name
+    function = Function.objects.filter(environment=record.environment_id, name=name).first()
+    if function is None:
+        return ""
+    for mapping in function.event_source_mappings or []:
+        arn = mapping.get("EventSourceArn", "") if isinstance(mapping, dict) else ""
+        parts = arn.split(":")
+        if len(parts) == 6 and parts[2] == "sqs":
+            # The queue URL is the DLQ's host with the source queue's account and name.
+            scheme_host = record.queue.url.split("/", 3)[:3]
+            return "/".join([*scheme_host, parts[4], parts[5]])
+    return ""
+
+
+def origin_of(attributes: dict | None) -> tuple[str, int] | None:
+    """(environment name, record id) from a received message's attributes, if we sent it."""
+    entry = (attributes or {}).get(ORIGIN_ATTRIBUTE)
+    value = entry.get("StringValue", "") if isinstance(entry, dict) else ""
+    environment, _, pk = value.rpartition(":")
+    return (environment, int(pk)) if environment and pk.isdigit() else None
+
+
+def link_returns(environment, rows: list[ExecutionRecord]) -> None:
+    """Set `returned_from` on new rows (unsaved) whose message we sent back from a record of
+    `environment`. One query, only when a message carries the attribute."""
+    wanted = {}
+    for row in rows:
+        origin = origin_of(row.message_attributes)
+        if origin and origin[0] == environment.name:
+            wanted[row.message_id] = origin[1]
+    if not wanted:
+        return
+    present = set(
+        ExecutionRecord.objects.filter(environment=environment, pk__in=set(wanted.values()))
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    for row in rows:
+        if wanted.get(row.message_id) in present:
+            row.returned_from_id = wanted[row.message_id]
+
 
 # At most this many dead letters are sent back by one press of the button.
 MAX_RECORDS = 10_000
@@ -36,13 +113,15 @@ def send_back(records: list[ExecutionRecord], environment, queue_url: str, *, us
     Returns how many were sent and, when AWS refused one, why (the rest are not sent)."""
     sent = 0
     for record in records:
+        attributes = attributes_for_sending(record.message_attributes)
+        attributes.pop(ORIGIN_ATTRIBUTE, None)
+        attributes = dict(list(attributes.items())[:9])  # SQS takes 10, ours included
+        attributes[ORIGIN_ATTRIBUTE] = {
+            "DataType": "String",
+            "StringValue": f"{environment.name}:{record.pk}",
+        }
         try:
-            message_id = aws.send_message(
-                environment,
-                queue_url,
-                record.raw_body,
-                attributes_for_sending(record.message_attributes),
-            )
+            message_id = aws.send_message(environment, queue_url, record.raw_body, attributes)
         except aws.AwsError as error:
             return sent, str(error)
         sent += 1

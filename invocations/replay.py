@@ -21,6 +21,7 @@ from invocations.models import (
     Invocation,
     ReplayBatch,
 )
+from invocations.wording import count
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class PlannedRecord:
     record: ExecutionRecord
     payload: str
     skip_reason: str = ""
+    # Another record of the same failed event (its OnFailure record or dead letter) is sent.
+    twin_of: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"Record #{self.record.pk}"
 
 
 @dataclass(frozen=True)
@@ -39,11 +46,18 @@ class Plan:
 
     @property
     def to_replay(self) -> list[PlannedRecord]:
-        return [i for i in self.items if not i.skip_reason]
+        """One record per failed event."""
+        return [i for i in self.items if not i.skip_reason and i.twin_of is None]
 
     @property
     def skipped(self) -> list[PlannedRecord]:
         return [i for i in self.items if i.skip_reason]
+
+    @property
+    def twins(self) -> list[PlannedRecord]:
+        """Records of an event that another record of the plan replays: not sent again, and
+        not "skipped" either, since their event is replayed."""
+        return [i for i in self.items if not i.skip_reason and i.twin_of is not None]
 
 
 def payload_of(record: ExecutionRecord) -> str | None:
@@ -61,10 +75,34 @@ def payload_of(record: ExecutionRecord) -> str | None:
 
 
 def succeeded_record_ids(record_ids) -> set[int]:
+    """Of `record_ids`, those replayed with success into their own function and environment
+    (grouping.replayed_in_place): a replay elsewhere does not count."""
     return set(
+        grouping.replayed_in_place().filter(pk__in=list(record_ids)).values_list("pk", flat=True)
+    )
+
+
+def replayed_elsewhere(record_ids) -> dict[int, str]:
+    """{record id: "hello in staging"} for records replayed with success only into another
+    function or environment: shown on the group, and not counted as replayed."""
+    in_place = succeeded_record_ids(record_ids)
+    targets: dict[int, str] = {}
+    for pk, function_name, environment in (
         Invocation.objects.filter(
-            replay_of_id__in=record_ids, status=Invocation.Status.SUCCEEDED
-        ).values_list("replay_of_id", flat=True)
+            replay_of_id__in=list(record_ids), status=Invocation.Status.SUCCEEDED
+        )
+        .exclude(replay_of_id__in=in_place)
+        .values_list("replay_of_id", "function_name", "environment__name")
+    ):
+        targets.setdefault(pk, f"{function_name} in {environment}")
+    return targets
+
+
+def is_elsewhere(batch_or_plan, group) -> bool:
+    """Does a replay target another function or environment than the group's?"""
+    return (
+        batch_or_plan.function_name != group.function_name
+        or batch_or_plan.environment.pk != group.environment_id
     )
 
 
@@ -79,10 +117,9 @@ def plan(
     records = list(records)
     done = succeeded_record_ids([r.pk for r in records])
     done_requests = set(
-        ExecutionRecord.objects.filter(
-            request_id__in={r.request_id for r in records if r.request_id},
-            replays__status=Invocation.Status.SUCCEEDED,
-        ).values_list("request_id", flat=True)
+        grouping.replayed_in_place()
+        .filter(request_id__in={r.request_id for r in records if r.request_id})
+        .values_list("request_id", flat=True)
     )
     planned: dict[str, int] = {}  # request ID → the record that will replay it
     allowed = environment.allows(function_name)
@@ -97,7 +134,8 @@ def plan(
             reason = "already replayed with success"
         elif record.request_id in planned:
             # A failed event often arrives twice (OnFailure record and dead letter): send it once.
-            reason = f"the same event as record #{planned[record.request_id]}"
+            items.append(PlannedRecord(record, payload or "", "", planned[record.request_id]))
+            continue
         else:
             reason = ""
             if record.request_id:
@@ -136,7 +174,7 @@ def start(
             "replay.start",
             request=request,
             target=batch,
-            summary=f"replay of {len(ids)} records to {plan_.function_name} "
+            summary=f"replay of {count(len(ids), 'record')} to {plan_.function_name} "
             f"in {plan_.environment.name}",
             details={
                 "records": ids,
@@ -148,12 +186,13 @@ def start(
         if group is not None:
             from invocations.models import GroupActivity
 
-            GroupActivity.objects.create(
-                group=group,
-                actor=request.user,
-                kind="replay",
-                text=f"replay #{batch.pk}: {len(ids)} records to {plan_.function_name}",
-            )
+            text = f"replay #{batch.pk}: {count(len(ids), 'record')} to {plan_.function_name}"
+            if is_elsewhere(plan_, group):
+                text += (
+                    f" in {plan_.environment.name}, another function or environment than "
+                    "the group's: it does not resolve the group"
+                )
+            GroupActivity.objects.create(group=group, actor=request.user, kind="replay", text=text)
         pk = batch.pk
         transaction.on_commit(lambda: send(pk))
     return batch
@@ -287,10 +326,12 @@ def run_batch(batch_id: int) -> ReplayBatch:
             status=ReplayBatch.Status.DONE, finished_at=timezone.now()
         )
     batch.refresh_from_db()
+    # One transaction per group: pollers are counting into these groups meanwhile, and a
+    # transaction that held several of them would wait on theirs in another order.
     if batch.status == ReplayBatch.Status.CANCELLED:
         # What was replayed before the cancel is no longer backlog.
-        with transaction.atomic():
-            for group in _groups_of(batch):
+        for group in _groups_of(batch):
+            with transaction.atomic():
                 grouping.refresh_backlog(group)
     elif batch.status in {ReplayBatch.Status.DONE, ReplayBatch.Status.STOPPED}:
         with transaction.atomic():
@@ -301,7 +342,8 @@ def run_batch(batch_id: int) -> ReplayBatch:
                 summary=f"replay #{batch.pk} {batch.get_status_display()}: "
                 f"{batch.succeeded} succeeded, {batch.failed} failed, {batch.skipped} skipped",
             )
-            for group in _groups_of(batch):
+        for group in _groups_of(batch):
+            with transaction.atomic():
                 triage.resolve_by_replay(group, batch.created_by)
     return batch
 

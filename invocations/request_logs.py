@@ -1,5 +1,7 @@
-"""The CloudWatch Logs look-ups behind the two log panels: the log of one invocation, and the
-log of every attempt of the request a record names.
+"""The CloudWatch Logs look-ups behind the two log panels: every attempt of the request an
+invocation made, or a record names. An attempt is every line of its log stream from the
+request's START to its REPORT: the function's own output (print, a traceback) carries no request
+ID, so filtering by the ID alone would leave only Lambda's START/END/REPORT lines.
 
 Each answers lines or an error sentence, never raises an AWS error: the panels are loaded by
 htmx inside a page that must stay up. The calls use the short read timeout (aws.SHORT) and read
@@ -22,16 +24,7 @@ MAX_LINES_PER_ATTEMPT = 1000
 
 
 @dataclass
-class InvocationLog:
-    group: str
-    lines: list[logs.Line] = field(default_factory=list)
-    streams: list[str] = field(default_factory=list)
-    more: bool = False
-    error: str = ""
-
-
-@dataclass
-class RecordLog:
+class RequestLog:
     group: str
     attempts: list[dict[str, Any]] = field(default_factory=list)
     more: bool = False
@@ -48,32 +41,31 @@ def _error_sentence(error: aws.AwsError, group: str, missing: str) -> str:
     return f"CloudWatch Logs answered {error.code}: {error.message}"
 
 
-def for_invocation(invocation: Invocation) -> InvocationLog:
-    """The lines of CloudWatch Logs that carry the invocation's request ID."""
-    found = InvocationLog(group=group_of(invocation.function_name))
+def for_invocation(invocation: Invocation) -> RequestLog:
+    """Every attempt's lines of the invocation's request (an Event invocation may run up to
+    three times)."""
+    found = RequestLog(group=group_of(invocation.function_name))
     if not invocation.request_id:
         found.error = "This invocation has no request ID yet, so there is no log to find."
         return found
-    start = invocation.created_at - INVOCATION_LOOKBACK
     try:
-        events, found.more = aws.filter_log_events(
+        found.attempts, found.more = _attempts(
             invocation.environment,
             found.group,
-            f'"{invocation.request_id}"',
-            start_ms=int(start.timestamp() * 1000),
+            invocation.request_id,
+            invocation.created_at,
+            lookback=INVOCATION_LOOKBACK,
+            log_id="full-log",
         )
     except aws.AwsError as error:
         found.error = _error_sentence(error, found.group, "does not exist (yet)")
-        return found
-    found.lines = logs.lines_of([event.message for event in events])
-    found.streams = sorted({event.stream for event in events})
     return found
 
 
-def for_record(record: ExecutionRecord) -> RecordLog:
+def for_record(record: ExecutionRecord) -> RequestLog:
     """Every attempt's lines of the request the record names."""
     function = record.function_name or record.queue.function_name
-    found = RecordLog(group=group_of(function))
+    found = RequestLog(group=group_of(function))
     if not record.request_id or not function:
         found.error = "This record names no request ID or function, so there is no log to find."
         return found
@@ -88,12 +80,17 @@ def for_record(record: ExecutionRecord) -> RecordLog:
 
 
 def _attempts(
-    environment: Environment, group: str, request_id: str, when: datetime
+    environment: Environment,
+    group: str,
+    request_id: str,
+    when: datetime,
+    lookback: timedelta = RECORD_LOOKBACK,
+    log_id: str = "record-log",
 ) -> tuple[list[dict[str, Any]], bool]:
     """[{"stream", "started", "lines"}] for each START RequestId line of the request: the lines
     that carry the request ID are found with a filter, then each attempt's whole window
     (the function's own output does not carry the ID) is read from its stream."""
-    start_ms = int((when - RECORD_LOOKBACK).timestamp() * 1000)
+    start_ms = int((when - lookback).timestamp() * 1000)
     events, more = aws.filter_log_events(environment, group, f'"{request_id}"', start_ms=start_ms)
     windows: list[list[Any]] = []  # [stream, start, end]
     # CloudWatch orders the events of a filter by stream, not by time.
@@ -112,6 +109,8 @@ def _attempts(
         messages, cut = aws.log_events_between(
             environment, group, stream, started, end, limit=MAX_LINES_PER_ATTEMPT
         )
+        messages, trimmed = _one_attempt(messages, request_id)
+        cut = cut and not trimmed
         attempts.append(
             {
                 "stream": stream,
@@ -131,8 +130,20 @@ def _attempts(
             }
         )
     for number, attempt in enumerate(attempts, start=1):
-        attempt["log_id"] = f"record-log-{number}"
+        attempt["log_id"] = f"{log_id}-{number}"
     return attempts, more or len(windows) > MAX_ATTEMPTS_SHOWN
+
+
+def _one_attempt(messages: list[str], request_id: str) -> tuple[list[str], bool]:
+    """The lines of one attempt: up to its REPORT line, and never into the next request that
+    starts in the same stream (a window read by time may hold a neighbour's lines when two
+    events share a millisecond, or when the attempt has no REPORT yet)."""
+    for index, message in enumerate(messages):
+        if message.startswith(f"REPORT RequestId: {request_id}"):
+            return messages[: index + 1], True
+        if index and message.startswith("START RequestId:"):
+            return messages[:index], True
+    return messages, False
 
 
 def _time(millis: int) -> datetime:

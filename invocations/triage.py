@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from invocations import audit
+from invocations import audit, wording
 from invocations.grouping import refresh_backlog, unreplayed
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity
 
@@ -122,7 +122,7 @@ def snooze(
     text = (
         f"snoozed until {until:%Y-%m-%d %H:%M} UTC"
         if until
-        else f"snoozed for {occurrences} more occurrences"
+        else f"snoozed for {wording.count(occurrences or 0, 'more occurrence')}"
     )
     _log(
         group,

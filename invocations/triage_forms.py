@@ -97,6 +97,8 @@ class ReplayForm(forms.Form):
 
     records = forms.CharField(required=False, widget=forms.HiddenInput)
     group = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The records a stopped replay batch did not reach.
+    rest_of = forms.IntegerField(required=False, widget=forms.HiddenInput)
     environment = forms.ModelChoiceField(queryset=Environment.objects.all(), required=False)
     function = forms.CharField(
         required=False, max_length=140, help_text="Empty: the function that failed."

@@ -3,8 +3,8 @@
 the web process; the queue of tasks, the invocations and replays in progress and the queue
 polls are read directly.
 
-A task message carries no time of its own: dashboard/celery.py adds a `sent_at` header to each
-(Celery's before_task_publish signal), so that the oldest waiting task's age can be told.
+Every task message carries the time it was sent (invocations/heartbeat.py stamps it), so the
+oldest waiting task's age can be told.
 """
 
 import json
@@ -18,7 +18,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from invocations import sending
+from invocations import heartbeat, sending
 from invocations.models import Invocation, ReplayBatch, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def task_queue(sample: int = 200) -> TaskQueue:
             oldest = client.lindex(key, -1)  # kombu pushes on the left, takes from the right
             if oldest:
                 headers = json.loads(oldest).get("headers", {})
-                sent = headers.get("sent_at")
+                sent = headers.get(heartbeat.SENT_AT_HEADER)
                 if sent is not None:
                     age = time.time() - float(sent)
                     if found.oldest_age is None or age > found.oldest_age:

@@ -34,9 +34,11 @@ class AsyncEvent:
     function: LambdaFunction  # the version the caller's qualifier resolved to
     payload: str
     request_id: str
+    invoked_arn: str | None = None  # the ARN the caller named (an alias ARN through an alias)
     received_at: float = field(default_factory=time.monotonic)
     executions: int = 0  # attempts that ran the handler (approximateInvokeCount)
     throttles: int = 0
+    zero_concurrency: bool = False
     last_result: Any = None  # the InvokeResult of the last execution
 
 
@@ -69,6 +71,15 @@ def event_invoke_config(function: LambdaFunction) -> dict:
         function.function_name
     )
     return dict(latest.event_invoke_config[0].config) if latest.event_invoke_config else {}
+
+
+def reserved_concurrency(function: LambdaFunction) -> int | None:
+    """Reserved concurrency is set on $LATEST and applies to every version of the function."""
+    latest = lambda_backends[function.account_id][function.region].get_function(
+        function.function_name
+    )
+    reserved = latest.reserved_concurrency
+    return None if reserved is None else int(reserved)
 
 
 class AsyncQueue:
@@ -121,6 +132,12 @@ class AsyncQueue:
 
     def _step(self, event: AsyncEvent) -> None:
         config = event_invoke_config(event.function)
+        if reserved_concurrency(event.function) == 0:
+            # Lambda does not keep events for a function that may never run: straight to the
+            # failure destination and the dead-letter queue, without an attempt or a retry.
+            event.zero_concurrency = True
+            self._finish(event, "ZeroReservedConcurrency", config)
+            return
         max_age = self.policy.max_event_age(
             config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S)
         )
@@ -131,6 +148,10 @@ class AsyncQueue:
 
         metrics.record(event.function, "AsyncEventAge", round(age * 1000), "Milliseconds")
         result = self._attempt(event)
+        if result.zero_concurrency:  # set to 0 since the check above
+            event.zero_concurrency = True
+            self._finish(event, "ZeroReservedConcurrency", config)
+            return
         if result.throttled:
             event.throttles += 1
             backoff = self.policy.throttle_backoff(event.throttles)

@@ -33,16 +33,25 @@ def task_root(code_digest: str, code_bytes: bytes) -> Path:
         partial = Path(tempfile.mkdtemp(dir=sandbox_root(), prefix="extract-"))
         with zipfile.ZipFile(io.BytesIO(code_bytes)) as archive:
             archive.extractall(partial)
+            _restore_modes(archive, partial)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(partial, target)
         return target
 
 
-def function_tmp_dir() -> Path:
-    """Handlers' TMPDIR: shared by all functions, unlike Lambda's per-environment /tmp."""
-    path = sandbox_root() / "tmp"
-    path.mkdir(exist_ok=True)
-    return path
+def _restore_modes(archive: zipfile.ZipFile, root: Path) -> None:
+    # extractall() drops Unix permissions; a custom runtime's bootstrap must stay executable.
+    for info in archive.infolist():
+        mode = (info.external_attr >> 16) & 0o777
+        if mode and not info.is_dir():
+            os.chmod(root / info.filename, mode | 0o400)
+
+
+def new_tmp_dir() -> Path:
+    """An execution environment's TMPDIR, its own as Lambda's /tmp is (removed with it)."""
+    parent = sandbox_root() / "tmp"
+    parent.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix="env-"))
 
 
 def cleanup() -> None:

@@ -22,6 +22,10 @@ RECORD_PAYLOAD_LIMIT = 256 * 1024  # over this, Lambda drops the payloads from t
 DLQ_MESSAGE_LIMIT = 1024
 SUCCESS_DETAIL_TYPE = "Lambda Function Invocation Result - Success"
 FAILURE_DETAIL_TYPE = "Lambda Function Invocation Result - Failure"
+# As Lambda words it (sic).
+ZERO_CONCURRENCY_MESSAGE = (
+    "Function not invoked. Function isconfigured with zero reserved concurrent executions"
+)
 
 
 def build_record(event, condition: str) -> dict:
@@ -65,7 +69,10 @@ def _parse(text: str):
 
 def dead_letter_attributes(event) -> dict:
     result = event.last_result
-    if result is None:  # never ran: every attempt was throttled
+    if result is None and event.zero_concurrency:
+        code = "429"
+        message = ZERO_CONCURRENCY_MESSAGE
+    elif result is None:  # never ran: every attempt was throttled
         code, message = "429", "Rate exceeded"
     else:
         code, message = "200", result.error_message or ""

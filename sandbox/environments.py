@@ -1,49 +1,110 @@
-"""Warm execution environments, to decide which invocations are cold starts.
+"""Warm execution environments, kept and reused as Lambda does.
 
-Every invocation runs in a fresh interpreter, but we account for them as Lambda does: an
-environment is created for a function version and code hash on a cold start, serves one
-invocation at a time, keeps its log stream, and is reused while it has been idle for less than
-``IDLE_TTL_S``. Concurrent invocations therefore get their own environments and cold starts.
+An environment belongs to one function version with one code and configuration (a changed
+zip, memory size or environment variable never meets an old environment), serves one
+invocation at a time, and waits idle for the next one for ``IDLE_TTL_S``; a reaper thread
+then stops it. Concurrent invocations get their own environments, each with a cold start.
 """
 
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 
-from sandbox.logs import new_stream_name
+from sandbox.execution import ExecutionEnvironment
 
 IDLE_TTL_S = 300.0
-
-
-@dataclass
-class Environment:
-    key: tuple
-    log_stream_name: str
-    last_used: float = field(default_factory=time.monotonic)
+# Lambda keeps idle environments without a limit; one machine cannot. Past this many idle
+# ones, the least recently used is stopped (its function's next invocation is a cold start).
+MAX_IDLE = 48
 
 
 class EnvironmentPool:
-    def __init__(self, idle_ttl_s: float = IDLE_TTL_S) -> None:
+    def __init__(self, idle_ttl_s: float = IDLE_TTL_S, max_idle: int = MAX_IDLE) -> None:
         self._idle_ttl_s = idle_ttl_s
+        self._max_idle = max_idle
         self._lock = threading.Lock()
-        self._idle: dict[tuple, list[Environment]] = defaultdict(list)
+        self._idle: dict[tuple, list[ExecutionEnvironment]] = defaultdict(list)
+        self._all: set[ExecutionEnvironment] = set()
+        self._stopped = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_loop, name="env-reaper", daemon=True)
+        self._reaper.start()
 
-    def acquire(self, key: tuple, version: str) -> tuple[Environment, bool]:
-        """Returns an environment and whether this is a cold start."""
+    def acquire(self, key: tuple) -> ExecutionEnvironment | None:
+        """An idle warm environment for ``key``, now busy; None means a cold start."""
         now = time.monotonic()
+        stale = []
+        found = None
         with self._lock:
-            idle = self._idle[key]
+            idle = self._idle.get(key, [])
             while idle:
-                environment = idle.pop()
-                if now - environment.last_used < self._idle_ttl_s:
-                    return environment, False
-        return Environment(key, new_stream_name(version)), True
+                environment = idle.pop()  # the most recently used: its caches are warmest
+                if now - environment.last_used < self._idle_ttl_s and environment.alive:
+                    found = environment
+                    break
+                stale.append(environment)
+        for environment in stale:
+            self.discard(environment)
+        return found
 
-    def release(self, environment: Environment) -> None:
-        environment.last_used = time.monotonic()
+    def add(self, environment: ExecutionEnvironment) -> bool:
+        """Registers a new (busy) environment; False once the pool has stopped."""
         with self._lock:
-            self._idle[environment.key].append(environment)
+            if self._stopped.is_set():
+                return False
+            self._all.add(environment)
+            return True
 
-    def discard(self, environment: Environment) -> None:
-        """Lambda replaces an environment after a timeout or a crash: the next start is cold."""
+    def release(self, key: tuple, environment: ExecutionEnvironment) -> None:
+        evicted = None
+        with self._lock:
+            if not self._stopped.is_set() and environment in self._all:
+                self._idle[key].append(environment)
+                evicted = self._least_recently_used_over_limit()
+                environment = None
+        if environment is not None:
+            environment.close()
+        if evicted is not None:
+            self.discard(evicted)
+
+    def _least_recently_used_over_limit(self) -> ExecutionEnvironment | None:
+        """Takes the oldest idle environment out when there are too many. Lock held."""
+        idle = [(env.last_used, key, env) for key, envs in self._idle.items() for env in envs]
+        if len(idle) <= self._max_idle:
+            return None
+        _, key, oldest = min(idle, key=lambda entry: entry[0])
+        self._idle[key].remove(oldest)
+        return oldest
+
+    def discard(self, environment: ExecutionEnvironment) -> None:
+        """Lambda replaces an environment after a timeout, a crash or an init error."""
+        with self._lock:
+            self._all.discard(environment)
+        environment.close()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._all)
+
+    def close_all(self) -> None:
+        """Stops every environment's process: nothing outlives the sandbox."""
+        self._stopped.set()
+        with self._lock:
+            environments = list(self._all)
+            self._all.clear()
+            self._idle.clear()
+        for environment in environments:
+            environment.close()
+
+    def _reap_loop(self) -> None:
+        interval = min(max(self._idle_ttl_s / 10, 0.05), 10.0)
+        while not self._stopped.wait(interval):
+            now = time.monotonic()
+            expired = []
+            with self._lock:
+                for idle in self._idle.values():
+                    for environment in list(idle):
+                        if now - environment.last_used >= self._idle_ttl_s:
+                            idle.remove(environment)
+                            expired.append(environment)
+            for environment in expired:
+                self.discard(environment)

@@ -4,23 +4,45 @@ Every invoke path in moto (the Invoke API, SNS, event source mappings, S3, Event
 that method, so replacing it is enough to execute handlers. ``install()`` also replaces the
 Invoke API's response method (moto reads the wrong query parameter for ``Qualifier`` and knows
 nothing of payload limits) and fixes the configuration moto drops (see ``moto_fixes``).
+
+Each invocation runs in an execution environment (``execution``) taken warm from the pool
+(``environments``) or started cold.
 """
 
+import base64
 import json
 import os
+import secrets
+import shutil
+import time
 from dataclasses import dataclass
 from uuid import uuid4
 
-from moto.awslambda.models import LambdaFunction, lambda_backends
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import LambdaFunction
 
 from sandbox import code_cache, metrics, moto_fixes
-from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue
+from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue, reserved_concurrency
 from sandbox.concurrency import InFlight
 from sandbox.destinations import Deliverer
 from sandbox.environments import EnvironmentPool
 from sandbox.errors import TooManyRequestsException
-from sandbox.execution import ChildOutcome, run_child
-from sandbox.logs import Report, execution_log, tail, write_to_cloudwatch
+from sandbox.execution import (
+    ExecutionEnvironment,
+    LaunchSpec,
+    Outcome,
+    python_command,
+    runtime_dir,
+)
+from sandbox.logs import (
+    Report,
+    execution_log,
+    new_stream_name,
+    split_log,
+    tail,
+    write_to_cloudwatch,
+)
+from sandbox.runtime_api import Event
 
 RESPONSE_PAYLOAD_LIMIT = 6 * 1024 * 1024
 FAKE_CREDENTIALS = {
@@ -28,6 +50,13 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+
+
+class ServiceException(LambdaClientError):
+    code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ServiceException", message)
 
 
 @dataclass
@@ -39,16 +68,19 @@ class InvokeResult:
     error_message: str | None = None
     log_lines: tuple[str, ...] = ()
     throttled: bool = False
+    zero_concurrency: bool = False  # throttled because reserved concurrency is 0
     duration_ms: float | None = None  # the handler's own time, for the Duration metric
 
 
 class Runner:
     """The state of one sandbox: warm environments, in-flight counts and the async queue."""
 
-    def __init__(self, endpoint_url: str, retry_delays: tuple[float, ...]) -> None:
+    def __init__(
+        self, endpoint_url: str, retry_delays: tuple[float, ...], idle_ttl_s: float | None = None
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.in_flight = InFlight()
-        self.environments = EnvironmentPool()
+        self.environments = EnvironmentPool() if idle_ttl_s is None else EnvironmentPool(idle_ttl_s)
         self.deliverer = Deliverer(endpoint_url)
         self.async_queue = AsyncQueue(
             attempt=self._attempt_async,
@@ -57,9 +89,15 @@ class Runner:
         )
 
     def invoke(
-        self, function: LambdaFunction, body, request_headers, response_headers: dict
+        self,
+        function: LambdaFunction,
+        body,
+        request_headers,
+        response_headers: dict,
+        invoked_arn: str | None = None,
     ) -> bytes:
-        """Replaces ``LambdaFunction.invoke``: the signature and return value are moto's."""
+        """Replaces ``LambdaFunction.invoke``: the signature and return value are moto's, plus
+        the ARN the caller named (an alias ARN when invoked through an alias)."""
         invocation_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
         payload = _as_text(body) or "{}"
         request_id = str(uuid4())
@@ -69,10 +107,11 @@ class Runner:
             return b""
         if invocation_type == "Event":
             metrics.record(function, "AsyncEventsReceived", 1)
-            self.async_queue.submit(AsyncEvent(function, payload, request_id))
+            self.async_queue.submit(AsyncEvent(function, payload, request_id, invoked_arn))
             return b""
 
-        result = self.run(function, payload, request_id)
+        client_context = _client_context(_header(request_headers, "x-amz-client-context"))
+        result = self.run(function, payload, request_id, invoked_arn, client_context)
         if result.throttled:
             raise TooManyRequestsException()
         response_headers["x-amz-executed-version"] = result.executed_version
@@ -81,19 +120,32 @@ class Runner:
             response_headers["x-amz-function-error"] = result.function_error
         return result.payload.encode("utf-8")
 
-    def run(self, function: LambdaFunction, payload: str, request_id: str) -> InvokeResult:
+    def run(
+        self,
+        function: LambdaFunction,
+        payload: str,
+        request_id: str,
+        invoked_arn: str | None = None,
+        client_context: str | None = None,
+    ) -> InvokeResult:
         """One execution of the handler, unless reserved concurrency throttles it."""
         version = str(function.version)
         function_key = f"{function.account_id}:{function.region}:{function.function_name}"
-        if not self.in_flight.try_enter(function_key, _reserved_concurrency(function)):
-            result = InvokeResult(request_id, version, throttled=True)
+        reserved = reserved_concurrency(function)
+        if not self.in_flight.try_enter(function_key, reserved):
+            result = InvokeResult(
+                request_id, version, throttled=True, zero_concurrency=reserved == 0
+            )
             concurrent = 0
         else:
             concurrent = self.in_flight.running(function_key)
             try:
-                result = self._execute(function, payload, request_id, version)
+                result = self._execute(
+                    function, payload, request_id, version, invoked_arn, client_context
+                )
             finally:
                 self.in_flight.leave(function_key)
+        # Every invocation ends here, run or throttled: what the metrics count.
         metrics.record_invocation(
             function,
             executed_version=result.executed_version,
@@ -104,80 +156,126 @@ class Runner:
         )
         return result
 
+    def stop(self) -> None:
+        self.async_queue.stop()
+        self.environments.close_all()
+
     def _attempt_async(self, event: AsyncEvent) -> InvokeResult:
-        return self.run(event.function, event.payload, event.request_id)
+        return self.run(event.function, event.payload, event.request_id, event.invoked_arn)
 
     def _execute(
-        self, function: LambdaFunction, payload: str, request_id: str, version: str
+        self,
+        function: LambdaFunction,
+        payload: str,
+        request_id: str,
+        version: str,
+        invoked_arn: str | None,
+        client_context: str | None,
     ) -> InvokeResult:
-        environment_key = (function.account_id, function.region, function.function_name, version)
-        environment, cold = self.environments.acquire(
-            (*environment_key, function.code_digest), version
-        )
+        key = _environment_key(function, version)
+        environment = self.environments.acquire(key)
+        cold = environment is None
         task_root = code_cache.task_root(function.code_digest, function.code_bytes)
-        context = {
-            "function_name": function.function_name,
-            "function_version": version,
-            "invoked_function_arn": function.function_arn,
-            "memory_limit_in_mb": function.memory_size,
-            "aws_request_id": request_id,
-            "log_group_name": function.logs_group_name,
-            "log_stream_name": environment.log_stream_name,
-        }
-        request = {
-            "handler": function.handler,
-            "task_root": str(task_root),
-            "event": payload,
-            "context": context,
-        }
-        env = self._child_environment(function, version, environment.log_stream_name, task_root)
-        outcome = run_child(request, env, float(function.timeout))
+        if cold:
+            stream = new_stream_name(version)
+            tmp_dir = code_cache.new_tmp_dir()
+            launch = self._launch_spec(function, version, task_root, stream, tmp_dir)
+            if isinstance(launch, dict):  # the runtime cannot even start
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+                launch["errorMessage"] = f"RequestId: {request_id} Error: {launch['errorMessage']}"
+                return _failed(request_id, version, launch)
+            environment = ExecutionEnvironment(launch, stream, tmp_dir)
+            if not self.environments.add(environment):
+                environment.close()
+                raise ServiceException("the sandbox is stopping")
+            try:
+                environment.start()
+            except OSError as error:  # a bootstrap that cannot be executed
+                self.environments.discard(environment)
+                message = f"RequestId: {request_id} Error: fork/exec /var/task/bootstrap: {error}"
+                error_payload = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
+                return _failed(request_id, version, error_payload)
 
-        result = _interpret(outcome, request_id, version)
-        result.duration_ms = outcome.duration_ms
-        crashed = outcome.timed_out or (outcome.result is None and outcome.error is None)
-        if crashed:
-            self.environments.discard(environment)
+        timeout_s = float(function.timeout)
+        event = Event(
+            request_id=request_id,
+            payload=payload.encode("utf-8"),
+            deadline_ms=int(time.time() * 1000 + timeout_s * 1000),
+            invoked_function_arn=invoked_arn or function.function_arn,
+            client_context=client_context,
+            trace_id=_trace_id(),
+        )
+        outcome = environment.invoke(event, timeout_s)
+        if outcome.kind in ("response", "error"):
+            self.environments.release(key, environment)
         else:
-            self.environments.release(environment)
+            self.environments.discard(environment)
 
+        task_path = str(task_root)
+        result = _interpret(outcome, request_id, version, task_path)
+        result.duration_ms = outcome.duration_ms
         report = Report(
             duration_ms=outcome.duration_ms,
             memory_size_mb=int(function.memory_size),
             max_memory_used_mb=outcome.max_rss_mb,
-            init_ms=outcome.init_ms if cold else None,
-            timed_out=outcome.timed_out,
+            init_ms=outcome.init_ms,
+            timed_out=outcome.kind == "timeout",
+            error_type=_REPORTED_ERRORS.get(outcome.kind) or _init_error_type(outcome, result),
         )
-        output = outcome.output
-        if crashed and not outcome.timed_out:
-            output += f"\n{result.error_message}\nRuntime.ExitError"
+        output = outcome.output.replace(task_path, "/var/task")
+        if outcome.kind in ("exit", "oom"):
+            output += f"\n{result.error_message}\n{report.error_type}"
         lines = execution_log(request_id, version, output, report)
+        init_lines = split_log(outcome.init_output.replace(task_path, "/var/task"))
         write_to_cloudwatch(
             function.account_id,
             function.region,
             function.function_name,
             environment.log_stream_name,
-            lines,
+            init_lines + lines,
         )
         result.log_lines = tuple(lines)
         return result
 
-    def _child_environment(self, function, version: str, log_stream: str, task_root) -> dict:
+    def _launch_spec(
+        self, function, version: str, task_root, stream: str, tmp_dir
+    ) -> LaunchSpec | dict:
+        """How to start the runtime, or the error when there is nothing to start."""
+        env = self._runtime_environment(function, version, task_root)
+        env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+        env["TMPDIR"] = str(tmp_dir)
+        runtime = function.run_time or ""
+        if runtime.startswith("provided"):
+            bootstrap = task_root / "bootstrap"
+            if not (bootstrap.is_file() and os.access(bootstrap, os.X_OK)):
+                return {
+                    "errorType": "Runtime.InvalidEntrypoint",
+                    "errorMessage": "Couldn't find valid bootstrap(s): "
+                    "[/var/task/bootstrap /opt/bootstrap]",
+                }
+            command = [str(bootstrap)]
+        else:
+            command = python_command(function.handler or "")
+        return LaunchSpec(command, env, str(task_root), int(function.memory_size))
+
+    def _runtime_environment(self, function, version: str, task_root) -> dict:
+        """The environment variables Lambda sets, over the function's own (the reserved
+        names win, as on Lambda)."""
         env = {key: str(value) for key, value in (function.environment_vars or {}).items()}
         env.update(
             {
                 "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-                "LANG": "C.UTF-8",
+                "LANG": "en_US.UTF-8",
                 "TZ": ":UTC",
-                "TMPDIR": str(code_cache.function_tmp_dir()),
                 "LAMBDA_TASK_ROOT": str(task_root),
+                "LAMBDA_RUNTIME_DIR": runtime_dir(),
                 "_HANDLER": function.handler or "",
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
                 "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
                 "AWS_LAMBDA_FUNCTION_VERSION": version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
                 "AWS_LAMBDA_LOG_GROUP_NAME": function.logs_group_name,
-                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_REGION": function.region,
                 "AWS_DEFAULT_REGION": function.region,
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -187,31 +285,84 @@ class Runner:
         return env
 
 
-def _interpret(outcome: ChildOutcome, request_id: str, version: str) -> InvokeResult:
-    """Maps what the child did to Lambda's response payload and function error."""
-    if outcome.timed_out:
+_REPORTED_ERRORS = {"exit": "Runtime.ExitError", "oom": "Runtime.OutOfMemory"}
+
+
+def _environment_key(function: LambdaFunction, version: str) -> tuple:
+    """What an environment was built from: any change means a new one, as on Lambda."""
+    variables = json.dumps(function.environment_vars or {}, sort_keys=True)
+    return (
+        function.account_id,
+        function.region,
+        function.function_name,
+        version,
+        function.code_digest,
+        function.handler,
+        function.run_time,
+        str(function.memory_size),
+        str(function.timeout),
+        variables,
+    )
+
+
+def _trace_id() -> str:
+    return (
+        f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
+        f"Parent={secrets.token_hex(8)};Sampled=0"
+    )
+
+
+def _init_error_type(outcome: Outcome, result: "InvokeResult") -> str | None:
+    if outcome.kind != "init_error":
+        return None
+    return outcome.error_type or None
+
+
+def _interpret(outcome: Outcome, request_id: str, version: str, task_root: str) -> InvokeResult:
+    """Maps what the environment did to Lambda's response payload and function error."""
+    if outcome.kind == "timeout":
         seconds = f"{outcome.duration_ms / 1000:.2f}"
         message = f"RequestId: {request_id} Error: Task timed out after {seconds} seconds"
-        error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
-        return _failed(request_id, version, error)
-    if outcome.error is not None:
-        return _failed(request_id, version, outcome.error)
-    if outcome.result is not None:
-        if len(outcome.result.encode("utf-8")) > RESPONSE_PAYLOAD_LIMIT:
+        return _failed(
+            request_id, version, {"errorType": "Sandbox.Timedout", "errorMessage": message}
+        )
+    if outcome.kind == "response":
+        if len(outcome.body) > RESPONSE_PAYLOAD_LIMIT:
             error = {
                 "errorMessage": "Response payload size exceeded maximum allowed payload size "
                 f"({RESPONSE_PAYLOAD_LIMIT} bytes).",
                 "errorType": "Function.ResponseSizeTooLarge",
             }
             return _failed(request_id, version, error)
-        return InvokeResult(request_id, version, payload=outcome.result)
-    status = outcome.exit_status
-    reason = f"signal: {-status}" if status < 0 else f"exit status {status}"
+        return InvokeResult(request_id, version, payload=outcome.body.decode("utf-8", "replace"))
+    if outcome.kind in ("error", "init_error"):
+        # The runtime's own error document, with the handler's files shown under /var/task.
+        text = outcome.body.decode("utf-8", "replace").replace(task_root, "/var/task")
+        try:
+            message = str(json.loads(text).get("errorMessage", ""))
+        except (ValueError, AttributeError):
+            message = text
+        return InvokeResult(
+            request_id, version, payload=text, function_error="Unhandled", error_message=message
+        )
+    if outcome.kind == "oom":
+        reason = "signal: killed"
+        error_type = "Runtime.OutOfMemory"
+    else:
+        status = outcome.exit_status or 0
+        reason = f"signal: {_signal_name(-status)}" if status < 0 else f"exit status {status}"
+        error_type = "Runtime.ExitError"
     error = {
-        "errorType": "Runtime.ExitError",
+        "errorType": error_type,
         "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}",
     }
     return _failed(request_id, version, error)
+
+
+def _signal_name(number: int) -> str:
+    # Lambda words signals the way Go's os.ProcessState does.
+    names = {9: "killed", 15: "terminated", 11: "segmentation fault", 6: "aborted"}
+    return names.get(number, str(number))
 
 
 def _failed(request_id: str, version: str, error: dict) -> InvokeResult:
@@ -224,12 +375,15 @@ def _failed(request_id: str, version: str, error: dict) -> InvokeResult:
     )
 
 
-def _reserved_concurrency(function: LambdaFunction) -> int | None:
-    # Reserved concurrency is set on $LATEST and applies to every version of the function.
-    backend = lambda_backends[function.account_id][function.region]
-    latest = backend.get_function(function.function_name)
-    reserved = latest.reserved_concurrency
-    return None if reserved is None else int(reserved)
+def _client_context(encoded: str | None) -> str | None:
+    """Invoke's ClientContext is base64 of JSON; the runtime gets the JSON itself (synchronous
+    invocations only, as on Lambda)."""
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _header(headers, name: str) -> str | None:
@@ -265,8 +419,8 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
     moto_fixes.install()
     metrics.install()
 
-    def invoke(self, body, request_headers, response_headers):
-        return runner.invoke(self, body, request_headers, response_headers)
+    def invoke(self, body, request_headers, response_headers, invoked_arn=None):
+        return runner.invoke(self, body, request_headers, response_headers, invoked_arn)
 
     LambdaFunction.invoke = invoke
     _runner = runner
@@ -274,8 +428,8 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
 
 
 def uninstall() -> None:
-    """Stops the async queue's threads and removes the extracted code."""
+    """Stops the async queue's threads and every environment, and removes the extracted code."""
     global _runner
     if _runner is not None:
-        _runner.async_queue.stop()
+        _runner.stop()
     code_cache.cleanup()

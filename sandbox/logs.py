@@ -23,12 +23,13 @@ class Report:
     max_memory_used_mb: int
     init_ms: float | None  # only on a cold start
     timed_out: bool = False
+    error_type: str | None = None  # the runtime died (Runtime.ExitError, Runtime.OutOfMemory…)
 
 
 def execution_log(request_id: str, version: str, output: str, report: Report) -> list[str]:
     """The log of one invocation, one entry per CloudWatch event."""
     lines = [f"START RequestId: {request_id} Version: {version}"]
-    lines.extend(output.splitlines())
+    lines.extend(split_log(output))
     if report.timed_out:
         lines.append(
             f"{iso_now()} {request_id} Task timed out after {_seconds(report.duration_ms)} seconds"
@@ -50,8 +51,22 @@ def report_line(request_id: str, report: Report) -> str:
         fields.append(f"Init Duration: {report.init_ms:.2f} ms")
     if report.timed_out:
         fields.append("Status: timeout")
+    elif report.error_type:
+        fields.append("Status: error")
+        fields.append(f"Error Type: {report.error_type}")
     # Lambda ends the line with a tab too.
     return "\t".join(fields) + "\t"
+
+
+def split_log(output: str) -> list[str]:
+    """One CloudWatch event per line. Only a newline ends one: the Python runtime joins the
+    lines of an error's traceback with carriage returns so that it stays one event."""
+    if not output:
+        return []
+    lines = output.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def tail(lines: list[str]) -> str:

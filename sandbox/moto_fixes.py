@@ -92,36 +92,55 @@ def _replace_event_invoke_config_storage() -> None:
 
 @amz_crc32
 def _invoke_endpoint(self: LambdaResponse):
-    """The Invoke API: validates like Lambda, then calls ``LambdaFunction.invoke``."""
+    """The Invoke API through moto's dispatch (``fast_invoke`` usually answers first)."""
     function_name = unquote(self.path.rsplit("/", 2)[-2])
     # moto folds headers and body into ``querystring``: read the URL's own query.
     qualifier = parse_qs(self.parsed_url.query).get("Qualifier", [None])[0]
-    invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    raw = self.raw_body or b""
+    raw = raw.encode("utf-8") if isinstance(raw, str) else raw
+    status, response_headers, payload = invoke_api(
+        self.backend, function_name, qualifier, self.headers, raw
+    )
+    response_headers["status"] = str(status)  # moto's response layer reads it from here
+    return status, response_headers, payload
+
+
+def invoke_api(backend: LambdaBackend, function_name: str, qualifier, headers, raw: bytes):
+    """Validates like Lambda, then calls ``LambdaFunction.invoke``; returns the status, the
+    response headers and the payload. Raises Lambda's client errors."""
+    invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
     if invocation_type not in INVOCATION_STATUS:
         raise InvalidInvocationTypeException(invocation_type)
 
-    function = self.backend.get_function(function_name, qualifier)  # 404 when unknown
+    function = backend.get_function(function_name, qualifier)  # 404 when unknown
 
-    raw = self.raw_body or b""
-    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
     limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
-    if size > limit:
+    if len(raw) > limit:
         raise RequestTooLargeException(limit)
-    if self.body:
+    body = raw.decode("utf-8", errors="replace")
+    if body:
         try:
-            json.loads(self.body)
+            json.loads(body)
         except ValueError as exc:
             raise InvalidRequestContentException(str(exc)) from exc
 
     response_headers: dict[str, str] = {}
-    payload = function.invoke(self.body, self.headers, response_headers)
-    if invocation_type != "RequestResponse" or self.headers.get("X-Amz-Log-Type") != "Tail":
+    invoked_arn = _invoked_arn(function, qualifier)
+    payload = function.invoke(body, headers, response_headers, invoked_arn=invoked_arn)
+    if invocation_type != "RequestResponse" or headers.get("X-Amz-Log-Type") != "Tail":
         response_headers.pop("x-amz-log-result", None)
     response_headers["content-type"] = "application/json"
     response_headers["Content-Length"] = str(len(payload))
-    status = INVOCATION_STATUS[invocation_type]
-    response_headers["status"] = str(status)  # moto's response layer reads it from here
-    return status, response_headers, payload
+    return INVOCATION_STATUS[invocation_type], response_headers, payload
+
+
+def _invoked_arn(function: LambdaFunction, qualifier: str | None) -> str:
+    """The ARN the caller named, which the context's ``invoked_function_arn`` shows: the
+    unqualified ARN, or qualified with the version or alias asked for."""
+    unqualified = function.function_arn.split(":function:")[0] + (
+        f":function:{function.function_name}"
+    )
+    return f"{unqualified}:{qualifier}" if qualifier else unqualified
 
 
 def _enrich_keeping_request_id(headers, body):

@@ -1,7 +1,9 @@
 """Runs the sandbox in the foreground: moto's threaded server with our runner installed."""
 
+import io
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
@@ -15,6 +17,7 @@ from werkzeug.serving import make_server
 
 from sandbox import event_sources, lambda_runner
 from sandbox.async_queue import AsyncPolicy
+from sandbox.fast_invoke import FastInvoke
 
 
 def local_endpoint(host: str, port: int) -> str:
@@ -47,6 +50,47 @@ class DelayedAnswers:
         return self.app(environ, start_response)
 
 
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """Keeps HTTP/1.1 connections open between requests, as AWS's endpoints do. werkzeug's
+    development server closes every one (so each boto3 call paid for a new connection and a
+    new server thread), because it cannot tell where an unread request body ends: after each
+    response it reads whatever the socket still holds. Here the body is read in full before
+    the application runs, and that clean-up then reads from an empty stream instead of the
+    socket, so the next request stays where the connection expects it. Chunked request bodies
+    keep werkzeug's own handling, and its closing."""
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: on a kept connection, Nagle's algorithm
+        # would hold the body back until the client's delayed acknowledgement (40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._socket_reader = self.rfile
+        self._body_read = False
+
+    def handle_one_request(self) -> None:
+        self.rfile = self._socket_reader
+        self._body_read = False
+        try:
+            super().handle_one_request()
+        finally:
+            self.rfile = self._socket_reader
+
+    def make_environ(self):
+        environ = super().make_environ()
+        if "chunked" not in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower():
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = self._socket_reader.read(length) if length > 0 else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            self.rfile = io.BytesIO()  # what werkzeug's clean-up reads once it has answered
+            self._body_read = True
+        return environ
+
+    def send_header(self, keyword, value) -> None:
+        if self._body_read and keyword.lower() == "connection" and value.lower() == "close":
+            return
+        super().send_header(keyword, value)
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 4566,
@@ -62,10 +106,10 @@ def run(
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
     install_patches(endpoint_url, retry_delays)
     # What moto's ThreadedMotoServer does, but binding here so a taken port fails at once.
-    app = DomainDispatcherApplication(create_backend_app)
+    app = FastInvoke(DomainDispatcherApplication(create_backend_app))
     if latency_ms > 0:
         app = DelayedAnswers(app, latency_ms)
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveRequestHandler)
     serving = threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True)
     serving.start()
     # Lambda's pollers for event source mappings, on the same compressed time as async retries.

@@ -22,11 +22,17 @@ sandbox's FIFO queues stay shallow.
 import copy
 import heapq
 import itertools
+import re
 import time
 
 from moto.core import utils as moto_utils
 from moto.sqs import models as sqs_models
-from moto.sqs.exceptions import InvalidParameterValue, PurgeQueueInProgress, ReceiptHandleIsInvalid
+from moto.sqs.exceptions import (
+    InvalidParameterValue,
+    PurgeQueueInProgress,
+    ReceiptHandleIsInvalid,
+    SQSException,
+)
 
 Queue = sqs_models.Queue
 SQSBackend = sqs_models.SQSBackend
@@ -42,6 +48,44 @@ MAX_TOTAL_VISIBILITY_MS = 43200 * 1000
 LONG_POLL_SLICE = 1.0
 
 _ORIGINAL = {}
+
+# The characters SQS accepts in a message body or string attribute; anything else (a lone
+# surrogate, most control characters) is refused.
+_INVALID_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+_RESERVED_ATTRIBUTE_NAME = re.compile(r"^\.|\.$|\.\.|^(aws|amazon)\.", re.IGNORECASE)
+
+
+class InvalidMessageContents(SQSException):
+    def __init__(self, character: str) -> None:
+        super().__init__(
+            "InvalidMessageContents",
+            f"Invalid binary character '#x{ord(character):X}' was found in the message body, "
+            "the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | "
+            "#xE000 to #xFFFD | #x10000 to #x10FFFF",
+        )
+
+
+def _refuse_invalid(message_body, message_attributes) -> None:
+    """Refuses what SQS refuses before anything is stored. moto checks attribute names only
+    while answering, after the message is already in the queue, and cannot answer at all for
+    a body with a lone surrogate, so the message stayed and broke later receives."""
+    found = _INVALID_CHARACTER.search(message_body or "")
+    if found:
+        raise InvalidMessageContents(found.group())
+    for name, value in (message_attributes or {}).items():
+        sqs_models.Message.validate_attribute_name(name)
+        if _RESERVED_ATTRIBUTE_NAME.search(name):
+            raise InvalidParameterValue(
+                f"The message attribute name '{name}' is invalid. Attribute names cannot start "
+                "or end with a period, contain successive periods, or start with AWS. or Amazon."
+            )
+        text = value.get("StringValue") if isinstance(value, dict) else None
+        if isinstance(text, str) and _INVALID_CHARACTER.search(text):
+            raise InvalidParameterValue(
+                f"Message attribute '{name}' has a value with invalid characters."
+            )
 
 
 def _now_ms():
@@ -295,6 +339,7 @@ def _send_message(
     validate_group_id=True,
 ):
     queue = backend.get_queue(queue_name)
+    _refuse_invalid(message_body, message_attributes)
     if _index(queue) is None:
         return _ORIGINAL["send_message"](
             backend,
@@ -490,6 +535,13 @@ def _purge_queue(backend, queue_name):
         queue._pending_messages = set()
 
 
+def _send_message_batch(backend, queue_name, entries):
+    # Every entry is checked before any is stored, as moto does for its own checks.
+    for entry in entries.values():
+        _refuse_invalid(entry.get("MessageBody"), entry.get("MessageAttributes"))
+    return _ORIGINAL["send_message_batch"](backend, queue_name, entries)
+
+
 def install():
     """Patch moto's SQS models in this process. Calling it again does nothing."""
     if _ORIGINAL:
@@ -497,7 +549,13 @@ def install():
     for name in ("add_message", "delete_message", "wait_for_messages"):
         _ORIGINAL[name] = getattr(Queue, name)
     _ORIGINAL["messages"] = Queue.messages
-    for name in ("send_message", "receive_message", "change_message_visibility", "purge_queue"):
+    for name in (
+        "send_message",
+        "send_message_batch",
+        "receive_message",
+        "change_message_visibility",
+        "purge_queue",
+    ):
         _ORIGINAL[name] = getattr(SQSBackend, name)
 
     Queue._messages = property(_get_messages_list, _set_messages_list)
@@ -514,6 +572,7 @@ def install():
     Queue.wait_for_messages = _wait_for_messages
 
     SQSBackend.send_message = _send_message
+    SQSBackend.send_message_batch = _send_message_batch
     SQSBackend.receive_message = _receive_message
     SQSBackend.change_message_visibility = _change_message_visibility
     SQSBackend.purge_queue = _purge_queue

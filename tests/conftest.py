@@ -31,6 +31,22 @@ def free_port() -> int:
 import pytest  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need PostgreSQL's behaviour (row locks, deadlock detection,
+    several processes writing at once): on SQLite they are skipped, saying why."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL (`make test` runs the suite on it too: tests/postgres/run.sh)"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

@@ -41,7 +41,8 @@ def test_a_test_notification_is_delivered_by_the_worker_after_the_commit(celery_
 def test_a_new_group_is_delivered_through_the_worker_with_retries(celery_worker):
     with WebhookReceiver(codes=[503]) as hook:
         rule(channel(hook.url, name="hook"))
-        grouping.group_records([factories.failure_record()])
+        with transaction.atomic():  # as the poller does: it locks the group
+            grouping.group_records([factories.failure_record()])
         now = timezone.now()
         evaluator.evaluate(now)
 
@@ -57,7 +58,8 @@ def test_the_evaluate_task_sent_by_name_fires_and_the_worker_delivers(celery_wor
     settings.ALERT_SETTLE_SECONDS = 0
     with WebhookReceiver() as hook:
         rule(channel(hook.url, name="hook"))
-        grouping.group_records([factories.failure_record()])
+        with transaction.atomic():  # as the poller does: it locks the group
+            grouping.group_records([factories.failure_record()])
 
         celery_worker.send_task("alerts.tasks.evaluate")
 

@@ -5,6 +5,7 @@ import time
 
 import boto3
 import pytest
+from django.db import transaction
 
 from invocations import invoking
 from invocations.models import Invocation
@@ -73,7 +74,8 @@ def test_a_replay_confirmed_while_redis_is_down_waits_and_runs_once_it_is_back(
     from tests import factories
 
     record = factories.failure_record(function="hello", payload={"name": "ann"})
-    grouping.group_records([record])
+    with transaction.atomic():  # as the poller does: it locks the group
+        grouping.group_records([record])
     client.force_login(admin_user)
     redis_server.stop()
 

@@ -57,6 +57,10 @@ def test_it_invokes_hello_and_the_decoded_log_appears_without_a_reload(
     assert page.evaluate("window.pwned") is None  # markup from the function never ran
     assert page.locator("#invocation-result img").count() == 0
     assert page.locator("#invocation-result").get_attribute("hx-trigger") is None  # stopped
+    # The full log from CloudWatch: the function's own print, which carries no request ID.
+    page.get_by_text("Full log", exact=True).click()
+    expect(page.locator("#full-log")).to_contain_text("saying hello to <script>", timeout=15_000)
+    expect(page.locator("#full-log")).to_contain_text("1 attempt in /aws/lambda/hello")
     invocation = Invocation.objects.get()
     assert invocation.requested_by == alice
     assert invocation.duration_ms is not None
@@ -84,7 +88,7 @@ def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested
     page.wait_for_url("**/invocations/*/")
     page.evaluate("window.sameDocument = true")
     expect(page.locator("[data-status]")).to_have_text("accepted (202)", timeout=20_000)
-    expect(page.get_by_text("Its outcome will arrive in")).to_be_visible()
+    expect(page.locator(".async-outcome")).to_contain_text("OnFailure:")
     deadline = time.monotonic() + 30
     while not ExecutionRecord.objects.filter(invocation__isnull=False).exists():
         assert time.monotonic() < deadline, "no outcome record was ingested in 30 s"
@@ -95,4 +99,20 @@ def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested
     expect(outcome).to_contain_text("Lambda reported", timeout=15_000)
     expect(outcome).to_contain_text("RetriesExhausted")
     expect(outcome).to_contain_text("ValueError")
+    # The status is now the outcome; the 202 stays as how Lambda took the event.
+    expect(page.locator("[data-status]")).to_have_text("failed after 3 attempts")
+    expect(page.locator(".accepted-as")).to_have_text("accepted (202)")
     assert page.evaluate("window.sameDocument") is True
+    # The full log: every attempt, each with the function's traceback.
+    page.get_by_text("Full log", exact=True).click()
+    expect(page.locator("#full-log")).to_contain_text("3 attempts", timeout=15_000)
+    expect(page.locator("#full-log .attempt").nth(2)).to_contain_text(
+        "order must be a positive integer"
+    )
+    # The list pages say the same.
+    invocation = Invocation.objects.get()
+    page.goto(f"{live_server.url}/invocations/")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=str(invocation.pk)))
+    expect(row.locator("[data-status]")).to_have_text("failed after 3 attempts")
+    page.goto(f"{live_server.url}/functions/orders/")
+    expect(page.locator("[data-status]").first).to_have_text("failed after 3 attempts")

@@ -230,3 +230,42 @@ def test_the_function_page_draws_the_last_fourteen_days(client, bob, env):
     assert (chart["bars"][-1]["total"], chart["bars"][-1]["failed"]) == (2, 1)
     assert "<svg" in page.text
     assert "You can look, not invoke" in page.text
+
+
+def test_the_full_log_shows_every_line_of_each_attempt_of_an_event_invocation(client, bob, env):
+    """Lambda's own START/END/REPORT lines carry the request ID; the function's prints and its
+    traceback do not, and are what a person opens the full log for."""
+    client.force_login(bob)
+    invocation = make(env, status="event_failed", invocation_type="Event", request_id="req-7")
+    now = int(time.time() * 1000)
+    group = "/aws/lambda/hello"
+
+    with mock_aws():
+        aws.reset_clients()
+        logs = aws.client(env, "logs")
+        logs.create_log_group(logGroupName=group)
+        for attempt in range(3):
+            stream = f"2026/11/30/[$LATEST]attempt{attempt}"
+            at = now + attempt * 1000
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[
+                    {"timestamp": at, "message": "START RequestId: req-7 Version: $LATEST"},
+                    {"timestamp": at + 1, "message": f"processing order -1, try {attempt + 1}"},
+                    {"timestamp": at + 2, "message": "Traceback (most recent call last):"},
+                    {"timestamp": at + 3, "message": "END RequestId: req-7"},
+                    {"timestamp": at + 4, "message": "REPORT RequestId: req-7\tDuration: 2 ms"},
+                    {"timestamp": at + 5, "message": "START RequestId: req-8 Version: $LATEST"},
+                    {"timestamp": at + 6, "message": "someone else's line"},
+                ],
+            )
+        response = client.get(reverse("invocation-log", args=[invocation.pk]))
+    aws.reset_clients()
+
+    assert "3 attempts" in response.text
+    for attempt in range(3):
+        assert f"processing order -1, try {attempt + 1}" in response.text
+    assert response.text.count("Traceback (most recent call last):") == 3
+    assert "someone else" not in response.text and "req-8" not in response.text

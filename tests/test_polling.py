@@ -232,7 +232,7 @@ def test_it_stores_an_aws_outage_as_the_queues_error(sqs):
     queue.refresh_from_db()
     assert len(outcome.failed) == 1
     assert "EndpointConnectionError" in queue.last_error
-    assert queue.claimed_until is None
+    assert not queue.leases.filter(until__isnull=False).exists()  # its lease was released
 
 
 def test_it_stores_an_unparsed_message_and_deletes_it(sqs):
@@ -360,9 +360,11 @@ def test_it_does_not_read_ahead_when_the_visibility_timeout_is_0(sqs):
     assert result.delete_failures == 0
 
 
-def test_it_skips_a_queue_another_poller_holds(sqs):
+def test_it_skips_a_queue_whose_leases_other_pollers_hold(sqs, settings):
+    settings.POLL_LEASES_PER_QUEUE = 2
     queue = make_queue(sqs, "orders-on-failure")
     sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record())
+    assert queue.claim(60)
     assert queue.claim(60)
 
     result = poll(queue)
@@ -370,6 +372,21 @@ def test_it_skips_a_queue_another_poller_holds(sqs):
     assert result.skipped
     assert ExecutionRecord.objects.count() == 0
     assert depth(sqs, queue) == 1
+
+
+def test_a_pass_polls_first_the_queues_fewest_pollers_hold(sqs, settings):
+    # Pollers that start together spread over the queues, then join those still draining.
+    settings.POLL_LEASES_PER_QUEUE = 3
+    busy, quiet = make_queue(sqs, "a-busy"), make_queue(sqs, "b-quiet")
+    make_queue(sqs, "c-idle")
+    busy.claim(60)
+    busy.claim(60)
+    quiet.claim(60)
+
+    outcome = polling.poll_all(wait_seconds=0)
+
+    assert [result.queue_name for result in outcome.results] == ["c-idle", "b-quiet", "a-busy"]
+    assert not any(result.skipped for result in outcome.results)
 
 
 def test_it_skips_a_disabled_queue(sqs):
@@ -435,11 +452,11 @@ def test_poll_queues_once_fails_with_a_reason_when_a_queue_fails(sqs, capsys):
         kind="dlq",
     )
 
-    with pytest.raises(CommandError, match="1 of 1 queues failed"):
+    with pytest.raises(CommandError, match="1 of 1 queue failed"):
         call_command("poll_queues", "--once", "--wait", "0")
 
     captured = capsys.readouterr()
-    assert "stored 0 records from 1 queues" in captured.out
+    assert "stored 0 records from 1 queue" in captured.out  # said right, not "1 queues"
     assert "no-such-queue" in captured.err
 
 

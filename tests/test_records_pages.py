@@ -259,7 +259,7 @@ def test_the_record_page_links_an_invocation_saved_after_the_record(client, bob,
     assert response.context["invocation"] == invocation
 
 
-def test_a_record_of_another_environment_is_not_found(client, bob, queue):
+def test_a_record_of_another_environment_opens_in_that_environment(client, bob, queue):
     other = Environment.objects.create(name="staging")
     foreign_queue = WatchedQueue.objects.create(
         environment=other, url="https://sqs.x/1/q", kind="dlq"
@@ -269,7 +269,8 @@ def test_a_record_of_another_environment_is_not_found(client, bob, queue):
 
     response = client.get(reverse("record", args=[record.pk]))
 
-    assert response.status_code == 404
+    assert response.status_code == 200
+    assert "You are looking at environment <strong>staging</strong>" in response.text
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 replays it, and sees it resolved. The replay crosses Redis to a real worker and the sandbox."""
 
 import pytest
+from django.db import transaction
 from playwright.sync_api import expect
 
 from invocations import grouping
@@ -27,7 +28,8 @@ def test_a_failure_is_assigned_replayed_and_resolved(
         message="downstream unavailable",
         payload={"name": "ann"},
     )
-    grouping.group_records([record])
+    with transaction.atomic():  # as the poller does: it locks the group
+        grouping.group_records([record])
     group = FailureGroup.objects.get()
     _log_in(page, live_server, "alice")
 

@@ -2,6 +2,7 @@
 browser: nothing runs, no markup is created from it, and the text is shown as text."""
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from invocations import grouping
@@ -52,7 +53,8 @@ def hostile(admin_user):
     record.stack_trace = IMG
     record.raw_body = HOSTILE
     record.save()
-    grouping.group_records([record])
+    with transaction.atomic():  # as the poller does: it locks the group
+        grouping.group_records([record])
     group = FailureGroup.objects.get()
     GroupActivity.objects.create(group=group, actor=admin_user, kind="comment", text=HOSTILE)
     batch = ReplayBatch.objects.create(

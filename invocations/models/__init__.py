@@ -4,7 +4,7 @@ from .environment import Environment
 from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
 from .metrics import FunctionMetrics
-from .queue import WatchedQueue
+from .queue import QueueLease, WatchedQueue
 from .record import ExecutionRecord
 from .triage import FailureGroup, GroupActivity, ReplayBatch
 
@@ -20,6 +20,7 @@ __all__ = [
     "Invocation",
     "InventorySync",
     "PayloadTemplate",
+    "QueueLease",
     "ReplayBatch",
     "WatchedQueue",
 ]

@@ -15,17 +15,25 @@ class Invocation(models.Model):
         DRY_RUN = "DryRun", "DryRun"
 
     class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
+        # Labels lower case, as every page words a status.
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
         THROTTLED_RETRYING = "retrying", "throttled, retrying"
         ACCEPTED = "accepted", "accepted (202)"
-        SUCCEEDED = "succeeded"
+        SUCCEEDED = "succeeded", "succeeded"
         FUNCTION_ERROR = "function_error", "function error"
-        THROTTLED = "throttled"
-        FAILED = "failed"
+        THROTTLED = "throttled", "throttled"
+        FAILED = "failed", "failed"
+        # An Event invocation once Lambda reported its outcome (a record with its request ID).
+        EVENT_FAILED = "event_failed", "failed after its attempts"
+        DEAD_LETTERED = "dead_lettered", "failed (dead letter)"
+        NEVER_RAN = "never_ran", "never ran"
 
     DONE = {
         Status.ACCEPTED,
+        Status.EVENT_FAILED,
+        Status.DEAD_LETTERED,
+        Status.NEVER_RAN,
         Status.SUCCEEDED,
         Status.FUNCTION_ERROR,
         Status.THROTTLED,
@@ -123,3 +131,26 @@ class Invocation(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status in self.DONE
+
+    # What status_text and the badge read: a list of rows can fetch only these.
+    BADGE_FIELDS = ["status", "attempts", "error_code", "invocation_type", "status_code"]
+
+    @property
+    def status_text(self) -> str:
+        """The status as every page words it: for an Event invocation, its outcome once known."""
+        if self.status == self.Status.EVENT_FAILED:
+            n = self.attempts
+            return f"failed after {n} attempt{'' if n == 1 else 's'}"
+        if self.status == self.Status.NEVER_RAN:
+            return f"never ran: {self.error_code or 'EventAgeExceeded'}"
+        return self.get_status_display().lower()
+
+    @property
+    def accepted_then_settled(self) -> bool:
+        """An Event invocation whose outcome replaced "accepted (202)": the 202 is still how
+        Lambda took it, and the pages say so beside the outcome."""
+        return (
+            self.invocation_type == self.Type.EVENT
+            and self.status_code == 202
+            and self.status != self.Status.ACCEPTED
+        )

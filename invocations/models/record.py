@@ -33,11 +33,12 @@ class ExecutionRecord(models.Model):
     """One SQS message from a destination queue or a DLQ, parsed; the raw body is always kept."""
 
     class Kind(models.TextChoices):
-        SUCCESS = "success"
-        FAILURE = "failure"
+        # Labels lower case, as every page words a kind.
+        SUCCESS = "success", "success"
+        FAILURE = "failure", "failure"
         DLQ = "dlq", "dead letter"
         STREAM_FAILURE = "stream_failure", "stream failure"
-        UNPARSED = "unparsed"
+        UNPARSED = "unparsed", "unparsed"
 
     environment = models.ForeignKey("Environment", on_delete=models.CASCADE)
     queue = models.ForeignKey("WatchedQueue", on_delete=models.CASCADE, related_name="records")
@@ -71,8 +72,16 @@ class ExecutionRecord(models.Model):
     failure_group = models.ForeignKey(
         "FailureGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
     )
+    # A message this dashboard sent back to a queue (redrive.ORIGIN_ATTRIBUTE) that returned:
+    # it is the record it was sent from, back again, not a new failure.
+    returned_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="returns"
+    )
 
     objects = ExecutionRecordQuerySet.as_manager()
+    # Not a column: the group page attaches to an occurrence's first record the other records
+    # of the same request (its dead letter), to show them on one row.
+    twins: list["ExecutionRecord"]
 
     class Meta:
         constraints = [
@@ -108,4 +117,4 @@ class ExecutionRecord(models.Model):
 
     @property
     def never_ran(self) -> bool:
-        return self.condition == "EventAgeExceeded"
+        return self.condition in ("EventAgeExceeded", "ZeroReservedConcurrency")

@@ -18,10 +18,11 @@ class FailureGroup(models.Model):
     """Failures of one function with the same error, once its variable parts are normalised."""
 
     class Status(models.TextChoices):
-        OPEN = "open"
-        ACKNOWLEDGED = "acknowledged"
-        RESOLVED = "resolved"
-        IGNORED = "ignored"
+        # Labels lower case, as every page words a status.
+        OPEN = "open", "open"
+        ACKNOWLEDGED = "acknowledged", "acknowledged"
+        RESOLVED = "resolved", "resolved"
+        IGNORED = "ignored", "ignored"
 
     environment = models.ForeignKey("Environment", on_delete=models.CASCADE)
     fingerprint = models.CharField(max_length=64, unique=True)
@@ -102,11 +103,11 @@ class ReplayBatch(models.Model):
     """Records sent back to a function, at a rate limit, with a circuit breaker."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
+        PENDING = "pending", "pending"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
         STOPPED = "stopped", "stopped by the circuit breaker"
-        CANCELLED = "cancelled"
+        CANCELLED = "cancelled", "cancelled"
 
     environment = models.ForeignKey("Environment", on_delete=models.PROTECT)
     group = models.ForeignKey(

@@ -76,17 +76,33 @@ def middle(value, keep=10):
 
 
 @register.inclusion_tag("invocations/partials/reltime.html")
-def reltime(moment: datetime | None):
-    """ "3 min ago", with the exact UTC time on hover."""
+def reltime(moment: datetime | None, exact: bool = False):
+    """ "just now", "40 s ago", "3 minutes ago", with the exact UTC time to the second on hover;
+    `exact` also writes it out (detail fields)."""
     if moment is None:
         return {"moment": None}
     utc = moment.astimezone(UTC) if timezone.is_aware(moment) else moment
     return {
         "moment": moment,
         "iso": utc.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "ago": timesince(moment).split(",")[0],
-        "future": moment > timezone.now(),
+        "ago": ago(moment),
+        "exact": exact,
     }
+
+
+def ago(moment: datetime, now: datetime | None = None) -> str:
+    now = now or timezone.now()
+    seconds = (now - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        amount = f"{int(seconds)} s"
+    else:
+        amount = timesince(moment, now) if not future else timesince(now, moment)
+        amount = amount.split(",")[0].replace("\xa0", " ")
+    return f"in {amount}" if future else f"{amount} ago"
 
 
 @register.filter
@@ -109,7 +125,7 @@ def audit_history_url(obj) -> str:
 def status_label(value) -> str:
     """`function_error` → `function error`, as the status badges read."""
     try:
-        return Invocation.Status(value).label
+        return str(Invocation.Status(value).label).lower()
     except ValueError:
         return str(value or "").replace("_", " ")
 
@@ -117,3 +133,18 @@ def status_label(value) -> str:
 @register.filter
 def record_url(record) -> str:
     return reverse("record", args=[record.pk])
+
+
+@register.inclusion_tag("invocations/partials/invocation_status.html")
+def invocation_status(invocation):
+    """An invocation's status badge, worded the same on every page; for an Event invocation
+    whose outcome is known, the outcome, with "accepted (202)" beside it."""
+    return {"i": invocation}
+
+
+@register.inclusion_tag("invocations/partials/invocation_status.html")
+def last_invocation_status(function):
+    """The badge of a functions-page row's last invocation, from its `last_<field>`
+    annotations, worded like every other status badge."""
+    fields = Invocation.BADGE_FIELDS
+    return {"i": Invocation(**{name: getattr(function, f"last_{name}") for name in fields})}

@@ -5,25 +5,31 @@ import json
 
 from django.contrib import messages
 from django.db.models import Exists, OuterRef, Q, Subquery
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations import access, charts, inventory, monitor, payloads
 from invocations.forms import InvokeForm, TemplateForm
+from invocations.middleware import open_in
 from invocations.models import Deploy, ExecutionRecord, Function, InventorySync, Invocation
 from invocations.payloads import BUILTINS, BY_KEY
 from invocations.redaction import redact
 from invocations.views.htmx import page_or_fragment
 
+# What the functions page shows of a function's last invocation: its status badge, worded as
+# everywhere else (an Event invocation's outcome, its attempts), and when.
+LAST_FIELDS = [*Invocation.BADGE_FIELDS, "created_at"]
+
 
 def _functions(environment, search: str):
-    """The functions page's rows, each with its last invocation, in three queries or fewer."""
+    """The functions page's rows, each with its last invocation (`last_<field>` annotations),
+    in three queries or fewer."""
     ours = Invocation.objects.filter(
         environment=OuterRef("environment"), function_name=OuterRef("name")
     ).order_by("-id")
     rows = Function.objects.filter(environment=environment, present=True).annotate(
-        last_status=Subquery(ours.values("status")[:1]),
-        last_invoked_at=Subquery(ours.values("created_at")[:1]),
+        **{f"last_{name}": Subquery(ours.values(name)[:1]) for name in LAST_FIELDS},
         invoked_async=Exists(ours.filter(invocation_type=Invocation.Type.EVENT)),
     )
     if search:
@@ -153,5 +159,24 @@ def function_context(request, function, form=None, template_form=None) -> dict:
 @require_GET
 @access.require(access.VIEW)
 def function_detail(request, name):
-    function = get_object_or_404(Function, environment=request.environment, name=name)
+    function = function_for(request, name)
     return render(request, "invocations/function.html", function_context(request, function))
+
+
+def function_for(request, name: str) -> Function:
+    """The function called `name` in the page's environment (its `?env=`, else the switcher's);
+    when only another visible environment has one, that one, shown in its environment."""
+    found = Function.objects.filter(environment=request.environment, name=name).first()
+    if found is None and not request.GET.get("env"):
+        found = (
+            Function.objects.filter(
+                name=name, environment__in=access.visible_environments(request.user)
+            )
+            .select_related("environment")
+            .order_by("-environment__is_default", "environment__name")
+            .first()
+        )
+    if found is None:
+        raise Http404(f"No function {name} here.")
+    open_in(request, found.environment)
+    return found

@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from invocations.health import run_checks
+from invocations.health import overall, run_checks
 
 
 # HEAD too: load balancers and uptime monitors probe with it.
@@ -12,11 +12,22 @@ from invocations.health import run_checks
 @login_not_required
 @never_cache
 def health(request):
-    """Up or down for each part, with a reason; 200 either way so that the page always loads."""
+    """Up, degraded or down, with a reason for each part; 200 either way so that the page
+    always loads."""
     checks = run_checks()
-    ok = all(c.ok for c in checks)
+    status = overall(checks)
+    reasons = [c.reason for c in checks if not c.ok]
     if request.GET.get("format") == "json":
         return JsonResponse(
-            {"ok": ok, "checks": {c.name: {"ok": c.ok, "reason": c.reason} for c in checks}}
+            {
+                "ok": status == "up",
+                "status": status,
+                "reasons": reasons,
+                "checks": {c.name: {"ok": c.ok, "reason": c.reason} for c in checks},
+            }
         )
-    return render(request, "invocations/health.html", {"checks": checks, "ok": ok})
+    return render(
+        request,
+        "invocations/health.html",
+        {"checks": checks, "ok": status == "up", "status": status, "reasons": reasons},
+    )

@@ -2,19 +2,21 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, logs, request_logs
+from invocations import access, async_outcome, filters, logs, request_logs
 from invocations.forms import InvocationFilterForm
-from invocations.models import Invocation
+from invocations.middleware import open_in
+from invocations.models import ExecutionRecord, Invocation
 from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
-# After a 202, keep looking for the outcome record this long (the page polls slowly).
-ASYNC_OUTCOME_WATCH = timedelta(minutes=15)
+# After a 202, look for the outcome record every 3 s this long, then every 30 s.
+ASYNC_FAST_WATCH = timedelta(minutes=15)
 
 
 def filtered(environment, data: dict):
@@ -46,7 +48,7 @@ def filtered(environment, data: dict):
 @access.require(access.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
-    data = form.cleaned_data if form.is_valid() else {}
+    data = filters.usable(form)
     rows = filtered(request.environment, data)
     if data.get("before"):
         rows = rows.filter(id__lt=data["before"])
@@ -61,6 +63,7 @@ def invocation_list(request):
         "next_before": page[-1].pk if more else None,
         "query": query.urlencode(),
         "first_page": not data.get("before"),
+        "ignored_filters": filters.ignored(form),
     }
     return page_or_fragment(
         request,
@@ -72,38 +75,63 @@ def invocation_list(request):
 
 
 def _detail(request, pk) -> Invocation:
-    return get_object_or_404(
+    """The invocation in its own environment, whichever the switcher is on."""
+    invocation = get_object_or_404(
         Invocation.objects.select_related("requested_by", "function", "rerun_of", "environment"),
         pk=pk,
-        environment=request.environment,
+        environment__in=access.visible_environments(request.user),
     )
+    open_in(request, invocation.environment)
+    return invocation
+
+
+def _async_state(invocation: Invocation, records) -> tuple[str, str | None]:
+    """(what is known of an Event invocation's outcome, the polling trigger or None).
+
+    outcome: a record reported it. unreported: no destination or DLQ, so nothing ever will.
+    waiting: Lambda may still report it. After the function's retries and maximum event age
+    (async_outcome.report_deadline) nothing more will come: no_failure_reported when only
+    failures are reported, no_success_reported when only successes are, no_record when both
+    are (a record was lost, or its queue is not watched)."""
+    if records:
+        return "outcome", None
+    if invocation.status != Invocation.Status.ACCEPTED:
+        return "", None
+    function = invocation.function
+    reported = async_outcome.reported(function)
+    if not reported:
+        return ("unreported" if function is not None else "unknown_function"), None
+    accepted_at = invocation.finished_at or invocation.created_at
+    now = timezone.now()
+    if now < async_outcome.report_deadline(function, accepted_at):
+        # Outcomes usually arrive within seconds to minutes; later, look less often.
+        return "waiting", ("every 3s" if now - accepted_at < ASYNC_FAST_WATCH else "every 30s")
+    if reported == {"failure"}:
+        return "no_failure_reported", None
+    if reported == {"success"}:
+        return "no_success_reported", None
+    return "no_record", None
 
 
 def result_context(request, invocation: Invocation) -> dict:
-    records = list(invocation.records.all().order_by("-id")[:20])
+    records = list(invocation.records.select_related("failure_group").order_by("-id")[:20])
     tail = logs.parse_tail(invocation.log_tail) if invocation.log_tail else None
     poll = None
+    async_state = ""
     if not invocation.is_done:
         poll = "every 1s"
-    elif (
-        invocation.status == Invocation.Status.ACCEPTED
-        and not records
-        and invocation.function is not None
-        and invocation.function.has_async_outcome
-        and invocation.finished_at
-        and timezone.now() - invocation.finished_at < ASYNC_OUTCOME_WATCH
-    ):
-        poll = "every 3s"
+    elif invocation.invocation_type == Invocation.Type.EVENT:
+        async_state, poll = _async_state(invocation, records)
     next_in = None
     if invocation.status == Invocation.Status.THROTTLED_RETRYING and invocation.next_attempt_at:
         next_in = max(0.0, (invocation.next_attempt_at - timezone.now()).total_seconds())
-    from django.conf import settings
-
+    destinations = sorted(records, key=lambda r: r.kind == ExecutionRecord.Kind.DLQ)
     return {
         "invocation": invocation,
         "tail": tail,
         "records": records,
-        "outcome": records[0] if records else None,
+        "outcome": destinations[0] if destinations else None,
+        "async_state": async_state,
         "poll": poll,
         "next_in": next_in,
         "next_attempt": invocation.attempts + 1,
@@ -118,7 +146,7 @@ def invocation_detail(request, pk):
     invocation = _detail(request, pk)
     context = result_context(request, invocation)
     context["can_invoke"] = access.can(request.user, access.INVOKE)
-    context["reruns"] = invocation.reruns.only("id", "status", "created_at").order_by("-id")[:10]
+    context["reruns"] = invocation.reruns.only("id", *Invocation.BADGE_FIELDS).order_by("-id")[:10]
     return render(request, "invocations/invocation.html", context)
 
 
@@ -141,13 +169,13 @@ def invocation_status(request, pk):
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)
+    # Every line of the request from its START to its REPORT, for each attempt.
     found = request_logs.for_invocation(invocation)
     context = {
         "invocation": invocation,
         "group": found.group,
-        "lines": found.lines,
+        "attempts": found.attempts,
         "error": found.error,
         "more": found.more,
-        "streams": found.streams,
     }
     return render(request, "invocations/partials/invocation_log.html", context)

@@ -3,10 +3,12 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from invocations import access, invoking, payloads
 from invocations.forms import InvokeForm, TemplateForm
+from invocations.middleware import open_in
 from invocations.models import Function, Invocation, PayloadTemplate
 from invocations.views.functions import function_context
 
@@ -55,7 +57,12 @@ def invoke(request, name):
 @access.require(access.INVOKE)
 def rerun(request, pk):
     """The same function, qualifier, type and payload again, as a new invocation."""
-    previous = get_object_or_404(Invocation, pk=pk, environment=request.environment)
+    previous = get_object_or_404(
+        Invocation.objects.select_related("environment"),
+        pk=pk,
+        environment__in=access.visible_environments(request.user),
+    )
+    open_in(request, previous.environment)
     if not request.environment.allows(previous.function_name):
         messages.error(
             request, f"{previous.function_name} is not among the functions this environment allows."
@@ -93,7 +100,7 @@ def save_template(request, name):
         shared=form.cleaned_data["shared"],
     )
     messages.success(request, f"Template {template.name!r} saved.")
-    return redirect(reverse("function", args=[function.name]) + f"?template={template.pk}")
+    return redirect(_function_url(function) + f"&template={template.pk}")
 
 
 @require_POST
@@ -103,4 +110,12 @@ def delete_template(request, name, pk):
     template = get_object_or_404(PayloadTemplate, pk=pk, function=function, owner=request.user)
     payloads.delete_template(template, request=request)
     messages.success(request, "Template deleted.")
-    return redirect("function", name=function.name)
+    return redirect(_function_url(function))
+
+
+def _function_url(function: Function) -> str:
+    return (
+        reverse("function", args=[function.name])
+        + "?"
+        + urlencode({"env": function.environment.name})
+    )

@@ -4,11 +4,11 @@ the Logs Insights link for a request ID."""
 import re
 
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from invocations import access, monitor
-from invocations.models import Function
+from invocations.views.functions import function_for
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
@@ -16,7 +16,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 @require_GET
 @access.require(access.VIEW)
 def function_monitor(request, name):
-    function = get_object_or_404(Function, environment=request.environment, name=name)
+    function = function_for(request, name)
     span = monitor.chosen_range(request.GET.get("range"))
     reading, waiting = monitor.reading(request.environment, function.name, span)
     figures = [
@@ -38,7 +38,7 @@ def function_monitor(request, name):
 @access.require(access.VIEW)
 def logs_insights(request, name):
     """Off to the AWS console's Logs Insights with a query for one request ID."""
-    function = get_object_or_404(Function, environment=request.environment, name=name)
+    function = function_for(request, name)
     request_id = request.GET.get("request_id", "").strip()
     if monitor.is_local(request.environment) or not REQUEST_ID.match(request_id):
         raise Http404("No Logs Insights for this environment or request ID.")

@@ -8,12 +8,19 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from invocations import access, request_logs
+from invocations import access, filters, request_logs
+from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 from invocations.views.htmx import page_or_fragment
 
 PAGE_SIZE = 50
-CONDITIONS = ["Success", "RetriesExhausted", "EventAgeExceeded", "RetryAttemptsExhausted"]
+CONDITIONS = [
+    "Success",
+    "RetriesExhausted",
+    "EventAgeExceeded",
+    "ZeroReservedConcurrency",
+    "RetryAttemptsExhausted",
+]
 # The counts per kind stop here ("1000+"): counting every row would make the page as slow as the
 # table is big (bench/pages.py measured 56 ms per 100,000 records), while a bounded count reads
 # at most this many index entries per kind, whatever the size of the table.
@@ -56,10 +63,9 @@ class RecordFilterForm(forms.Form):
             environment=environment
         )
 
-    def filtered(self, records):
-        """`records` narrowed by every filter except the kind and the page (the counts per kind
-        are taken from this)."""
-        data = self.cleaned_data
+    def filtered(self, records, data: dict):
+        """`records` narrowed by the filters in `data` except the kind and the page (the counts
+        per kind are taken from this)."""
         if data.get("q"):
             term = data["q"].strip()
             records = records.filter(
@@ -89,14 +95,11 @@ def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
     next_before, query = None, ""
-    if form.is_bound and not form.is_valid():
-        records = records.none()
-    elif form.is_bound:
-        records = form.filtered(records)
+    data = filters.usable(form)
+    records = form.filtered(records, data)
     counts = _bounded_counts(records)
     total = sum(counts.values())
     total_more = any(n > COUNT_LIMIT for n in counts.values())
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     if data.get("kind"):
         records = records.filter(kind=data["kind"])
     if data.get("before"):
@@ -137,6 +140,7 @@ def record_list(request):
         "first_page_query": first_page.urlencode(),
         "current_kind": data.get("kind", ""),
         "paged": bool(data.get("before")),
+        "ignored_filters": filters.ignored(form),
         "filtered": any(v for k, v in data.items() if k != "before"),
         # Only asked when the page is empty, to say where records would come from.
         "watched": []
@@ -158,11 +162,16 @@ def _bounded_counts(records) -> dict[str, int]:
 
 
 def _record(request, pk) -> ExecutionRecord:
-    return get_object_or_404(
-        ExecutionRecord.objects.select_related("queue", "invocation"),
+    """The record in its own environment, whichever the switcher is on."""
+    record = get_object_or_404(
+        ExecutionRecord.objects.select_related(
+            "queue", "invocation", "environment", "failure_group"
+        ),
         pk=pk,
-        environment=request.environment,
+        environment__in=access.visible_environments(request.user),
     )
+    open_in(request, record.environment)
+    return record
 
 
 @require_GET
@@ -184,6 +193,7 @@ def record_detail(request, pk):
         "invocation": invocation,
         "can_see_raw": access.can(request.user, access.RAW_PAYLOADS),
         "raw_size": len(record.raw_body.encode("utf-8", "replace")),
+        "returns": record.returns.only("id")[:20],
         "same_request": ExecutionRecord.objects.filter(
             environment=record.environment_id, request_id=record.request_id
         )

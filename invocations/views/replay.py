@@ -3,12 +3,15 @@ And "send back to queue" for dead letters."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations import access, grouping, redrive, replay
-from invocations.models import Environment, ExecutionRecord, FailureGroup, ReplayBatch
+from invocations.middleware import open_in
+from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.triage_forms import RedriveForm, ReplayForm
 from invocations.views.htmx import page_or_fragment
+from invocations.wording import count
 
 PREVIEW = 20
 
@@ -21,19 +24,34 @@ def _joined(data):
 
 
 def _selection(request, form: ReplayForm):
-    """The records chosen (by id, or a group's unreplayed backlog) and the group, if any."""
+    """The records chosen (by id, or a group's unreplayed backlog) and the group, if any. The
+    page is shown in their environment, whichever the switcher is on."""
     group = None
-    records = ExecutionRecord.objects.filter(environment=request.environment).select_related(
-        "queue", "environment"
-    )
+    visible = access.visible_environments(request.user)
+    records = ExecutionRecord.objects.select_related("queue", "environment")
     if form.cleaned_data.get("group"):
         group = get_object_or_404(
-            FailureGroup, pk=form.cleaned_data["group"], environment=request.environment
+            FailureGroup.objects.select_related("environment"),
+            pk=form.cleaned_data["group"],
+            environment__in=visible,
         )
+        source = group.environment
         records = grouping.unreplayed(records.filter(failure_group=group))
+    elif form.cleaned_data.get("rest_of"):
+        batch = get_object_or_404(
+            ReplayBatch, pk=form.cleaned_data["rest_of"], environment__in=visible
+        )
+        group = batch.group
+        records = records.filter(
+            pk__in=batch.record_ids[batch.position :], environment=batch.environment_id
+        )
+        source = batch.environment
     else:
-        records = records.filter(pk__in=form.record_ids())
-    return group, list(records.order_by("id")[:10_000])
+        records = records.filter(pk__in=form.record_ids(), environment__in=visible)
+        first = records.order_by("id").select_related("environment").first()
+        source = first.environment if first else request.environment
+    open_in(request, source)
+    return group, list(records.filter(environment=source).order_by("id")[:10_000])
 
 
 def _target(request, form: ReplayForm, records, group):
@@ -54,6 +72,11 @@ def replay_plan(request):
     if not form.is_valid():
         messages.error(request, "That replay selection is not valid.")
         return redirect("triage")
+    data = form.cleaned_data
+    if not (data.get("group") or data.get("rest_of") or form.record_ids()):
+        messages.error(request, "Select at least one record to replay.")
+        back = request.GET.get("back", "")
+        return redirect("group", pk=back) if back.isdigit() else redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
     plan = replay.plan(
@@ -71,11 +94,16 @@ def replay_plan(request):
             "group": group,
             "preview": plan.to_replay[:PREVIEW],
             "form": ReplayForm(initial=initial),
-            "environments": Environment.objects.all(),
+            "environments": access.visible_environments(request.user),
             "dead_letters": dead_letters,
             "redrive_form": RedriveForm(
-                initial={"records": ",".join(str(r.pk) for r in dead_letters)}
+                initial={
+                    "records": ",".join(str(r.pk) for r in dead_letters),
+                    # The queue that feeds the function, when its event source says so.
+                    "queue_url": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
+                }
             ),
+            "source_queue": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
         },
     )
 
@@ -114,19 +142,23 @@ def replay_start(request):
 
 
 def _plan_url():
-    from django.urls import reverse
-
     return reverse("replay-plan")
 
 
 @require_GET
 @access.require(access.VIEW)
 def replay_batch(request, pk):
-    batch = get_object_or_404(ReplayBatch, pk=pk, environment__in=Environment.objects.all())
+    batch = get_object_or_404(
+        ReplayBatch.objects.select_related("environment", "group"),
+        pk=pk,
+        environment__in=access.visible_environments(request.user),
+    )
+    open_in(request, batch.environment)
     context = {
         "batch": batch,
         "can_replay": access.can(request.user, access.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
+        "remaining": batch.total - batch.position,
     }
     # The fragment stops polling by itself: a finished batch renders without the trigger.
     return page_or_fragment(
@@ -140,7 +172,9 @@ def replay_batch(request, pk):
 @require_POST
 @access.require(access.REPLAY)
 def replay_cancel(request, pk):
-    batch = get_object_or_404(ReplayBatch, pk=pk)
+    batch = get_object_or_404(
+        ReplayBatch, pk=pk, environment__in=access.visible_environments(request.user)
+    )
     if replay.cancel(batch, request):
         messages.success(request, f"Replay #{batch.pk} cancelled.")
     else:
@@ -158,10 +192,15 @@ def redrive_records(request):
     ids = [int(p) for p in form.cleaned_data["records"].split(",") if p.strip().isdigit()]
     records = list(
         ExecutionRecord.objects.filter(
-            pk__in=ids, environment=request.environment, kind=ExecutionRecord.Kind.DLQ
-        ).order_by("id")
+            pk__in=ids,
+            environment__in=access.visible_environments(request.user),
+            kind=ExecutionRecord.Kind.DLQ,
+        )
+        .select_related("environment", "queue")
+        .order_by("id")
     )
-    env = request.environment
+    env = records[0].environment if records else request.environment
+    records = [r for r in records if r.environment_id == env.pk]
     function = records[0].function_name if records else ""
     if env.protected and form.cleaned_data.get("confirm_name") != function:
         messages.error(
@@ -170,12 +209,24 @@ def redrive_records(request):
         return redirect("triage")
     if not records:
         messages.error(request, "None of the selected records is a dead letter.")
-    elif redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
+        return redirect("triage")
+    try:
+        redrive.check_target(records, env, form.cleaned_data["queue_url"])
+    except redrive.RedriveRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(_back_to(records))
+    if redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
         messages.success(
             request,
-            f"Sending {len(records)} dead letters back to the queue in the worker; "
+            f"Sending {count(len(records), 'dead letter')} back to the queue in the worker; "
             "the result appears on this page.",
         )
     else:
         messages.warning(request, "The task queue (Redis) did not answer: nothing was sent.")
     return redirect("triage")
+
+
+def _back_to(records) -> str:
+    """The group page of the dead letters, where the person came from; else triage."""
+    group_id = records[0].failure_group_id if records else None
+    return reverse("group", args=[group_id]) if group_id else reverse("triage")

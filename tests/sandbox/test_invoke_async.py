@@ -4,6 +4,8 @@ envelope a record can arrive in. The session's sandbox waits 0.2 s then 0.4 s be
 import json
 import re
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -142,14 +144,74 @@ def test_a_record_through_eventbridge_arrives_as_a_lambda_event(awslambda, sqs):
     assert event["detail"]["responsePayload"]["errorType"] == "ValueError"
 
 
-def test_a_throttled_event_ends_as_event_age_exceeded(awslambda, sqs):
-    response = invoke(awslambda, "throttled", {"attempt": 1}, InvocationType="Event")
+def test_an_event_for_zero_reserved_concurrency_fails_at_once_without_retries(
+    awslambda, sqs, make_function
+):
+    failures = sqs.create_queue(QueueName=f"zero-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dead_letters = sqs.create_queue(QueueName=f"zero-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    name = make_function(
+        "def lambda_handler(event, context):\n    return 'ran'\n",
+        DeadLetterConfig={"TargetArn": queue_arn(sqs, dead_letters)},
+    )
+    awslambda.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    # Six hours of event age is over a minute even in the session's compressed time.
+    awslambda.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumEventAgeInSeconds=21600,
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn(sqs, failures)}},
+    )
+    started = time.monotonic()
 
-    message = wait_for_message(sqs, "throttled-on-failure", record_for(response["RequestId"]))
+    response = invoke(awslambda, name, {"attempt": 1}, InvocationType="Event")
+
+    message = wait_for_message(sqs, failures.rsplit("/", 1)[-1], record_for(response["RequestId"]))
+    assert time.monotonic() - started < 10
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "ZeroReservedConcurrency"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["requestPayload"] == {"attempt": 1}
+    assert "responseContext" not in record
+    dead = wait_for_message(sqs, dead_letters.rsplit("/", 1)[-1], lambda m: True)
+    assert json.loads(dead["Body"]) == {"attempt": 1}
+    assert dead["MessageAttributes"]["RequestID"]["StringValue"] == response["RequestId"]
+    assert dead["MessageAttributes"]["ErrorCode"]["StringValue"] == "429"
+
+
+def test_an_event_throttled_past_its_maximum_age_ends_as_event_age_exceeded(
+    awslambda, sqs, make_function
+):
+    failures = sqs.create_queue(QueueName=f"busy-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    started = sqs.create_queue(QueueName=f"busy-started-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    name = make_function(
+        "import time\n\nimport boto3\n\ndef lambda_handler(event, context):\n"
+        "    if 'started' in event:\n"
+        "        boto3.client('sqs').send_message(QueueUrl=event['started'], MessageBody='go')\n"
+        "        time.sleep(3)\n",
+        Timeout=10,
+    )
+    awslambda.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    awslambda.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumEventAgeInSeconds=60,  # 0.2 s in the session's compressed time
+        DestinationConfig={"OnFailure": {"Destination": queue_arn(sqs, failures)}},
+    )
+
+    with ThreadPoolExecutor(1) as pool:
+        busy = pool.submit(invoke, awslambda, name, {"started": started})
+        wait_for_message(sqs, started.rsplit("/", 1)[-1], lambda m: True)
+        response = invoke(awslambda, name, {"attempt": 1}, InvocationType="Event")
+        message = wait_for_message(
+            sqs, failures.rsplit("/", 1)[-1], record_for(response["RequestId"])
+        )
+        busy.result()
 
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] == 0
-    assert record["requestPayload"] == {"attempt": 1}
-    assert "responseContext" not in record
     assert "responsePayload" not in record
+
+
+def queue_arn(sqs, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]

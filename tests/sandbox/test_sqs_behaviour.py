@@ -603,3 +603,37 @@ def test_it_answers_a_fixed_script_exactly_as_stock_moto_does(sqs, stock_endpoin
     stock_run = _scripted_session(stock)
 
     assert patched_run == stock_run
+
+
+@pytest.mark.parametrize(
+    ("body", "attributes", "code"),
+    [
+        ("lone \ud800 surrogate", {}, "InvalidMessageContents"),
+        ("ok", {"bad name!": {"DataType": "String", "StringValue": "v"}}, "InvalidParameterValue"),
+        ("ok", {".hidden": {"DataType": "String", "StringValue": "v"}}, "InvalidParameterValue"),
+        ("ok", {"AWS.x": {"DataType": "String", "StringValue": "v"}}, "InvalidParameterValue"),
+        ("ok", {"k": {"DataType": "String", "StringValue": "\ud800"}}, "InvalidParameterValue"),
+    ],
+)
+def test_a_refused_send_stores_nothing(sqs, queue_url, body, attributes, code):
+    with pytest.raises(sqs.exceptions.ClientError) as refused:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes)
+    sqs.send_message(QueueUrl=queue_url, MessageBody="valid")
+
+    messages = _receive(sqs, queue_url, MessageAttributeNames=["All"])
+
+    assert refused.value.response["Error"]["Code"] == code
+    assert _bodies(messages) == ["valid"]
+    assert _counts(sqs, queue_url)["not_visible"] == 1
+
+
+def test_a_batch_with_one_refused_entry_stores_none_of_it(sqs, queue_url):
+    entries = [
+        {"Id": "good", "MessageBody": "fine"},
+        {"Id": "bad", "MessageBody": "lone \ud800 surrogate"},
+    ]
+
+    with pytest.raises(sqs.exceptions.ClientError):
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+
+    assert _counts(sqs, queue_url) == {"visible": 0, "not_visible": 0, "delayed": 0}

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from invocations import polling
+from invocations.wording import count
 
 
 class Command(BaseCommand):
@@ -42,7 +43,8 @@ class Command(BaseCommand):
             self._report(outcome)
             if outcome.failed:
                 raise CommandError(
-                    f"{len(outcome.failed)} of {len(outcome.polled)} queues failed; see above"
+                    f"{len(outcome.failed)} of {count(len(outcome.polled), 'queue')} failed; "
+                    "see above"
                 )
             return
         try:
@@ -58,4 +60,6 @@ class Command(BaseCommand):
     def _report(self, outcome):
         for result in outcome.failed:
             self.stderr.write(f"{result.queue_name}: {result.error}")
-        self.stdout.write(f"stored {outcome.stored} records from {len(outcome.polled)} queues")
+        self.stdout.write(
+            f"stored {count(outcome.stored, 'record')} from {count(len(outcome.polled), 'queue')}"
+        )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0007_no_default_order_on_big_tables"),
+        ("invocations", "0011_queue_leases_shared_by_pollers"),
     ]
 
     operations = [
