@@ -59,8 +59,14 @@ def redis(port: str) -> int:
     that they do not log connection errors while stopping."""
     # Its own session: honcho signals this process's whole group, and Redis must outlive the
     # worker and beat. It still dies with this process (PR_SET_PDEATHSIG), never orphaned.
+    # Append-only, so that tasks waiting in Redis survive a restart of `make run`.
+    os.makedirs(".run/redis", exist_ok=True)
     server = subprocess.Popen(
-        ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            *("--port", port, "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "yes", "--appendfsync", "everysec", "--dir", ".run/redis"),
+        ],
         start_new_session=True,
         preexec_fn=_die_with_parent,
     )

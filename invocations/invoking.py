@@ -14,15 +14,19 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.utils import timezone
 
 from invocations import async_outcome, audit, aws, grouping, logs, sending
-from invocations.models import Function, Invocation
+from invocations.models import Environment, Function, Invocation
+from invocations.strict_json import storable
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +48,13 @@ class Retry:
 
 def start(
     *,
-    environment,
+    environment: Environment,
     function_name: str,
     qualifier: str = "",
     invocation_type: str = Invocation.Type.REQUEST_RESPONSE,
     payload: str = "",
-    user=None,
-    request=None,
+    user: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
     rerun_of: Invocation | None = None,
 ) -> Invocation:
     """Create the `queued` row and its audit event, and enqueue the task once they commit."""
@@ -96,7 +100,7 @@ def enqueue(pk: int) -> bool:
     `queued` and says why (instead of a 500 for a row that was saved), and requeue_unsent()
     sends it once the broker is back. Returns whether it was sent."""
 
-    def unsent(exc):
+    def unsent(exc: Exception) -> None:
         Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
             error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
         )
@@ -121,7 +125,7 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, ceiling)
 
 
-def _finish(pk: int, attempt: int, **fields) -> None:
+def _finish(pk: int, attempt: int, **fields: Any) -> None:
     fields.setdefault("finished_at", timezone.now())
     fields.setdefault("next_attempt_at", None)
     with transaction.atomic():
@@ -187,7 +191,7 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
     return None
 
 
-def ran_with(invocation: Invocation, executed_version: str) -> dict:
+def ran_with(invocation: Invocation, executed_version: str) -> dict[str, Any]:
     """The code (CodeSha256) and configuration the invocation ran with, as the inventory knows
     them for the version that ran: Lambda's executed version, or for an Event invoke (which
     answers 202 without one) the version its qualifier names or its alias points to."""
@@ -249,7 +253,7 @@ def explain(invocation: Invocation, error: aws.AwsError) -> str:
     return error.message
 
 
-def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict:
+def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict[str, Any]:
     """The Invocation fields an invoke's answer fills in."""
     if result.function_error:
         status = Invocation.Status.FUNCTION_ERROR
@@ -281,8 +285,12 @@ def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict:
 def _error_summary(payload: str) -> tuple[str, str]:
     try:
         body = json.loads(payload)
-    except ValueError:
-        return "", payload[:1000]
+    except (ValueError, RecursionError):
+        return "", storable(payload[:1000])
     if not isinstance(body, dict):
-        return "", payload[:1000]
-    return str(body.get("errorType", ""))[:100], str(body.get("errorMessage", ""))[:5000]
+        return "", storable(payload[:1000])
+    # Parsed strings may hold what the JSON escaped: lone surrogates, NUL.
+    return (
+        storable(str(body.get("errorType", "")))[:100],
+        storable(str(body.get("errorMessage", "")))[:5000],
+    )

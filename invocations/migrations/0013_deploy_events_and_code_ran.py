@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0011_queue_leases_shared_by_pollers"),
+        ("invocations", "0012_queue_depth_and_poll_errors"),
     ]
 
     operations = [
