@@ -7,11 +7,13 @@ from invocations.views import (
     invocations,
     invoke,
     lists,
+    monitor,
     queues,
     records,
     replay,
     requests,
     triage,
+    workers,
 )
 
 urlpatterns = [
@@ -35,6 +37,8 @@ urlpatterns = [
     path("inventory/refresh/", functions.refresh, name="functions-refresh"),
     path("functions/<str:name>/", functions.function_detail, name="function"),
     path("functions/<str:name>/invoke/", invoke.invoke, name="function-invoke"),
+    path("functions/<str:name>/monitor/", monitor.function_monitor, name="function-monitor"),
+    path("functions/<str:name>/logs-insights/", monitor.logs_insights, name="function-insights"),
     path("functions/<str:name>/templates/", invoke.save_template, name="template-save"),
     path(
         "functions/<str:name>/templates/<int:pk>/delete/",
@@ -54,6 +58,8 @@ urlpatterns = [
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
     # One request ID across invocations, records, groups and replays
     path("requests/<str:request_id>/", requests.request_detail, name="request"),
+    # Workers (Admin)
+    path("workers/", workers.worker_list, name="workers"),
     # Exports of any list, with its filters; the query bar's suggestions
     path("suggestions/<str:list_name>/", lists.suggestions, name="suggestions"),
     path("export/<str:list_name>.<str:fmt>", exports.export, name="export"),
