@@ -243,8 +243,13 @@ def test_a_skip_link_leads_to_the_content(live_server, page, alice, sandbox_env)
     expect(page.locator("#main")).to_be_focused()
 
 
-def test_ctrl_enter_in_the_payload_box_invokes(live_server, page, alice, sandbox_env, redis_server):
+def test_ctrl_enter_in_the_plain_payload_box_invokes(
+    live_server, page, alice, sandbox_env, redis_server
+):
     Function.objects.create(environment=sandbox_env, name="hello")
+    # The plain text box, as it is when the code editor does not load (the editor binds the
+    # same keys itself: tests/test_payload_editor_browser.py).
+    page.route("**/editor/*", lambda route: route.abort())
     _log_in(page, live_server)
     page.goto(f"{live_server.url}/functions/hello/")
     payload = page.locator("textarea#payload")

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from invocations import (
     access,
     charts,
-    diagnosis,
     deploys,
+    diagnosis,
     events,
     filters,
     list_search,
