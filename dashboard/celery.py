@@ -5,7 +5,7 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("dashboard")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object("dashboard.celery_settings:CELERY", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Imported here so that every process that publishes tasks (web, worker, beat) stamps them, and
