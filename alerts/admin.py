@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from alerts import changes
@@ -6,7 +7,7 @@ from alerts.models import Channel, Notification, Rule
 from invocations.admin import AuditHistoryLinkMixin
 
 
-class ChannelAdminForm(admin.ModelAdmin.form):
+class ChannelAdminForm(forms.ModelForm):
     def clean_url(self):
         return check_channel_url(self.cleaned_data["url"])
 

@@ -8,13 +8,14 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import apprise
 import requests
 from django.conf import settings
 
 from alerts import messages
-from alerts.models import MASK
+from alerts.models import MASK, Channel
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +38,17 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def webhook_body(payload: dict) -> bytes:
+def webhook_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 
-def send(channel, title: str, payload: dict) -> Outcome:
+def send(channel: Channel, title: str, payload: dict[str, Any]) -> Outcome:
     if channel.is_webhook:
         return _post_webhook(channel, payload)
     return _notify_apprise(channel, title, messages.as_text(payload))
 
 
-def _post_webhook(channel, payload: dict) -> Outcome:
+def _post_webhook(channel: Channel, payload: dict[str, Any]) -> Outcome:
     body = webhook_body(payload)
     timestamp = str(int(time.time()))
     headers = {
@@ -78,11 +79,12 @@ def _post_webhook(channel, payload: dict) -> Outcome:
     return Outcome(False, retryable=retryable, code=code, error=f"answered HTTP {code}")
 
 
-def _notify_apprise(channel, title: str, body: str) -> Outcome:
+def _notify_apprise(channel: Channel, title: str, body: str) -> Outcome:
     service = apprise.Apprise()
     if not service.add(channel.url):
         return Outcome(False, error="not a URL apprise knows")
-    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+    # apprise leaves LogCapture's parameters unannotated.
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         ok = bool(service.notify(title=title, body=body))
     if ok:
         return Outcome(True)

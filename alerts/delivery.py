@@ -4,7 +4,7 @@ backoff on failures that may pass (5xx, timeouts, refused connections), given up
 ALERT_DELIVERY_ATTEMPTS and left on the Deliveries page as failed."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -28,7 +28,8 @@ DELIVER_TASK = "alerts.tasks.deliver"
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1, 2, ...)."""
-    return min(settings.ALERT_RETRY_CAP, settings.ALERT_RETRY_BASE * 2 ** (attempt - 1))
+    seconds: float = min(settings.ALERT_RETRY_CAP, settings.ALERT_RETRY_BASE * 2 ** (attempt - 1))
+    return seconds
 
 
 def enqueue(pk: int, countdown: float = 0) -> bool:
@@ -52,7 +53,7 @@ def enqueue_on_commit(pk: int) -> None:
     transaction.on_commit(lambda: enqueue(pk))
 
 
-def deliver(pk: int, now=None) -> float | None:
+def deliver(pk: int, now: datetime | None = None) -> float | None:
     """Make one attempt at notification `pk` if it is due. Returns the seconds until the next
     attempt when it failed and may be tried again, else None."""
     now = now or timezone.now()
@@ -68,7 +69,7 @@ def deliver(pk: int, now=None) -> float | None:
     else:
         outcome = channels.send(channel, notification.title, notification.payload)
     done = timezone.now()
-    fields = {"response_code": outcome.code, "error": outcome.error}
+    fields: dict[str, object] = {"response_code": outcome.code, "error": outcome.error}
     if outcome.ok:
         fields.update(status=N.DELIVERED, delivered_at=done, finished_at=done)
         delay = None
@@ -83,7 +84,7 @@ def deliver(pk: int, now=None) -> float | None:
     return delay
 
 
-def sweep(now=None) -> int:
+def sweep(now: datetime | None = None) -> int:
     """Beat: hand out again what a dead worker held, and send what the broker never took."""
     now = now or timezone.now()
     Notification.objects.filter(status=N.SENDING, next_attempt_at__lt=now).update(status=N.RETRYING)

@@ -8,12 +8,14 @@ both fire it; the row is freed again only when the condition clears (a spike aft
 period; a regression by the next regression; a new group never)."""
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from alerts import delivery, messages, notifying
@@ -29,6 +31,8 @@ from invocations.models import (
 )
 
 S = FailureGroup.Status
+# subject ("group:1", "queue:2") -> (its group, its queue, the message's figures)
+_Subjects = Mapping[str, tuple[FailureGroup | None, WatchedQueue | None, Mapping[str, Any]]]
 
 
 @dataclass
@@ -37,13 +41,13 @@ class Firing:
     condition: str
     group: FailureGroup | None = None
     queue: WatchedQueue | None = None
-    extra: dict = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         return messages.event_payload(self.rule, self.condition, self.group, self.queue, self.extra)
 
 
-def evaluate(now=None) -> int:
+def evaluate(now: datetime | None = None) -> int:
     """Fire what is due for every enabled rule and create its notifications; their delivery
     is sent to the worker after the commit. Returns how many notifications were created."""
     now = now or timezone.now()
@@ -55,7 +59,7 @@ def evaluate(now=None) -> int:
     return created
 
 
-def _fire(rule: Rule, now) -> list[Firing]:
+def _fire(rule: Rule, now: datetime) -> list[Firing]:
     conditions = rule.conditions
     firings: list[Firing] = []
     if Condition.NEW_GROUP in conditions:
@@ -65,6 +69,7 @@ def _fire(rule: Rule, now) -> list[Firing]:
     if Condition.SPIKE in conditions:
         firings += _spikes(rule, now)
     if Condition.BACKLOG_AGE in conditions:
+        assert rule.backlog_minutes  # the condition exists only when the field is set
         cutoff = now - timedelta(minutes=rule.backlog_minutes)
         groups = _matching(
             rule,
@@ -89,7 +94,9 @@ def _fixed_match(rule: Rule, group: FailureGroup) -> bool:
     return rule.matches_function(group.function_name) and rule.matches_error_type(group.error_type)
 
 
-def _matching(rule: Rule, groups) -> list[FailureGroup]:
+def _matching(
+    rule: Rule, groups: QuerySet[FailureGroup] | list[FailureGroup]
+) -> list[FailureGroup]:
     if not isinstance(groups, list):
         groups = list(groups.select_related("environment"))
     kept = [g for g in groups if _fixed_match(rule, g)]
@@ -104,7 +111,7 @@ def _matching(rule: Rule, groups) -> list[FailureGroup]:
     return kept
 
 
-def quiet(rule: Rule, group: FailureGroup, now) -> bool:
+def quiet(rule: Rule, group: FailureGroup, now: datetime) -> bool:
     """Nothing for a group the team has put aside, or (if the rule says so) already owns."""
     if group.status == S.IGNORED:
         return True
@@ -117,7 +124,7 @@ def quiet(rule: Rule, group: FailureGroup, now) -> bool:
     return bool(rule.skip_assigned and group.assignee_id)
 
 
-def _state(rule: Rule, condition: str, subject: str, **defaults) -> AlertState:
+def _state(rule: Rule, condition: str, subject: str, **defaults: Any) -> AlertState:
     try:
         with transaction.atomic():
             state, _ = AlertState.objects.get_or_create(
@@ -131,7 +138,7 @@ def _state(rule: Rule, condition: str, subject: str, **defaults) -> AlertState:
 # --- Events: a new group, a regression. ---------------------------------------------------------
 
 
-def _new_groups(rule: Rule, now) -> list[Firing]:
+def _new_groups(rule: Rule, now: datetime) -> list[Firing]:
     """A group newer than the rule, notified once it has lived through the settle window: one
     failed request's records may arrive from two queues a poll apart, and the group the first
     one made may be merged away (deleted) by the second. A deleted group's state goes with it,
@@ -140,10 +147,10 @@ def _new_groups(rule: Rule, now) -> list[Firing]:
     fired = AlertState.objects.filter(
         rule=rule, condition=Condition.NEW_GROUP, fired_at__isnull=False
     ).values("group_id")
-    candidates = FailureGroup.objects.filter(
+    newer = FailureGroup.objects.filter(
         environment=rule.environment, pk__gt=rule.first_group_id, count__gt=0
     ).exclude(pk__in=fired)
-    candidates = list(candidates.select_related("environment"))
+    candidates = list(newer.select_related("environment"))
     # A group the rule's fixed filters leave out is marked as handled, so that later rounds
     # do not read it again.
     AlertState.objects.bulk_create(
@@ -176,7 +183,7 @@ def _new_groups(rule: Rule, now) -> list[Firing]:
     return firings
 
 
-def _regressions(rule: Rule, now) -> list[Firing]:
+def _regressions(rule: Rule, now: datetime) -> list[Firing]:
     """Every regression notifies: each is a GroupActivity row, and the state remembers the
     newest one notified."""
     newest = (
@@ -215,9 +222,10 @@ def _regressions(rule: Rule, now) -> list[Firing]:
 # --- Levels: true for a while, then clear. ------------------------------------------------------
 
 
-def _spikes(rule: Rule, now) -> list[Firing]:
+def _spikes(rule: Rule, now: datetime) -> list[Firing]:
     """N occurrences within M minutes. It notifies again only after a quiet period (M minutes,
     at least ALERT_SPIKE_QUIET_MINUTES) below the threshold, so a long storm is one message."""
+    assert rule.spike_minutes and rule.spike_count  # the condition exists only when both are set
     since = now - timedelta(minutes=rule.spike_minutes)
     counts: dict[int, int] = defaultdict(int)
     # Occurrences are failed events: an OnFailure record and its dead letter count once.
@@ -244,7 +252,8 @@ def _spikes(rule: Rule, now) -> list[Firing]:
     return _levels(rule, Condition.SPIKE, subjects, now, clear_after=quiet_for)
 
 
-def _failing_queues(rule: Rule, now) -> dict:
+def _failing_queues(rule: Rule, now: datetime) -> _Subjects:
+    assert rule.poll_failing_minutes  # the condition exists only when the field is set
     cutoff = now - timedelta(minutes=rule.poll_failing_minutes)
     subjects = {}
     for queue in WatchedQueue.objects.filter(environment=rule.environment, enabled=True):
@@ -259,9 +268,10 @@ def _failing_queues(rule: Rule, now) -> dict:
     return subjects
 
 
-def _deep_queues(rule: Rule) -> dict:
+def _deep_queues(rule: Rule) -> _Subjects:
     """A watched DLQ's depth, read from the database: the poller drains the queue into records,
     so what waits is its dead letters not yet replayed with success. No AWS call."""
+    assert rule.dlq_depth is not None  # the condition exists only when the field is set
     subjects = {}
     dlqs = WatchedQueue.objects.filter(
         environment=rule.environment, enabled=True, kind=WatchedQueue.Kind.DLQ
@@ -276,7 +286,13 @@ def _deep_queues(rule: Rule) -> dict:
     return subjects
 
 
-def _levels(rule: Rule, condition: str, subjects: dict, now, clear_after=None) -> list[Firing]:
+def _levels(
+    rule: Rule,
+    condition: str,
+    subjects: _Subjects,
+    now: datetime,
+    clear_after: timedelta | None = None,
+) -> list[Firing]:
     """Fire each true subject that is not active yet; clear active ones no longer true (after
     `clear_after` without being true, if given). A quiet group is skipped, not marked: if the
     condition still holds when the snooze ends, it notifies then. A steady state (the same

@@ -73,6 +73,7 @@ class RuleForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # a ModelForm's clean() returns its cleaned_data
         if bool(data.get("spike_count")) != bool(data.get("spike_minutes")):
             raise forms.ValidationError("A spike needs both a number of occurrences and minutes.")
         conditions = [

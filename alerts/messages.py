@@ -2,6 +2,9 @@
 notification) and a short text for chat and email. Only what the team needs to act: no request
 payloads, and error messages cut short, since they leave the dashboard."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.urls import reverse
 
@@ -72,7 +75,7 @@ def queue_facts(queue: WatchedQueue) -> dict:
     }
 
 
-def headline(condition: str, group=None, queue=None, extra: dict | None = None) -> str:
+def headline(condition: str, group=None, queue=None, extra: Mapping[str, Any] | None = None) -> str:
     extra = extra or {}
     if group is not None:
         what = f"{group.title} in {group.function_name}"
@@ -87,7 +90,9 @@ def headline(condition: str, group=None, queue=None, extra: dict | None = None) 
     return f"{extra.get('depth')} dead letters waiting in {queue.name}"[:300]
 
 
-def event_payload(rule, condition: str, group=None, queue=None, extra: dict | None = None):
+def event_payload(
+    rule, condition: str, group=None, queue=None, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     payload = {
         "rule": rule.name,
         "event": condition,

@@ -182,6 +182,19 @@ class Rule(models.Model):
                 parts.append(str(condition))
         return ",".join(parts) or "(nothing)"
 
+    def describe_in_words(self) -> str:
+        """The conditions as a person reads them on the Alerts page."""
+        words: dict[str, str] = {
+            Condition.NEW_GROUP: "a new group appears",
+            Condition.REGRESSION: "a resolved group regresses",
+            Condition.SPIKE: f"a group gets {self.spike_count}+ occurrences "
+            f"within {self.spike_minutes} min",
+            Condition.BACKLOG_AGE: f"an unreplayed failure is over {self.backlog_minutes} min old",
+            Condition.POLL_FAILING: f"queue polls fail for {self.poll_failing_minutes} min",
+            Condition.DLQ_DEPTH: f"more than {self.dlq_depth} dead letters wait",
+        }
+        return "; ".join(words[c] for c in self.conditions) or "nothing"
+
     def matches_function(self, name: str) -> bool:
         patterns = _patterns(self.function_patterns)
         return not patterns or any(fnmatchcase(name, p) for p in patterns)

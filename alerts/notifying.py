@@ -1,8 +1,11 @@
 """Turning what fired into notifications: one per firing and channel, or a digest when a
 storm would send too many."""
 
+from __future__ import annotations
+
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -10,15 +13,18 @@ from django.utils import timezone
 from alerts import delivery, messages
 from alerts.models import Channel, Notification
 
+if TYPE_CHECKING:
+    from alerts.evaluator import Firing
+
 DIGEST_WINDOW = timedelta(minutes=1)
 
 
-def notify(firings: list, now) -> int:
+def notify(firings: list[Firing], now: datetime) -> int:
     """One notification per firing and channel; but when more than a channel's `digest_after`
     groups fire within a minute (counting what it was sent in the last minute), one digest.
     A storm that goes on gets at most one digest a minute: what fires meanwhile is added to
     the next one, held until a minute after the last."""
-    by_channel: dict[int, list] = defaultdict(list)  # evaluator.Firing
+    by_channel: dict[int, list[Firing]] = defaultdict(list)
     channels: dict[int, Channel] = {}
     of_rule: dict[int, list[Channel]] = {}
     for firing in firings:
@@ -66,7 +72,9 @@ def notify(firings: list, now) -> int:
     return created
 
 
-def _digest(channel: Channel, batch: list, now, send_after=None) -> Notification:
+def _digest(
+    channel: Channel, batch: list[Firing], now: datetime, send_after: datetime | None = None
+) -> Notification:
     # The message lists the first ones in full; the count says how many there were.
     items = [firing.payload() for firing in batch[: messages.DIGEST_LIMIT]]
     rules = [firing.rule for firing in batch]
@@ -94,7 +102,9 @@ def _digest(channel: Channel, batch: list, now, send_after=None) -> Notification
     return notification
 
 
-def _add_to_next_digest(channel: Channel, batch: list, now, send_after) -> int:
+def _add_to_next_digest(
+    channel: Channel, batch: list[Firing], now: datetime, send_after: datetime
+) -> int:
     """Add `batch` to the channel's held digest, or hold a new one until `send_after`. Returns
     how many notifications were created (0 or 1)."""
     # Locked (and, on SQLite, the whole evaluation holds the write lock): the worker's claim of

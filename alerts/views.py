@@ -119,7 +119,7 @@ def deliveries(request):
     if status in Notification.Status.values:
         rows = rows.filter(status=status)
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isdecimal():  # isdigit() lets "²" through, which int() refuses
         rows = rows.filter(pk__lt=int(before))
     page = list(rows[: PAGE_SIZE + 1])
     context = {

@@ -168,14 +168,22 @@ THROTTLE_RETRY_CAP = env_float("THROTTLE_RETRY_CAP", 30.0, minimum=0.0)
 # Ingestion.
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 10, minimum=1)
 POLL_TIME_BUDGET_SECONDS = env_int("POLL_TIME_BUDGET_SECONDS", 50, minimum=1)
+# How often an open list (triage, records, a group's occurrences) asks for what changed.
+LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 5, minimum=1)
 # A poller's claim on a queue lasts this long unless renewed (polling.py): a dead poller's queue
 # is polled again after at most this.
 POLL_CLAIM_SECONDS = env_int("POLL_CLAIM_SECONDS", 60, minimum=1)
+# How often the beat task measures each watched queue's depth (for /metrics).
+QUEUE_DEPTH_SECONDS = env_int("QUEUE_DEPTH_SECONDS", 60, minimum=10)
 # How many pollers may read one queue at once (each holds one of its leases): a deep queue is
 # drained by several, a shallow one costs the extra pollers one empty receive each.
 POLL_LEASES_PER_QUEUE = env_int("POLL_LEASES_PER_QUEUE", 4, minimum=1)
 RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 90, minimum=1)
 INVENTORY_SYNC_SECONDS = env_int("INVENTORY_SYNC_SECONDS", 300, minimum=10)
+
+# /metrics (Prometheus) answers only requests that send `Authorization: Bearer <this token>`;
+# empty (the default) turns the endpoint off (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # Alerts. Links in notifications start with DASHBOARD_BASE_URL (how people reach this site).
 DASHBOARD_BASE_URL = env_str("DASHBOARD_BASE_URL", "http://127.0.0.1:8000")
@@ -228,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
     "sync-functions": {
         "task": "invocations.tasks.sync_functions",
         "schedule": INVENTORY_SYNC_SECONDS,
+    },
+    "measure-queue-depths": {
+        "task": "invocations.tasks.measure_queue_depths",
+        "schedule": QUEUE_DEPTH_SECONDS,
     },
     "purge-old-records": {"task": "invocations.tasks.purge_old_records", "schedule": 24 * 3600},
     "evaluate-alerts": {"task": "alerts.tasks.evaluate", "schedule": ALERT_EVALUATE_SECONDS},

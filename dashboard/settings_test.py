@@ -13,6 +13,7 @@ from dashboard.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 THROTTLE_RETRY_BASE = 0.05
+LIVE_POLL_SECONDS = 1
 THROTTLE_RETRY_CAP = 0.2
 ALERT_RETRY_BASE = 0.05
 ALERT_RETRY_CAP = 0.2

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from invocations.login import ThrottledAuthenticationForm
-from invocations.views import health
+from invocations.views import health, site
 
 admin.site.site_header = "Lambda Triage administration"
 admin.site.site_title = "Lambda Triage"
@@ -16,6 +16,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", health.health, name="health"),
+    path("metrics", site.metrics, name="metrics"),
+    path("favicon.ico", site.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("alerts/", include("alerts.urls")),
     path("", include("invocations.urls")),

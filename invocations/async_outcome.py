@@ -9,6 +9,7 @@ status_code: the pages show it as how the event was accepted.
 A destination record says more than a dead letter (the attempts, the condition), so it wins
 whichever arrives first."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from invocations.models import ExecutionRecord, Invocation
+from invocations.models import ExecutionRecord, Function, Invocation
 
 S = Invocation.Status
 K = ExecutionRecord.Kind
@@ -45,7 +46,8 @@ def outcome_fields(record: ExecutionRecord) -> dict[str, Any]:
             error_text=record.error_message[:5000],
         )
     elif record.condition in ("EventAgeExceeded", "ZeroReservedConcurrency") and not count:
-        fields.update(status=S.NEVER_RAN, error_code=record.condition, error_text="")
+        # The function never ran: the 1 attempt of the accepted API call must not read as a run.
+        fields.update(status=S.NEVER_RAN, error_code=record.condition, error_text="", attempts=0)
     else:
         fields.update(
             status=S.EVENT_FAILED,
@@ -68,7 +70,7 @@ def link_and_settle(invocation: Invocation) -> int:
     return linked
 
 
-def settle(invocation_ids) -> int:
+def settle(invocation_ids: Iterable[int | None]) -> int:
     """Give each Event invocation among `invocation_ids` that still waits the outcome its linked
     records report; returns how many changed. Call it in the transaction that linked them."""
     ids = {pk for pk in invocation_ids if pk}
@@ -124,7 +126,7 @@ RETRY_WAITS = (60, 120)
 DELIVERY_MARGIN = timedelta(minutes=2)
 
 
-def reported(function) -> set[str]:
+def reported(function: Function | None) -> set[str]:
     """Which outcomes of an Event invocation of `function` (from the inventory) reach a queue:
     "success" through OnSuccess, "failure" through OnFailure or a dead-letter queue."""
     if function is None:
@@ -137,7 +139,7 @@ def reported(function) -> set[str]:
     return outcomes
 
 
-def report_deadline(function, accepted_at: datetime) -> datetime:
+def report_deadline(function: Function, accepted_at: datetime) -> datetime:
     """When Lambda must have reported a failure of an event accepted at `accepted_at`: its
     retries and maximum event age have passed, plus the delivery of the record."""
     retries = function.async_max_retries

@@ -4,9 +4,13 @@ Retries: botocore's standard mode would retry a 429 from Lambda quietly; we set 
 TooManyRequestsException reaches our code, which retries visibly with backoff and jitter.
 """
 
+from __future__ import annotations
+
 import base64
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import boto3
 import botocore.session
@@ -15,7 +19,21 @@ from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-_clients: dict[tuple, object] = {}
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import (
+        FunctionConfigurationTypeDef,
+        FunctionEventInvokeConfigTypeDef,
+    )
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+    from invocations.models import Environment
+
+_clients: dict[tuple[object, ...], Any] = {}
 _lock = threading.Lock()
 
 
@@ -57,7 +75,7 @@ def _config(service: str, read: str) -> Config:
     )
 
 
-def _session(environment) -> boto3.session.Session:
+def _session(environment: Environment) -> boto3.session.Session:
     session = boto3.session.Session(
         profile_name=environment.profile or None, region_name=environment.region
     )
@@ -66,9 +84,9 @@ def _session(environment) -> boto3.session.Session:
     # Assumed-role credentials expire after an hour: botocore refreshes them before they do.
     sts = session.client("sts", config=Config(connect_timeout=settings.AWS_CONNECT_TIMEOUT))
 
-    def fetch() -> dict:
-        creds = sts.assume_role(RoleArn=environment.role_arn, RoleSessionName="lambda-triage")
-        creds = creds["Credentials"]
+    def fetch() -> dict[str, str]:
+        answer = sts.assume_role(RoleArn=environment.role_arn, RoleSessionName="lambda-triage")
+        creds = answer["Credentials"]
         return {
             "access_key": creds["AccessKeyId"],
             "secret_key": creds["SecretAccessKey"],
@@ -77,11 +95,32 @@ def _session(environment) -> boto3.session.Session:
         }
 
     core = botocore.session.get_session()
-    core._credentials = RefreshableCredentials.create_from_metadata(fetch(), fetch, "assume-role")
+    # botocore has no public setter for refreshable credentials.
+    core._credentials = RefreshableCredentials.create_from_metadata(  # type: ignore[attr-defined]
+        fetch(), fetch, "assume-role"
+    )
     return boto3.session.Session(botocore_session=core, region_name=environment.region)
 
 
-def client(environment, service: str, read: str = SHORT):
+@overload
+def client(
+    environment: Environment, service: Literal["lambda"], read: str = SHORT
+) -> LambdaClient: ...
+@overload
+def client(environment: Environment, service: Literal["sqs"], read: str = SHORT) -> SQSClient: ...
+@overload
+def client(
+    environment: Environment, service: Literal["logs"], read: str = SHORT
+) -> CloudWatchLogsClient: ...
+@overload
+def client(environment: Environment, service: Literal["sns"], read: str = SHORT) -> SNSClient: ...
+@overload
+def client(
+    environment: Environment, service: Literal["events"], read: str = SHORT
+) -> EventBridgeClient: ...
+@overload
+def client(environment: Environment, service: str, read: str = SHORT) -> Any: ...
+def client(environment: Environment, service: str, read: str = SHORT) -> Any:
     """A boto3 client for `service` in `environment` with the `read` timeout (INVOKE, SHORT,
     RECEIVE or PROBE), built once and shared between threads."""
     key = (
@@ -96,7 +135,8 @@ def client(environment, service: str, read: str = SHORT):
     with _lock:
         found = _clients.get(key)
         if found is None:
-            found = _session(environment).client(
+            # The service is a name chosen at run time; the overloads above type each client.
+            found = _session(environment).client(  # type: ignore[call-overload]
                 service,
                 endpoint_url=environment.endpoint_url or None,
                 config=_config(service, read),
@@ -121,14 +161,17 @@ def as_aws_error(exc: Exception) -> AwsError:
     raise exc
 
 
-def _call(method, **kwargs):
+_Answer = TypeVar("_Answer")
+
+
+def _call(method: Callable[..., _Answer], **kwargs: Any) -> _Answer:
     try:
         return method(**kwargs)
     except (ClientError, BotoCoreError) as exc:
         raise as_aws_error(exc) from exc
 
 
-def probe(environment) -> str:
+def probe(environment: Environment) -> str:
     """One quick Lambda call (health page): "" when the API answers, else why not. Uses the
     environment's profile and role like every other call, with a short timeout."""
     try:
@@ -165,7 +208,7 @@ class LogEvent:
 
 
 def invoke(
-    environment, name: str, qualifier: str, invocation_type: str, payload: bytes
+    environment: Environment, name: str, qualifier: str, invocation_type: str, payload: bytes
 ) -> InvokeResult:
     """lambda:Invoke, with the 4 KB log tail for a synchronous call. Raises AwsError."""
     kwargs = {"FunctionName": name, "InvocationType": invocation_type, "Payload": payload}
@@ -195,7 +238,7 @@ def invoke(
     )
 
 
-def list_functions(environment) -> list[dict]:
+def list_functions(environment: Environment) -> list[FunctionConfigurationTypeDef]:
     """Every function's configuration (ListFunctions, all pages)."""
     lam = client(environment, "lambda")
     found, marker = [], None
@@ -207,12 +250,12 @@ def list_functions(environment) -> list[dict]:
             return found
 
 
-def get_function_concurrency(environment, name: str) -> int | None:
+def get_function_concurrency(environment: Environment, name: str) -> int | None:
     answer = _call(client(environment, "lambda").get_function_concurrency, FunctionName=name)
     return answer.get("ReservedConcurrentExecutions")
 
 
-def get_event_invoke_config(environment, name: str) -> dict | None:
+def get_event_invoke_config(environment: Environment, name: str) -> dict[str, Any] | None:
     """The asynchronous invocation settings, or None when the function has none."""
     try:
         answer = _call(
@@ -230,7 +273,7 @@ def get_event_invoke_config(environment, name: str) -> dict | None:
     }
 
 
-def list_event_source_mappings(environment, name: str) -> list[dict]:
+def list_event_source_mappings(environment: Environment, name: str) -> list[dict[str, Any]]:
     lam = client(environment, "lambda")
     answer = _call(lam.list_event_source_mappings, FunctionName=name)
     return [
@@ -247,12 +290,12 @@ def list_event_source_mappings(environment, name: str) -> list[dict]:
     ]
 
 
-def list_versions(environment, name: str) -> list[str]:
+def list_versions(environment: Environment, name: str) -> list[str]:
     answer = _call(client(environment, "lambda").list_versions_by_function, FunctionName=name)
     return [item["Version"] for item in answer.get("Versions", [])]
 
 
-def list_aliases(environment, name: str) -> list[dict]:
+def list_aliases(environment: Environment, name: str) -> list[dict[str, Any]]:
     answer = _call(client(environment, "lambda").list_aliases, FunctionName=name)
     return [
         {"Name": item.get("Name", ""), "FunctionVersion": item.get("FunctionVersion", "")}
@@ -261,7 +304,12 @@ def list_aliases(environment, name: str) -> list[dict]:
 
 
 def filter_log_events(
-    environment, group: str, term: str, start_ms: int, limit: int = 500, max_pages: int = 10
+    environment: Environment,
+    group: str,
+    term: str,
+    start_ms: int,
+    limit: int = 500,
+    max_pages: int = 10,
 ) -> tuple[list[LogEvent], bool]:
     """Events of `group` that contain `term` (a plain or quoted term: moto supports no other
     pattern), at most `limit` from at most `max_pages` pages (a filter over a large group can
@@ -287,7 +335,9 @@ def filter_log_events(
 # --- SQS, SNS and EventBridge operations. Each returns plain data. ------------------------------
 
 
-def receive_messages(environment, queue_url: str, wait_seconds: int = 0) -> list[dict]:
+def receive_messages(
+    environment: Environment, queue_url: str, wait_seconds: int = 0
+) -> list[MessageTypeDef]:
     """ReceiveMessage: up to 10 messages with every message and system attribute; [] if empty.
 
     Each message is boto3's dict: MessageId, ReceiptHandle, Body, Attributes, MessageAttributes.
@@ -310,7 +360,9 @@ class DeleteFailure:
     message: str
 
 
-def delete_messages(environment, queue_url: str, messages: list[dict]) -> list[DeleteFailure]:
+def delete_messages(
+    environment: Environment, queue_url: str, messages: Sequence[Mapping[str, Any]]
+) -> list[DeleteFailure]:
     """DeleteMessageBatch for received messages, 10 a call. Returns the entries SQS refused
     (the call can partly fail); those messages come back after their visibility timeout."""
     sqs = client(environment, "sqs")
@@ -330,7 +382,9 @@ def delete_messages(environment, queue_url: str, messages: list[dict]) -> list[D
     return failures
 
 
-def release_messages(environment, queue_url: str, messages: list[dict]) -> None:
+def release_messages(
+    environment: Environment, queue_url: str, messages: Sequence[Mapping[str, Any]]
+) -> None:
     """ChangeMessageVisibilityBatch to 0: received messages we will not store now are visible
     again at once. Refused entries simply wait for their visibility timeout."""
     sqs = client(environment, "sqs")
@@ -342,7 +396,7 @@ def release_messages(environment, queue_url: str, messages: list[dict]) -> None:
         _call(sqs.change_message_visibility_batch, QueueUrl=queue_url, Entries=entries)
 
 
-def visibility_timeout(environment, queue_url: str) -> int:
+def visibility_timeout(environment: Environment, queue_url: str) -> int:
     """The queue's default visibility timeout, in seconds."""
     answer = _call(
         client(environment, "sqs").get_queue_attributes,
@@ -352,7 +406,7 @@ def visibility_timeout(environment, queue_url: str) -> int:
     return int(answer.get("Attributes", {}).get("VisibilityTimeout", 30))
 
 
-def queue_depth(environment, queue_url: str) -> dict[str, int]:
+def queue_depth(environment: Environment, queue_url: str) -> dict[str, int]:
     """Approximate counts: visible, in flight (received, not deleted) and delayed messages."""
     answer = _call(
         client(environment, "sqs").get_queue_attributes,
@@ -371,7 +425,7 @@ def queue_depth(environment, queue_url: str) -> dict[str, int]:
     }
 
 
-def queue_url_from_arn(environment, queue_arn: str) -> str:
+def queue_url_from_arn(environment: Environment, queue_arn: str) -> str:
     """arn:aws:sqs:region:account:name -> the queue's URL (GetQueueUrl)."""
     parts = queue_arn.split(":")
     if len(parts) != 6 or parts[2] != "sqs":
@@ -384,7 +438,9 @@ def queue_url_from_arn(environment, queue_arn: str) -> str:
     return answer["QueueUrl"]
 
 
-def list_event_invoke_configs(environment, name: str) -> list[dict]:
+def list_event_invoke_configs(
+    environment: Environment, name: str
+) -> list[FunctionEventInvokeConfigTypeDef]:
     """Every qualifier's asynchronous invocation config (ListFunctionEventInvokeConfigs)."""
     lam = client(environment, "lambda")
     found, marker = [], None
@@ -397,7 +453,7 @@ def list_event_invoke_configs(environment, name: str) -> list[dict]:
             return found
 
 
-def topic_queue_subscriptions(environment, topic_arn: str) -> list[dict]:
+def topic_queue_subscriptions(environment: Environment, topic_arn: str) -> list[dict[str, Any]]:
     """SQS subscriptions of an SNS topic: [{"queue_arn", "raw_delivery"}]."""
     sns = client(environment, "sns")
     found, token = [], None
@@ -412,7 +468,7 @@ def topic_queue_subscriptions(environment, topic_arn: str) -> list[dict]:
             return found
 
 
-def bus_queue_targets(environment, bus_arn: str) -> list[str]:
+def bus_queue_targets(environment: Environment, bus_arn: str) -> list[str]:
     """ARNs of the SQS queues that rules on an EventBridge bus send to."""
     events = client(environment, "events")
     bus = bus_arn.rsplit("/", 1)[-1] if "/" in bus_arn else bus_arn
@@ -427,7 +483,7 @@ def bus_queue_targets(environment, bus_arn: str) -> list[str]:
 
 
 def log_events_between(
-    environment,
+    environment: Environment,
     group: str,
     stream: str,
     start_ms: int,
@@ -464,7 +520,9 @@ def log_events_between(
 # --- Redrive ------------------------------------------------------------------------------------
 
 
-def send_message(environment, queue_url: str, body: str, attributes: dict) -> str:
+def send_message(
+    environment: Environment, queue_url: str, body: str, attributes: dict[str, Any]
+) -> str:
     """SendMessage with message attributes in boto3's shape; returns the new MessageId."""
     kwargs: dict[str, object] = {"QueueUrl": queue_url, "MessageBody": body}
     if attributes:

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.http import HttpRequest
 
 from invocations import audit, aws, sending
 from invocations.models import AuditEvent, Environment, WatchedQueue
@@ -72,7 +75,7 @@ class Discovery:
         )
 
 
-def targets(environment) -> tuple[list[Target], list[str]]:
+def targets(environment: Environment) -> tuple[list[Target], list[str]]:
     """Every destination and dead-letter target of every function; and per-function errors."""
     found: list[Target] = []
     errors: list[str] = []
@@ -84,6 +87,7 @@ def targets(environment) -> tuple[list[Target], list[str]]:
         try:
             for invoke_config in aws.list_event_invoke_configs(environment, name):
                 destinations = invoke_config.get("DestinationConfig") or {}
+                source: Literal["OnSuccess", "OnFailure"]
                 for source in ("OnSuccess", "OnFailure"):
                     arn = (destinations.get(source) or {}).get("Destination")
                     if arn:
@@ -99,7 +103,12 @@ def targets(environment) -> tuple[list[Target], list[str]]:
     return list(dict.fromkeys(found)), errors
 
 
-def discover(environment, *, request=None, user=None) -> Discovery:
+def discover(
+    environment: Environment,
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+) -> Discovery:
     """Watch every SQS queue the functions send to; audited as one event."""
     result = Discovery()
     found, result.errors = targets(environment)
@@ -157,7 +166,7 @@ def discover(environment, *, request=None, user=None) -> Discovery:
     return result
 
 
-def request(environment, *, request) -> bool:
+def request(environment: Environment, *, request: HttpRequest) -> bool:
     """The "Discover" button: an audit event, and the discovery sent to the worker once it is
     committed. False when the broker did not take it."""
     refused: list[Exception] = []
@@ -201,7 +210,7 @@ def run(environment_id: int, user_id: int | None) -> Discovery | None:
         return None
 
 
-def latest(environment) -> dict | None:
+def latest(environment: Environment) -> dict[str, Any] | None:
     """The Queues page's view of the last discovery: running (asked for, no result yet) or its
     result as audited. None when nobody asked for one."""
     events = AuditEvent.objects.filter(
@@ -225,7 +234,7 @@ def latest(environment) -> dict | None:
     }
 
 
-def _queues_behind(environment, target: Target) -> tuple[list[str], str]:
+def _queues_behind(environment: Environment, target: Target) -> tuple[list[str], str]:
     """(queue ARNs that receive what `target` gets, why there are none)."""
     if target.service == "sqs":
         return [target.arn], ""

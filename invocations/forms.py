@@ -1,20 +1,41 @@
+import re
+from datetime import date
 from typing import cast
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
 from invocations import payloads
 from invocations.models import Invocation, PayloadTemplate
 
+# The largest primary key a database holds (BigAutoField); a larger id in a form is an error.
+MAX_ID = 2**63 - 1
+# Lambda's own rules: a qualifier is a version number or an alias name; $LATEST is the default.
+QUALIFIER = re.compile(r"\A[A-Za-z0-9$_-]{1,128}\Z")
+qualifier_validator = RegexValidator(
+    QUALIFIER,
+    "A qualifier is a version number or an alias name: letters, digits, $, _ and -, "
+    "at most 128 characters.",
+    code="qualifier",
+)
+# The first day a filter may name: earlier ones fall outside what times can be converted to.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9999, 12, 30)
+
 
 def check_json(text: str) -> None:
-    """A form error with the line and column of the first JSON mistake."""
+    """A form error with the line and column of the first JSON mistake, or what Lambda would
+    refuse in JSON that Python reads (NaN, Infinity, absurd depth or length of numbers)."""
     error = payloads.json_error(text)
-    if error is not None:
-        raise forms.ValidationError(
-            "Not valid JSON: %(msg)s at line %(line)s, column %(column)s.",
-            code="json",
-            params=error,
-        )
+    if error is None:
+        return
+    if "reason" in error:
+        raise forms.ValidationError("Not accepted as JSON: %(reason)s", code="json", params=error)
+    raise forms.ValidationError(
+        "Not valid JSON: %(msg)s at line %(line)s, column %(column)s.",
+        code="json",
+        params=error,
+    )
 
 
 class InvokeForm(forms.Form):
@@ -33,7 +54,9 @@ class InvokeForm(forms.Form):
     confirm_name = forms.CharField(
         required=False, label="Type the function name to confirm", max_length=140
     )
-    rerun_of = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    rerun_of = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, function_name: str, environment, qualifiers=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -119,6 +142,12 @@ class InvocationFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "any")] + Invocation.Status.choices)
     type = forms.ChoiceField(required=False, choices=[("", "any")] + Invocation.Type.choices)
     who = forms.CharField(required=False, max_length=150, label="Who")
-    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    q = forms.CharField(required=False, max_length=100, label="Request ID")
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
+    )
+    q = forms.CharField(required=False, max_length=500, label="Search")
+    before = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )

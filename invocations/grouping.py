@@ -7,15 +7,21 @@ task's outcome), so a failure is never stored without its group."""
 
 from collections import defaultdict
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, QuerySet
 from django.utils import timezone
 
 from invocations import events, wording
 from invocations.fingerprints import classify, fingerprint
-from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.models import (
+    Environment,
+    ExecutionRecord,
+    FailureGroup,
+    GroupActivity,
+    Invocation,
+)
 
 FAILURE_KINDS = {
     ExecutionRecord.Kind.FAILURE,
@@ -26,6 +32,7 @@ FAILURE_KINDS = {
 FAILED_INVOCATION_STATUSES = {Invocation.Status.FUNCTION_ERROR, Invocation.Status.THROTTLED}
 
 S = FailureGroup.Status
+_Records = TypeVar("_Records", bound=QuerySet[ExecutionRecord])
 
 
 class _Failure:
@@ -33,15 +40,15 @@ class _Failure:
 
     def __init__(
         self,
-        environment,
-        function_name,
-        error_type,
-        error_message,
-        condition,
-        kind,
-        version,
-        seen_at,
-    ):
+        environment: Environment,
+        function_name: str,
+        error_type: str,
+        error_message: str,
+        condition: str,
+        kind: str,
+        version: str,
+        seen_at: datetime,
+    ) -> None:
         self.environment = environment
         self.function_name = function_name or "(unknown function)"
         self.error_type = error_type
@@ -109,7 +116,7 @@ def group_records(records: list[ExecutionRecord]) -> int:
     for row in relatives:
         if row.kind == ExecutionRecord.Kind.DLQ and row.group_id:
             strays[row.request_id].add((row.pk, row.group_id, row.request_id))
-    by_key: dict[str, list] = defaultdict(list)
+    by_key: dict[str, list[tuple[ExecutionRecord, _Failure]]] = defaultdict(list)
     for record, failure in failures:
         by_key[failure.key].append((record, failure))
     # Groups locked in one order by every poller: two transactions never wait on each other.
@@ -228,7 +235,9 @@ def _relatives(records: list[ExecutionRecord]) -> list[_Relative]:
     return [_Relative(*row) for row in rows]
 
 
-def _follow_twins(failures, relatives: list[_Relative]) -> None:
+def _follow_twins(
+    failures: list[tuple[ExecutionRecord, _Failure]], relatives: list[_Relative]
+) -> None:
     """A dead letter whose request already has a grouped record joins that record's group."""
     letters = {
         r.request_id: f for r, f in failures if r.kind == ExecutionRecord.Kind.DLQ and r.request_id
@@ -353,7 +362,7 @@ def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str
     return group, changed
 
 
-def replayed_in_place():
+def replayed_in_place() -> QuerySet[ExecutionRecord]:
     """Records replayed with success into their own function (any qualifier) and environment:
     only those count as replayed. A replay into another function or environment (a try in
     staging, a fixed copy) is shown, but it did not put the failed event through."""
@@ -364,7 +373,7 @@ def replayed_in_place():
     )
 
 
-def unreplayed(records):
+def unreplayed(records: _Records) -> _Records:
     """Records not yet replayed with success into their function, by themselves or through a
     twin of the same request (its dead letter, or its OnFailure record)."""
     done = replayed_in_place()
@@ -391,7 +400,7 @@ def refresh_backlog(group: FailureGroup) -> None:
 
 
 def _version_number(version: str) -> int | None:
-    return int(version) if version and version.isdigit() else None
+    return int(version) if version and version.isdecimal() else None
 
 
 def is_regression(resolved_in: str, version: str) -> bool:

@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from invocations import aws
+from invocations.models import Environment
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def check_workers(broker_ok: bool) -> Check:
     return Check("workers", True, f"{len(replies)} answering")
 
 
-def check_aws(environment) -> Check:
+def check_aws(environment: Environment) -> Check:
     name = f"aws:{environment.name}"
     failure = aws.probe(environment)
     if failure:

@@ -24,19 +24,19 @@ TASK_QUEUE = "celery"
 _in_beat = False
 
 
-def _client():
+def _client() -> redis.Redis:
     return redis.Redis.from_url(
         settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
     )
 
 
-def mark_beat(**_) -> None:
+def mark_beat(**_: object) -> None:
     """beat_init: this process is the scheduler."""
     global _in_beat
     _in_beat = True
 
 
-def stamp(headers=None, **_) -> None:
+def stamp(headers: dict[str, object] | None = None, **_: object) -> None:
     """before_task_publish: stamp the message; in beat, note that beat is alive."""
     now = time.time()
     if headers is not None:

@@ -5,6 +5,7 @@ errors are kept on the environment's InventorySync row; the last good data stays
 """
 
 import logging
+import re
 from typing import Any
 
 from django.db import transaction
@@ -15,6 +16,10 @@ from invocations import audit, aws, sending
 from invocations.models import Environment, Function, InventorySync
 
 log = logging.getLogger(__name__)
+
+# What Lambda allows in a function's name. A name outside it (a stand-in for AWS may list one)
+# could not be put in a URL path of ours, nor invoked by name.
+VALID_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _details(environment: Environment, name: str) -> tuple[dict[str, Any], list[str]]:
@@ -49,6 +54,12 @@ def sync(environment: Environment) -> list[str]:
     errors, rows = [], []
     for config in listed:
         name = config["FunctionName"]
+        if not VALID_NAME.fullmatch(name):
+            errors.append(
+                f"{name[:200]!r}: not a valid Lambda function name (letters, digits, - and _, "
+                "at most 64): left out of the inventory"
+            )
+            continue
         details, failed = _details(environment, name)  # AWS calls: outside any transaction
         errors += failed
         rows.append((name, config, details))

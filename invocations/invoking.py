@@ -18,13 +18,17 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from invocations import async_outcome, audit, aws, grouping, logs, sending
 from invocations.models import Environment, Function, Invocation
+from invocations.strict_json import storable
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +62,13 @@ class Claimed:
 
 def start(
     *,
-    environment,
+    environment: Environment,
     function_name: str,
     qualifier: str = "",
     invocation_type: str = Invocation.Type.REQUEST_RESPONSE,
     payload: str = "",
-    user=None,
-    request=None,
+    user: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
     rerun_of: Invocation | None = None,
 ) -> Invocation:
     """Create the `queued` row and its audit event, and enqueue the task once they commit."""
@@ -119,7 +123,7 @@ def enqueue(pk: int) -> bool:
     `queued` and says why (instead of a 500 for a row that was saved), and requeue_unsent()
     sends it once the broker is back. Returns whether it was sent."""
 
-    def unsent(exc):
+    def unsent(exc: Exception) -> None:
         Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
             error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
         )
@@ -144,7 +148,7 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, ceiling)
 
 
-def _finish(pk: int, attempt: int, **fields) -> None:
+def _finish(pk: int, attempt: int, **fields: Any) -> None:
     fields.setdefault("finished_at", timezone.now())
     fields.setdefault("next_attempt_at", None)
     # Only the attempt that holds the row writes its outcome.
@@ -159,7 +163,11 @@ def _finish(pk: int, attempt: int, **fields) -> None:
 
 def _claim_sql() -> str:
     quote = connection.ops.quote_name
-    column = {name: quote(Invocation._meta.get_field(name).column) for name in _CLAIM_COLUMNS}
+    column = {
+        field.name: quote(field.column)
+        for field in Invocation._meta.concrete_fields
+        if field.name in _CLAIM_COLUMNS and field.column
+    }
     return (
         f"UPDATE {quote(Invocation._meta.db_table)} SET {column['status']} = %s, "
         f"{column['attempts']} = %s, {column['next_attempt_at']} = NULL, "
@@ -177,9 +185,9 @@ _CLAIM_COLUMNS = ("id", "status", "attempts", "next_attempt_at", "started_at", *
 def _claim(pk: int, attempt: int) -> Claimed | None:
     """Attempt `attempt` takes the row if it is still waiting for that attempt; None if not.
 
-    One conditional UPDATE that returns the fields the invoke needs: written through the ORM
-    (an UPDATE, then a SELECT of the row and its environment to invoke with) the claim cost
-    the worker more CPU than the invoke itself."""
+    One conditional UPDATE that returns the fields the invoke needs. Through the ORM, an UPDATE
+    and then a SELECT of the row joined to its environment cost the worker about as much CPU
+    as the invoke itself."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
@@ -291,7 +299,7 @@ def explain(environment: Environment, error: aws.AwsError) -> str:
     return error.message
 
 
-def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict:
+def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict[str, Any]:
     """The Invocation fields an invoke's answer fills in."""
     if result.function_error:
         status = Invocation.Status.FUNCTION_ERROR
@@ -323,8 +331,12 @@ def outcome_fields(invocation_type: str, result: aws.InvokeResult) -> dict:
 def _error_summary(payload: str) -> tuple[str, str]:
     try:
         body = json.loads(payload)
-    except ValueError:
-        return "", payload[:1000]
+    except (ValueError, RecursionError):
+        return "", storable(payload[:1000])
     if not isinstance(body, dict):
-        return "", payload[:1000]
-    return str(body.get("errorType", ""))[:100], str(body.get("errorMessage", ""))[:5000]
+        return "", storable(payload[:1000])
+    # Parsed strings may hold what the JSON escaped: lone surrogates, NUL.
+    return (
+        storable(str(body.get("errorType", "")))[:100],
+        storable(str(body.get("errorMessage", "")))[:5000],
+    )

@@ -4,6 +4,7 @@ The failures are counted from the audit trail, which already records each one, s
 holds across processes and machines without another store."""
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -21,7 +22,7 @@ def recent_failures(username: str) -> int:
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = (self.cleaned_data.get("username") or "")[:150]
         if username and recent_failures(username) >= settings.LOGIN_FAILURE_LIMIT:
             minutes = settings.LOGIN_FAILURE_WINDOW_SECONDS // 60

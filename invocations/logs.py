@@ -15,6 +15,7 @@ Lambda returns only the last 4 KB, so a long log's tail starts in the middle of 
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 TAIL_LIMIT = 4096
 # The tail is the last 4096 bytes; a multi-byte character cut at the start decodes a little
@@ -55,7 +56,7 @@ class Line:
 class Tail:
     lines: list[Line] = field(default_factory=list)
     cut: bool = False
-    report: dict = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
     version: str = ""
 
@@ -68,7 +69,7 @@ def classify(text: str) -> str:
     return ""
 
 
-def parse_report(line: str) -> dict:
+def parse_report(line: str) -> dict[str, Any]:
     """The figures of one REPORT line, as Invocation field names; {} if it is not one."""
     if not line.startswith("REPORT RequestId:"):
         return {}

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
-from invocations import audit
+from invocations import audit, strict_json
 from invocations.aws import LAMBDA_SYNC_LIMIT
 from invocations.models import Function, Invocation, PayloadTemplate
 
@@ -24,11 +24,16 @@ TEMPLATE_LIMIT = SYNC_LIMIT
 
 
 def json_error(text: str) -> dict[str, Any] | None:
-    """None when `text` is JSON; else the first mistake: {"msg", "line", "column"}."""
+    """None when `text` is JSON as Lambda takes it; else the first mistake, {"msg", "line",
+    "column"}, or {"reason"} for JSON that Python reads but Lambda refuses (NaN, Infinity) or
+    that no one should send (nested past strict_json.MAX_DEPTH, integers thousands of digits
+    long)."""
     try:
-        json.loads(text)
+        strict_json.loads(text)
     except json.JSONDecodeError as error:
         return {"msg": error.msg, "line": error.lineno, "column": error.colno}
+    except strict_json.InvalidJson as error:
+        return {"reason": str(error)}
     return None
 
 

@@ -28,8 +28,10 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -38,6 +40,9 @@ from django.utils import timezone
 
 from invocations import async_outcome, aws, grouping, records, redrive
 from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +96,10 @@ class PassResult:
 
 
 def poll_all(
-    queues=None, *, budget_seconds: float | None = None, wait_seconds: int | None = None
+    queues: Iterable[WatchedQueue] | None = None,
+    *,
+    budget_seconds: float | None = None,
+    wait_seconds: int | None = None,
 ) -> PassResult:
     """Poll every enabled watched queue (of every environment) once; never raises for a queue."""
     if queues is None:
@@ -167,12 +175,12 @@ def _drain(
     read_ahead = None  # decided when the queue proves deeper than one batch
     reading = True
 
-    def receive():
+    def receive() -> list[MessageTypeDef]:
         return aws.receive_messages(queue.environment, queue.url, wait_seconds=wait)
 
-    ahead: deque[Future] = deque()
-    deleting: list[tuple[Future, list[dict]]] = []
-    unstored: list[dict] = []  # received, not yet committed
+    ahead: deque[Future[list[MessageTypeDef]]] = deque()
+    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[MessageTypeDef]]] = []
+    unstored: list[MessageTypeDef] = []  # received, not yet committed
     with ThreadPoolExecutor(READ_AHEAD + 1, thread_name_prefix=f"poll-{queue.pk}") as calls:
         try:
             batch = receive()
@@ -237,7 +245,10 @@ def _drain(
 
 
 def _wait_for_deletes(
-    queue: WatchedQueue, deleting: list, result: PollResult, failing: bool = False
+    queue: WatchedQueue,
+    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[MessageTypeDef]]],
+    result: PollResult,
+    failing: bool = False,
 ) -> None:
     """Wait for the DeleteMessageBatch calls sent on helper threads; note what they refused.
     `failing`: the drain is already raising an error, which one from a delete must not hide."""
@@ -264,7 +275,7 @@ def _may_read_ahead(queue: WatchedQueue) -> bool:
         return False
 
 
-def _release(queue: WatchedQueue, messages: list[dict]) -> None:
+def _release(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> None:
     """Make messages received but not stored visible again at once, instead of after their
     visibility timeout (best effort: if this fails, the timeout does it)."""
     if not messages:
@@ -275,7 +286,7 @@ def _release(queue: WatchedQueue, messages: list[dict]) -> None:
         log.info("could not release %d messages of %s: %s", len(messages), queue.url, exc)
 
 
-def _release_when_received(queue: WatchedQueue, receiving: Future) -> None:
+def _release_when_received(queue: WatchedQueue, receiving: Future[list[MessageTypeDef]]) -> None:
     try:
         messages = receiving.result()
     except Exception:
@@ -283,7 +294,7 @@ def _release_when_received(queue: WatchedQueue, receiving: Future) -> None:
     _release(queue, messages)
 
 
-def store_batch(queue: WatchedQueue, messages: list[dict]) -> int:
+def store_batch(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> int:
     """Parse and save received messages in one transaction; the number of new records.
 
     A message already stored (a redelivery) is skipped: the IDs present are read first. Another
@@ -316,7 +327,7 @@ def retryable_conflict(exc: OperationalError) -> str:
     return RETRIED_SQLSTATES.get(getattr(exc.__cause__, "sqlstate", None) or "", "")
 
 
-def _rows(queue: WatchedQueue, messages: list[dict]) -> dict[str, ExecutionRecord]:
+def _rows(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> dict[str, ExecutionRecord]:
     rows: dict[str, ExecutionRecord] = {}
     for message in messages:
         message_id = message["MessageId"]
@@ -373,7 +384,10 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
 
 
 def _note_delete_failures(
-    queue: WatchedQueue, messages: list[dict], failures: list, result: PollResult
+    queue: WatchedQueue,
+    messages: Sequence[Mapping[str, Any]],
+    failures: list[aws.DeleteFailure],
+    result: PollResult,
 ) -> None:
     """A partly failed delete is logged and remembered on the queue; those messages come back,
     are skipped as duplicates, and deleted then."""
@@ -392,7 +406,7 @@ def _note_delete_failures(
         )
 
 
-def _record(queue: WatchedQueue, message: dict) -> ExecutionRecord:
+def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
     body = message.get("Body", "")
     attributes = message.get("MessageAttributes") or {}
     parsed = records.parse_message(
@@ -439,6 +453,7 @@ def _finish(queue: WatchedQueue, result: PollResult) -> None:
     now = timezone.now()
     if result.error:
         fields = {"last_error": result.error[:2000], "last_error_at": now}
+        WatchedQueue.objects.filter(pk=queue.pk).update(poll_errors=F("poll_errors") + 1)
     else:
         fields = {"last_polled_at": now}
         if result.delete_failures:

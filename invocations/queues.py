@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from invocations import audit, aws, sending
+from invocations import audit, aws, queue_depths, sending
 from invocations.models import Environment, WatchedQueue
 
 
@@ -70,9 +70,11 @@ def poll_now(queue: WatchedQueue, *, request: HttpRequest) -> bool:
 def depth(queue: WatchedQueue) -> tuple[dict[str, int] | None, str]:
     """The approximate depth of the queue (one short AWS call), or None and why not."""
     try:
-        return aws.queue_depth(queue.environment, queue.url), ""
+        found = aws.queue_depth(queue.environment, queue.url)
     except aws.AwsError as failure:
         return None, f"{failure.code}: {failure.message}"
+    queue_depths.store(queue, found)  # what /metrics reports until beat measures again
+    return found, ""
 
 
 def saved_in_admin(

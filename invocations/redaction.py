@@ -3,6 +3,7 @@ exports by default. Keys are matched case-insensitively by substring (`X-Api-Key
 `api_key` once separators are ignored)."""
 
 import re
+from typing import Any
 
 from django.conf import settings
 
@@ -22,7 +23,7 @@ def is_secret_key(key: str, patterns: list[str] | None = None) -> bool:
     return any(p in squashed for p in (patterns if patterns is not None else _patterns()))
 
 
-def redact(value, patterns: list[str] | None = None, _depth: int = 0):
+def redact(value: Any, patterns: list[str] | None = None, _depth: int = 0) -> Any:
     """A copy of a JSON value with the values of secret-looking keys replaced."""
     patterns = patterns if patterns is not None else _patterns()
     if _depth > 64:

@@ -6,11 +6,14 @@ sends the task, run() is its body): one SendMessage per record is too many calls
 a web request waits. The triage page shows the last result (latest())."""
 
 import base64
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from invocations import audit, aws, sending
-from invocations.models import AuditEvent, ExecutionRecord, WatchedQueue
+from invocations.models import AuditEvent, Environment, ExecutionRecord, WatchedQueue
+from invocations.signed_in import SignedInRequest
 
 # Every message the dashboard sends back names the record it came from ("environment:id"), so
 # that when it returns (the function failed it again) it is linked to that record instead of
@@ -22,7 +25,7 @@ class RedriveRefused(ValueError):
     """A target that would bring the messages straight back; its message is shown."""
 
 
-def check_target(records: list[ExecutionRecord], environment, queue_url: str) -> None:
+def check_target(records: list[ExecutionRecord], environment: Environment, queue_url: str) -> None:
     """Refuse a queue the dashboard watches as a dead-letter queue (the records' own DLQ among
     them): the poller would take the messages back at once, as new failures."""
     url = queue_url.strip().rstrip("/")
@@ -52,7 +55,8 @@ def source_queue_url(record: ExecutionRecord) -> str:
     if function is None:
         return ""
     for mapping in function.event_source_mappings or []:
-        arn = mapping.get("EventSourceArn", "") if isinstance(mapping, dict) else ""
+        # The inventory stores each mapping as aws.list_event_source_mappings shapes it.
+        arn = mapping.get("source", "") if isinstance(mapping, dict) else ""
         parts = arn.split(":")
         if len(parts) == 6 and parts[2] == "sqs":
             # The queue URL is the DLQ's host with the source queue's account and name.
@@ -61,15 +65,16 @@ def source_queue_url(record: ExecutionRecord) -> str:
     return ""
 
 
-def origin_of(attributes: dict | None) -> tuple[str, int] | None:
+def origin_of(attributes: dict[str, Any] | None) -> tuple[str, int] | None:
     """(environment name, record id) from a received message's attributes, if we sent it."""
     entry = (attributes or {}).get(ORIGIN_ATTRIBUTE)
     value = entry.get("StringValue", "") if isinstance(entry, dict) else ""
     environment, _, pk = value.rpartition(":")
-    return (environment, int(pk)) if environment and pk.isdigit() else None
+    ours = environment and pk.isascii() and pk.isdigit()  # as we wrote it: "²" is not
+    return (environment, int(pk)) if ours else None
 
 
-def link_returns(environment, rows: list[ExecutionRecord]) -> None:
+def link_returns(environment: Environment, rows: list[ExecutionRecord]) -> None:
     """Set `returned_from` on new rows (unsaved) whose message we sent back from a record of
     `environment`. One query, only when a message carries the attribute."""
     wanted = {}
@@ -93,7 +98,7 @@ def link_returns(environment, rows: list[ExecutionRecord]) -> None:
 MAX_RECORDS = 10_000
 
 
-def attributes_for_sending(stored: dict) -> dict:
+def attributes_for_sending(stored: dict[str, Any]) -> dict[str, Any]:
     """Back from the stored JSON-safe copy to SendMessage's shape (binary values decoded)."""
     attributes = {}
     for name, entry in (stored or {}).items():
@@ -108,7 +113,13 @@ def attributes_for_sending(stored: dict) -> dict:
     return dict(list(attributes.items())[:10])  # SQS takes at most 10 attributes
 
 
-def send_back(records: list[ExecutionRecord], environment, queue_url: str, *, user=None):
+def send_back(
+    records: list[ExecutionRecord],
+    environment: Environment,
+    queue_url: str,
+    *,
+    user: User | None = None,
+) -> tuple[int, str]:
     """Send each record's stored body and attributes to `queue_url`; audited one by one.
     Returns how many were sent and, when AWS refused one, why (the rest are not sent)."""
     sent = 0
@@ -140,7 +151,13 @@ def _queue_name(queue_url: str) -> str:
     return queue_url.rsplit("/", 1)[-1]
 
 
-def request(records: list[ExecutionRecord], environment, queue_url: str, *, request) -> bool:
+def request(
+    records: list[ExecutionRecord],
+    environment: Environment,
+    queue_url: str,
+    *,
+    request: SignedInRequest,
+) -> bool:
     """The "Send back to queue" button: an audit event, and the sending handed to the worker
     once it is committed. False when the broker did not take it."""
     ids = [record.pk for record in records[:MAX_RECORDS]]
@@ -186,7 +203,7 @@ def run(record_ids: list[int], queue_url: str, user_id: int | None) -> int:
     return sent
 
 
-def latest(environment) -> dict | None:
+def latest(environment: Environment) -> dict[str, Any] | None:
     """The triage page's view of the last "send back to queue": running or its outcome."""
     event = (
         AuditEvent.objects.filter(

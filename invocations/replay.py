@@ -7,9 +7,11 @@ circuit breaker, storing one Invocation per record (replay_of)."""
 
 import json
 import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from invocations import audit, aws, grouping, invoking, sending, triage
@@ -21,6 +23,7 @@ from invocations.models import (
     Invocation,
     ReplayBatch,
 )
+from invocations.signed_in import SignedInRequest
 from invocations.wording import count
 
 
@@ -74,7 +77,7 @@ def payload_of(record: ExecutionRecord) -> str | None:
     return json.dumps(record.request_payload)
 
 
-def succeeded_record_ids(record_ids) -> set[int]:
+def succeeded_record_ids(record_ids: Iterable[int]) -> set[int]:
     """Of `record_ids`, those replayed with success into their own function and environment
     (grouping.replayed_in_place): a replay elsewhere does not count."""
     return set(
@@ -82,7 +85,7 @@ def succeeded_record_ids(record_ids) -> set[int]:
     )
 
 
-def replayed_elsewhere(record_ids) -> dict[int, str]:
+def replayed_elsewhere(record_ids: Collection[int]) -> dict[int, str]:
     """{record id: "hello in staging"} for records replayed with success only into another
     function or environment: shown on the group, and not counted as replayed."""
     in_place = succeeded_record_ids(record_ids)
@@ -98,7 +101,7 @@ def replayed_elsewhere(record_ids) -> dict[int, str]:
     return targets
 
 
-def is_elsewhere(batch_or_plan, group) -> bool:
+def is_elsewhere(batch_or_plan: ReplayBatch | Plan, group: FailureGroup) -> bool:
     """Does a replay target another function or environment than the group's?"""
     return (
         batch_or_plan.function_name != group.function_name
@@ -107,7 +110,7 @@ def is_elsewhere(batch_or_plan, group) -> bool:
 
 
 def plan(
-    records,
+    records: Iterable[ExecutionRecord],
     environment: Environment,
     function_name: str,
     qualifier: str = "",
@@ -146,8 +149,8 @@ def plan(
 
 def start(
     plan_: Plan,
-    request,
-    group=None,
+    request: SignedInRequest,
+    group: FailureGroup | None = None,
     payload_override: str = "",
     rate_per_second: float = 5.0,
     breaker_threshold: int = 5,
@@ -202,7 +205,7 @@ def send(pk: int) -> bool:
     """Send run_replay_batch(pk). When the broker does not answer, the batch stays `pending`,
     marked unsent (its page says so), and requeue_unsent() sends it once the broker is back."""
 
-    def unsent(exc):
+    def unsent(exc: Exception) -> None:
         ReplayBatch.objects.filter(pk=pk, status=ReplayBatch.Status.PENDING).update(unsent=True)
 
     return sending.send(sending.RUN_REPLAY_BATCH, pk, on_failure=unsent)
@@ -218,7 +221,7 @@ def requeue_unsent(limit: int = 100) -> int:
     )
 
 
-def cancel(batch: ReplayBatch, request) -> bool:
+def cancel(batch: ReplayBatch, request: SignedInRequest) -> bool:
     with transaction.atomic():
         cancelled = ReplayBatch.objects.filter(
             pk=batch.pk, status__in=[ReplayBatch.Status.PENDING, ReplayBatch.Status.RUNNING]
@@ -348,5 +351,5 @@ def run_batch(batch_id: int) -> ReplayBatch:
     return batch
 
 
-def _groups_of(batch: ReplayBatch):
+def _groups_of(batch: ReplayBatch) -> QuerySet[FailureGroup]:
     return FailureGroup.objects.filter(records__pk__in=batch.record_ids).distinct().order_by("pk")

@@ -67,6 +67,14 @@ def poll_queue(queue_id: int) -> int:
     return polling.poll_queue(queue).stored
 
 
+@shared_task(name="invocations.tasks.measure_queue_depths")
+def measure_queue_depths() -> int:
+    """Beat: store each watched queue's approximate depth for /metrics."""
+    from invocations import queue_depths
+
+    return queue_depths.measure_all()
+
+
 @shared_task(name="invocations.tasks.purge_old_records")
 def purge_old_records() -> int:
     """Daily: delete records older than RECORD_RETENTION_DAYS (audited, as the system)."""

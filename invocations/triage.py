@@ -4,12 +4,15 @@ by replay. Each step writes the group's timeline and an AuditEvent, in the calle
 the group page."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from invocations import audit, wording
 from invocations.grouping import refresh_backlog, unreplayed
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity
+from invocations.signed_in import SignedInRequest
 
 S = FailureGroup.Status
 # status → the statuses a person may move it to
@@ -30,11 +33,11 @@ class TriageError(ValueError):
 def apply(
     group: FailureGroup,
     action: str,
-    request,
+    request: SignedInRequest,
     *,
     status: str = "",
     version: str = "",
-    assignee=None,
+    assignee: User | None = None,
     hours: int | None = None,
     occurrences: int | None = None,
     text: str = "",
@@ -65,7 +68,14 @@ def apply(
         raise TriageError(f"Unknown action {action!r}.")
 
 
-def _log(group, request, kind: str, text: str, action: str, details: dict | None = None):
+def _log(
+    group: FailureGroup,
+    request: SignedInRequest,
+    kind: str,
+    text: str,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
     GroupActivity.objects.create(group=group, actor=request.user, kind=kind, text=text)
     audit.record(
         action,
@@ -76,7 +86,9 @@ def _log(group, request, kind: str, text: str, action: str, details: dict | None
     )
 
 
-def set_status(group: FailureGroup, status: str, request, version: str = "") -> None:
+def set_status(
+    group: FailureGroup, status: str, request: SignedInRequest, version: str = ""
+) -> None:
     if status not in TRANSITIONS.get(group.status, set()):
         raise TriageError(f"A group that is {group.status} cannot become {status}.")
     before = group.status
@@ -102,7 +114,7 @@ def set_status(group: FailureGroup, status: str, request, version: str = "") -> 
     )
 
 
-def assign(group: FailureGroup, assignee, request) -> None:
+def assign(group: FailureGroup, assignee: User | None, request: SignedInRequest) -> None:
     before = group.assignee.get_username() if group.assignee else None
     group.assignee = assignee
     group.save(update_fields=["assignee"])
@@ -112,7 +124,10 @@ def assign(group: FailureGroup, assignee, request) -> None:
 
 
 def snooze(
-    group: FailureGroup, request, until: datetime | None = None, occurrences: int | None = None
+    group: FailureGroup,
+    request: SignedInRequest,
+    until: datetime | None = None,
+    occurrences: int | None = None,
 ) -> None:
     if until is None and not occurrences:
         raise TriageError("Snooze until a time or for a number of occurrences.")
@@ -134,7 +149,7 @@ def snooze(
     )
 
 
-def comment(group: FailureGroup, text: str, request) -> None:
+def comment(group: FailureGroup, text: str, request: SignedInRequest) -> None:
     text = text.strip()
     if not text:
         raise TriageError("A comment needs some text.")
@@ -148,7 +163,7 @@ def comment(group: FailureGroup, text: str, request) -> None:
     )
 
 
-def resolve_by_replay(group: FailureGroup, user) -> bool:
+def resolve_by_replay(group: FailureGroup, user: User | None) -> bool:
     """Resolve a group once every failure record in it has been replayed with success."""
     refresh_backlog(group)
     pending = unreplayed(ExecutionRecord.objects.filter(failure_group=group))

@@ -1,9 +1,10 @@
-import json
 from typing import cast
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 
+from invocations.forms import MAX_ID, check_json, qualifier_validator
 from invocations.models import Environment, FailureGroup
 
 ACTIVE = "active"
@@ -48,8 +49,23 @@ BULK_ACTIONS = [
 ]
 
 
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Choices by primary key where an id no table can hold is "not one of the choices", not an
+    overflow in the database driver."""
+
+    def clean(self, value):
+        for pk in value if isinstance(value, list | tuple) else []:
+            if not str(pk).isdecimal() or int(pk) > MAX_ID:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super().clean(value)
+
+
 class BulkActionForm(forms.Form):
-    groups = forms.ModelMultipleChoiceField(queryset=FailureGroup.objects.none())
+    groups = IdsChoiceField(queryset=FailureGroup.objects.none())
     action = forms.ChoiceField(choices=BULK_ACTIONS)
 
     def __init__(self, *args, environment, **kwargs):
@@ -92,18 +108,44 @@ class CommentForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
 
 
+def ids_in(text: str, limit: int = 10_000) -> list[int]:
+    """The ids in a comma- or space-separated list; parts that are not an id are skipped."""
+    ids = []
+    for part in text.replace(" ", ",").split(","):
+        part = part.strip()
+        if part.isdecimal() and 0 < int(part) <= MAX_ID:
+            ids.append(int(part))
+    return ids[:limit]
+
+
 class ReplayForm(forms.Form):
     """What to replay and where to: the dry run reads it from GET, the confirm from POST."""
 
     records = forms.CharField(required=False, widget=forms.HiddenInput)
-    group = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    group = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
+    # "All N matching" on the Records list: its filters (a query string) stand for the records.
+    all = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    matching = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
     # The records a stopped replay batch did not reach.
-    rest_of = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    rest_of = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
     environment = forms.ModelChoiceField(queryset=Environment.objects.all(), required=False)
     function = forms.CharField(
-        required=False, max_length=140, help_text="Empty: the function that failed."
+        required=False,
+        max_length=140,
+        help_text="Empty: the function that failed.",
+        validators=[
+            RegexValidator(
+                r"\A[A-Za-z0-9_.:$-]+\Z",
+                "A function name or ARN: letters, digits and - _ . : $ only.",
+                code="function",
+            )
+        ],
     )
-    qualifier = forms.CharField(required=False, max_length=128)
+    qualifier = forms.CharField(required=False, max_length=128, validators=[qualifier_validator])
     override = forms.BooleanField(
         required=False, label="Also replay records already replayed with success"
     )
@@ -117,20 +159,12 @@ class ReplayForm(forms.Form):
     )
 
     def record_ids(self) -> list[int]:
-        raw = self.cleaned_data.get("records") or ""
-        ids = []
-        for part in raw.replace(" ", ",").split(","):
-            if part.strip().isdigit():
-                ids.append(int(part))
-        return ids[:10_000]
+        return ids_in(self.cleaned_data.get("records") or "")
 
     def clean_payload(self):
         payload = self.cleaned_data.get("payload", "")
         if payload.strip():
-            try:
-                json.loads(payload)
-            except ValueError as exc:
-                raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+            check_json(payload)
         return payload
 
 

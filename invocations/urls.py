@@ -2,9 +2,11 @@ from django.urls import path
 
 from invocations.views import (
     environments,
+    exports,
     functions,
     invocations,
     invoke,
+    lists,
     queues,
     records,
     replay,
@@ -14,8 +16,10 @@ from invocations.views import (
 urlpatterns = [
     # Triage
     path("", triage.triage_list, name="triage"),
+    path("triage/changes/", triage.triage_changes, name="triage-changes"),
     path("groups/bulk/", triage.bulk_action, name="groups-bulk"),
     path("groups/<int:pk>/", triage.group_detail, name="group"),
+    path("groups/<int:pk>/changes/", triage.group_changes, name="group-changes"),
     path("groups/<int:pk>/<str:action>/", triage.group_action, name="group-action"),
     # Replay
     path("replay/", replay.replay_plan, name="replay-plan"),
@@ -44,8 +48,12 @@ urlpatterns = [
     path("invocations/<int:pk>/rerun/", invoke.rerun, name="invocation-rerun"),
     # Records
     path("records/", records.record_list, name="records"),
+    path("records/changes/", records.record_changes, name="records-changes"),
     path("records/<int:pk>/", records.record_detail, name="record"),
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
+    # Exports of any list, with its filters; the query bar's suggestions
+    path("suggestions/<str:list_name>/", lists.suggestions, name="suggestions"),
+    path("export/<str:list_name>.<str:fmt>", exports.export, name="export"),
     # Queues
     path("queues/", queues.queue_list, name="queues"),
     path("queues/watch/", queues.queue_watch, name="queues-watch"),

@@ -29,6 +29,11 @@ LOGIN = "login"  # any signed-in person
 # name: (method, needs)
 MATRIX = {
     "triage": ("get", VIEW),
+    "triage-changes": ("get", VIEW),
+    "records-changes": ("get", VIEW),
+    "group-changes": ("get", VIEW),
+    "suggestions": ("get", VIEW),
+    "export": ("get", VIEW),
     "environment-switch": ("post", LOGIN),
     "functions": ("get", VIEW),
     "functions-refresh": ("post", INVOKE),
@@ -67,7 +72,7 @@ MATRIX = {
     "alert-channel-edit": ("get", ALERTS),
     "alert-channel-test": ("post", ALERTS),
 }
-PUBLIC = {"login", "logout", "health"}
+PUBLIC = {"login", "logout", "health", "metrics", "favicon"}
 
 ROLES = {
     "nobody": [],
@@ -152,6 +157,9 @@ def _path(name: str, objects: dict) -> str:
         "queue-toggle": {"pk": objects["queue"]},
         "queue-poll": {"pk": objects["queue"]},
         "group": {"pk": objects["group"]},
+        "group-changes": {"pk": objects["group"]},
+        "suggestions": {"list_name": "records"},
+        "export": {"list_name": "records", "fmt": "csv"},
         "group-action": {"pk": objects["group"], "action": "comment"},
         "replay-batch": {"pk": objects["batch"]},
         "replay-cancel": {"pk": objects["batch"]},

@@ -201,3 +201,14 @@ def test_the_admin_site_lists_channels_masked_and_notifications_read_only(
     assert "xoxbSuperSecretToken123" not in channels
     assert notifications.status_code == 200
     assert add_notification.status_code == 403
+
+
+def test_the_rules_list_says_each_condition_in_words(client, alice, slack):
+    rule(slack, name="spiky", on_new_group=False, spike_count=5, spike_minutes=10, dlq_depth=3)
+    client.force_login(alice)
+
+    page = client.get("/alerts/").text
+
+    assert "a new group appears" in page
+    assert "a group gets 5+ occurrences within 10 min; more than 3 dead letters wait" in page
+    assert "spike:5/10" not in page

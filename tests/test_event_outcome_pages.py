@@ -151,6 +151,24 @@ def test_an_event_that_never_ran_reads_never_ran_with_why(client, alice, env, or
     assert Invocation.objects.get(pk=invocation.pk).status == "never_ran"
 
 
+@pytest.mark.parametrize("condition", ["EventAgeExceeded", "ZeroReservedConcurrency"])
+def test_an_event_that_never_ran_shows_no_attempt_and_no_empty_message(
+    client, alice, env, orders, condition
+):
+    invocation = accepted(env, orders, alice)
+    polling.store_batch(
+        queue(env, "orders-on-failure", "destination"),
+        [{"MessageId": "m-1", "Body": on_failure_body(condition=condition, count=0)}],
+    )
+    client.force_login(alice)
+
+    html = client.get(reverse("invocation", args=[invocation.pk])).text
+
+    attempts = html.split('<span class="label">Attempts</span>', 1)[1]
+    assert attempts.startswith('<span class="value">0</span>')
+    assert f'<strong class="mono">{condition}</strong>:' not in html
+
+
 def test_a_dead_letter_then_its_destination_record_gives_the_attempts(alice, env, orders):
     invocation = accepted(env, orders, alice)
 
@@ -218,3 +236,20 @@ def test_no_destination_at_all_is_said_at_once_without_polling(client, alice, en
 
     assert "nothing will report how this event ends" in answer.text
     assert answer.status_code == 286 and "hx-trigger" not in answer.text
+
+
+def test_a_never_ran_group_names_its_condition_as_the_error(client, alice, env, orders):
+    # Lambda sends no response for an event that never ran.
+    body = json.loads(on_failure_body(condition="ZeroReservedConcurrency", count=0))
+    del body["responseContext"], body["responsePayload"]
+    polling.store_batch(
+        queue(env, "orders-on-failure", "destination"),
+        [{"MessageId": "m-1", "Body": json.dumps(body)}],
+    )
+    record = ExecutionRecord.objects.get()
+    client.force_login(alice)
+
+    html = client.get(reverse("group", args=[record.failure_group_id])).text
+
+    assert "<p><strong>ZeroReservedConcurrency</strong></p>" in html
+    assert "(no error type)" not in html

@@ -1,7 +1,11 @@
 """Fault injection on the broker and the worker: Redis stopped while people invoke, the worker
 killed in the middle of a synchronous invoke."""
 
+import io
+import json
 import time
+import uuid
+import zipfile
 
 import boto3
 import pytest
@@ -111,34 +115,79 @@ def test_a_replay_confirmed_while_redis_is_down_waits_and_runs_once_it_is_back(
     assert Invocation.objects.filter(replay_of=record).count() == 1
 
 
-def _start_lines(sandbox, marker: str, since_ms: int) -> int:
-    logs = boto3.client("logs", endpoint_url=sandbox.endpoint_url, region_name=sandbox.region)
-    events = logs.filter_log_events(
-        logGroupName="/aws/lambda/slow", startTime=since_ms, filterPattern=f'"{marker}"'
-    )["events"]
-    return len(events)
+# A handler that says it has started (a message on a queue) before it sleeps: the test kills
+# the worker only once the invoke has really reached the function, whatever the machine's load.
+SIGNALLING_HANDLER = """
+import time
+
+import boto3
+
+
+def lambda_handler(event, context):
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=event["signal"], MessageBody=context.aws_request_id)
+    time.sleep(event["seconds"])
+    return {"slept": event["seconds"]}
+"""
+
+
+def _signalling_function(sandbox) -> tuple[str, str]:
+    """A throwaway function and the queue it signals on; returns (function name, queue URL)."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=sandbox.region
+    )
+    sqs = session.client("sqs", endpoint_url=sandbox.endpoint_url)
+    awslambda = session.client("lambda", endpoint_url=sandbox.endpoint_url)
+    name = f"signals-{uuid.uuid4().hex[:10]}"
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("lambda_function.py", SIGNALLING_HANDLER)
+    awslambda.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role="arn:aws:iam::123456789012:role/lambda-sandbox",
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+        Timeout=30,
+    )
+    return name, queue_url
+
+
+def _runs_signalled(sandbox, queue_url: str) -> list[str]:
+    """The request IDs of every run that started, read off the signal queue."""
+    sqs = boto3.client("sqs", endpoint_url=sandbox.endpoint_url, region_name=sandbox.region)
+    request_ids = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            return request_ids
+        for message in messages:
+            request_ids.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.mark.sandbox
 @pytest.mark.broker
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(120)
 def test_a_worker_killed_during_a_synchronous_invoke_never_invokes_it_a_second_time(
     transactional_db, sandbox_env, sandbox, redis_server
 ):
-    since_ms = int(time.time() * 1000) - 1000
-    seconds = 1.4321  # the handler logs "sleeping 1.4321 s": this invocation's own line
+    seconds = 3
+    function_name, signal_url = _signalling_function(sandbox)
     worker = processes.celery_worker(redis_server.url, visibility_timeout=3).start()
     invocation = invoking.start(
         environment=sandbox_env,
-        function_name="slow",
-        payload=f'{{"seconds": {seconds}}}',
+        function_name=function_name,
+        payload=json.dumps({"signal": signal_url, "seconds": seconds}),
     )
-    processes.wait_until(
-        lambda: Invocation.objects.get(pk=invocation.pk).status == Invocation.Status.RUNNING,
-        timeout=30,
-        message=f"the worker never started the invoke:\n{worker.output()}",
+    started = processes.wait_until(
+        lambda: _runs_signalled(sandbox, signal_url),
+        timeout=60,
+        message=f"the function never started:\n{worker.output()}",
     )
-    time.sleep(0.5)  # the request is with the sandbox, the handler sleeping
 
     worker.kill()
     killed_at = time.monotonic()
@@ -150,8 +199,10 @@ def test_a_worker_killed_during_a_synchronous_invoke_never_invokes_it_a_second_t
             message=f"the task never came back:\n{restarted.output()}",
         )
         redelivered_after = time.monotonic() - killed_at
-        time.sleep(seconds + 0.5)  # had it been invoked again, its START line would be there
-        runs = _start_lines(sandbox, f"sleeping {seconds} s", since_ms)
+        # Had it been invoked again, that run would have signalled by now: the handler's first
+        # step is the signal, and the first run took no longer than this to send its own.
+        time.sleep(seconds + 1)
+        started += _runs_signalled(sandbox, signal_url)
     finally:
         restarted.stop()
 
@@ -159,5 +210,5 @@ def test_a_worker_killed_during_a_synchronous_invoke_never_invokes_it_a_second_t
     assert final.error_code == "WorkerLost"
     assert final.error_text == "worker lost during invoke; it may have run, see the logs"
     assert final.attempts == 1
-    assert runs == 1
+    assert len(started) == 1
     assert redelivered_after < 30

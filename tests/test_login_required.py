@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"login", "health"}
+PUBLIC = {"login", "health", "metrics", "favicon"}
 SAMPLE = {"int": "1", "str": "sample", "slug": "sample", "uuid": str(uuid.uuid4()), "path": "x/y"}
 
 

@@ -72,21 +72,25 @@ def test_an_event_invoke_of_orders_with_bad_input_reaches_the_records_page(
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill("pw")
     page.get_by_role("button", name="Log in").click()
+    # Wait until the login has landed: a goto while its answer is on the way would drop the
+    # session cookie.
+    expect(page).to_have_url(f"{live_server.url}/")
     page.goto(f"{live_server.url}/records/")
     page.get_by_label("Search").fill(request_id)
     page.get_by_label("Search").press("Enter")
-    # The filter is in the URL, to share; it is pushed once the search has answered (the rows
-    # may already be on the page before it).
+    # The unfiltered list has rows already: wait for what only the search brings, the filter
+    # in the URL (hx-push-url, to share) and exactly this request's two rows.
     expect(page).to_have_url(re.compile(re.escape(request_id)))
     rows = page.locator("#record-results tbody tr")
     expect(rows).to_have_count(2)
-    assert "RetriesExhausted" in rows.filter(has_text="Failure").inner_text()
-    assert rows.filter(has_text="Dead letter").count() == 1
+    expect(rows.filter(has_text="Failure")).to_contain_text("RetriesExhausted")
+    expect(rows.filter(has_text="Dead letter")).to_have_count(1)
 
     rows.filter(has_text="Failure").get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(r"/records/\d+/$"))
     attempts = page.locator(".field", has_text="Attempts")
-    assert attempts.locator(".value").inner_text() == "3"
-    assert page.get_by_text("ValueError").first.is_visible()
+    expect(attempts.locator(".value")).to_have_text("3")
+    expect(page.get_by_text("ValueError").first).to_be_visible()
     # Logs of this request, loaded lazily: every attempt (the sandbox writes them).
-    page.get_by_text("Attempt 3").wait_for(timeout=20_000)
-    assert page.locator(".attempt").count() == 3
+    expect(page.get_by_text("Attempt 3")).to_be_visible(timeout=20_000)
+    expect(page.locator(".attempt")).to_have_count(3)

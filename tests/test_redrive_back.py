@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 from moto import mock_aws
 
-from invocations import aws, polling, redrive
+from invocations import aws, inventory, polling, redrive
 from invocations.models import Environment, ExecutionRecord, FailureGroup, Function, WatchedQueue
+from tests import factories
 
 REQUEST_ID = "7e0c7a55-2b52-4a8e-8d1c-3f4f0b1d2e60"
 
@@ -101,7 +102,7 @@ def test_the_target_defaults_to_the_queue_that_feeds_the_function(client, alice,
         environment=dead_letter.environment,
         name="orders",
         event_source_mappings=[
-            {"UUID": "1", "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:orders-input"}
+            {"uuid": "1", "source": "arn:aws:sqs:us-east-1:123456789012:orders-input"}
         ],
     )
     client.force_login(alice)
@@ -119,3 +120,21 @@ def test_the_queues_page_says_watching_moves_the_messages(client, bob, db):
 
     assert "moves its messages into the dashboard" in page
     assert "finds an empty dead-letter queue" in page
+
+
+def test_the_inventory_of_a_queue_fed_function_fills_in_its_source_queue(
+    client, alice, sandbox_env
+):
+    """The seeded queue-worker is fed by queue-worker-input: the dry run offers that queue once
+    the inventory has read the function's event source mapping."""
+    inventory.sync(sandbox_env)
+    letter = factories.failure_record(
+        function="queue-worker",
+        kind=ExecutionRecord.Kind.DLQ,
+        watched=factories.queue(sandbox_env, kind="dlq", function="queue-worker"),
+    )
+    client.force_login(alice)
+
+    plan = client.get(reverse("replay-plan") + f"?records={letter.pk}").text
+
+    assert 'value="http://127.0.0.1:4566/123456789012/queue-worker-input"' in plan

@@ -42,6 +42,20 @@ def test_dry_run_payloads_are_labelled_with_their_record(client, alice, env):
     assert f"Record #{record.pk}" in page.text
 
 
+def test_updating_the_dry_run_with_an_edited_payload_previews_the_edited_payload(
+    client, alice, env
+):
+    _, group = grouped(payload={"id": "order-from-the-record"})
+    client.force_login(alice)
+    edited = '{"order": 424242}'
+
+    page = client.get(reverse("replay-plan"), {"group": group.pk, "payload": edited})
+
+    preview = page.text.split("<h2>Payloads</h2>", 1)[1]
+    assert "424242" in preview
+    assert "order-from-the-record" not in preview
+
+
 def test_replay_selected_with_nothing_selected_says_so_instead_of_an_empty_plan(client, alice, env):
     _, group = grouped()
     client.force_login(alice)
@@ -162,3 +176,21 @@ def test_a_dead_letter_without_error_type_does_not_start_with_a_colon(client, bo
     page = client.get(reverse("function", args=["orders"])).text
 
     assert "<td>order must be positive</td>" in page
+
+
+def test_a_dead_letter_group_shows_the_body_a_replay_would_send(client, alice, env):
+    letter = factories.failure_record(
+        function="queue-worker",
+        kind=ExecutionRecord.Kind.DLQ,
+        watched=factories.queue(env, kind="dlq", function="queue-worker"),
+    )
+    ExecutionRecord.objects.filter(pk=letter.pk).update(
+        request_payload=None, raw_body="quantity=seven"
+    )
+    grouping.group_records([ExecutionRecord.objects.get(pk=letter.pk)])
+    group = ExecutionRecord.objects.get(pk=letter.pk).failure_group
+    client.force_login(alice)
+
+    page = client.get(reverse("group", args=[group.pk])).text
+
+    assert "quantity=seven" in page

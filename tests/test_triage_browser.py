@@ -1,6 +1,8 @@
 """The morning routine in a real browser: a failure is on the triage page, Alice takes it,
 replays it, and sees it resolved. The replay crosses Redis to a real worker and the sandbox."""
 
+import re
+
 import pytest
 from django.db import transaction
 from playwright.sync_api import expect
@@ -17,6 +19,7 @@ def _log_in(page, live_server, username):
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("pw")
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server.url}/")
 
 
 def test_a_failure_is_assigned_replayed_and_resolved(
@@ -40,9 +43,11 @@ def test_a_failure_is_assigned_replayed_and_resolved(
     expect(page.locator(f"#group-{group.pk}")).to_contain_text("alice")
 
     page.get_by_role("link", name="RuntimeError").click()
+    expect(page).to_have_url(f"{live_server.url}/groups/{group.pk}/")
     page.get_by_role("button", name="Replay backlog…").click()
     expect(page.get_by_text("Nothing has been sent yet")).to_be_visible()
     page.get_by_role("button", name="Replay 1 record").click()
+    expect(page).to_have_url(re.compile(r"/replay/\d+/$"))
 
     expect(page.locator("#replay-progress")).to_contain_text("done", timeout=30_000)
     expect(page.locator("#replay-progress")).to_contain_text("1 succeeded")

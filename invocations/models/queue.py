@@ -23,6 +23,13 @@ class WatchedQueue(models.Model):
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     records_stored = models.PositiveBigIntegerField(default=0)
+    # Failed polls since the queue was first watched: a counter for /metrics.
+    poll_errors = models.PositiveBigIntegerField(default=0)
+    # The approximate depth as last measured (queue_depths.measure), so that /metrics and the
+    # queues page can show it without calling AWS.
+    depth_visible = models.PositiveBigIntegerField(null=True, blank=True)
+    depth_in_flight = models.PositiveBigIntegerField(null=True, blank=True)
+    depth_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

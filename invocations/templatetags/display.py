@@ -13,6 +13,7 @@ from django.utils.timesince import timesince
 from invocations import access, audit
 from invocations.models import Invocation
 from invocations.redaction import redact
+from invocations.strict_json import printable
 
 register = template.Library()
 
@@ -28,7 +29,7 @@ def _as_json_value(value):
     if isinstance(value, str):
         try:
             return json.loads(value), True
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             return value, False
     return value, True
 
@@ -47,9 +48,13 @@ def json_block(context, value, label="Payload", block_id=""):
             redacted = shown != parsed
         else:
             shown = parsed
-        text = json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=False)
+        try:
+            text = json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=False)
+        except (ValueError, RecursionError):
+            text, is_json = str(value), False
     else:
         text = str(parsed)
+    text = printable(text)
     size = len(text.encode("utf-8"))
     cut = size > DISPLAY_CAP_BYTES
     return {

@@ -20,7 +20,7 @@ LIST_OF = {
 @require_POST
 def switch(request):
     chosen = request.POST.get("environment", "")
-    if not chosen.isdigit():
+    if not chosen.isdecimal():  # isdigit() would let "²" through, which int() refuses
         raise Http404("No such environment.")
     env = get_object_or_404(access.visible_environments(request.user), pk=chosen)
     request.session["environment_id"] = env.pk

@@ -81,12 +81,12 @@ def initial_payload(request, function) -> tuple[dict, str]:
     if chosen.startswith("builtin:") and chosen[8:] in BY_KEY:
         builtin = BY_KEY[chosen[8:]]
         return {"payload": builtin.payload}, builtin.name
-    if chosen.isdigit():
+    if chosen.isdecimal():
         found = templates_for(function, request.user).filter(pk=chosen).first()
         if found:
             return {"payload": found.payload}, found.name
     source = request.GET.get("from", "")
-    if source.isdigit():
+    if source.isdecimal():
         previous = Invocation.objects.filter(
             pk=source, environment=function.environment, function_name=function.name
         ).first()
@@ -108,7 +108,7 @@ def initial_payload(request, function) -> tuple[dict, str]:
 def _redacted(payload: str) -> str:
     try:
         return json.dumps(redact(json.loads(payload)), indent=2)
-    except ValueError:
+    except (ValueError, RecursionError):
         return payload
 
 

@@ -8,13 +8,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, async_outcome, filters, logs, request_logs
+from invocations import access, async_outcome, filters, list_search, logs, request_logs
 from invocations.forms import InvocationFilterForm
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
 from invocations.views.htmx import page_or_fragment
+from invocations.views.lists import list_context
 
-PAGE_SIZE = 50
 # After a 202, look for the outcome record every 3 s this long, then every 30 s.
 ASYNC_FAST_WATCH = timedelta(minutes=15)
 
@@ -39,9 +39,21 @@ def filtered(environment, data: dict):
     if data.get("date"):
         start = timezone.make_aware(datetime.combine(data["date"], datetime.min.time()))
         rows = rows.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
-    if data.get("q"):
-        rows = rows.filter(request_id__startswith=data["q"].strip())
+    # The query bar (`q`) is applied by list_search.
     return rows
+
+
+def matching_invocations(request, params):
+    """The invocations the list shows for these URL parameters, every page: what export writes."""
+    form = InvocationFilterForm(params)
+    data = filters.usable(form)
+    return list_search.invocations(filtered(request.environment, data), _search(params))
+
+
+def _search(params) -> list_search.Search:
+    return list_search.read(
+        params, fields=list_search.INVOCATION_FIELDS, choices=list_search.INVOCATION_CHOICES
+    )
 
 
 @require_GET
@@ -49,15 +61,21 @@ def filtered(environment, data: dict):
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
     data = filters.usable(form)
-    rows = filtered(request.environment, data)
+    found = _search(request.GET)
+    rows = list_search.invocations(filtered(request.environment, data), found)
+    total, total_more = list_search.bounded_count(rows)
     if data.get("before"):
         rows = rows.filter(id__lt=data["before"])
-    page = list(rows[: PAGE_SIZE + 1])
-    more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+    size = found.per_page
+    page = list(rows[: size + 1])
+    more = len(page) > size
+    page = page[:size]
     query = request.GET.copy()
     query.pop("before", None)
     context = {
+        **list_context(request, found),
+        "total": total,
+        "total_more": total_more,
         "form": form,
         "invocations": page,
         "next_before": page[-1].pk if more else None,
@@ -99,7 +117,7 @@ def _async_state(invocation: Invocation, records) -> tuple[str, str | None]:
         return "", None
     function = invocation.function
     reported = async_outcome.reported(function)
-    if not reported:
+    if not reported or function is None:  # an unknown function reports nothing
         return ("unreported" if function is not None else "unknown_function"), None
     accepted_at = invocation.finished_at or invocation.created_at
     now = timezone.now()

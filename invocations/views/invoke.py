@@ -7,7 +7,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from invocations import access, invoking, payloads
-from invocations.forms import InvokeForm, TemplateForm
+from invocations.forms import QUALIFIER, InvokeForm, TemplateForm
 from invocations.middleware import open_in
 from invocations.models import Function, Invocation, PayloadTemplate
 from invocations.views.functions import function_context
@@ -22,9 +22,11 @@ def _function(request, name) -> Function:
 def invoke(request, name):
     function = _function(request, name)
     qualifiers = function.qualifiers
-    if request.POST.get("qualifier") and request.POST["qualifier"] not in qualifiers:
-        # An edit-and-re-run of a qualifier that has since left the inventory.
-        qualifiers.append(request.POST["qualifier"])
+    asked = request.POST.get("qualifier", "")
+    if asked and asked not in qualifiers and QUALIFIER.fullmatch(asked):
+        # An edit-and-re-run of a qualifier that has since left the inventory. Anything Lambda
+        # would not take as a qualifier stays out of the choices, so the form refuses it.
+        qualifiers.append(asked)
     form = InvokeForm(
         request.POST,
         function_name=function.name,

@@ -1,19 +1,21 @@
 """The records page (filters, search, counts per kind, keyset pagination) and one record's page
 (every field, payloads, raw body, the linked invocation, the logs of its request)."""
 
+import dataclasses
 from typing import cast
 
 from django import forms
-from django.db.models import Q
+from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from invocations import access, filters, request_logs
+from invocations import access, filters, list_search, live, request_logs
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 from invocations.views.htmx import page_or_fragment
+from invocations.views.lists import list_context as _list_context
 
-PAGE_SIZE = 50
 CONDITIONS = [
     "Success",
     "RetriesExhausted",
@@ -30,7 +32,7 @@ COUNT_LIMIT = 1000
 class RecordFilterForm(forms.Form):
     q = forms.CharField(
         required=False,
-        max_length=200,
+        max_length=500,
         label="Search",
         widget=forms.SearchInput(
             attrs={"placeholder": "request ID or error text", "data-search": ""}
@@ -65,15 +67,8 @@ class RecordFilterForm(forms.Form):
 
     def filtered(self, records, data: dict):
         """`records` narrowed by the filters in `data` except the kind and the page (the counts
-        per kind are taken from this)."""
-        if data.get("q"):
-            term = data["q"].strip()
-            records = records.filter(
-                Q(request_id=term)
-                | Q(message_id=term)
-                | Q(error_message__icontains=term)
-                | Q(error_type__icontains=term)
-            )
+        per kind are taken from this). The query bar (`q`) and the time range (`since`,
+        `until`) are applied by list_search."""
         if data.get("condition"):
             records = records.filter(condition=data["condition"])
         if data.get("function"):
@@ -82,21 +77,45 @@ class RecordFilterForm(forms.Form):
             records = records.filter(error_type=data["error_type"].strip())
         if data.get("queue"):
             records = records.filter(queue=data["queue"])
-        if data.get("since"):
-            records = records.filter(received_at__gte=data["since"])
-        if data.get("until"):
-            records = records.filter(received_at__lte=data["until"])
         return records
+
+
+def _search(params) -> list_search.Search:
+    return list_search.read(
+        params, fields=list_search.RECORD_FIELDS, choices=list_search.RECORD_CHOICES
+    )
+
+
+def matching_records(request, params):
+    """The records a Records list with these URL parameters shows (every page, every kind chosen):
+    what "all N matching" selects for replay, send back to queue and export."""
+    form = RecordFilterForm(params, environment=request.environment)
+    data = filters.usable(form)
+    records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
+    records = list_search.records(
+        form.filtered(records, data), _search(params), environment=request.environment
+    )
+    if data.get("kind"):
+        records = records.filter(kind=data["kind"])
+    return records
 
 
 @require_GET
 @access.require(access.VIEW)
 def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
+    found = _search(request.GET)
+    size = found.per_page
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
     next_before, query = None, ""
     data = filters.usable(form)
-    records = form.filtered(records, data)
+    if form.is_bound and ("since" in form.errors or "until" in form.errors):
+        # The form names a bad date already; say it once.
+        kept = tuple(p for p in found.problems if not p.startswith(("from ", "to ")))
+        found = dataclasses.replace(found, problems=kept)
+    records = list_search.records(
+        form.filtered(records, data), found, environment=request.environment
+    )
     counts = _bounded_counts(records)
     total = sum(counts.values())
     total_more = any(n > COUNT_LIMIT for n in counts.values())
@@ -104,9 +123,9 @@ def record_list(request):
         records = records.filter(kind=data["kind"])
     if data.get("before"):
         records = records.filter(id__lt=data["before"])
-    rows = list(records[: PAGE_SIZE + 1])
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
+    rows = list(records[: size + 1])
+    if len(rows) > size:
+        rows = rows[:size]
         next_before = rows[-1].id
         params = request.GET.copy()
         params["before"] = next_before
@@ -129,7 +148,13 @@ def record_list(request):
         )
     all_kinds = first_page.copy()
     all_kinds.pop("kind", None)
+    selected_kind_count = counts.get(data["kind"], 0) if data.get("kind") else total
     context = {
+        **_list_context(request, found),
+        "cursor": _newest_id(request.environment),
+        "selection_total": min(selected_kind_count, COUNT_LIMIT),
+        "selection_more": selected_kind_count > COUNT_LIMIT,
+        "can_replay": access.can(request.user, access.REPLAY),
         "form": form,
         "records": rows,
         "kinds": kind_links,
@@ -141,14 +166,52 @@ def record_list(request):
         "current_kind": data.get("kind", ""),
         "paged": bool(data.get("before")),
         "ignored_filters": filters.ignored(form),
-        "filtered": any(v for k, v in data.items() if k != "before"),
+        "filtered": any(v for k, v in data.items() if k != "before")
+        or bool(found.query.terms or found.query.text or found.range.bounded),
         # Only asked when the page is empty, to say where records would come from.
         "watched": []
         if rows
         else list(WatchedQueue.objects.filter(environment=request.environment)),
     }
     return page_or_fragment(
-        request, "invocations/records.html", "invocations/partials/record_results.html", context
+        request,
+        "invocations/records.html",
+        "invocations/partials/record_results.html",
+        context,
+    )
+
+
+def _newest_id(environment) -> int:
+    newest = (
+        ExecutionRecord.objects.filter(environment=environment)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return newest or 0
+
+
+@require_GET
+@access.require(access.VIEW)
+def record_changes(request):
+    """The Records list's poll: how many records matching its filters arrived after the newest
+    one the page had when it was drawn."""
+    after = live.read_id_cursor(request.GET.get("cursor"))
+    if after is None:
+        return HttpResponse("Bad cursor", status=400)
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    params.pop("before", None)
+    return render(
+        request,
+        "invocations/partials/records_live.html",
+        {
+            "new": live.new_records(matching_records(request, params), after),
+            "limit": live.NEW_LIMIT,
+            "cursor": after,
+            "query": params.urlencode(),
+            "live_seconds": settings.LIVE_POLL_SECONDS,
+        },
     )
 
 

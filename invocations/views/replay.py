@@ -1,7 +1,10 @@
 """Replay: dry run (GET, changes nothing) → confirm (POST) → a batch page with progress.
 And "send back to queue" for dead letters."""
 
+import dataclasses
+
 from django.contrib import messages
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -9,8 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 from invocations import access, grouping, redrive, replay
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
-from invocations.triage_forms import RedriveForm, ReplayForm
+from invocations.triage_forms import RedriveForm, ReplayForm, ids_in
 from invocations.views.htmx import page_or_fragment
+from invocations.views.records import matching_records
 from invocations.wording import count
 
 PREVIEW = 20
@@ -37,6 +41,11 @@ def _selection(request, form: ReplayForm):
         )
         source = group.environment
         records = grouping.unreplayed(records.filter(failure_group=group))
+    elif form.cleaned_data.get("all"):
+        # The Records list's filters, in the environment that list showed.
+        params = QueryDict(form.cleaned_data.get("matching") or "")
+        records = records.filter(pk__in=matching_records(request, params).values("pk"))
+        source = request.environment
     elif form.cleaned_data.get("rest_of"):
         batch = get_object_or_404(
             ReplayBatch, pk=form.cleaned_data["rest_of"], environment__in=visible
@@ -73,18 +82,26 @@ def replay_plan(request):
         messages.error(request, "That replay selection is not valid.")
         return redirect("triage")
     data = form.cleaned_data
-    if not (data.get("group") or data.get("rest_of") or form.record_ids()):
+    if not (data.get("group") or data.get("rest_of") or data.get("all") or form.record_ids()):
         messages.error(request, "Select at least one record to replay.")
         back = request.GET.get("back", "")
-        return redirect("group", pk=back) if back.isdigit() else redirect("triage")
+        # ASCII digits only: the URL's <int:pk> takes nothing else ("²" is a digit to Python).
+        ok = back.isascii() and back.isdigit()
+        return redirect("group", pk=back) if ok else redirect("triage")
     group, records = _selection(request, form)
     environment, function, qualifier = _target(request, form, records, group)
     plan = replay.plan(
         records, environment, function, qualifier, override=form.cleaned_data.get("override", False)
     )
     initial = dict(form.cleaned_data, environment=environment, function=function)
-    if len(plan.to_replay) == 1 and not form.cleaned_data.get("payload"):
-        initial["payload"] = plan.to_replay[0].payload
+    preview = plan.to_replay[:PREVIEW]
+    if len(plan.to_replay) == 1:
+        edited = form.cleaned_data.get("payload")
+        if edited:
+            # The dry run shows what will be sent: the edited payload, not the stored one.
+            preview = [dataclasses.replace(preview[0], payload=edited)]
+        else:
+            initial["payload"] = plan.to_replay[0].payload
     dead_letters = [r for r in records if r.kind == ExecutionRecord.Kind.DLQ]
     return render(
         request,
@@ -92,7 +109,7 @@ def replay_plan(request):
         {
             "plan": plan,
             "group": group,
-            "preview": plan.to_replay[:PREVIEW],
+            "preview": preview,
             "form": ReplayForm(initial=initial),
             "environments": access.visible_environments(request.user),
             "dead_letters": dead_letters,
@@ -189,7 +206,7 @@ def redrive_records(request):
     if not form.is_valid():
         messages.error(request, "Give the URL of the queue to send the dead letters to.")
         return redirect("triage")
-    ids = [int(p) for p in form.cleaned_data["records"].split(",") if p.strip().isdigit()]
+    ids = ids_in(form.cleaned_data["records"])
     records = list(
         ExecutionRecord.objects.filter(
             pk__in=ids,

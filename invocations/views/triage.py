@@ -2,6 +2,7 @@
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import F, Q
@@ -14,7 +15,20 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, charts, events, filters, logs, redrive, replay, triage, wording
+from invocations import (
+    access,
+    charts,
+    events,
+    filters,
+    list_search,
+    live,
+    logs,
+    redrive,
+    replay,
+    time_ranges,
+    triage,
+    wording,
+)
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.triage_forms import (
@@ -28,8 +42,8 @@ from invocations.triage_forms import (
     TriageFilterForm,
 )
 from invocations.views.htmx import page_or_fragment
+from invocations.views.lists import list_context as _list_context
 
-PAGE_SIZE = 50
 OCCURRENCES_PAGE = 25
 SORT_ORDER = {
     "last_seen": ["-last_seen", "-id"],
@@ -38,9 +52,27 @@ SORT_ORDER = {
 }
 
 
-def _filtered_groups(request, data: dict):
+def _search(request) -> list_search.Search:
+    return list_search.read(
+        request.GET, fields=list_search.GROUP_FIELDS, choices=list_search.GROUP_CHOICES
+    )
+
+
+def matching_groups(request):
+    """Every group the triage list shows for the request's URL parameters (what export writes)."""
+    form = TriageFilterForm(request.GET)
+    data = filters.usable(form)
+    return _filtered_groups(request, data, _search(request))
+
+
+def _filtered_groups(request, data: dict, found: list_search.Search | None = None):
     groups = FailureGroup.objects.for_triage().filter(environment=request.environment)
-    status = data.get("status") or ACTIVE
+    if found is not None:
+        groups = list_search.groups(
+            groups, found, environment=request.environment, user=request.user
+        )
+    # An `is:` in the query bar says the state itself: the status dropdown then stands aside.
+    status = "all" if found is not None and found.query.get("is") else data.get("status") or ACTIVE
     if status == ACTIVE:
         # Tested on the row itself, not with `pk IN (snoozed groups)`: that subquery read every
         # group of the table on each page (bench/pages.py, 10,000 groups).
@@ -66,11 +98,25 @@ def _filtered_groups(request, data: dict):
     return groups.order_by(*SORT_ORDER[sort])
 
 
-def _rows(groups: list[FailureGroup]) -> list[dict]:
-    lines = charts.for_groups([g.pk for g in groups])
+def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = None) -> list[dict]:
+    """Each group with its sparklines: the last 24 hours and 14 days, or the chosen range."""
+    pks = [g.pk for g in groups]
+    if window is not None and window.start is not None:
+        in_range = charts.for_groups_in_range(pks, window.start, window.end or timezone.now())
+        return [
+            {
+                "group": g,
+                "stamp": live.group_stamp(g),
+                "range": charts.points(in_range[g.pk]["series"]),
+                "range_total": in_range[g.pk]["total"],
+            }
+            for g in groups
+        ]
+    lines = charts.for_groups(pks)
     return [
         {
             "group": g,
+            "stamp": live.group_stamp(g),
             "hours": charts.points(lines[g.pk]["hours"]),
             "days": charts.points(lines[g.pk]["days"]),
             "hours_total": sum(lines[g.pk]["hours"]),
@@ -85,15 +131,24 @@ def _rows(groups: list[FailureGroup]) -> list[dict]:
 def triage_list(request):
     form = TriageFilterForm(request.GET)
     data = filters.usable(form)
+    found = _search(request)
     page = data.get("page") or 1
-    start = (page - 1) * PAGE_SIZE
-    groups = list(_filtered_groups(request, data)[start : start + PAGE_SIZE + 1])
-    more = len(groups) > PAGE_SIZE
+    size = found.per_page
+    start = (page - 1) * size
+    matching = _filtered_groups(request, data, found)
+    groups = list(matching[start : start + size + 1])
+    more = len(groups) > size
+    total, total_more = list_search.bounded_count(matching)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
+        **_list_context(request, found),
         "form": form,
-        "rows": _rows(groups[:PAGE_SIZE]),
+        "rows": _rows(groups[:size], found.range),
+        "window": found.range,
+        "total": total,
+        "total_more": total_more,
+        "cursor": live.now_cursor(),
         "page": page,
         "next_page": page + 1 if more else None,
         "query": query.urlencode(),
@@ -111,6 +166,38 @@ def triage_list(request):
         "invocations/partials/group_table.html",
         context,
         target="group-table",
+    )
+
+
+@require_GET
+@access.require(access.VIEW)
+def triage_changes(request):
+    """The triage page's poll: "N new" for groups not on the page that failed since the page was
+    drawn, and the rows on the page whose figures or state changed, swapped in place."""
+    form = TriageFilterForm(request.GET)
+    data = filters.usable(form)
+    found = _search(request)
+    since = live.read_time_cursor(request.GET.get("cursor"))
+    if since is None:
+        return HttpResponse("Bad cursor", status=400)
+    seen = live.read_seen(request.GET.getlist("seen"))
+    changed = live.changed_groups(request.environment, seen)
+    query = request.GET.copy()
+    for name in ("cursor", "seen", "page"):
+        query.pop(name, None)
+    return render(
+        request,
+        "invocations/partials/triage_live.html",
+        {
+            "new": live.new_groups(_filtered_groups(request, data, found), since, seen),
+            "limit": live.NEW_LIMIT,
+            "cursor": since.isoformat(),
+            "query": query.urlencode(),
+            "rows": _rows(changed, found.range),
+            "window": found.range,
+            "can_triage": access.can(request.user, access.TRIAGE),
+            "live_seconds": settings.LIVE_POLL_SECONDS,
+        },
     )
 
 
@@ -147,10 +234,14 @@ def _after_bulk(request, changed: list[FailureGroup]):
     if not request.htmx:
         return redirect(back)
     # The rows are swapped in place; a row that the list's filters no longer show (a group
-    # resolved in the "open" view) leaves the table at once, not at the next reload.
+    # resolved in the "open" view) leaves the table at once, not at the next reload. They are
+    # drawn as the page drew them: with its time range, if it had one.
     query = QueryDict(urlsplit(back).query)
+    found = list_search.read(
+        query, fields=list_search.GROUP_FIELDS, choices=list_search.GROUP_CHOICES
+    )
     shown = set(
-        _filtered_groups(request, filters.usable(TriageFilterForm(query)))
+        _filtered_groups(request, filters.usable(TriageFilterForm(query)), found)
         .filter(pk__in=[g.pk for g in changed])
         .values_list("pk", flat=True)
     )
@@ -158,7 +249,8 @@ def _after_bulk(request, changed: list[FailureGroup]):
     html = render_to_string(
         "invocations/partials/group_rows_oob.html",
         {
-            "rows": _rows(list(groups)),
+            "rows": _rows(list(groups), found.range),
+            "window": found.range,
             "can_triage": True,
             "gone": [g.pk for g in changed if g.pk not in shown],
         },
@@ -168,11 +260,23 @@ def _after_bulk(request, changed: list[FailureGroup]):
     return HttpResponse(html)
 
 
+def _cursor(before: str | None):
+    """The page cursor from ?before=, or None (the first page) when it is not a valid time.
+    A time without a zone is read in the site's zone."""
+    try:
+        cursor = parse_datetime(before or "")
+    except ValueError:  # well formed but impossible: month 13, February 30
+        return None
+    if cursor is not None and timezone.is_naive(cursor):
+        cursor = timezone.make_aware(cursor)
+    return cursor
+
+
 def _occurrences(group: FailureGroup, before: str | None):
     """Failed events of the group, newest first, merged on time; keyset on time. A record
     event is a row for its first record with the other records of its request attached
     (`twins`: the dead letter of an OnFailure record)."""
-    cursor = parse_datetime(before) if before else None
+    cursor = _cursor(before)
     records = events.first_in_group(ExecutionRecord.objects.for_list().filter(failure_group=group))
     invocations = (
         Invocation.objects.for_list()
@@ -247,6 +351,8 @@ def group_detail(request, pk):
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
+            # What a replay would send: a dead letter's body even when it is not JSON.
+            "sample_payload": replay.payload_of(sample) if sample else None,
             "sample_invocation": sample_invocation,
             "sample_tail": sample_tail,
             "activity": GroupActivity.objects.filter(group=group)
@@ -261,6 +367,8 @@ def group_detail(request, pk):
             "replays": group.replays.select_related("environment").order_by("-id")[:10],
             "replayed_ids": _replayed_events(occurrences, shown_records),
             "replayed_elsewhere": _replayed_elsewhere(occurrences, shown_records),
+            "cursor": live.now_cursor(),
+            "live_seconds": settings.LIVE_POLL_SECONDS,
         },
     )
 
@@ -330,3 +438,24 @@ def group_action(request, pk, action):
         except triage.TriageError as error:
             messages.error(request, str(error))
     return redirect("group", pk=pk)
+
+
+@require_GET
+@access.require(access.VIEW)
+def group_changes(request, pk):
+    """The group page's poll: how many occurrences arrived since the page was drawn."""
+    group = get_object_or_404(FailureGroup, pk=pk, environment=request.environment)
+    since = live.read_time_cursor(request.GET.get("cursor"))
+    if since is None:
+        return HttpResponse("Bad cursor", status=400)
+    return render(
+        request,
+        "invocations/partials/group_live.html",
+        {
+            "group": group,
+            "new": live.new_occurrences(group, since),
+            "limit": live.NEW_LIMIT,
+            "cursor": since.isoformat(),
+            "live_seconds": settings.LIVE_POLL_SECONDS,
+        },
+    )

@@ -41,4 +41,67 @@
     const search = document.querySelector("[data-search]");
     if (search) { event.preventDefault(); search.focus(); }
   });
+
+  // Live lists poll every few seconds; a hidden tab asks for nothing until it is shown again.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail.elt;
+    if (elt && elt.hasAttribute("data-live") && document.visibilityState !== "visible") {
+      event.preventDefault();
+    }
+  });
+
+  // Back/Forward: htmx puts back an older copy of the page, whose inputs may show what was typed
+  // later. Set every filter input from the URL, which is the truth.
+  function syncFiltersWithUrl() {
+    const params = new URLSearchParams(window.location.search);
+    document.querySelectorAll("form[data-url-sync]").forEach(function (form) {
+      Array.prototype.forEach.call(form.elements, function (input) {
+        if (!input.name || input.type === "submit" || input.type === "button") return;
+        const value = params.get(input.name);
+        if (input.type === "checkbox" || input.type === "radio") {
+          input.checked = value !== null && value === input.value;
+        } else if (input.tagName === "SELECT") {
+          input.value = value === null ? input.getAttribute("data-default") || "" : value;
+          if (input.selectedIndex < 0) input.selectedIndex = 0;
+        } else {
+          input.value = value === null ? "" : value;
+        }
+      });
+    });
+  }
+  document.addEventListener("htmx:historyRestore", syncFiltersWithUrl);
+
+  // A list's text boxes search on Enter, not when they lose focus: a "change" on blur would
+  // search again (and add a history entry) each time the reader clicks elsewhere, even Back.
+  document.addEventListener("change", function (event) {
+    const input = event.target;
+    if (input.matches("form[data-url-sync] input[type=search], form[data-url-sync] input[type=text]")) {
+      event.stopPropagation();
+    }
+  }, true);
+  window.addEventListener("popstate", function () { setTimeout(syncFiltersWithUrl, 0); });
+
+  // "Select all N matching" also ticks the rows on this page, so the choice is visible.
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("[data-select-all]")) return;
+    const form = event.target.form;
+    form.querySelectorAll("input[name=records]").forEach(function (box) {
+      box.checked = event.target.checked;
+    });
+  });
+
+  // The query bar's suggestions complete the word being typed: each option carries the words
+  // already typed before it, so the browser's datalist matches the whole value.
+  document.addEventListener("input", function (event) {
+    const input = event.target;
+    if (!input.matches("input[list][data-search]")) return;
+    const list = document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    const cut = input.value.search(/\S*$/);
+    const before = input.value.slice(0, cut);
+    list.querySelectorAll("option").forEach(function (option) {
+      if (!option.hasAttribute("data-entry")) option.setAttribute("data-entry", option.value);
+      option.value = before + option.getAttribute("data-entry");
+    });
+  });
 })();

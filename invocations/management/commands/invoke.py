@@ -18,7 +18,7 @@ def as_json(invocation: Invocation) -> dict:
     def payload(text):
         try:
             return json.loads(text) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested thousands deep
             return text
 
     return {

@@ -1,0 +1,53 @@
+"""Export any list (triage, records, invocations) as CSV or JSON Lines, with the filters of the
+page it was asked from; on the Records list, the selected records or all that match."""
+
+from django.http import Http404, QueryDict, StreamingHttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from invocations import access, exports
+from invocations.models import ExecutionRecord
+from invocations.views import invocations, records, triage
+
+MAX_SELECTED = 10_000
+
+
+def _records(request):
+    if request.GET.get("all"):
+        params = QueryDict(request.GET.get("matching", "")[:4000])
+        return records.matching_records(request, params), params.urlencode()
+    selected = [v for v in request.GET.getlist("records")[:MAX_SELECTED] if v.isdigit()]
+    if selected:
+        chosen = ExecutionRecord.objects.for_list().filter(
+            environment=request.environment, pk__in=selected
+        )
+        return chosen, f"records={len(selected)} selected"
+    return records.matching_records(request, request.GET), request.GET.urlencode()
+
+
+def _groups(request):
+    return triage.matching_groups(request), request.GET.urlencode()
+
+
+def _invocations(request):
+    return invocations.matching_invocations(request, request.GET), request.GET.urlencode()
+
+
+SOURCES = {"triage": _groups, "records": _records, "invocations": _invocations}
+
+
+@require_GET
+@access.require(access.VIEW)
+def export(request, list_name, fmt):
+    if list_name not in SOURCES or fmt not in exports.FORMATS:
+        raise Http404("No such export")
+    queryset, filters = SOURCES[list_name](request)
+    exports.record_export(request, list_name, fmt, queryset, filters)
+    body = exports.stream(
+        list_name, fmt, queryset, raw_payloads=access.can(request.user, access.RAW_PAYLOADS)
+    )
+    response = StreamingHttpResponse(body, content_type=exports.FORMATS[fmt])
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{list_name}-{request.environment.name}-{stamp}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -1,0 +1,38 @@
+"""Site-wide endpoints outside the pages: the favicon and Prometheus metrics."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from invocations import metrics as dashboard_metrics
+
+
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; send them to the static file."""
+    response = redirect(static("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@login_not_required
+@never_cache
+def metrics(request):
+    """Prometheus metrics for a scraper holding METRICS_TOKEN (a bearer token); off (404)
+    while no token is set, 401 for a missing or wrong one."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404("Metrics are off: set METRICS_TOKEN to turn them on.")
+    sent = request.headers.get("Authorization", "")
+    if not constant_time_compare(sent, f"Bearer {token}"):
+        response = HttpResponse("A valid bearer token is needed.\n", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(
+        generate_latest(dashboard_metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST
+    )
