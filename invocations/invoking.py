@@ -8,9 +8,10 @@ conditional UPDATE (queued or retrying, attempts == n - 1 → running, attempts 
 task (the worker died mid-invoke; tasks are acknowledged late) finds its own attempt `running`
 and marks the row failed instead of invoking again, because the first call may have run.
 
-The worker's side is on every invoke's path, so it is kept to three statements: the claim, which
+The worker's side is on every invoke's path, so it is kept to a few statements: the claim, which
 returns the fields the invoke needs (UPDATE … RETURNING, on SQLite and PostgreSQL), the
-environment's row, and the outcome's UPDATE (in a transaction only when a failure is grouped).
+environment's row, the function's (what the invoke ran with), and the outcome's UPDATE (in a
+transaction only when a failure is grouped).
 """
 
 import json
@@ -54,6 +55,7 @@ class Claimed:
 
     pk: int
     environment: Environment
+    function_id: int | None
     function_name: str
     qualifier: str
     invocation_type: str
@@ -178,7 +180,7 @@ def _claim_sql() -> str:
     )
 
 
-_RETURNED = ("environment", "function_name", "qualifier", "invocation_type", "payload")
+_RETURNED = ("environment", "function", "function_name", "qualifier", "invocation_type", "payload")
 _CLAIM_COLUMNS = ("id", "status", "attempts", "next_attempt_at", "started_at", *_RETURNED)
 
 
@@ -205,10 +207,11 @@ def _claim(pk: int, attempt: int) -> Claimed | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    environment_id, function_name, qualifier, invocation_type, payload = row
+    environment_id, function_id, function_name, qualifier, invocation_type, payload = row
     return Claimed(
         pk=pk,
         environment=Environment.objects.get(pk=environment_id),
+        function_id=function_id,
         function_name=function_name,
         qualifier=qualifier,
         invocation_type=invocation_type,
@@ -248,6 +251,10 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         return _failed(claimed, attempt, error)
 
     fields = outcome_fields(claimed.invocation_type, result)
+    function = (
+        Function.objects.filter(pk=claimed.function_id).first() if claimed.function_id else None
+    )
+    fields.update(ran_with(function, claimed.qualifier, fields["executed_version"]))
     _finish(pk, attempt, **fields)
     if claimed.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
@@ -255,6 +262,25 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
             Invocation.objects.only("pk", "environment_id", "request_id").get(pk=pk)
         )
     return None
+
+
+def ran_with(function: Function | None, qualifier: str, executed_version: str) -> dict[str, Any]:
+    """The code (CodeSha256) and configuration the invocation ran with, as the inventory knows
+    them for the version that ran: Lambda's executed version, or for an Event invoke (which
+    answers 202 without one) the version its qualifier names or its alias points to."""
+    if function is None:
+        return {}
+    version = executed_version
+    if not version:
+        qualifier = qualifier or "$LATEST"
+        aliases = {a.get("Name"): a.get("FunctionVersion", "") for a in function.aliases}
+        version = aliases.get(qualifier, qualifier)
+    config = function.ran_with(version)
+    return {
+        "code_sha256": config.get("code_sha256", "") or "",
+        "configured_memory_mb": config.get("memory_size"),
+        "configured_timeout_s": config.get("timeout"),
+    }
 
 
 def _failed(claimed: Claimed, attempt: int, error: aws.AwsError) -> Retry | None:

@@ -114,6 +114,12 @@ def redis_server():
     server.start()
     settings.CELERY_BROKER_URL = server.url
     app.conf.broker_url = server.url
+    # A page that sends a task (the Monitor panel, the Workers page) in an earlier test without
+    # a broker made Celery keep its connection pools for the default URL: start them afresh.
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
     yield server
     server.stop()
 
@@ -238,3 +244,14 @@ def _end_worker_sessions() -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
         )
+
+
+@pytest.fixture(autouse=True)
+def _forget_quiet_queues():
+    """The poller remembers (per process) which queues a long poll found empty; queue ids are
+    reused from test to test, so each test starts without that memory."""
+    from invocations import polling
+
+    polling._quiet.clear()
+    yield
+    polling._quiet.clear()

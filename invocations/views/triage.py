@@ -12,12 +12,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations import (
     access,
     charts,
+    deploys,
     events,
     filters,
     list_search,
@@ -31,6 +31,7 @@ from invocations import (
 )
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.next_url import safe_next
 from invocations.triage_forms import (
     ACTIVE,
     BULK_ACTIONS,
@@ -101,11 +102,13 @@ def _filtered_groups(request, data: dict, found: list_search.Search | None = Non
 def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = None) -> list[dict]:
     """Each group with its sparklines: the last 24 hours and 14 days, or the chosen range."""
     pks = [g.pk for g in groups]
+    after = deploys.group_notes(groups)
     if window is not None and window.start is not None:
         in_range = charts.for_groups_in_range(pks, window.start, window.end or timezone.now())
         return [
             {
                 "group": g,
+                "deploy_note": after.get(g.pk, ""),
                 "stamp": live.group_stamp(g),
                 "range": charts.points(in_range[g.pk]["series"]),
                 "range_total": in_range[g.pk]["total"],
@@ -116,6 +119,7 @@ def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = Non
     return [
         {
             "group": g,
+            "deploy_note": after.get(g.pk, ""),
             "stamp": live.group_stamp(g),
             "hours": charts.points(lines[g.pk]["hours"]),
             "days": charts.points(lines[g.pk]["days"]),
@@ -228,9 +232,7 @@ def bulk_action(request):
 
 
 def _after_bulk(request, changed: list[FailureGroup]):
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("triage")
+    back = safe_next(request, reverse("triage"))
     if not request.htmx:
         return redirect(back)
     # The rows are swapped in place; a row that the list's filters no longer show (a group
@@ -348,6 +350,7 @@ def group_detail(request, pk):
         "invocations/group.html",
         {
             "group": group,
+            "deploy_note": deploys.group_note(group),
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,
