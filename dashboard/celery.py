@@ -38,10 +38,10 @@ for _name in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
 # so that the worker keeps its database connections between tasks.
 from celery.signals import beat_init, before_task_publish, task_postrun, task_prerun  # noqa: E402
 
-from dashboard import task_connections  # noqa: E402
+from dashboard.task_connections import after_task, before_task  # noqa: E402
 from invocations import heartbeat  # noqa: E402
 
 beat_init.connect(heartbeat.mark_beat, weak=False)
 before_task_publish.connect(heartbeat.stamp, weak=False)
-task_prerun.connect(task_connections.before_task, weak=False)
-task_postrun.connect(task_connections.after_task, weak=False)
+task_prerun.connect(before_task, weak=False)
+task_postrun.connect(after_task, weak=False)
