@@ -334,7 +334,10 @@ def store_batch(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> i
     attempt = 1
     while True:
         try:
-            return _insert(queue, _rows(queue, messages))
+            rows = _rows(queue, messages)
+            stored = _insert(queue, rows)
+            _link_late_invocations(queue, rows)
+            return stored
         except IntegrityError:
             if attempt == STORE_ATTEMPTS:
                 raise
@@ -347,6 +350,33 @@ def store_batch(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> i
             )
             time.sleep(random.uniform(0, 0.05 * attempt))
         attempt += 1
+
+
+def _link_late_invocations(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> None:
+    """After the batch's commit, link its records to invocations that got their request ID while
+    it was being stored. The worker saves an Event invocation's request ID and then links the
+    records already stored; a batch committed in between (on PostgreSQL neither transaction sees
+    the other's rows) would be linked by neither. Looking again once the batch is committed
+    closes that gap: either this look sees the request ID, or the worker's later link sees the
+    records."""
+    unlinked = {
+        row.request_id
+        for row in rows.values()
+        if row.pk is not None and row.request_id and row.invocation_id is None
+    }
+    if not unlinked:
+        return
+    first: dict[str, int] = {}
+    for request_id, pk in (
+        Invocation.objects.filter(environment_id=queue.environment_id, request_id__in=unlinked)
+        .order_by()
+        .values_list("request_id", "id")
+    ):
+        first[request_id] = min(pk, first.get(request_id, pk))
+    for pk in first.values():
+        async_outcome.link_and_settle(
+            Invocation.objects.only("pk", "environment_id", "request_id").get(pk=pk)
+        )
 
 
 def retryable_conflict(exc: OperationalError) -> str:

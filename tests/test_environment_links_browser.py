@@ -2,6 +2,7 @@
 group, in its environment; switching environment there lands on the matching list."""
 
 import pytest
+from django.db import transaction
 from playwright.sync_api import expect
 
 from invocations import grouping
@@ -9,6 +10,13 @@ from invocations.models import Environment, FailureGroup
 from tests import factories
 
 pytestmark = [pytest.mark.browser]
+
+
+def _group_records(records) -> None:
+    # As the poller does: grouping locks the group's row, which PostgreSQL allows only inside a
+    # transaction.
+    with transaction.atomic():
+        grouping.group_records(records)
 
 
 def _log_in(page, live_server, username):
@@ -24,7 +32,7 @@ def test_a_pasted_group_link_opens_in_its_environment_for_a_teammate(live_server
     record = factories.failure_record(
         watched=factories.queue(environment=staging), message="card declined for order 7"
     )
-    grouping.group_records([record])
+    _group_records([record])
     group = FailureGroup.objects.get()
     Environment.objects.default()
     _log_in(page, live_server, "bob")

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from playwright.sync_api import expect
 
 from invocations import grouping
@@ -13,6 +14,13 @@ from invocations.models import FailureGroup
 from tests import factories
 
 pytestmark = [pytest.mark.browser]
+
+
+def _group_records(records) -> None:
+    # As the poller does: grouping locks the group's row, which PostgreSQL allows only inside a
+    # transaction.
+    with transaction.atomic():
+        grouping.group_records(records)
 
 
 def _log_in(page, live_server, username="alice", then="/"):
@@ -23,7 +31,7 @@ def _log_in(page, live_server, username="alice", then="/"):
 
 
 def _group(function: str) -> FailureGroup:
-    grouping.group_records([factories.failure_record(function=function)])
+    _group_records([factories.failure_record(function=function)])
     return FailureGroup.objects.get(function_name=function)
 
 
@@ -42,7 +50,7 @@ def test_a_new_failure_shows_one_new_without_moving_the_selected_row(live_server
     expect(page.locator(f"#select-group-{orders.pk}")).to_be_checked()
 
     # A new occurrence of a group on the page updates its row in place, selection kept.
-    grouping.group_records([factories.failure_record(function="orders")])
+    _group_records([factories.failure_record(function="orders")])
     expect(page.locator(f"#group-{orders.pk} td.num").first).to_have_text("2")
     expect(page.locator(f"#select-group-{orders.pk}")).to_be_checked()
 

@@ -520,3 +520,33 @@ def test_records_are_grouped_where_the_database_returns_no_ids_from_a_bulk_inser
     group = FailureGroup.objects.get()
     assert group.records.count() == 2
     assert (group.count, group.backlog_count) == (2, 2)
+
+
+def test_a_record_stored_while_its_invocation_got_its_request_id_is_linked_after_the_commit(
+    sqs, monkeypatch
+):
+    # The worker saves the Event invocation's request ID after the poller looked for it and
+    # before the batch committed; on PostgreSQL the worker's own link then finds no record.
+    queue = make_queue(sqs, "orders-on-failure")
+    invocation = Invocation.objects.create(
+        environment=queue.environment,
+        function_name="orders",
+        invocation_type=Invocation.Type.EVENT,
+        status=Invocation.Status.ACCEPTED,
+        attempts=1,
+    )
+    sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record())
+    real_link_returns = polling.redrive.link_returns
+
+    def request_id_saved_meanwhile(environment, rows):
+        Invocation.objects.filter(pk=invocation.pk).update(request_id=REQUEST_ID)
+        return real_link_returns(environment, rows)
+
+    monkeypatch.setattr(polling.redrive, "link_returns", request_id_saved_meanwhile)
+
+    poll(queue)
+
+    record = ExecutionRecord.objects.get()
+    invocation.refresh_from_db()
+    assert record.invocation_id == invocation.pk
+    assert (invocation.status, invocation.attempts) == (Invocation.Status.EVENT_FAILED, 3)

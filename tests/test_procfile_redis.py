@@ -23,11 +23,16 @@ def _procfile_command(name: str) -> str:
 
 
 def _start(command: str, cwd: Path, port: int) -> subprocess.Popen:
-    # As honcho runs it: through the shell, in the project folder (here a copy's stand-in).
+    # As honcho runs it: through the shell, in the project folder. Here a stand-in folder, so
+    # that its data (.run/redis) is the test's own: it reaches the project's virtualenv and code
+    # as the project folder would.
+    venv = cwd / ".venv"
+    if not venv.exists():
+        venv.symlink_to(ROOT / ".venv")
     process = subprocess.Popen(
         ["/bin/sh", "-c", command],
         cwd=cwd,
-        env={**os.environ, "REDIS_PORT": str(port)},
+        env={**os.environ, "REDIS_PORT": str(port), "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -45,7 +45,11 @@ def test_dry_run_payloads_are_labelled_with_their_record(client, alice, env):
 def test_updating_the_dry_run_with_an_edited_payload_previews_the_edited_payload(
     client, alice, env
 ):
+    from django.contrib.auth.models import Permission
+
     _, group = grouped(payload={"id": "order-from-the-record"})
+    # Editing a payload before replay needs the raw-payload permission: Alice has it here.
+    alice.user_permissions.add(Permission.objects.get(codename="view_raw_payload"))
     client.force_login(alice)
     edited = '{"order": 424242}'
 
