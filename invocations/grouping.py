@@ -11,6 +11,7 @@ from typing import NamedTuple, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from invocations import events, wording
@@ -72,8 +73,14 @@ def _from_record(record: ExecutionRecord) -> _Failure:
         record.condition,
         record.kind,
         record.executed_version,
-        record.record_timestamp or record.received_at or timezone.now(),
+        _failed_at(record) or timezone.now(),
     )
+
+
+def _failed_at(record: ExecutionRecord) -> datetime | None:
+    """When the failure happened: Lambda's own time in the record, else when it arrived. The
+    group's first/last seen and its backlog's oldest all use this one notion."""
+    return record.record_timestamp or record.received_at
 
 
 def _from_invocation(invocation: Invocation) -> _Failure:
@@ -134,7 +141,7 @@ def group_records(records: list[ExecutionRecord]) -> int:
         fresh = [r for r, _ in starting if not r.request_id or r.request_id not in replayed]
         group.backlog_count += len(fresh)
         group.backlog_oldest = min(
-            filter(None, [group.backlog_oldest, *(r.received_at for r in fresh)]), default=None
+            filter(None, [group.backlog_oldest, *(_failed_at(r) for r in fresh)]), default=None
         )
         group.save(update_fields={*changed, "backlog_count", "backlog_oldest"})
         adopted = {
@@ -383,9 +390,12 @@ def unreplayed(records: _Records) -> _Records:
 
 
 def _backlog_in_database(group: FailureGroup) -> tuple[int, datetime | None]:
-    """The group's unreplayed failed events: how many, and when the oldest arrived."""
+    """The group's unreplayed failed events: how many, and when the oldest failed (as
+    _failed_at tells it)."""
     pending = unreplayed(ExecutionRecord.objects.filter(failure_group=group))
-    figures = events.first_in_group(pending).aggregate(count=Count("id"), oldest=Min("received_at"))
+    figures = events.first_in_group(pending).aggregate(
+        count=Count("id"), oldest=Min(Coalesce("record_timestamp", "received_at"))
+    )
     return figures["count"], figures["oldest"]
 
 

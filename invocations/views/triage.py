@@ -298,7 +298,20 @@ def _occurrences(group: FailureGroup, before: str | None):
     page = items[:OCCURRENCES_PAGE]
     more = len(items) > OCCURRENCES_PAGE
     _attach_twins(group, [item for kind, _, item in page if kind == "record"])
-    return page, (page[-1][1].isoformat() if more and page else None)
+    cursor_value = page[-1][1].isoformat() if more and page else None
+    # Pages go by arrival (the indexed column); each row shows when the failure happened, the
+    # notion the group's first/last failed and backlog figures use.
+    shown = [
+        (
+            kind,
+            (item.record_timestamp or item.received_at)
+            if kind == "record"
+            else (item.finished_at or item.created_at),
+            item,
+        )
+        for kind, _, item in page
+    ]
+    return shown, cursor_value
 
 
 def _attach_twins(group: FailureGroup, firsts: list[ExecutionRecord]) -> None:
