@@ -330,6 +330,18 @@ def _attach_twins(group: FailureGroup, firsts: list[ExecutionRecord]) -> None:
         by_request[twin.request_id].twins.append(twin)
 
 
+def _moved_by_sqs(record: ExecutionRecord | None) -> dict[str, str] | None:
+    """A dead letter with no error at all (none of Lambda's RequestID, ErrorCode, ErrorMessage
+    attributes) was moved by SQS, after its source queue's maxReceiveCount receives: the DLQ it
+    is in and, from the inventory's event source mapping, the queue it came from."""
+    if record is None or record.kind != ExecutionRecord.Kind.DLQ:
+        return None
+    if record.error_type or record.error_message or record.dlq_error_code is not None:
+        return None
+    source = redrive.source_queue_url(record)
+    return {"dlq": record.queue.name, "source": source.rsplit("/", 1)[-1] if source else ""}
+
+
 @require_GET
 @access.require(access.VIEW)
 def group_detail(request, pk):
@@ -368,6 +380,7 @@ def group_detail(request, pk):
             "sample_payload": replay.payload_of(sample) if sample else None,
             "sample_invocation": sample_invocation,
             "sample_tail": sample_tail,
+            "moved_by_sqs": _moved_by_sqs(sample),
             "activity": GroupActivity.objects.filter(group=group)
             .order_by("-id")
             .select_related("actor")[:200],
