@@ -381,6 +381,9 @@ def group_detail(request, pk):
             "sample_invocation": sample_invocation,
             "sample_tail": sample_tail,
             "moved_by_sqs": _moved_by_sqs(sample),
+            "replay_resolution": (
+                triage.replay_resolution(group) if group.resolved_by_replay else ""
+            ),
             "activity": GroupActivity.objects.filter(group=group)
             .order_by("-id")
             .select_related("actor")[:200],
