@@ -1,0 +1,31 @@
+"""Wording and layout a new user met: the replay plan's payload label, the Deliveries page's
+events in words, and a stream failure's group title."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.urls import reverse
+
+from invocations.models import Environment
+from tests import factories
+
+
+@pytest.fixture
+def env(db):
+    return Environment.objects.default()
+
+
+def test_the_replay_plans_payload_label_sits_above_its_textarea(client, alice, env):
+    record = factories.failure_record()
+    client.force_login(alice)
+
+    page = client.get(reverse("replay-plan") + f"?records={record.pk}").text
+
+    field = re.search(r'<div class="form-field payload-field">(.*?)</div>', page, re.S)
+    assert field is not None
+    markup = field.group(1)
+    assert 0 <= markup.find('<label for="id_payload">') < markup.find('<textarea name="payload"')
+    css = Path(finders.find("css/app.css")).read_text()
+    assert re.search(r"\.form-field \{[^}]*display: grid", css)  # one column: label, then box
