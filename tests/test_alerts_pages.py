@@ -231,3 +231,19 @@ def test_the_rule_form_says_what_a_name_may_hold_before_and_after_a_space(
     assert "Use only letters, digits, - and _ (no spaces)" in page
     assert "slug" not in page.lower()
     assert not Rule.objects.filter(name="orders failing").exists()
+
+
+def test_the_deliveries_page_says_why_each_message_was_sent_in_words(client, bob, slack):
+    for event in ["new_group", "dlq_depth", "digest"]:
+        Notification.objects.create(
+            rule=Rule.objects.get(), channel=slack, event=event, title=f"About {event}"
+        )
+    client.force_login(bob)
+
+    page = client.get("/alerts/deliveries/").content.decode()
+
+    assert "(a new group appeared)" in page
+    assert "(dead letters piled up)" in page
+    assert "(several alerts in one digest)" in page
+    for code in ["new_group", "dlq_depth"]:
+        assert f'<span class="muted">{code}</span>' not in page
