@@ -15,6 +15,7 @@ class ChannelAdminForm(forms.ModelForm):
 @admin.register(Channel)
 class ChannelAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
     form = ChannelAdminForm
+    audits_its_own_changes = True  # alerts.changes writes them, the URL masked
     list_display = ["name", "kind", "masked_url", "digest_after", "enabled"]
     readonly_fields = ["audit_history"]
 
@@ -32,6 +33,7 @@ class RuleAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
     list_display = ["name", "environment", "describe", "enabled"]
     list_filter = ["environment", "enabled"]
     filter_horizontal = ["channels"]
+    audits_its_own_changes = True  # alerts.changes writes them, with the channels
     exclude = ["created_at", "first_group_id"]
     readonly_fields = ["audit_history"]
 

@@ -2,16 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from invocations.login import ThrottledAuthenticationForm
+from invocations.login import AdminLoginForm, LoginForm
 from invocations.views import health, site
 
 admin.site.site_header = "Lambda Triage administration"
 admin.site.site_title = "Lambda Triage"
+# Both ways in share the login throttle (invocations/login.py).
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        auth_views.LoginView.as_view(authentication_form=LoginForm),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

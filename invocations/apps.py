@@ -6,6 +6,11 @@ class InvocationsConfig(AppConfig):
     verbose_name = "Lambda Triage"
 
     def ready(self):
-        from invocations import signals
+        from django.contrib import admin
+
+        from invocations import admin_audit, signals
 
         signals.connect_staff_sync()
+        admin_audit.connect_relation_audit()
+        # Every admin site is registered by now (the admin app starts first and discovers them).
+        admin_audit.audit_every_model_admin(admin.site)

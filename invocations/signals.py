@@ -23,11 +23,14 @@ def _logged_out(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", ""))[:150]
+    details: dict[str, object] = {"username": username}
+    if getattr(request, "axes_locked_out", False):
+        details["locked_out"] = True  # refused by the login throttle (invocations/login.py)
     audit.record(
         "login.failed",
         request=request,
         summary=f"failed login for {username!r}",
-        details={"username": username},
+        details=details,
     )
 
 

@@ -9,6 +9,7 @@ import re
 import time
 
 import pytest
+from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
 from invocations import aws, inventory, polling
@@ -59,6 +60,8 @@ def _poll_until_both_records_arrive(queues):
 def test_a_failed_event_from_invoke_to_resolved_by_replay_and_shared_with_a_teammate(
     live_server, browser, page, alice, bob, orders_watched, celery_worker
 ):
+    # Editing a payload before replay needs the raw-payload permission: Alice has it here.
+    alice.user_permissions.add(Permission.objects.get(codename="view_raw_payload"))
     # Alice invokes orders asynchronously with an order that is not a number.
     _log_in(page, live_server, "alice")
     page.goto(f"{live_server.url}/functions/orders/")

@@ -109,7 +109,8 @@ def test_the_workflow_moves_open_to_acknowledged_to_resolved_and_writes_the_time
     assert group.status == "resolved"
     assert group.resolved_in_version == "7"
     assert list(GroupActivity.objects.values_list("kind", flat=True)) == ["status", "status"]
-    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    events = AuditEvent.objects.filter(action__startswith="group.")
+    actions = list(events.order_by("id").values_list("action", flat=True))
     assert actions == ["group.acknowledged", "group.resolved"]
 
 

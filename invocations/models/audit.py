@@ -17,8 +17,15 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """Append-only record of what a person (or the system) did."""
 
+    # The trail is append-only (on PostgreSQL a trigger refuses UPDATE): deleting an account
+    # must not rewrite its events, so there is no database constraint to cascade or set null,
+    # and the id stays as written. Read `actor_name`; `actor` is empty once the account is gone.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
     )
     # Kept as text so the trail still names the person after their account is gone.
     actor_name = models.CharField(max_length=150, default="system")

@@ -12,7 +12,7 @@ from django.utils.timesince import timesince
 
 from invocations import access, audit
 from invocations.models import Invocation
-from invocations.redaction import redact
+from invocations.redaction import redact, redact_text
 from invocations.strict_json import printable
 
 register = template.Library()
@@ -68,6 +68,18 @@ def json_block(context, value, label="Payload", block_id=""):
         "is_json": is_json,
         "redacted": redacted,
     }
+
+
+@register.filter
+def redacted_for(text, user):
+    """Free text (an error message, a log line) as this person may see it: secret values in
+    `key=value`, `"key": "value"` and `Authorization: …` forms hidden without the raw-payload
+    permission."""
+    if not text:
+        return text
+    if user is not None and access.can(user, access.RAW_PAYLOADS):
+        return text
+    return redact_text(str(text))
 
 
 @register.filter

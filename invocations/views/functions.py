@@ -84,7 +84,12 @@ def initial_payload(request, function) -> tuple[dict, str]:
     if chosen.isdecimal():
         found = templates_for(function, request.user).filter(pk=chosen).first()
         if found:
-            return {"payload": found.payload}, found.name
+            payload = found.payload
+            if found.owner_id != request.user.pk and not access.can(
+                request.user, access.RAW_PAYLOADS
+            ):
+                payload = _redacted(payload)
+            return {"payload": payload}, found.name
     source = request.GET.get("from", "")
     if source.isdecimal():
         previous = Invocation.objects.filter(

@@ -73,6 +73,31 @@ def _target(request, form: ReplayForm, records, group):
     return environment, function, qualifier
 
 
+def _confirmed(form, target_name: str) -> bool:
+    """A protected environment's confirmation: the target's name typed, whatever the source
+    record names (a dead letter may name no function at all; an empty name confirms nothing)."""
+    return bool(target_name) and form.cleaned_data.get("confirm_name") == target_name
+
+
+def _queue_name(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _can_edit_payload(request) -> bool:
+    # The edit box holds the payload raw, and an edit built from the redacted text would send
+    # "[redacted]" to the function: editing is for people who may see payloads raw.
+    return access.can(request.user, access.RAW_PAYLOADS)
+
+
+def _back_to_plan(request):
+    """The dry run again, with the selection and target of the refused form: never its CSRF
+    token, typed confirmation or payload, which do not belong in a URL."""
+    kept = request.POST.copy()
+    for private in ("csrfmiddlewaretoken", "confirm_name", "payload"):
+        kept.pop(private, None)
+    return redirect(f"{_plan_url()}?{kept.urlencode()}")
+
+
 @require_GET
 @access.require(access.REPLAY)
 def replay_plan(request):
@@ -94,8 +119,12 @@ def replay_plan(request):
         records, environment, function, qualifier, override=form.cleaned_data.get("override", False)
     )
     initial = dict(form.cleaned_data, environment=environment, function=function)
+    can_edit = _can_edit_payload(request)
     preview = plan.to_replay[:PREVIEW]
-    if len(plan.to_replay) == 1:
+    if not can_edit:
+        # The stored payload is replayed as stored: no raw edit box, no edit shown.
+        initial.pop("payload", None)
+    elif len(plan.to_replay) == 1:
         edited = form.cleaned_data.get("payload")
         if edited:
             # The dry run shows what will be sent: the edited payload, not the stored one.
@@ -110,6 +139,7 @@ def replay_plan(request):
             "plan": plan,
             "group": group,
             "preview": preview,
+            "can_edit_payload": can_edit,
             "form": ReplayForm(initial=initial),
             "environments": access.visible_environments(request.user),
             "dead_letters": dead_letters,
@@ -132,21 +162,28 @@ def replay_start(request):
     if not form.is_valid():
         messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("triage")
-    group, records = _selection(request, form)
-    environment, function, qualifier = _target(request, form, records, group)
-    if environment.protected and form.cleaned_data.get("confirm_name") != function:
+    if form.cleaned_data.get("payload", "").strip() and not _can_edit_payload(request):
         messages.error(
             request,
-            f"{environment.name} is protected: type the function name "
-            f"({function}) to confirm the replay.",
+            "Editing a payload before replay needs the raw-payload permission; "
+            "without it the stored payload is replayed as stored.",
         )
-        return redirect(f"{_plan_url()}?{request.POST.urlencode()}")
+        return _back_to_plan(request)
+    group, records = _selection(request, form)
+    environment, function, qualifier = _target(request, form, records, group)
+    if environment.protected and not _confirmed(form, function):
+        messages.error(
+            request,
+            f"{environment.name} is protected: name the target function and type its name "
+            f"({function or 'none given'}) to confirm the replay.",
+        )
+        return _back_to_plan(request)
     plan = replay.plan(
         records, environment, function, qualifier, override=form.cleaned_data.get("override", False)
     )
     if not plan.to_replay:
         messages.warning(request, "Nothing to replay: every selected record was skipped.")
-        return redirect(f"{_plan_url()}?{request.POST.urlencode()}")
+        return _back_to_plan(request)
     payload = form.cleaned_data.get("payload", "") if len(plan.to_replay) == 1 else ""
     batch = replay.start(
         plan,
@@ -218,10 +255,10 @@ def redrive_records(request):
     )
     env = records[0].environment if records else request.environment
     records = [r for r in records if r.environment_id == env.pk]
-    function = records[0].function_name if records else ""
-    if env.protected and form.cleaned_data.get("confirm_name") != function:
+    queue_name = _queue_name(form.cleaned_data["queue_url"])
+    if env.protected and not _confirmed(form, queue_name):
         messages.error(
-            request, f"{env.name} is protected: type the function name ({function}) to confirm."
+            request, f"{env.name} is protected: type the queue name ({queue_name}) to confirm."
         )
         return redirect("triage")
     if not records:

@@ -12,7 +12,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations import (
@@ -31,6 +30,7 @@ from invocations import (
 )
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.next_url import safe_next
 from invocations.triage_forms import (
     ACTIVE,
     BULK_ACTIONS,
@@ -228,9 +228,7 @@ def bulk_action(request):
 
 
 def _after_bulk(request, changed: list[FailureGroup]):
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("triage")
+    back = safe_next(request, reverse("triage"))
     if not request.htmx:
         return redirect(back)
     # The rows are swapped in place; a row that the list's filters no longer show (a group
