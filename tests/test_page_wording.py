@@ -17,9 +17,9 @@ def env(db):
     return Environment.objects.default()
 
 
-def test_the_replay_plans_payload_label_sits_above_its_textarea(client, alice, env):
+def test_the_replay_plans_payload_label_sits_above_its_textarea(client, admin_user, env):
     record = factories.failure_record()
-    client.force_login(alice)
+    client.force_login(admin_user)  # editing a payload takes the raw-payload permission
 
     page = client.get(reverse("replay-plan") + f"?records={record.pk}").text
 
