@@ -49,6 +49,7 @@ class _Failure:
         kind: str,
         version: str,
         seen_at: datetime,
+        headline: str = "",
     ) -> None:
         self.environment = environment
         self.function_name = function_name or "(unknown function)"
@@ -58,6 +59,7 @@ class _Failure:
         self.kind = kind
         self.version = version
         self.seen_at = seen_at
+        self.headline = headline
         self.key = fingerprint(
             environment.name, self.function_name, error_type, error_message, condition, kind
         )
@@ -74,6 +76,27 @@ def _from_record(record: ExecutionRecord) -> _Failure:
         record.kind,
         record.executed_version,
         _failed_at(record) or timezone.now(),
+        stream_headline(record),
+    )
+
+
+# The stream a failed batch came from, by its record's *BatchInfo key.
+_BATCH_SOURCES = {
+    "KinesisBatchInfo": "Kinesis",
+    "DDBStreamBatchInfo": "DynamoDB stream",
+    "KafkaBatchInfo": "Kafka",
+}
+
+
+def stream_headline(record: ExecutionRecord) -> str:
+    """ "Kinesis batch failed: RetryAttemptsExhausted" for a stream failure; "" otherwise. Such
+    a record carries the batch's position and Lambda's condition, not the function's error."""
+    if record.kind != ExecutionRecord.Kind.STREAM_FAILURE:
+        return ""
+    keys = list(record.batch_info or {})
+    source = _BATCH_SOURCES.get(keys[0], keys[0].removesuffix("BatchInfo")) if keys else ""
+    return f"{source or 'Stream'} batch failed" + (
+        f": {record.condition}" if record.condition else ""
     )
 
 
@@ -316,6 +339,7 @@ def _locked_group(first: _Failure) -> FailureGroup:
         "error_class": classify(first.error_type, first.error_message, first.condition, first.kind),
         "error_type": first.error_type[:256],
         "sample_message": first.error_message[:4000],
+        "headline": first.headline[:200],
         "first_seen": first.seen_at,
         "last_seen": first.seen_at,
     }

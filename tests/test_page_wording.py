@@ -8,7 +8,8 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.urls import reverse
 
-from invocations.models import Environment
+from invocations import grouping
+from invocations.models import Environment, ExecutionRecord, FailureGroup
 from tests import factories
 
 
@@ -29,3 +30,26 @@ def test_the_replay_plans_payload_label_sits_above_its_textarea(client, admin_us
     assert 0 <= markup.find('<label for="id_payload">') < markup.find('<textarea name="payload"')
     css = Path(finders.find("css/app.css")).read_text()
     assert re.search(r"\.form-field \{[^}]*display: grid", css)  # one column: label, then box
+
+
+def test_a_stream_failures_group_is_titled_from_its_stream_and_condition(client, alice, env):
+    record = factories.failure_record(
+        function="stream-reader",
+        kind=ExecutionRecord.Kind.STREAM_FAILURE,
+        condition="RetryAttemptsExhausted",
+        error_type="",
+        message="",
+    )
+    ExecutionRecord.objects.filter(pk=record.pk).update(
+        batch_info={"KinesisBatchInfo": {"shardId": "shardId-000000000000", "batchSize": 2}}
+    )
+    record.refresh_from_db()
+    grouping.group_records([record])
+    client.force_login(alice)
+
+    group = FailureGroup.objects.get()
+    page = client.get(reverse("group", args=[group.pk])).text
+    triage_page = client.get(reverse("triage")).text
+
+    assert "<h1>Kinesis batch failed: RetryAttemptsExhausted" in page
+    assert "Kinesis batch failed: RetryAttemptsExhausted" in triage_page
