@@ -13,17 +13,19 @@ RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_ENVIRONMENT_NAME=sandbox
 
-.PHONY: run test bench lint format install install-dev system-deps browser-deps clean
+.PHONY: run test bench lint format install install-dev system-deps browser-deps clean assets
 
 # The sandbox's own requirements (moto, awslambdaric) come with `make run` and `make test`;
 # production installs requirements.txt alone.
 $(VENV)/.installed: requirements.txt requirements-sandbox.txt
-	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -r requirements.txt -r requirements-sandbox.txt
+	@test -x $(PY) || { echo "Creating the virtualenv in $(VENV)"; python3 -m venv $(VENV); }
+	@echo "Installing Python packages, about a minute"
+	@$(PIP) install -r requirements.txt -r requirements-sandbox.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PIP) install -r requirements-dev.txt
+	@echo "Installing the development packages"
+	@$(PIP) install -r requirements-dev.txt
 	@touch $@
 
 install: $(VENV)/.installed system-deps
@@ -49,10 +51,20 @@ system-deps:
 browser-deps:
 	$(call need_apt,chromium:chromium chromedriver:chromium-driver)
 
+# Ctrl-C stops every process (Redis last) and is a clean exit: dashboard/devrun.py gives honcho
+# the terminal, so make never sees the signal.
 run: install
-	$(RUN_ENV) $(PY) manage.py migrate --no-input -v 0
-	$(RUN_ENV) $(PY) manage.py create_demo_user
-	$(RUN_ENV) $(VENV)/bin/honcho start -f Procfile
+	@echo "Preparing the database"
+	@$(RUN_ENV) $(PY) manage.py migrate --no-input -v 0
+	@$(RUN_ENV) $(PY) manage.py create_demo_user
+	@echo "Starting Redis, the sandbox, the web server, a worker and beat (Ctrl-C stops them)"
+	@$(RUN_ENV) $(PY) -m dashboard.devrun foreground $(VENV)/bin/honcho start -f Procfile
+
+# The payload editor (CodeMirror) from npm, bundled into static/editor/. The bundle is
+# committed, so only a change to assets/ or package.json needs this (and Node.js 20 + npm).
+assets:
+	npm ci --no-audit --no-fund
+	npm run build
 
 lint: install-dev
 	$(VENV)/bin/ruff format --check .

@@ -11,6 +11,8 @@ TRIAGE = "invocations.triage_failures"
 RAW_PAYLOADS = "invocations.view_raw_payload"
 MANAGE_QUEUES = "invocations.manage_queues"
 VIEW = "invocations.view_invocation"
+# The Admin role's own permission: the Workers page shows the installation's inner workings.
+ADMIN = "invocations.manage_environments"
 
 
 def visible_environments(user):

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import boto3
@@ -291,9 +292,28 @@ def list_event_source_mappings(environment: Environment, name: str) -> list[dict
     ]
 
 
-def list_versions(environment: Environment, name: str) -> list[str]:
-    answer = _call(client(environment, "lambda").list_versions_by_function, FunctionName=name)
-    return [item["Version"] for item in answer.get("Versions", [])]
+def list_versions(environment: Environment, name: str) -> list[dict[str, Any]]:
+    """Every version ($LATEST first) with what a deploy is judged by: {"version",
+    "code_sha256", "memory_size", "timeout", "last_modified"} (ListVersionsByFunction, all
+    pages)."""
+    lam = client(environment, "lambda")
+    found, marker = [], None
+    while True:
+        kwargs = {"FunctionName": name, **({"Marker": marker} if marker else {})}
+        page = _call(lam.list_versions_by_function, **kwargs)
+        found += [
+            {
+                "version": item["Version"],
+                "code_sha256": item.get("CodeSha256", "") or "",
+                "memory_size": item.get("MemorySize"),
+                "timeout": item.get("Timeout"),
+                "last_modified": item.get("LastModified", "") or "",
+            }
+            for item in page.get("Versions", [])
+        ]
+        marker = page.get("NextMarker")
+        if not marker:
+            return found
 
 
 def list_aliases(environment: Environment, name: str) -> list[dict[str, Any]]:
@@ -544,3 +564,60 @@ def send_message(
     if attributes:
         kwargs["MessageAttributes"] = attributes
     return _call(client(environment, "sqs").send_message, **kwargs)["MessageId"]
+
+
+# --- CloudWatch metrics -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One series of GetMetricData: `stat` is Sum, Maximum, Average or a percentile (p99)."""
+
+    id: str
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
+    period: int
+
+
+def get_metric_data(
+    environment: Environment, queries: list[MetricQuery], start: datetime, end: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
+    """GetMetricData for `queries` between `start` and `end`: {query id: [(time, value)]},
+    oldest first, all pages."""
+    cloudwatch = client(environment, "cloudwatch")
+    requests = [
+        {
+            "Id": query.id,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": query.namespace,
+                    "MetricName": query.metric,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in query.dimensions],
+                },
+                "Period": query.period,
+                "Stat": query.stat,
+            },
+            "ReturnData": True,
+        }
+        for query in queries
+    ]
+    series: dict[str, list[tuple[datetime, float]]] = {query.id: [] for query in queries}
+    token = None
+    while True:
+        kwargs = {
+            "MetricDataQueries": requests,
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+            **({"NextToken": token} if token else {}),
+        }
+        page = _call(cloudwatch.get_metric_data, **kwargs)
+        for result in page.get("MetricDataResults", []):
+            points = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+            series.setdefault(result["Id"], []).extend(points)
+        token = page.get("NextToken")
+        if not token:
+            break
+    return {key: sorted(points) for key, points in series.items()}

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate, TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
-from invocations import events
+from invocations import deploys, events
 from invocations.models import Environment, ExecutionRecord, Invocation
 
 
@@ -156,8 +156,12 @@ def daily_chart(environment: Environment, name: str, days: int = CHART_DAYS) -> 
                 "failed_h": failed_h,
             }
         )
+    step = bar + gap
     return {
         "bars": bars,
+        "deploys": deploys.chart_markers(
+            environment, name, start, start + timedelta(days=days), left, days * step
+        ),
         "peak": peak,
         "width": left + days * (bar + gap),
         "height": top + height + 22,

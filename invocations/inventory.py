@@ -12,8 +12,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from invocations import audit, aws, sending
-from invocations.models import Environment, Function, InventorySync
+from invocations import audit, aws, deploys, sending
+from invocations.models import Deploy, Environment, Function, InventorySync
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,11 @@ def sync(environment: Environment) -> list[str]:
         rows.append((name, config, details))
 
     with transaction.atomic():
+        existing = {f.name: f for f in Function.objects.filter(environment=environment)}
+        versions_seen = deploys.known_versions(environment)
+        noticed: list[Deploy] = []
         for name, config, details in rows:
-            fields = {
+            fields: dict[str, Any] = {
                 "arn": config.get("FunctionArn", ""),
                 "runtime": config.get("Runtime", "") or config.get("PackageType", ""),
                 "handler": config.get("Handler", "") or "",
@@ -75,6 +78,10 @@ def sync(environment: Environment) -> list[str]:
                 "timeout": config.get("Timeout"),
                 "last_modified": config.get("LastModified", "") or "",
                 "dlq_target": (config.get("DeadLetterConfig") or {}).get("TargetArn", "") or "",
+                "code_sha256": config.get("CodeSha256", "") or "",
+                "environment_variable_names": sorted(
+                    ((config.get("Environment") or {}).get("Variables") or {}).keys()
+                ),
                 "synced_at": now,
                 "present": True,
             }
@@ -86,10 +93,30 @@ def sync(environment: Environment) -> list[str]:
                 fields["async_max_event_age"] = found.get("max_event_age")
                 fields["on_success_destination"] = found.get("on_success") or ""
                 fields["on_failure_destination"] = found.get("on_failure") or ""
-            for key in ("event_source_mappings", "versions", "aliases"):
+            for key in ("event_source_mappings", "aliases"):
                 if key in details:
                     fields[key] = details[key]
-            Function.objects.update_or_create(environment=environment, name=name, defaults=fields)
+            versions = details.get("versions")
+            if versions is not None:
+                fields["versions"] = [item["version"] for item in versions]
+                fields["version_configs"] = {
+                    item["version"]: {k: v for k, v in item.items() if k != "version"}
+                    for item in versions
+                    if item["version"] != "$LATEST"
+                }
+            before = existing.get(name)
+            function, _ = Function.objects.update_or_create(
+                environment=environment, name=name, defaults=fields
+            )
+            noticed += deploys.detect(
+                environment,
+                deploys.baseline(before) if before else None,
+                function,
+                versions,
+                versions_seen[name],
+            )
+        # ignore_conflicts: a version another refresh recorded meanwhile is not recorded twice.
+        Deploy.objects.bulk_create(noticed, ignore_conflicts=True)
         names = [name for name, _, _ in rows]
         Function.objects.filter(environment=environment).exclude(name__in=names).update(
             present=False

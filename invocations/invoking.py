@@ -169,7 +169,7 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         # Anything else is a stale duplicate (a later attempt holds the row, or it is done).
         return None
 
-    invocation = Invocation.objects.select_related("environment").get(pk=pk)
+    invocation = Invocation.objects.select_related("environment", "function").get(pk=pk)
     try:
         result = aws.invoke(
             invocation.environment,
@@ -182,12 +182,33 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         return _failed(invocation, attempt, error)
 
     fields = outcome_fields(invocation.invocation_type, result)
+    fields.update(ran_with(invocation, fields["executed_version"]))
     _finish(pk, attempt, **fields)
     if invocation.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
         invocation.request_id = fields["request_id"]
         async_outcome.link_and_settle(invocation)
     return None
+
+
+def ran_with(invocation: Invocation, executed_version: str) -> dict[str, Any]:
+    """The code (CodeSha256) and configuration the invocation ran with, as the inventory knows
+    them for the version that ran: Lambda's executed version, or for an Event invoke (which
+    answers 202 without one) the version its qualifier names or its alias points to."""
+    function = invocation.function
+    if function is None:
+        return {}
+    version = executed_version
+    if not version:
+        qualifier = invocation.qualifier or "$LATEST"
+        aliases = {a.get("Name"): a.get("FunctionVersion", "") for a in function.aliases}
+        version = aliases.get(qualifier, qualifier)
+    config = function.ran_with(version)
+    return {
+        "code_sha256": config.get("code_sha256", "") or "",
+        "configured_memory_mb": config.get("memory_size"),
+        "configured_timeout_s": config.get("timeout"),
+    }
 
 
 def _failed(invocation: Invocation, attempt: int, error: aws.AwsError) -> Retry | None:

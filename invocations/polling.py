@@ -50,6 +50,13 @@ log = logging.getLogger(__name__)
 # some servers and can answer "empty" while messages wait; one second of long polling asks them
 # all, and costs a second only when the queue really is empty.
 RECEIVE_WAIT_SECONDS = 1
+# A queue that was empty at its last poll is asked with a short receive (an empty queue then
+# costs milliseconds, not the second above, so eight quiet queues take no eight seconds), and
+# with the long poll again at least this often, in case short receives keep missing a message
+# (on real SQS they sample some servers only; such a message waits for the next long poll).
+LONG_POLL_AT_LEAST_EVERY = 60.0
+# Queue id -> when this process last long-polled it and found it empty.
+_quiet: dict[int, float] = {}
 # On a deep queue: receives in flight while a batch is stored, and received batches stored in
 # one transaction. Memory stays bounded by (READ_AHEAD + 1) batches of 10.
 READ_AHEAD = 3
@@ -76,6 +83,7 @@ class PollResult:
     duplicates: int = 0
     delete_failures: int = 0
     error: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -137,13 +145,15 @@ def poll_queue(
     less: no limit). Stores the error on the queue instead of raising."""
     if budget_seconds is None:
         budget_seconds = settings.POLL_TIME_BUDGET_SECONDS
+    chosen_wait = wait_seconds is None
     if wait_seconds is None:
-        wait_seconds = RECEIVE_WAIT_SECONDS
+        wait_seconds = _receive_wait(queue.pk)
     result = PollResult(queue.pk, queue.name)
     lease = queue.claim(settings.POLL_CLAIM_SECONDS)
     if lease is None:
         result.skipped = True
         return result
+    started = time.monotonic()
     try:
         _drain(queue, lease, result, budget_seconds, wait_seconds)
     except aws.AwsError as error:
@@ -153,9 +163,27 @@ def poll_queue(
         result.error = f"{type(exc).__name__}: {exc}"
         log.exception("polling %s failed", queue.url)
     finally:
+        result.seconds = time.monotonic() - started
         _finish(queue, result)
         lease.release()
+    if chosen_wait:
+        _remember_quiet(queue.pk, result, wait_seconds)
     return result
+
+
+def _receive_wait(queue_id: int) -> int:
+    """The long poll, or a short receive for a queue found empty by a recent long poll."""
+    quiet_since = _quiet.get(queue_id)
+    if quiet_since is not None and time.monotonic() - quiet_since < LONG_POLL_AT_LEAST_EVERY:
+        return 0
+    return RECEIVE_WAIT_SECONDS
+
+
+def _remember_quiet(queue_id: int, result: PollResult, wait: int) -> None:
+    if result.received or result.error:
+        _quiet.pop(queue_id, None)
+    elif wait > 0:
+        _quiet[queue_id] = time.monotonic()
 
 
 def _drain(
@@ -455,7 +483,7 @@ def _finish(queue: WatchedQueue, result: PollResult) -> None:
         fields = {"last_error": result.error[:2000], "last_error_at": now}
         WatchedQueue.objects.filter(pk=queue.pk).update(poll_errors=F("poll_errors") + 1)
     else:
-        fields = {"last_polled_at": now}
+        fields = {"last_polled_at": now, "last_poll_seconds": round(result.seconds, 3)}
         if result.delete_failures:
             fields["last_error"] = (
                 f"{result.delete_failures} message(s) could not be deleted; they will be read "

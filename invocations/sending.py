@@ -27,6 +27,8 @@ SYNC_FUNCTIONS = "invocations.tasks.sync_functions"
 POLL_QUEUE = "invocations.tasks.poll_queue"
 DISCOVER_QUEUES = "invocations.tasks.discover_queues"
 REDRIVE_RECORDS = "invocations.tasks.redrive_records"
+FETCH_FUNCTION_METRICS = "invocations.tasks.fetch_function_metrics"
+INSPECT_WORKERS = "invocations.tasks.inspect_workers"
 
 
 def send(task: str, *args: Any, on_failure: Callable[[Exception], None] | None = None) -> bool:

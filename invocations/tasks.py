@@ -6,7 +6,17 @@ import logging
 
 from celery import shared_task
 
-from invocations import discovery, inventory, invoking, polling, redrive, replay, retention
+from invocations import (
+    discovery,
+    inventory,
+    invoking,
+    monitor,
+    polling,
+    redrive,
+    replay,
+    retention,
+    workers,
+)
 from invocations.models import Environment, Invocation, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -99,3 +109,15 @@ def discover_queues(environment_id: int, user_id: int | None = None) -> None:
 def redrive_records(record_ids: list[int], queue_url: str, user_id: int | None = None) -> int:
     """Send dead letters back to a queue (see redrive.run)."""
     return redrive.run(record_ids, queue_url, user_id)
+
+
+@shared_task(name="invocations.tasks.fetch_function_metrics")
+def fetch_function_metrics(environment_id: int, function_name: str, range_key: str) -> None:
+    """The Monitor panel: read a function's CloudWatch metrics (see monitor.fetch)."""
+    monitor.fetch(environment_id, function_name, range_key)
+
+
+@shared_task(name="invocations.tasks.inspect_workers")
+def inspect_workers() -> None:
+    """The Workers page: ask every worker for ping and stats (see workers.inspect)."""
+    workers.inspect()

@@ -7,10 +7,12 @@ from invocations.views import (
     invocations,
     invoke,
     lists,
+    monitor,
     queues,
     records,
     replay,
     triage,
+    workers,
 )
 
 urlpatterns = [
@@ -34,6 +36,8 @@ urlpatterns = [
     path("inventory/refresh/", functions.refresh, name="functions-refresh"),
     path("functions/<str:name>/", functions.function_detail, name="function"),
     path("functions/<str:name>/invoke/", invoke.invoke, name="function-invoke"),
+    path("functions/<str:name>/monitor/", monitor.function_monitor, name="function-monitor"),
+    path("functions/<str:name>/logs-insights/", monitor.logs_insights, name="function-insights"),
     path("functions/<str:name>/templates/", invoke.save_template, name="template-save"),
     path(
         "functions/<str:name>/templates/<int:pk>/delete/",
@@ -51,6 +55,8 @@ urlpatterns = [
     path("records/changes/", records.record_changes, name="records-changes"),
     path("records/<int:pk>/", records.record_detail, name="record"),
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
+    # Workers (Admin)
+    path("workers/", workers.worker_list, name="workers"),
     # Exports of any list, with its filters; the query bar's suggestions
     path("suggestions/<str:list_name>/", lists.suggestions, name="suggestions"),
     path("export/<str:list_name>.<str:fmt>", exports.export, name="export"),

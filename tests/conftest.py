@@ -114,6 +114,12 @@ def redis_server():
     server.start()
     settings.CELERY_BROKER_URL = server.url
     app.conf.broker_url = server.url
+    # A page that sends a task (the Monitor panel, the Workers page) in an earlier test without
+    # a broker made Celery keep its connection pools for the default URL: start them afresh.
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
     yield server
     server.stop()
 
@@ -222,3 +228,14 @@ def celery_worker(redis_server, transactional_db):
         app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
     ):
         yield app
+
+
+@pytest.fixture(autouse=True)
+def _forget_quiet_queues():
+    """The poller remembers (per process) which queues a long poll found empty; queue ids are
+    reused from test to test, so each test starts without that memory."""
+    from invocations import polling
+
+    polling._quiet.clear()
+    yield
+    polling._quiet.clear()

@@ -24,6 +24,7 @@ from tests.test_login_required import ROUTES
 
 VIEW, INVOKE, TRIAGE, REPLAY, QUEUES = "view", "invoke", "triage", "replay", "queues"
 ALERTS = "alerts"
+ADMIN = "admin"
 LOGIN = "login"  # any signed-in person
 
 # name: (method, needs)
@@ -39,6 +40,9 @@ MATRIX = {
     "functions-refresh": ("post", INVOKE),
     "function": ("get", VIEW),
     "function-invoke": ("post", INVOKE),
+    "function-monitor": ("get", VIEW),
+    "function-insights": ("get", VIEW),
+    "workers": ("get", ADMIN),
     "template-save": ("post", INVOKE),
     "template-delete": ("post", INVOKE),
     "invocations": ("get", VIEW),
@@ -86,7 +90,7 @@ GRANTS = {
     "viewer": {VIEW},
     "operator": {VIEW, INVOKE},
     "triager": {VIEW, INVOKE, TRIAGE, REPLAY},
-    "admin": {VIEW, INVOKE, TRIAGE, REPLAY, QUEUES, ALERTS},
+    "admin": {VIEW, INVOKE, TRIAGE, REPLAY, QUEUES, ALERTS, ADMIN},
 }
 
 
@@ -145,6 +149,8 @@ def _path(name: str, objects: dict) -> str:
     kwargs_by_name = {
         "function": {"name": objects["function"]},
         "function-invoke": {"name": objects["function"]},
+        "function-monitor": {"name": objects["function"]},
+        "function-insights": {"name": objects["function"]},
         "template-save": {"name": objects["function"]},
         "template-delete": {"name": objects["function"], "pk": objects["template"]},
         "invocation": {"pk": objects["invocation"]},

@@ -1,17 +1,21 @@
 from .audit import AuditEvent
+from .deploy import Deploy
 from .environment import Environment
 from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
+from .metrics import FunctionMetrics
 from .queue import QueueLease, WatchedQueue
 from .record import ExecutionRecord
 from .triage import FailureGroup, GroupActivity, ReplayBatch
 
 __all__ = [
     "AuditEvent",
+    "Deploy",
     "Environment",
     "ExecutionRecord",
     "FailureGroup",
     "Function",
+    "FunctionMetrics",
     "GroupActivity",
     "Invocation",
     "InventorySync",

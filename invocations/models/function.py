@@ -23,6 +23,12 @@ class Function(models.Model):
     event_source_mappings = models.JSONField(default=list, blank=True)
     versions = models.JSONField(default=list, blank=True)
     aliases = models.JSONField(default=list, blank=True)
+    code_sha256 = models.CharField(max_length=64, blank=True)
+    # Names only: the values may be secrets, and a deploy only needs to say which changed.
+    environment_variable_names = models.JSONField(default=list, blank=True)
+    # Each published version's code and configuration, {"7": {"code_sha256", "memory_size",
+    # "timeout", "last_modified"}}: what an invocation of that version ran with.
+    version_configs = models.JSONField(default=dict, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     present = models.BooleanField(
         default=True, help_text="False once the function is no longer listed by AWS."
@@ -40,6 +46,17 @@ class Function(models.Model):
     @property
     def has_async_outcome(self) -> bool:
         return bool(self.on_success_destination or self.on_failure_destination or self.dlq_target)
+
+    def ran_with(self, executed_version: str) -> dict:
+        """The code and configuration an invocation that ran `executed_version` used, as far
+        as the last inventory refresh knows ({} for a version it has not seen)."""
+        if executed_version in ("", "$LATEST"):
+            return {
+                "code_sha256": self.code_sha256,
+                "memory_size": self.memory_size,
+                "timeout": self.timeout,
+            }
+        return dict(self.version_configs.get(executed_version) or {})
 
     @property
     def qualifiers(self) -> list[str]:

@@ -60,6 +60,11 @@ class Invocation(models.Model):
     log_tail = models.TextField(blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
     executed_version = models.CharField(max_length=32, blank=True)
+    # The code and configuration it ran with (from the inventory, by executed version), so
+    # that "which deploy broke it" is answered by the invocation itself.
+    code_sha256 = models.CharField(max_length=64, blank=True)
+    configured_memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    configured_timeout_s = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
     billed_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     memory_size_mb = models.PositiveIntegerField(null=True, blank=True)

@@ -20,6 +20,8 @@ class WatchedQueue(models.Model):
     function_name = models.CharField(max_length=140, blank=True)
     enabled = models.BooleanField(default=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
+    # How long that poll took (the Workers page).
+    last_poll_seconds = models.FloatField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     records_stored = models.PositiveBigIntegerField(default=0)

@@ -9,10 +9,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, charts, inventory, payloads
+from invocations import access, charts, inventory, monitor, payloads
 from invocations.forms import InvokeForm, TemplateForm
 from invocations.middleware import open_in
-from invocations.models import ExecutionRecord, Function, InventorySync, Invocation
+from invocations.models import Deploy, ExecutionRecord, Function, InventorySync, Invocation
 from invocations.payloads import BUILTINS, BY_KEY
 from invocations.redaction import redact
 from invocations.views.htmx import page_or_fragment
@@ -152,6 +152,12 @@ def function_context(request, function, form=None, template_form=None) -> dict:
         "allowed": environment.allows(function.name),
         "sync_limit": payloads.SYNC_LIMIT,
         "async_limit": payloads.ASYNC_LIMIT,
+        "span": monitor.chosen_range(request.GET.get("range")),
+        "ranges": monitor.RANGES,
+        "console": monitor.console_links(environment, function.name),
+        "deploys": Deploy.objects.filter(
+            environment=environment, function_name=function.name
+        ).order_by("-at", "-id")[:10],
     }
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from invocations import (
     access,
     charts,
+    deploys,
     events,
     filters,
     list_search,
@@ -101,11 +102,13 @@ def _filtered_groups(request, data: dict, found: list_search.Search | None = Non
 def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = None) -> list[dict]:
     """Each group with its sparklines: the last 24 hours and 14 days, or the chosen range."""
     pks = [g.pk for g in groups]
+    after = deploys.group_notes(groups)
     if window is not None and window.start is not None:
         in_range = charts.for_groups_in_range(pks, window.start, window.end or timezone.now())
         return [
             {
                 "group": g,
+                "deploy_note": after.get(g.pk, ""),
                 "stamp": live.group_stamp(g),
                 "range": charts.points(in_range[g.pk]["series"]),
                 "range_total": in_range[g.pk]["total"],
@@ -116,6 +119,7 @@ def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = Non
     return [
         {
             "group": g,
+            "deploy_note": after.get(g.pk, ""),
             "stamp": live.group_stamp(g),
             "hours": charts.points(lines[g.pk]["hours"]),
             "days": charts.points(lines[g.pk]["days"]),
@@ -371,6 +375,7 @@ def group_detail(request, pk):
         "invocations/group.html",
         {
             "group": group,
+            "deploy_note": deploys.group_note(group),
             "occurrences": occurrences,
             "next_before": next_before,
             "sample": sample,

@@ -1,0 +1,45 @@
+"""The function page's Monitor panel (an htmx fragment that waits for the worker's reading) and
+the Logs Insights link for a request ID."""
+
+import re
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from invocations import access, monitor
+from invocations.views.functions import function_for
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@require_GET
+@access.require(access.VIEW)
+def function_monitor(request, name):
+    function = function_for(request, name)
+    span = monitor.chosen_range(request.GET.get("range"))
+    reading, waiting = monitor.reading(request.environment, function.name, span)
+    figures = [
+        {"metric": metric, "value": reading.values.get(metric.id)} for metric in monitor.METRICS
+    ]
+    context = {
+        "function": function,
+        "span": span,
+        "reading": reading,
+        "waiting": waiting,
+        "figures": figures,
+        "has_figures": bool(reading.values),
+        "seen": monitor.seen_here(request.environment, function.name, span),
+    }
+    return render(request, "invocations/partials/monitor_panel.html", context)
+
+
+@require_GET
+@access.require(access.VIEW)
+def logs_insights(request, name):
+    """Off to the AWS console's Logs Insights with a query for one request ID."""
+    function = function_for(request, name)
+    request_id = request.GET.get("request_id", "").strip()
+    if monitor.is_local(request.environment) or not REQUEST_ID.match(request_id):
+        raise Http404("No Logs Insights for this environment or request ID.")
+    return redirect(monitor.logs_insights_url(request.environment, function.name, request_id))

@@ -1,0 +1,26 @@
+"""The Workers page (Admin): Celery workers, the task queue in Redis, invocations and replays
+in progress, and the last poll of each watched queue."""
+
+from django.views.decorators.http import require_GET
+
+from invocations import access, workers
+from invocations.views.htmx import page_or_fragment
+
+
+@require_GET
+@access.require(access.ADMIN)
+def worker_list(request):
+    context = {
+        "state": workers.worker_state(),
+        "tasks": workers.task_queue(),
+        "fresh_seconds": workers.FRESH_SECONDS,
+        **workers.in_progress(request.environment),
+        "queues": workers.polls(request.environment),
+    }
+    return page_or_fragment(
+        request,
+        "invocations/workers.html",
+        "invocations/partials/workers_panel.html",
+        context,
+        target="workers-panel",
+    )
