@@ -13,7 +13,7 @@ RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_ENVIRONMENT_NAME=sandbox
 
-.PHONY: run test bench lint format install install-dev system-deps browser-deps clean assets
+.PHONY: run test bench screenshots lint format install install-dev system-deps browser-deps clean assets
 
 # The sandbox's own requirements (moto, awslambdaric) come with `make run` and `make test`;
 # production installs requirements.txt alone.
@@ -83,6 +83,10 @@ test: install-dev lint
 # `make bench` runs them all; `make bench BENCH="ingest pages"` runs some.
 bench: install-dev
 	$(PY) -m bench $(BENCH)
+
+# The README's screenshots, made from a real incident in the sandbox (tests/test_screenshot_tour.py).
+screenshots: install-dev
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/test_screenshot_tour.py -q -p no:randomly
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3*

@@ -6,7 +6,7 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("dashboard")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object("dashboard.celery_settings:CELERY", namespace="CELERY")
 app.autodiscover_tasks()
 
 
@@ -34,10 +34,14 @@ for _name in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
     logging.getLogger(_name).addFilter(PeriodicTasksAtDebug())
 
 
-# Imported here so that every process that publishes tasks (web, worker, beat) stamps them.
-from celery.signals import beat_init, before_task_publish  # noqa: E402
+# Imported here so that every process that publishes tasks (web, worker, beat) stamps them, and
+# so that the worker keeps its database connections between tasks.
+from celery.signals import beat_init, before_task_publish, task_postrun, task_prerun  # noqa: E402
 
+from dashboard.task_connections import after_task, before_task  # noqa: E402
 from invocations import heartbeat  # noqa: E402
 
 beat_init.connect(heartbeat.mark_beat, weak=False)
 before_task_publish.connect(heartbeat.stamp, weak=False)
+task_prerun.connect(before_task, weak=False)
+task_postrun.connect(after_task, weak=False)

@@ -8,7 +8,7 @@ class InvocationsConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
-        from invocations import admin_audit, signals
+        from invocations import admin_audit, checks, signals  # noqa: F401 (checks registers)
 
         signals.connect_staff_sync()
         admin_audit.connect_relation_audit()

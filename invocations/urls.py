@@ -11,6 +11,7 @@ from invocations.views import (
     queues,
     records,
     replay,
+    requests,
     triage,
     workers,
 )
@@ -55,6 +56,8 @@ urlpatterns = [
     path("records/changes/", records.record_changes, name="records-changes"),
     path("records/<int:pk>/", records.record_detail, name="record"),
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
+    # One request ID across invocations, records, groups and replays
+    path("requests/<str:request_id>/", requests.request_detail, name="request"),
     # Workers (Admin)
     path("workers/", workers.worker_list, name="workers"),
     # Exports of any list, with its filters; the query bar's suggestions

@@ -228,6 +228,22 @@ def celery_worker(redis_server, transactional_db):
         app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
     ):
         yield app
+    _end_worker_sessions()
+
+
+def _end_worker_sessions() -> None:
+    """The worker's threads keep their database connections between tasks, as a real worker
+    does; a real worker's exit closes them. Here the threads end without closing them, and
+    PostgreSQL would refuse to drop the test database at the end of the run while they last."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -251,5 +251,5 @@ def test_a_never_ran_group_names_its_condition_as_the_error(client, alice, env, 
 
     html = client.get(reverse("group", args=[record.failure_group_id])).text
 
-    assert "<p><strong>ZeroReservedConcurrency</strong></p>" in html
+    assert '<strong class="mono">ZeroReservedConcurrency</strong></p>' in html
     assert "(no error type)" not in html

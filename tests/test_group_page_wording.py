@@ -48,7 +48,7 @@ def test_an_occurrence_row_shows_when_the_failure_happened_not_when_it_arrived(c
 
     page = client.get(reverse("group", args=[group_of(record).pk])).text
 
-    occurrences = page.split("<h2>Occurrences", 1)[1]
+    occurrences = page.split('id="occurrences-title"', 1)[1]
     assert "<th>Failed</th>" in occurrences
     assert failed.strftime("%Y-%m-%d %H:%M:%S UTC") in occurrences
 
@@ -109,5 +109,6 @@ def test_resolved_by_replay_says_it_checked_the_records_not_the_synchronous_invo
     assert "every failure replayed with success" not in page
     assert "by replay: every failure record replayed with success" in page
     assert "the 1 synchronous invocation in this group cannot be replayed" in page
-    row = page.split(f"Invocation #{synchronous.pk}</a>", 1)[1].split("</tr>", 1)[0]
+    table = page.split('id="occurrences-title"', 1)[1]
+    row = table.split(f"Invocation #{synchronous.pk}</a>", 1)[1].split("</tr>", 1)[0]
     assert "not replayable: synchronous, the caller got the error" in row

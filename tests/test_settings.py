@@ -132,3 +132,17 @@ def _installed_apps(**env) -> list[str]:
 def test_production_settings_leave_the_sandbox_out():
     assert "sandbox" not in _installed_apps()
     assert "sandbox" in _installed_apps(SANDBOX_ENABLED="true")
+
+
+def test_an_sqlite_without_returning_is_refused_at_start(monkeypatch):
+    import sqlite3
+
+    from invocations import checks
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+
+    errors = checks.sqlite_has_returning()
+
+    assert [error.id for error in errors] == ["invocations.E001"]
+    assert "3.31.1 is too old" in errors[0].msg

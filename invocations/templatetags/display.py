@@ -3,6 +3,7 @@ links. Much of what they show is untrusted: everything here returns plain string
 escapes, or renders templates with autoescaping on. Nothing is marked safe."""
 
 import json
+import re
 from datetime import UTC, datetime
 
 from django import template
@@ -165,3 +166,19 @@ def last_invocation_status(function):
     annotations, worded like every other status badge."""
     fields = Invocation.BADGE_FIELDS
     return {"i": Invocation(**{name: getattr(function, f"last_{name}") for name in fields})}
+
+
+# What a request ID may contain to be put in a URL path: AWS's are UUIDs, moto's letters and
+# digits. Anything else (a record that named something odd) is shown as text, without a link.
+_LINKABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+@register.inclusion_tag("invocations/partials/request_link.html")
+def request_link(request_id, keep=8):
+    """A request ID shortened in the middle, linked to its request page, full ID on hover."""
+    text = "" if request_id is None else str(request_id)
+    return {
+        "request_id": text,
+        "short": middle(text, keep),
+        "url": reverse("request", args=[text]) if _LINKABLE_REQUEST_ID.fullmatch(text) else "",
+    }

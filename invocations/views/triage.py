@@ -18,6 +18,7 @@ from invocations import (
     access,
     charts,
     deploys,
+    diagnosis,
     events,
     filters,
     list_search,
@@ -360,30 +361,15 @@ def group_detail(request, pk):
         if kind == "record"
         for record in [item, *item.twins]
     ]
-    sample = ExecutionRecord.objects.filter(failure_group=group).order_by("-id").first()
-    # A group of synchronous failures has no record: its latest invocation is the sample.
-    sample_invocation = (
-        None if sample else Invocation.objects.filter(failure_group=group).order_by("-id").first()
-    )
-    sample_tail = (
-        logs.parse_tail(sample_invocation.log_tail)
-        if sample_invocation and sample_invocation.log_tail
-        else None
-    )
     return render(
         request,
         "invocations/group.html",
         {
             "group": group,
+            **_diagnosis(request, group),
             "deploy_note": deploys.group_note(group),
             "occurrences": occurrences,
             "next_before": next_before,
-            "sample": sample,
-            # What a replay would send: a dead letter's body even when it is not JSON.
-            "sample_payload": replay.payload_of(sample) if sample else None,
-            "sample_invocation": sample_invocation,
-            "sample_tail": sample_tail,
-            "moved_by_sqs": _moved_by_sqs(sample),
             "replay_resolution": (
                 triage.replay_resolution(group) if group.resolved_by_replay else ""
             ),
@@ -403,6 +389,45 @@ def group_detail(request, pk):
             "live_seconds": settings.LIVE_POLL_SECONDS,
         },
     )
+
+
+def _diagnosis(request, group: FailureGroup) -> dict:
+    """The evidence first: one occurrence in full (the latest unless `?occurrence=` names
+    another), the stepping links, the breakdown and the histogram over `?range=`. A value the
+    page does not understand is named in a note and ignored."""
+    notes = []
+    key = request.GET.get("occurrence", "")
+    current = diagnosis.find(group, key) if key else None
+    if key and current is None:
+        notes.append(f"Occurrence {key[:40]!r} is not one of this group's: showing the latest.")
+    current = current or diagnosis.latest(group)
+    range_key = request.GET.get("range", "") or diagnosis.DEFAULT_RANGE
+    if range_key not in diagnosis.RANGES:
+        notes.append(f"Range {range_key[:20]!r} is not one of {', '.join(diagnosis.RANGES)}.")
+        range_key = diagnosis.DEFAULT_RANGE
+    records, invocations = diagnosis.event_records(group), diagnosis.group_invocations(group)
+    tail = None
+    if current and isinstance(current.item, Invocation) and current.item.log_tail:
+        tail = logs.parse_tail(current.item.log_tail)
+    return {
+        "current": current,
+        "current_tail": tail,
+        "moved_by_sqs": _moved_by_sqs(
+            current.item if current and isinstance(current.item, ExecutionRecord) else None
+        ),
+        # What a replay would send: a dead letter's body even when it is not JSON.
+        "current_payload": replay.payload_of(current.item)
+        if current and isinstance(current.item, ExecutionRecord)
+        else None,
+        "twins": diagnosis.twins(group, current) if current else [],
+        "steps": diagnosis.navigation(group, current) if current else {},
+        "position": diagnosis.position(group, current) if current else 0,
+        "notes": notes,
+        "range_key": range_key,
+        "ranges": list(diagnosis.RANGES),
+        "breakdown": diagnosis.breakdown(group, diagnosis.range_start(range_key)),
+        "histogram": charts.histogram(records, invocations, range_key),
+    }
 
 
 def _replayed_events(occurrences, shown_records) -> set[int]:

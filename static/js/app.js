@@ -35,11 +35,14 @@
     if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
   });
 
-  // "/" focuses the search box, as in most operations tools.
-  document.addEventListener("keydown", function (event) {
-    if (event.key !== "/" || event.target.matches("input, textarea, select")) return;
-    const search = document.querySelector("[data-search]");
-    if (search) { event.preventDefault(); search.focus(); }
+  // The top bar's menu button on a narrow screen.
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest(".menu-toggle");
+    if (!toggle) return;
+    const menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    if (menu) menu.classList.toggle("open", open);
   });
 
   // Live lists poll every few seconds; a hidden tab asks for nothing until it is shown again.

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0013_deploy_events_and_code_ran"),
+        ("invocations", "0014_deploy_events_and_code_ran"),
     ]
 
     operations = [

@@ -30,10 +30,8 @@ def title_stream_groups(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    # After both of the migrations numbered 0013's lines (two branches added one each).
     dependencies = [
-        ("invocations", "0013_audit_actor_outlives_the_account"),
-        ("invocations", "0014_function_metrics_and_poll_duration"),
+        ("invocations", "0015_function_metrics_and_poll_duration"),
     ]
 
     operations = [

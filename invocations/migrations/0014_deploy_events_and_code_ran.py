@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0012_queue_depth_and_poll_errors"),
+        ("invocations", "0013_audit_actor_outlives_the_account"),
     ]
 
     operations = [
