@@ -31,6 +31,12 @@ class ChannelForm(forms.ModelForm):
         model = Channel
         fields = ["name", "url", "digest_after", "enabled"]
         widgets = {"url": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"})}
+        help_texts = {"name": "Letters, digits, - and _ (no spaces)."}
+        error_messages = {
+            "name": {
+                "invalid": "Use only letters, digits, - and _ (no spaces): for example ops-slack."
+            }
+        }
 
     def clean_url(self):
         return check_channel_url(self.cleaned_data["url"])
@@ -60,6 +66,17 @@ class RuleForm(forms.ModelForm):
             "channels": forms.CheckboxSelectMultiple,
             "function_patterns": forms.Textarea(attrs={"rows": 2}),
             "error_types": forms.Textarea(attrs={"rows": 2}),
+        }
+        # The name is what the command line takes, so it has a slug's letters; say it before
+        # someone types a space.
+        help_texts = {
+            "name": "Letters, digits, - and _ (no spaces); used by manage.py alerts test NAME."
+        }
+        error_messages = {
+            "name": {
+                "invalid": "Use only letters, digits, - and _ (no spaces): for example "
+                "orders-failing. The name is what manage.py alerts test NAME takes."
+            }
         }
 
     def clean_kinds(self):

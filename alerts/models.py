@@ -80,6 +80,19 @@ class Condition(models.TextChoices):
     DLQ_DEPTH = "dlq_depth", "dead-letter queue depth"
 
 
+# What set a notification off, in words, for the Deliveries page.
+EVENT_WORDS: dict[str, str] = {
+    Condition.NEW_GROUP: "a new group appeared",
+    Condition.REGRESSION: "a resolved group regressed",
+    Condition.SPIKE: "a group spiked",
+    Condition.BACKLOG_AGE: "an unreplayed failure grew old",
+    Condition.POLL_FAILING: "queue polls kept failing",
+    Condition.DLQ_DEPTH: "dead letters piled up",
+    "digest": "several alerts in one digest",
+    "test": "a test notification",
+}
+
+
 GROUP_CONDITIONS = {
     Condition.NEW_GROUP,
     Condition.REGRESSION,
@@ -306,6 +319,12 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.channel}: {self.status}"
+
+    @property
+    def event_in_words(self) -> str:
+        """Why it was sent, as the Deliveries page says it (the rules list words conditions
+        the same way)."""
+        return EVENT_WORDS.get(self.event, self.event.replace("_", " "))
 
     @property
     def is_finished(self) -> bool:

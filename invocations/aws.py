@@ -7,6 +7,7 @@ TooManyRequestsException reaches our code, which retries visibly with backoff an
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -456,6 +457,21 @@ def queue_url_from_arn(environment: Environment, queue_arn: str) -> str:
         QueueOwnerAWSAccountId=parts[4],
     )
     return answer["QueueUrl"]
+
+
+def redrive_dead_letter_arn(environment: Environment, queue_arn: str) -> str:
+    """The ARN of the dead-letter queue in an SQS queue's RedrivePolicy; "" when it has none."""
+    answer = _call(
+        client(environment, "sqs").get_queue_attributes,
+        QueueUrl=queue_url_from_arn(environment, queue_arn),
+        AttributeNames=["RedrivePolicy"],
+    )
+    policy = answer.get("Attributes", {}).get("RedrivePolicy", "")
+    try:
+        target = json.loads(policy).get("deadLetterTargetArn", "") if policy else ""
+    except (ValueError, AttributeError):
+        return ""
+    return target if isinstance(target, str) else ""
 
 
 def list_event_invoke_configs(

@@ -4,7 +4,9 @@ Where Lambda sends what a function did:
 
 - the asynchronous invoke config of every qualifier: OnSuccess / OnFailure destinations;
 - `DeadLetterConfig.TargetArn` (an SQS queue or an SNS topic);
-- event source mappings (Kinesis, DynamoDB Streams, Kafka): their OnFailure destination.
+- event source mappings (Kinesis, DynamoDB Streams, Kafka): their OnFailure destination;
+- an SQS event source mapping: the source queue's RedrivePolicy dead-letter queue, where SQS
+  moves a message the function failed maxReceiveCount times.
 
 An SQS target becomes a watched queue. An SNS topic or an EventBridge bus cannot be polled: we
 look for queues already subscribed to it (SNS subscriptions, EventBridge rule targets) and watch
@@ -30,6 +32,7 @@ from django.http import HttpRequest
 
 from invocations import audit, aws, sending
 from invocations.models import AuditEvent, Environment, WatchedQueue
+from invocations.wording import count
 
 # Raised by discover() when the functions cannot be listed at all.
 AwsError = aws.AwsError
@@ -38,7 +41,9 @@ AwsError = aws.AwsError
 @dataclass(frozen=True)
 class Target:
     function: str
-    source: str  # "OnSuccess", "OnFailure", "dead-letter", "event source mapping OnFailure"
+    # "OnSuccess", "OnFailure", "dead-letter", "event source mapping OnFailure",
+    # "source queue's redrive DLQ"
+    source: str
     arn: str
     kind: str  # the watched queue's kind: "destination" or "dlq"
 
@@ -69,9 +74,9 @@ class Discovery:
     @property
     def summary(self) -> str:
         return (
-            f"{len(self.added)} queue(s) added, {len(self.already)} already watched, "
-            f"{len(self.not_pollable)} target(s) not pollable directly"
-            + (f", {len(self.errors)} error(s)" if self.errors else "")
+            f"{count(len(self.added), 'queue')} added, {len(self.already)} already watched, "
+            f"{count(len(self.not_pollable), 'target')} not pollable directly"
+            + (f", {count(len(self.errors), 'error')}" if self.errors else "")
         )
 
 
@@ -97,6 +102,14 @@ def targets(environment: Environment) -> tuple[list[Target], list[str]]:
                     found.append(
                         Target(name, "event source mapping OnFailure", mapping["on_failure"], "dlq")
                     )
+                if mapping.get("source", "").startswith("arn:aws:sqs:"):
+                    # An SQS-fed function's failures end in its source queue's own DLQ, which
+                    # SQS (not Lambda) fills after maxReceiveCount receives.
+                    dead_letter_arn = aws.redrive_dead_letter_arn(environment, mapping["source"])
+                    if dead_letter_arn:
+                        found.append(
+                            Target(name, "source queue's redrive DLQ", dead_letter_arn, "dlq")
+                        )
         except aws.AwsError as error:
             errors.append(f"{name}: {error}")
     # One function can name the same target for two qualifiers.

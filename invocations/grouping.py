@@ -11,6 +11,7 @@ from typing import NamedTuple, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from invocations import events, wording
@@ -48,6 +49,7 @@ class _Failure:
         kind: str,
         version: str,
         seen_at: datetime,
+        headline: str = "",
     ) -> None:
         self.environment = environment
         self.function_name = function_name or "(unknown function)"
@@ -57,6 +59,7 @@ class _Failure:
         self.kind = kind
         self.version = version
         self.seen_at = seen_at
+        self.headline = headline
         self.key = fingerprint(
             environment.name, self.function_name, error_type, error_message, condition, kind
         )
@@ -72,8 +75,35 @@ def _from_record(record: ExecutionRecord) -> _Failure:
         record.condition,
         record.kind,
         record.executed_version,
-        record.record_timestamp or record.received_at or timezone.now(),
+        _failed_at(record) or timezone.now(),
+        stream_headline(record),
     )
+
+
+# The stream a failed batch came from, by its record's *BatchInfo key.
+_BATCH_SOURCES = {
+    "KinesisBatchInfo": "Kinesis",
+    "DDBStreamBatchInfo": "DynamoDB stream",
+    "KafkaBatchInfo": "Kafka",
+}
+
+
+def stream_headline(record: ExecutionRecord) -> str:
+    """ "Kinesis batch failed: RetryAttemptsExhausted" for a stream failure; "" otherwise. Such
+    a record carries the batch's position and Lambda's condition, not the function's error."""
+    if record.kind != ExecutionRecord.Kind.STREAM_FAILURE:
+        return ""
+    keys = list(record.batch_info or {})
+    source = _BATCH_SOURCES.get(keys[0], keys[0].removesuffix("BatchInfo")) if keys else ""
+    return f"{source or 'Stream'} batch failed" + (
+        f": {record.condition}" if record.condition else ""
+    )
+
+
+def _failed_at(record: ExecutionRecord) -> datetime | None:
+    """When the failure happened: Lambda's own time in the record, else when it arrived. The
+    group's first/last seen and its backlog's oldest all use this one notion."""
+    return record.record_timestamp or record.received_at
 
 
 def _from_invocation(invocation: Invocation) -> _Failure:
@@ -134,7 +164,7 @@ def group_records(records: list[ExecutionRecord]) -> int:
         fresh = [r for r, _ in starting if not r.request_id or r.request_id not in replayed]
         group.backlog_count += len(fresh)
         group.backlog_oldest = min(
-            filter(None, [group.backlog_oldest, *(r.received_at for r in fresh)]), default=None
+            filter(None, [group.backlog_oldest, *(_failed_at(r) for r in fresh)]), default=None
         )
         group.save(update_fields={*changed, "backlog_count", "backlog_oldest"})
         adopted = {
@@ -309,6 +339,7 @@ def _locked_group(first: _Failure) -> FailureGroup:
         "error_class": classify(first.error_type, first.error_message, first.condition, first.kind),
         "error_type": first.error_type[:256],
         "sample_message": first.error_message[:4000],
+        "headline": first.headline[:200],
         "first_seen": first.seen_at,
         "last_seen": first.seen_at,
     }
@@ -383,9 +414,12 @@ def unreplayed(records: _Records) -> _Records:
 
 
 def _backlog_in_database(group: FailureGroup) -> tuple[int, datetime | None]:
-    """The group's unreplayed failed events: how many, and when the oldest arrived."""
+    """The group's unreplayed failed events: how many, and when the oldest failed (as
+    _failed_at tells it)."""
     pending = unreplayed(ExecutionRecord.objects.filter(failure_group=group))
-    figures = events.first_in_group(pending).aggregate(count=Count("id"), oldest=Min("received_at"))
+    figures = events.first_in_group(pending).aggregate(
+        count=Count("id"), oldest=Min(Coalesce("record_timestamp", "received_at"))
+    )
     return figures["count"], figures["oldest"]
 
 

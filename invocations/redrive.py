@@ -12,8 +12,15 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from invocations import audit, aws, sending
-from invocations.models import AuditEvent, Environment, ExecutionRecord, WatchedQueue
+from invocations.models import (
+    AuditEvent,
+    Environment,
+    ExecutionRecord,
+    GroupActivity,
+    WatchedQueue,
+)
 from invocations.signed_in import SignedInRequest
+from invocations.wording import count
 
 # Every message the dashboard sends back names the record it came from ("environment:id"), so
 # that when it returns (the function failed it again) it is linked to that record instead of
@@ -200,7 +207,27 @@ def run(record_ids: list[int], queue_url: str, user_id: int | None) -> int:
             summary=summary + (f"; stopped: {error}" if error else ""),
             details={"queue_url": queue_url, "sent": sent, "records": len(records), "error": error},
         )
+        _note_on_groups(records[:sent], queue_url, user)
     return sent
+
+
+def _note_on_groups(sent: list[ExecutionRecord], queue_url: str, user: User | None) -> None:
+    """One line on each touched group's Activity, as a replay leaves one: send_back sends in
+    order and stops at the first refusal, so the sent records are the first `sent`."""
+    per_group: dict[int, int] = {}
+    for record in sent:
+        if record.failure_group_id is not None:
+            per_group[record.failure_group_id] = per_group.get(record.failure_group_id, 0) + 1
+    by = f" by {user.get_username()}" if user is not None else ""
+    GroupActivity.objects.bulk_create(
+        GroupActivity(
+            group_id=group_id,
+            actor=user,
+            kind="redrive",
+            text=f"{count(n, 'dead letter')} sent back to {_queue_name(queue_url)}{by}",
+        )
+        for group_id, n in per_group.items()
+    )
 
 
 def latest(environment: Environment) -> dict[str, Any] | None:

@@ -164,7 +164,11 @@ def comment(group: FailureGroup, text: str, request: SignedInRequest) -> None:
 
 
 def resolve_by_replay(group: FailureGroup, user: User | None) -> bool:
-    """Resolve a group once every failure record in it has been replayed with success."""
+    """Resolve a group once every failure record in it has been replayed with success.
+
+    A synchronous invocation in the group is not waited for: its caller got the error in the
+    answer, and there is no event to replay (a replay sends a record's event). The activity line
+    says so when there is one, so "resolved by replay" never claims more than it checked."""
     refresh_backlog(group)
     pending = unreplayed(ExecutionRecord.objects.filter(failure_group=group))
     if group.status in {S.RESOLVED, S.IGNORED} or pending.exists():
@@ -178,7 +182,7 @@ def resolve_by_replay(group: FailureGroup, user: User | None) -> bool:
         group=group,
         actor=user,
         kind="status",
-        text="resolved by replay: every failure replayed with success",
+        text="resolved " + replay_resolution(group),
     )
     audit.record(
         "group.resolved",
@@ -188,3 +192,15 @@ def resolve_by_replay(group: FailureGroup, user: User | None) -> bool:
         details={"by_replay": True},
     )
     return True
+
+
+def replay_resolution(group: FailureGroup) -> str:
+    """What "resolved by replay" checked, in the group's activity and on its page."""
+    text = "by replay: every failure record replayed with success"
+    synchronous = group.invocations.count()
+    if synchronous:
+        text += (
+            f"; the {wording.count(synchronous, 'synchronous invocation')} in this group "
+            "cannot be replayed (the caller got the error) and did not hold it open"
+        )
+    return text

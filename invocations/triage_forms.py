@@ -151,7 +151,7 @@ class ReplayForm(forms.Form):
     )
     payload = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 8}),
+        widget=forms.Textarea(attrs={"rows": 8, "class": "json", "spellcheck": "false"}),
         label="Edited payload (one record only)",
     )
     confirm_name = forms.CharField(

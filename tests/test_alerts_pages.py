@@ -212,3 +212,38 @@ def test_the_rules_list_says_each_condition_in_words(client, alice, slack):
     assert "a new group appears" in page
     assert "a group gets 5+ occurrences within 10 min; more than 3 dead letters wait" in page
     assert "spike:5/10" not in page
+
+
+def test_the_rule_form_says_what_a_name_may_hold_before_and_after_a_space(
+    client, role_admin, slack
+):
+    client.force_login(role_admin)
+
+    form = client.get("/alerts/rules/add/").text
+    response = client.post(
+        "/alerts/rules/add/",
+        {"name": "orders failing", "channels": [slack.pk], "on_new_group": "on"},
+    )
+
+    assert "Letters, digits, - and _ (no spaces); used by manage.py alerts test NAME." in form
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Use only letters, digits, - and _ (no spaces)" in page
+    assert "slug" not in page.lower()
+    assert not Rule.objects.filter(name="orders failing").exists()
+
+
+def test_the_deliveries_page_says_why_each_message_was_sent_in_words(client, bob, slack):
+    for event in ["new_group", "dlq_depth", "digest"]:
+        Notification.objects.create(
+            rule=Rule.objects.get(), channel=slack, event=event, title=f"About {event}"
+        )
+    client.force_login(bob)
+
+    page = client.get("/alerts/deliveries/").content.decode()
+
+    assert "(a new group appeared)" in page
+    assert "(dead letters piled up)" in page
+    assert "(several alerts in one digest)" in page
+    for code in ["new_group", "dlq_depth"]:
+        assert f'<span class="muted">{code}</span>' not in page

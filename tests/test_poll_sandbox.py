@@ -48,6 +48,8 @@ def test_discovery_watches_every_sample_queue_including_those_behind_sns_and_eve
     assert watched["orders-on-success"] == ("destination", "orders")
     assert watched["notify-on-failure"] == ("destination", "notify")
     assert watched["billing-on-failure"] == ("destination", "billing")
+    # queue-worker's source queue (its SQS event source) has a redrive policy: its DLQ is found.
+    assert "queue-worker-dlq" in {q.name for q in result.added + result.already}
     assert result.errors == []
 
 

@@ -273,7 +273,7 @@ def test_discover_twice_adds_nothing_the_second_time(functions_with_targets, cap
 
     out = capsys.readouterr().out
     assert WatchedQueue.objects.count() == 2
-    assert "0 queue(s) added, 2 already watched, 1 target(s) not pollable directly" in out
+    assert "0 queues added, 2 already watched, 1 target not pollable directly" in out
     assert "not pollable directly: lonely OnFailure" in out
 
 
@@ -284,3 +284,35 @@ def test_a_viewer_cannot_discover(client, bob, moto_aws):
 
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(action="queue.discover").exists()
+
+
+def test_discover_follows_an_sqs_fed_functions_source_queue_to_its_redrive_dlq(
+    client, admin_user, moto_aws, monkeypatch, django_capture_on_commit_callbacks
+):
+    sqs, lam = aws.client(moto_aws, "sqs"), aws.client(moto_aws, "lambda")
+    dlq = sqs.create_queue(QueueName="worker-dlq")["QueueUrl"]
+    source = sqs.create_queue(
+        QueueName="worker-input",
+        Attributes={
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": _arn(sqs, dlq), "maxReceiveCount": "3"}
+            )
+        },
+    )["QueueUrl"]
+    _function(lam, "worker")
+    lam.create_event_source_mapping(FunctionName="worker", EventSourceArn=_arn(sqs, source))
+    sent = []
+    monkeypatch.setattr(
+        current_app, "send_task", lambda name, args=(), **options: sent.append((name, args))
+    )
+    client.force_login(admin_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("queues-discover"))
+    [(_, args)] = sent
+    tasks.discover_queues(*args)
+    page = client.get(reverse("queues")).content.decode()
+
+    queue = WatchedQueue.objects.get()
+    assert (queue.url, queue.kind, queue.function_name) == (dlq, "dlq", "worker")
+    assert "1 queue added, 0 already watched, 0 targets not pollable directly" in page

@@ -138,3 +138,17 @@ def test_the_inventory_of_a_queue_fed_function_fills_in_its_source_queue(
     plan = client.get(reverse("replay-plan") + f"?records={letter.pk}").text
 
     assert 'value="http://127.0.0.1:4566/123456789012/queue-worker-input"' in plan
+
+
+def test_sending_dead_letters_back_leaves_a_line_on_their_groups_activity(
+    client, alice, sqs, dead_letter
+):
+    source = sqs.create_queue(QueueName="orders-input")["QueueUrl"]
+    group = FailureGroup.objects.get()
+
+    redrive.run([dead_letter.pk], source, alice.pk)  # the worker's side of the button
+    client.force_login(alice)
+    page = client.get(reverse("group", args=[group.pk])).text
+
+    assert "1 dead letter sent back to orders-input by alice" in page
+    assert "Nothing yet." not in page

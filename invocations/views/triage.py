@@ -301,7 +301,20 @@ def _occurrences(group: FailureGroup, before: str | None):
     page = items[:OCCURRENCES_PAGE]
     more = len(items) > OCCURRENCES_PAGE
     _attach_twins(group, [item for kind, _, item in page if kind == "record"])
-    return page, (page[-1][1].isoformat() if more and page else None)
+    cursor_value = page[-1][1].isoformat() if more and page else None
+    # Pages go by arrival (the indexed column); each row shows when the failure happened, the
+    # notion the group's first/last failed and backlog figures use.
+    shown = [
+        (
+            kind,
+            (item.record_timestamp or item.received_at)
+            if kind == "record"
+            else (item.finished_at or item.created_at),
+            item,
+        )
+        for kind, _, item in page
+    ]
+    return shown, cursor_value
 
 
 def _attach_twins(group: FailureGroup, firsts: list[ExecutionRecord]) -> None:
@@ -318,6 +331,18 @@ def _attach_twins(group: FailureGroup, firsts: list[ExecutionRecord]) -> None:
     )
     for twin in twins:
         by_request[twin.request_id].twins.append(twin)
+
+
+def _moved_by_sqs(record: ExecutionRecord | None) -> dict[str, str] | None:
+    """A dead letter with no error at all (none of Lambda's RequestID, ErrorCode, ErrorMessage
+    attributes) was moved by SQS, after its source queue's maxReceiveCount receives: the DLQ it
+    is in and, from the inventory's event source mapping, the queue it came from."""
+    if record is None or record.kind != ExecutionRecord.Kind.DLQ:
+        return None
+    if record.error_type or record.error_message or record.dlq_error_code is not None:
+        return None
+    source = redrive.source_queue_url(record)
+    return {"dlq": record.queue.name, "source": source.rsplit("/", 1)[-1] if source else ""}
 
 
 @require_GET
@@ -345,6 +370,9 @@ def group_detail(request, pk):
             "deploy_note": deploys.group_note(group),
             "occurrences": occurrences,
             "next_before": next_before,
+            "replay_resolution": (
+                triage.replay_resolution(group) if group.resolved_by_replay else ""
+            ),
             "activity": GroupActivity.objects.filter(group=group)
             .order_by("-id")
             .select_related("actor")[:200],
@@ -384,6 +412,9 @@ def _diagnosis(request, group: FailureGroup) -> dict:
     return {
         "current": current,
         "current_tail": tail,
+        "moved_by_sqs": _moved_by_sqs(
+            current.item if current and isinstance(current.item, ExecutionRecord) else None
+        ),
         # What a replay would send: a dead letter's body even when it is not JSON.
         "current_payload": replay.payload_of(current.item)
         if current and isinstance(current.item, ExecutionRecord)
