@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from invocations import grouping
 from invocations.models import Environment, FailureGroup
 from tests import factories
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -19,14 +20,6 @@ def _group_records(records) -> None:
         grouping.group_records(records)
 
 
-def _log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server.url}/")
-
-
 def test_a_pasted_group_link_opens_in_its_environment_for_a_teammate(live_server, page, bob):
     staging = Environment.objects.create(name="staging")
     record = factories.failure_record(
@@ -35,7 +28,7 @@ def test_a_pasted_group_link_opens_in_its_environment_for_a_teammate(live_server
     _group_records([record])
     group = FailureGroup.objects.get()
     Environment.objects.default()
-    _log_in(page, live_server, "bob")
+    log_in(page, live_server, "bob")
     expect(page.locator("#env-select option:checked")).to_have_text("default")
 
     page.goto(f"{live_server.url}/groups/{group.pk}/")

@@ -12,33 +12,13 @@ from django.utils import timezone
 
 from invocations import polling
 from invocations.models import Environment, FailureGroup, Function, Invocation, WatchedQueue
+from tests.messages import destination_record
 
 EVENTS = 13
 
 
-def on_failure(request_id, order):
-    return json.dumps(
-        {
-            "version": "1.0",
-            "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
-            "requestContext": {
-                "requestId": request_id,
-                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": 3,
-            },
-            "requestPayload": {"order": order},
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {
-                "errorMessage": f"order must be a positive integer, got {order}",
-                "errorType": "ValueError",
-            },
-        }
-    )
+def _now():
+    return timezone.now().isoformat().replace("+00:00", "Z")
 
 
 def dead_letter(request_id, order):
@@ -84,7 +64,12 @@ def thirteen_failed_events(db):
             status_code=202,
             request_id=request_id,
         )
-        records.append({"MessageId": f"d-{request_id}", "Body": on_failure(request_id, order)})
+        records.append(
+            {
+                "MessageId": f"d-{request_id}",
+                "Body": destination_record(request_id, order, timestamp=_now()),
+            }
+        )
         letters.append(dead_letter(request_id, order))
     # Some dead letters first (they start a group of their own, then move), some after.
     polling.store_batch(dlq, letters[:5])

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from invocations import aws, inventory, polling
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from tests.browser import log_in
 from tests.conftest import ensure_roles
 
 
@@ -19,14 +20,6 @@ def roles(transactional_db):
 
 
 XSS_NAME = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
-
-
-def log_in(page, live_server):
-    page.goto(f"{live_server.url}/accounts/login/?next=/functions/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/functions/")
 
 
 @pytest.fixture
@@ -41,7 +34,7 @@ def inventory_synced(sandbox_env):
 def test_it_invokes_hello_and_the_decoded_log_appears_without_a_reload(
     live_server, page, roles, alice, celery_worker, inventory_synced
 ):
-    log_in(page, live_server)
+    log_in(page, live_server, next_path="/functions/")
     page.goto(f"{live_server.url}/functions/hello/")
     page.get_by_label("Payload (JSON)").fill(json.dumps({"name": XSS_NAME}))
 
@@ -81,7 +74,7 @@ def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested
         WatchedQueue.objects.create(
             environment=inventory_synced, url=url, kind=kind, function_name="orders"
         )
-    log_in(page, live_server)
+    log_in(page, live_server, next_path="/functions/")
     page.goto(f"{live_server.url}/functions/orders/")
     page.locator("#id_invocation_type").select_option("Event")
     page.get_by_label("Payload (JSON)").fill('{"order": "not a number"}')

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from invocations import aws, inventory, polling
 from invocations.models import Environment, ExecutionRecord, FailureGroup, WatchedQueue
+from tests.browser import log_in
 from tests.conftest import ensure_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.sandbox]
@@ -39,14 +40,6 @@ def orders_watched(transactional_db, sandbox_env):
     return queues
 
 
-def _log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server.url}/")
-
-
 def _poll_until_both_records_arrive(queues):
     """Beat's job in production: drain the watched queues until the OnFailure record and the
     dead letter of the event are both stored."""
@@ -63,7 +56,7 @@ def test_a_failed_event_from_invoke_to_resolved_by_replay_and_shared_with_a_team
     # Editing a payload before replay needs the raw-payload permission: Alice has it here.
     alice.user_permissions.add(Permission.objects.get(codename="view_raw_payload"))
     # Alice invokes orders asynchronously with an order that is not a number.
-    _log_in(page, live_server, "alice")
+    log_in(page, live_server, "alice")
     page.goto(f"{live_server.url}/functions/orders/")
     page.locator("#id_invocation_type").select_option("Event")
     page.get_by_label("Payload (JSON)").fill('{"order": "not a number"}')
@@ -109,7 +102,7 @@ def test_a_failed_event_from_invoke_to_resolved_by_replay_and_shared_with_a_team
     try:
         bob_page = teammate.new_page()
         bob_page.set_default_timeout(15_000)
-        _log_in(bob_page, live_server, "bob")
+        log_in(bob_page, live_server, "bob")
         bob_page.locator("#env-select").select_option(label="staging")
         expect(bob_page.locator("#env-select option:checked")).to_have_text("staging")
 

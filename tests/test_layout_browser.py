@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import realistic
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 
@@ -34,14 +35,6 @@ TITLE_SIZE = """() => {
 }"""
 
 
-def _log_in(page, live_server, username="alice"):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server.url}/")
-
-
 def _settled(page):
     """Wait for what the page loads after it is shown (log panels) before measuring."""
     expect(page.locator("main h1")).to_be_visible()
@@ -62,7 +55,7 @@ def test_no_page_scrolls_sideways_and_nothing_is_clipped(
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    _log_in(page, live_server, "ada")
+    log_in(page, live_server, "ada")
     problems = {}
 
     for name, url in incident.urls().items():
@@ -81,7 +74,7 @@ def test_no_page_scrolls_sideways_and_nothing_is_clipped(
 def test_the_top_bar_folds_into_a_menu_on_a_phone(live_server, browser, alice, sandbox_env):
     context = browser.new_context(viewport={"width": 390, "height": 800})
     page = context.new_page()
-    _log_in(page, live_server)
+    log_in(page, live_server)
     menu = page.get_by_role("button", name="Menu")
     records = page.get_by_role("navigation", name="Main").get_by_role("link", name="Records")
 

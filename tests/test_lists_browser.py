@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from invocations import grouping
 from invocations.models import FailureGroup
 from tests import factories
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -23,13 +24,6 @@ def _group_records(records) -> None:
         grouping.group_records(records)
 
 
-def _log_in(page, live_server, username="alice", then="/"):
-    page.goto(f"{live_server.url}/accounts/login/?next={then}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-
-
 def _group(function: str) -> FailureGroup:
     _group_records([factories.failure_record(function=function)])
     return FailureGroup.objects.get(function_name=function)
@@ -37,7 +31,7 @@ def _group(function: str) -> FailureGroup:
 
 def test_a_new_failure_shows_one_new_without_moving_the_selected_row(live_server, page, alice):
     orders = _group("orders")
-    _log_in(page, live_server)
+    log_in(page, live_server)
     rows = page.locator("#group-table tbody tr")
     expect(rows).to_have_count(1)
     page.locator(f"#group-{orders.pk}").get_by_role("checkbox").check()
@@ -63,7 +57,7 @@ def test_a_new_failure_shows_one_new_without_moving_the_selected_row(live_server
 def test_a_search_narrows_the_list_and_back_restores_the_inputs(live_server, page, alice):
     for function in ("orders", "billing", "shipping"):
         _group(function)
-    _log_in(page, live_server)
+    log_in(page, live_server)
     table = page.locator("#group-table")
     query = page.locator("#id_q")
     time = page.locator("#id_range")
@@ -107,7 +101,12 @@ def test_select_all_matching_then_export_gives_every_matching_record(
     watched = factories.queue(function="orders")
     wanted = {factories.failure_record(function="orders", watched=watched).pk for _ in range(30)}
     factories.failure_record(function="billing")
-    _log_in(page, live_server, then="/records/%3Fq%3Dfunction%253Aorders%26per_page%3D25")
+    log_in(
+        page,
+        live_server,
+        next_path="/records/%3Fq%3Dfunction%253Aorders%26per_page%3D25",
+        lands_on=f"{live_server.url}/records/?q=function%3Aorders&per_page=25",
+    )
     expect(page.locator("input[name=records]")).to_have_count(25)
 
     page.get_by_label("Select all 30 matching").check()

@@ -11,36 +11,9 @@ from moto import mock_aws
 
 from invocations import aws, polling, retention
 from invocations.models import AuditEvent, Environment, ExecutionRecord, Invocation, WatchedQueue
+from tests.messages import REQUEST_ID, destination_record
 
 pytestmark = pytest.mark.timeout(60)
-
-REQUEST_ID = "6f1c0d2e-8a51-4c43-9c1b-2f6b7b1c1a11"
-
-
-def destination_record(request_id=REQUEST_ID, order=-1):
-    return json.dumps(
-        {
-            "version": "1.0",
-            "timestamp": "2026-11-26T15:48:18.521Z",
-            "requestContext": {
-                "requestId": request_id,
-                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": 3,
-            },
-            "requestPayload": {"order": order},
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {
-                "errorMessage": f"order must be a positive integer, got {order}",
-                "errorType": "ValueError",
-                "stackTrace": ['  File "/var/task/lambda_function.py", line 7\n'],
-            },
-        }
-    )
 
 
 @pytest.fixture

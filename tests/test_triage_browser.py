@@ -10,16 +10,9 @@ from playwright.sync_api import expect
 from invocations import grouping
 from invocations.models import FailureGroup
 from tests import factories
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.broker]
-
-
-def _log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server.url}/")
 
 
 def test_a_failure_is_assigned_replayed_and_resolved(
@@ -34,7 +27,7 @@ def test_a_failure_is_assigned_replayed_and_resolved(
     with transaction.atomic():  # as the poller does: it locks the group
         grouping.group_records([record])
     group = FailureGroup.objects.get()
-    _log_in(page, live_server, "alice")
+    log_in(page, live_server, "alice")
 
     row = page.locator(f"#group-{group.pk}")
     expect(row).to_contain_text("downstream unavailable")

@@ -11,16 +11,9 @@ from playwright.sync_api import expect
 from invocations import grouping
 from invocations.models import FailureGroup, Function, Invocation
 from tests import factories
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
-
-
-def _log_in(page, live_server, username="alice"):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server.url}/")
 
 
 def _keys_ready(page):
@@ -49,7 +42,7 @@ def test_the_group_page_shows_the_latest_occurrence_and_steps_through_the_others
 ):
     records, group = _failures()
     oldest, middle, latest = records
-    _log_in(page, live_server)
+    log_in(page, live_server)
     page.goto(f"{live_server.url}/groups/{group.pk}/")
     occurrence = page.locator("#occurrence")
 
@@ -87,7 +80,7 @@ def test_an_occurrence_id_that_is_not_the_groups_is_ignored_with_a_note(
     live_server, page, alice, sandbox_env
 ):
     records, group = _failures(n=1)
-    _log_in(page, live_server)
+    log_in(page, live_server)
 
     page.goto(f"{live_server.url}/groups/{group.pk}/?occurrence=r99999")
 
@@ -115,7 +108,7 @@ def test_the_request_page_gathers_the_invocation_records_group_and_replays(
         request_id="5d7c1e2a-0000-4000-8000-00000000beef",
         replay_of=record,
     )
-    _log_in(page, live_server)
+    log_in(page, live_server)
     page.goto(f"{live_server.url}/records/")
 
     page.get_by_role("link", name=record.request_id[:8] + "…" + record.request_id[-8:]).click()
@@ -137,7 +130,7 @@ def test_the_request_page_gathers_the_invocation_records_group_and_replays(
 
 
 def test_an_unknown_request_id_is_not_found(live_server, page, alice, sandbox_env):
-    _log_in(page, live_server)
+    log_in(page, live_server)
 
     response = page.goto(f"{live_server.url}/requests/no-such-request/")
 
@@ -147,7 +140,7 @@ def test_an_unknown_request_id_is_not_found(live_server, page, alice, sandbox_en
 def test_keys_move_select_and_act_on_the_triage_list(live_server, page, alice, sandbox_env):
     _failures(n=1, function="orders")
     _failures(n=1, function="billing", message="card declined")
-    _log_in(page, live_server)
+    log_in(page, live_server)
     rows = page.locator("#group-table tbody tr")
     expect(rows).to_have_count(2)
     _keys_ready(page)
@@ -195,7 +188,7 @@ def test_keys_move_select_and_act_on_the_triage_list(live_server, page, alice, s
 def test_keys_on_a_group_page_resolve_assign_and_ignore_it(live_server, page, alice, sandbox_env):
     records, group = _failures(n=1)
     others, other = _failures(n=1, function="billing", message="card declined")
-    _log_in(page, live_server)
+    log_in(page, live_server)
     page.goto(f"{live_server.url}/groups/{group.pk}/")
     title = page.get_by_role("heading", level=1)
 
@@ -213,7 +206,7 @@ def test_keys_on_a_group_page_resolve_assign_and_ignore_it(live_server, page, al
 
 
 def test_question_mark_lists_the_keys_in_a_dialog(live_server, page, alice, sandbox_env):
-    _log_in(page, live_server)
+    log_in(page, live_server)
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(dialog).to_be_hidden()
     _keys_ready(page)
@@ -231,7 +224,7 @@ def test_question_mark_lists_the_keys_in_a_dialog(live_server, page, alice, sand
 
 
 def test_a_skip_link_leads_to_the_content(live_server, page, alice, sandbox_env):
-    _log_in(page, live_server)
+    log_in(page, live_server)
     page.goto(f"{live_server.url}/records/")
 
     page.keyboard.press("Tab")
@@ -250,7 +243,7 @@ def test_ctrl_enter_in_the_plain_payload_box_invokes(
     # The plain text box, as it is when the code editor does not load (the editor binds the
     # same keys itself: tests/test_payload_editor_browser.py).
     page.route("**/editor/*", lambda route: route.abort())
-    _log_in(page, live_server)
+    log_in(page, live_server)
     page.goto(f"{live_server.url}/functions/hello/")
     payload = page.locator("textarea#payload")
 
