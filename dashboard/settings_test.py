@@ -27,3 +27,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"lambda-triage-test-{os.getpid()}.sqlite3")
     }
+
+# The in-process Celery worker of the broker tests runs tasks in threads that end with the test:
+# a connection kept between tasks (CONN_MAX_AGE, as production keeps it) would be left open
+# there, and psycopg warns when it is collected. Tests close it after every task instead.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

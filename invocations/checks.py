@@ -10,12 +10,15 @@ from django.db import connections
 SQLITE_RETURNING = (3, 35, 0)
 
 
+def uses_sqlite() -> bool:
+    return any(connections[alias].vendor == "sqlite" for alias in connections)
+
+
 @checks.register(checks.Tags.database)
 def sqlite_has_returning(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     import sqlite3
 
-    uses_sqlite = any(connections[alias].vendor == "sqlite" for alias in connections)
-    if not uses_sqlite or sqlite3.sqlite_version_info >= SQLITE_RETURNING:
+    if not uses_sqlite() or sqlite3.sqlite_version_info >= SQLITE_RETURNING:
         return []
     return [
         checks.Error(

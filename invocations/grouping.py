@@ -123,7 +123,9 @@ def _from_invocation(invocation: Invocation) -> _Failure:
 
 def group_records(records: list[ExecutionRecord]) -> int:
     """Put each failure record (saved) in its group, creating groups as needed; returns how
-    many were grouped. Call inside the transaction that saved the records.
+    many were grouped. Call inside the transaction that saved the records (the poller does);
+    called outside one, it opens its own, since it locks the groups' rows and PostgreSQL allows
+    that only in a transaction.
 
     A group counts failed events, not records (events.py): a record of a request already in
     the group (the dead letter of an OnFailure record, a redelivered record) joins it without
@@ -132,6 +134,9 @@ def group_records(records: list[ExecutionRecord]) -> int:
     A batch costs one query plus three per group it touches, whatever the groups' sizes:
     ingestion must not slow down as a group grows. The backlog figures are added to, not
     recounted; whatever removes records or replays them recounts (refresh_backlog)."""
+    if not transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return group_records(records)
     _return_to_origins([r for r in records if r.returned_from_id])
     failures = [
         (r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS and not r.returned_from_id

@@ -2,7 +2,6 @@
 group, in its environment; switching environment there lands on the matching list."""
 
 import pytest
-from django.db import transaction
 from playwright.sync_api import expect
 
 from invocations import grouping
@@ -13,19 +12,12 @@ from tests.browser import log_in
 pytestmark = [pytest.mark.browser]
 
 
-def _group_records(records) -> None:
-    # As the poller does: grouping locks the group's row, which PostgreSQL allows only inside a
-    # transaction.
-    with transaction.atomic():
-        grouping.group_records(records)
-
-
 def test_a_pasted_group_link_opens_in_its_environment_for_a_teammate(live_server, page, bob):
     staging = Environment.objects.create(name="staging")
     record = factories.failure_record(
         watched=factories.queue(environment=staging), message="card declined for order 7"
     )
-    _group_records([record])
+    grouping.group_records([record])
     group = FailureGroup.objects.get()
     Environment.objects.default()
     log_in(page, live_server, "bob")

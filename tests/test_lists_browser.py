@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from django.db import transaction
 from playwright.sync_api import expect
 
 from invocations import grouping
@@ -17,15 +16,8 @@ from tests.browser import log_in
 pytestmark = [pytest.mark.browser]
 
 
-def _group_records(records) -> None:
-    # As the poller does: grouping locks the group's row, which PostgreSQL allows only inside a
-    # transaction.
-    with transaction.atomic():
-        grouping.group_records(records)
-
-
 def _group(function: str) -> FailureGroup:
-    _group_records([factories.failure_record(function=function)])
+    grouping.group_records([factories.failure_record(function=function)])
     return FailureGroup.objects.get(function_name=function)
 
 
@@ -44,7 +36,7 @@ def test_a_new_failure_shows_one_new_without_moving_the_selected_row(live_server
     expect(page.locator(f"#select-group-{orders.pk}")).to_be_checked()
 
     # A new occurrence of a group on the page updates its row in place, selection kept.
-    _group_records([factories.failure_record(function="orders")])
+    grouping.group_records([factories.failure_record(function="orders")])
     expect(page.locator(f"#group-{orders.pk} td.num").first).to_have_text("2")
     expect(page.locator(f"#select-group-{orders.pk}")).to_be_checked()
 

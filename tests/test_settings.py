@@ -141,6 +141,7 @@ def test_an_sqlite_without_returning_is_refused_at_start(monkeypatch):
 
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    monkeypatch.setattr(checks, "uses_sqlite", lambda: True)  # the suite also runs on PostgreSQL
 
     errors = checks.sqlite_has_returning()
 
