@@ -35,6 +35,9 @@ FIELDS = {
     ],
 }  # fmt: skip
 PAYLOAD_FIELDS = ("request_payload", "response_payload")
+# Free text a function or a message wrote (errors, parse reasons, a group's sample message): the
+# pages redact it for people without the raw-payload permission, and so must an export.
+TEXT_FIELDS = ("error_message", "parse_error", "error_text", "sample_message")
 
 
 def neutralise(value: str) -> str:
@@ -57,6 +60,9 @@ def rows(list_name: str, queryset, *, raw_payloads: bool) -> Iterator[dict]:
             for name in PAYLOAD_FIELDS:
                 if row.get(name) is not None:
                     row[name] = redaction.redact(row[name])
+            for name in TEXT_FIELDS:
+                if row.get(name):
+                    row[name] = redaction.redact_text(row[name])
         yield row
 
 

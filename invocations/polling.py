@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -336,8 +336,7 @@ def store_batch(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> i
         try:
             rows = _rows(queue, messages)
             stored = _insert(queue, rows)
-            _link_late_invocations(queue, rows)
-            return stored
+            break
         except IntegrityError:
             if attempt == STORE_ATTEMPTS:
                 raise
@@ -350,6 +349,12 @@ def store_batch(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> i
             )
             time.sleep(random.uniform(0, 0.05 * attempt))
         attempt += 1
+    # The batch is committed: a failure from here on must not store it again.
+    try:
+        _link_late_invocations(queue, rows)
+    except DatabaseError as exc:
+        log.warning("linking a stored batch of %s to its invocations failed: %s", queue.url, exc)
+    return stored
 
 
 def _link_late_invocations(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> None:

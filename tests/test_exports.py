@@ -53,6 +53,21 @@ def test_records_json_lines_redact_secrets_for_people_without_raw_access(client,
     assert "s3cret" not in body
 
 
+def test_error_texts_are_redacted_in_exports_as_on_the_pages(client, bob):
+    record = factories.failure_record(message="login failed: password=hunter2 for alice")
+    grouping.group_records([record])
+    client.force_login(bob)
+
+    bodies = [
+        _body(client.get(f"/export/{name}.{fmt}"))
+        for name in ("records", "triage")
+        for fmt in ("csv", "jsonl")
+    ]
+
+    assert all("hunter2" not in body for body in bodies)
+    assert all("password=" in body for body in bodies)
+
+
 def test_selected_records_and_all_matching_export_the_right_rows(client, bob):
     watched = factories.queue(function="orders")
     mine = [factories.failure_record(function="orders", watched=watched) for _ in range(3)]
