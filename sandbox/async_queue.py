@@ -146,7 +146,9 @@ class AsyncQueue:
             self._finish(event, "EventAgeExceeded", config)
             return
 
-        metrics.record(event.function, "AsyncEventAge", round(age * 1000), "Milliseconds")
+        metrics.record(
+            event.function, "AsyncEventAge", round(age * 1000), "Milliseconds", event.invoked_arn
+        )
         result = self._attempt(event)
         if result.zero_concurrency:  # set to 0 since the check above
             event.zero_concurrency = True

@@ -23,6 +23,7 @@ from moto.sqs.models import sqs_backends
 
 from sandbox import sqs_poller, stream_poller
 from sandbox.mappings import Clients, PollContext
+from sandbox.moto_fixes import split_qualifier
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +112,31 @@ def install() -> None:
     _installed = True
     original = LambdaBackend.create_event_source_mapping
 
+    original_update = LambdaBackend.update_event_source_mapping
+
     def create_event_source_mapping(self, spec):
         mapping = original(self, spec)
         _unhook_from_sources(self.account_id, self.region_name, mapping)
+        mapping.function_arn = _named_function_arn(self, spec["FunctionName"])
+        return mapping
+
+    def update_event_source_mapping(self, uuid, spec):
+        mapping = original_update(self, uuid, spec)
+        if mapping is not None and spec.get("FunctionName"):
+            mapping.function_arn = _named_function_arn(self, spec["FunctionName"])
         return mapping
 
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
+    LambdaBackend.update_event_source_mapping = update_event_source_mapping
+
+
+def _named_function_arn(backend: LambdaBackend, function_name: str) -> str:
+    """The function ARN a mapping invokes, with the version or alias its FunctionName named
+    (moto keeps the resolved version's ARN, so an alias was lost), as Lambda returns it."""
+    name, qualifier = split_qualifier(function_name, None)
+    function = backend.get_function(name)
+    unqualified = function.function_arn.split(":function:")[0] + f":function:{name}"
+    return f"{unqualified}:{qualifier}" if qualifier else unqualified
 
 
 def _unhook_from_sources(account_id: str, region: str, mapping) -> None:

@@ -29,8 +29,9 @@ class MappedFunction:
     @classmethod
     def from_arn(cls, arn: str) -> "MappedFunction":
         parts = arn.split(":")
-        qualifier = parts[7] if len(parts) > 7 else "$LATEST"
-        return cls(parts[4], parts[3], parts[6], qualifier)
+        # A version runs itself; what an alias runs is known only once it has run.
+        version = parts[7] if len(parts) > 7 and parts[7].isdigit() else "$LATEST"
+        return cls(parts[4], parts[3], parts[6], version)
 
 
 @dataclass(frozen=True)

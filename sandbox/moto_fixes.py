@@ -4,11 +4,14 @@
   and returned by GetFunction / GetFunctionConfiguration as ``{"TargetArn": ...}``.
 - PutFunctionEventInvokeConfig appends, so a second put is ignored: here it replaces, and
   UpdateFunctionEventInvokeConfig merges into the existing configuration.
-- Invoke reads ``qualifier`` while boto3 sends ``Qualifier``; it knows no payload limits, no
-  JSON validation, and replaces the response's request ID with a random string.
+- Invoke reads ``qualifier`` while boto3 sends ``Qualifier``, and drops the qualifier written in
+  ``FunctionName`` (``name:alias``, a version or alias ARN) from what the function is told it was
+  invoked as; it knows no payload limits, no JSON validation, and replaces the response's
+  request ID with a random string.
 """
 
 import json
+import re
 from urllib.parse import parse_qs, unquote
 
 from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
@@ -20,8 +23,16 @@ from sandbox.errors import (
     ASYNC_PAYLOAD_LIMIT,
     SYNC_PAYLOAD_LIMIT,
     InvalidInvocationTypeException,
+    InvalidParameterValueException,
     InvalidRequestContentException,
     RequestTooLargeException,
+)
+
+# The forms of FunctionName Lambda accepts: a name, ``name:qualifier``, a partial ARN
+# (``123456789012:function:name[:qualifier]``) or a full ARN (with or without a qualifier).
+FUNCTION_NAME = re.compile(
+    r"^(?:(?:arn:[\w-]+:lambda:[\w-]+:)?\d{12}:function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
 
 INVOCATION_STATUS = {"RequestResponse": 200, "Event": 202, "DryRun": 204}
@@ -112,6 +123,7 @@ def invoke_api(backend: LambdaBackend, function_name: str, qualifier, headers, r
     if invocation_type not in INVOCATION_STATUS:
         raise InvalidInvocationTypeException(invocation_type)
 
+    function_name, qualifier = split_qualifier(function_name, qualifier)
     function = backend.get_function(function_name, qualifier)  # 404 when unknown
 
     limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
@@ -132,6 +144,21 @@ def invoke_api(backend: LambdaBackend, function_name: str, qualifier, headers, r
     response_headers["content-type"] = "application/json"
     response_headers["Content-Length"] = str(len(payload))
     return INVOCATION_STATUS[invocation_type], response_headers, payload
+
+
+def split_qualifier(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
+    """The function's name and the qualifier the caller asked for, wherever it was written:
+    in ``FunctionName`` (``name:alias``, a qualified ARN) or in ``Qualifier``. Both at once must
+    agree, as on Lambda."""
+    match = FUNCTION_NAME.match(function_name)
+    if match is None:
+        return function_name, qualifier  # moto answers for names it does not know
+    named = match["qualifier"]
+    if named and qualifier and named != qualifier:
+        raise InvalidParameterValueException(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return match["name"], named or qualifier
 
 
 def _invoked_arn(function: LambdaFunction, qualifier: str | None) -> str:

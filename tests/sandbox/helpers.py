@@ -46,3 +46,18 @@ def record_for(request_id: str):
         return body.get("requestContext", {}).get("requestId") == request_id
 
     return matches
+
+
+def wait_for_log_line(logs, name: str, prefix: str, timeout: float = 20.0) -> str:
+    """The first line of function ``name``'s log that starts with ``prefix``, once written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        for event in events:
+            if event["message"].startswith(prefix):
+                return event["message"]
+        assert time.monotonic() < deadline, f"no {prefix!r} line in {name}'s log in {timeout} s"
+        time.sleep(0.1)
