@@ -1,7 +1,8 @@
 """Runs Lambda functions for real: the hook on ``moto.awslambda.models.LambdaFunction.invoke``.
 
-Every invoke path in moto (the Invoke API, SNS, event source mappings, S3, EventBridge) ends in
-that method, so replacing it is enough to execute handlers. ``install()`` also replaces the
+Every invoke path in moto ends in that method, so replacing it is enough to execute handlers;
+SNS, S3 and EventBridge are sent to the asynchronous queue instead (``service_events``), as on
+AWS. ``install()`` also replaces the
 Invoke API's response method (moto reads the wrong query parameter for ``Qualifier`` and knows
 nothing of payload limits) and fixes the configuration moto drops (see ``moto_fixes``).
 
@@ -21,7 +22,7 @@ from uuid import uuid4
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction
 
-from sandbox import code_cache, metrics, moto_fixes
+from sandbox import code_cache, metrics, moto_fixes, service_events
 from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue, reserved_concurrency
 from sandbox.concurrency import InFlight
 from sandbox.destinations import Deliverer
@@ -106,8 +107,7 @@ class Runner:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
-            metrics.record(function, "AsyncEventsReceived", 1)
-            self.async_queue.submit(AsyncEvent(function, payload, request_id, invoked_arn))
+            self.submit_event(function, payload, invoked_arn, request_id)
             return b""
 
         client_context = _client_context(_header(request_headers, "x-amz-client-context"))
@@ -119,6 +119,20 @@ class Runner:
         if result.function_error:
             response_headers["x-amz-function-error"] = result.function_error
         return result.payload.encode("utf-8")
+
+    def submit_event(
+        self,
+        function: LambdaFunction,
+        payload: str,
+        invoked_arn: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Queues one asynchronous invocation (an ``Event`` call, or an event from SNS, S3 or
+        EventBridge); returns its request ID."""
+        request_id = request_id or str(uuid4())
+        metrics.record(function, "AsyncEventsReceived", 1, invoked_arn=invoked_arn)
+        self.async_queue.submit(AsyncEvent(function, payload, request_id, invoked_arn))
+        return request_id
 
     def run(
         self,
@@ -153,6 +167,7 @@ class Runner:
             error=result.function_error is not None,
             throttled=result.throttled,
             concurrent=concurrent,
+            invoked_arn=invoked_arn,
         )
         return result
 
@@ -418,6 +433,7 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
     runner = Runner(endpoint_url, tuple(retry_delays))
     moto_fixes.install()
     metrics.install()
+    service_events.install(runner.submit_event)
 
     def invoke(self, body, request_headers, response_headers, invoked_arn=None):
         return runner.invoke(self, body, request_headers, response_headers, invoked_arn)
