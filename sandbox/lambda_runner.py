@@ -38,6 +38,7 @@ from sandbox.execution import (
 from sandbox.logs import (
     Report,
     execution_log,
+    install_filter_patterns,
     new_stream_name,
     split_log,
     tail,
@@ -434,6 +435,7 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
     moto_fixes.install()
     metrics.install()
     service_events.install(runner.submit_event)
+    install_filter_patterns()
 
     def invoke(self, body, request_headers, response_headers, invoked_arn=None):
         return runner.invoke(self, body, request_headers, response_headers, invoked_arn)
