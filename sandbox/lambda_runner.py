@@ -251,6 +251,7 @@ class Runner:
             init_lines + lines,
         )
         result.log_lines = tuple(lines)
+        metrics.record_embedded(function.account_id, function.region, init_lines + lines)
         return result
 
     def _launch_spec(

@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from moto.cloudwatch.metric_data_expression_parser import parse_expression
 from moto.cloudwatch.models import CloudWatchBackend, Statistics, cloudwatch_backends
 
+from sandbox import emf
+
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "AWS/Lambda"
@@ -63,6 +65,21 @@ def record(
     """Any other Lambda metric of ``function``: AsyncEventsReceived, AsyncEventAge,
     AsyncEventsDropped, DeadLetterErrors, DestinationDeliveryFailures, IteratorAge."""
     _put(function, [(name, value, unit)], str(function.version), invoked_arn)
+
+
+def record_embedded(account_id: str, region: str, lines) -> None:
+    """The metrics in a function's log lines written in CloudWatch's embedded metric format."""
+    found = [item for line in lines for item in emf.metric_data(line)]
+    if not found:
+        return
+    try:
+        backend = cloudwatch_backends[account_id][region]
+        with _lock:
+            for namespace, data in found:
+                if data:
+                    backend.put_metric_data(namespace, data)
+    except Exception:
+        logger.exception("could not record embedded metrics")
 
 
 def qualifier_of(invoked_arn: str | None) -> str | None:
