@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 from sandbox import code_cache, metrics, moto_fixes, service_events
 from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue, reserved_concurrency
@@ -201,7 +201,7 @@ class Runner:
                 launch["errorMessage"] = f"RequestId: {request_id} Error: {launch['errorMessage']}"
                 return _failed(request_id, version, launch)
             environment = ExecutionEnvironment(launch, stream, tmp_dir)
-            if not self.environments.add(environment):
+            if not self.environments.add(environment, key):
                 environment.close()
                 raise ServiceException("the sandbox is stopping")
             try:
@@ -442,8 +442,44 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
         return runner.invoke(self, body, request_headers, response_headers, invoked_arn)
 
     LambdaFunction.invoke = invoke
+    _retire_environments_on_change(runner)
     _runner = runner
     return runner
+
+
+def _retire_environments_on_change(runner: Runner) -> None:
+    """Deleting a function (or one version) stops its environments, and updating its code or
+    configuration stops those of ``$LATEST``: a function created again under the same name, or
+    changed, never meets an old environment and its module state."""
+    backend_class = LambdaBackend
+    original_delete = backend_class.delete_function
+    original_update_code = backend_class.update_function_code
+    original_update_configuration = backend_class.update_function_configuration
+
+    def retire(backend, function_name: str, version: str | None) -> None:
+        name, _ = moto_fixes.split_qualifier(function_name, None)
+        owner = (backend.account_id, backend.region_name, name)
+        runner.environments.retire(
+            lambda key: key[:3] == owner and (version is None or key[3] == version)
+        )
+
+    def delete_function(self, function_name, qualifier=None):
+        original_delete(self, function_name, qualifier)
+        retire(self, function_name, qualifier)
+
+    def update_function_code(self, function_name, qualifier, body):
+        answer = original_update_code(self, function_name, qualifier, body)
+        retire(self, function_name, "$LATEST")
+        return answer
+
+    def update_function_configuration(self, function_name, qualifier, body):
+        answer = original_update_configuration(self, function_name, qualifier, body)
+        retire(self, function_name, "$LATEST")
+        return answer
+
+    backend_class.delete_function = delete_function
+    backend_class.update_function_code = update_function_code
+    backend_class.update_function_configuration = update_function_configuration
 
 
 def uninstall() -> None:
