@@ -334,8 +334,19 @@ class _OutputPipe:
             self._buffer.extend(chunk)
 
 
+# The interpreter starts without ``site`` (``-S``), so the host's site-packages are not on the
+# function's path: only PYTHONPATH (the code, the layers, the runtime's own packages) and the
+# standard library are. ``exit``, ``quit``, ``help`` and ``copyright``, which ``site`` defines,
+# are defined here.
+_PYTHON_BOOT = (
+    "import runpy, site\n"
+    "site.setquit(); site.setcopyright(); site.sethelper()\n"
+    "runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def python_command(handler: str) -> list[str]:
-    return [sys.executable, "-m", "awslambdaric", handler]
+    return [sys.executable, "-S", "-c", _PYTHON_BOOT, handler]
 
 
 def runtime_dir() -> str:

@@ -15,12 +15,13 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from uuid import uuid4
 
 from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
 
 from sandbox import code_cache, metrics, moto_fixes, service_events
 from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue, reserved_concurrency
@@ -259,6 +260,17 @@ class Runner:
     ) -> LaunchSpec | dict:
         """How to start the runtime, or the error when there is nothing to start."""
         env = self._runtime_environment(function, version, task_root)
+        opt_root = code_cache.layers_root(_layer_contents(function))
+        if opt_root is not None and any((opt_root / "extensions").glob("*")):
+            return {
+                "errorType": "Sandbox.NotEmulated",
+                "errorMessage": "The sandbox does not run Lambda extensions, and a layer of "
+                "this function has files under /opt/extensions",
+            }
+        if opt_root is not None:
+            # As Lambda's PATH and LD_LIBRARY_PATH start with /opt/bin and /opt/lib.
+            env["PATH"] = f"{opt_root / 'bin'}{os.pathsep}{env['PATH']}"
+            env["LD_LIBRARY_PATH"] = str(opt_root / "lib")
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         env["TMPDIR"] = str(tmp_dir)
         runtime = function.run_time or ""
@@ -273,6 +285,10 @@ class Runner:
             command = [str(bootstrap)]
         else:
             command = python_command(function.handler or "")
+            env["PYTHONPATH"] = os.pathsep.join(
+                python_path(function.run_time, task_root, opt_root)
+                + [str(code_cache.runtime_site_packages())]
+            )
         return LaunchSpec(command, env, str(task_root), int(function.memory_size))
 
     def _runtime_environment(self, function, version: str, task_root) -> dict:
@@ -302,6 +318,30 @@ class Runner:
         return env
 
 
+def _layer_contents(function: LambdaFunction) -> list[tuple[str, bytes]]:
+    """The function's layers in order, as (digest, zip bytes)."""
+    backend = lambda_backends[function.account_id][function.region]
+    contents = []
+    for layer in function.layers or []:
+        version = backend.layers_versions_by_arn(layer["Arn"])
+        if version is not None:
+            contents.append((version.code_digest, version.code_bytes))
+    return contents
+
+
+def python_path(runtime: str | None, task_root, opt_root) -> list[str]:
+    """Lambda's order for a Python function: its code, then its layers' ``python/lib/pythonX.Y/
+    site-packages`` and ``python`` (for the version its runtime names), then the runtime's."""
+    paths = [str(task_root)]
+    if opt_root is not None:
+        version = (runtime or "").removeprefix("python") or "{}.{}".format(*sys.version_info)
+        paths += [
+            str(opt_root / "python" / "lib" / f"python{version}" / "site-packages"),
+            str(opt_root / "python"),
+        ]
+    return paths
+
+
 _REPORTED_ERRORS = {"exit": "Runtime.ExitError", "oom": "Runtime.OutOfMemory"}
 
 
@@ -319,6 +359,7 @@ def _environment_key(function: LambdaFunction, version: str) -> tuple:
         str(function.memory_size),
         str(function.timeout),
         variables,
+        tuple(layer["Arn"] for layer in function.layers or []),
     )
 
 
