@@ -71,6 +71,13 @@ def layers_root(layers: list[tuple[str, bytes]]) -> Path | None:
         return target
 
 
+def empty_dir() -> Path:
+    """An empty directory: /opt for a function without layers."""
+    target = sandbox_root() / "empty"
+    target.mkdir(exist_ok=True)
+    return target
+
+
 def runtime_site_packages() -> Path:
     """A directory holding links to the runtime's own packages (``RUNTIME_DISTRIBUTIONS`` and
     what they require) and their metadata, taken from the host's installation."""

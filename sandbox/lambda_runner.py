@@ -13,11 +13,13 @@ Each invocation runs in an execution environment (``execution``) taken warm from
 import base64
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from uuid import uuid4
 
 from moto.awslambda.exceptions import LambdaClientError
@@ -33,6 +35,7 @@ from sandbox.execution import (
     ExecutionEnvironment,
     LaunchSpec,
     Outcome,
+    private_mounts_available,
     python_command,
     runtime_dir,
 )
@@ -52,6 +55,13 @@ FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
+}
+# What Lambda sets for the X-Ray SDK. No daemon listens there: segments sent are dropped.
+XRAY_VARIABLES = {
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+    "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
+    "_AWS_XRAY_DAEMON_PORT": "2000",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 
 
@@ -258,8 +268,9 @@ class Runner:
     def _launch_spec(
         self, function, version: str, task_root, stream: str, tmp_dir
     ) -> LaunchSpec | dict:
-        """How to start the runtime, or the error when there is nothing to start."""
-        env = self._runtime_environment(function, version, task_root)
+        """How to start the runtime, or the error when there is nothing to start. Where the
+        platform allows it, the function sees its code at /var/task and its layers at /opt (a
+        private mount namespace); elsewhere at their directories on the host."""
         opt_root = code_cache.layers_root(_layer_contents(function))
         if opt_root is not None and any((opt_root / "extensions").glob("*")):
             return {
@@ -267,10 +278,22 @@ class Runner:
                 "errorMessage": "The sandbox does not run Lambda extensions, and a layer of "
                 "this function has files under /opt/extensions",
             }
-        if opt_root is not None:
-            # As Lambda's PATH and LD_LIBRARY_PATH start with /opt/bin and /opt/lib.
-            env["PATH"] = f"{opt_root / 'bin'}{os.pathsep}{env['PATH']}"
-            env["LD_LIBRARY_PATH"] = str(opt_root / "lib")
+        mounts: tuple[tuple[str, str], ...] = ()
+        if private_mounts_available():
+            opt = str(opt_root) if opt_root is not None else str(code_cache.empty_dir())
+            mounts = ((str(task_root), "/var/task"), (opt, "/opt"))
+            seen_task, seen_opt = Path("/var/task"), Path("/opt")
+        else:
+            seen_task, seen_opt = task_root, opt_root
+        env = self._runtime_environment(function, version, seen_task)
+        if seen_opt is not None:
+            # Lambda's PATH ends with /opt/bin, and LD_LIBRARY_PATH with the code's and the
+            # layers' lib directories.
+            env["PATH"] = f"{env['PATH']}{os.pathsep}{seen_opt / 'bin'}"
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            [str(seen_task), str(seen_task / "lib")]
+            + ([str(seen_opt / "lib")] if seen_opt is not None else [])
+        )
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         env["TMPDIR"] = str(tmp_dir)
         runtime = function.run_time or ""
@@ -282,14 +305,14 @@ class Runner:
                     "errorMessage": "Couldn't find valid bootstrap(s): "
                     "[/var/task/bootstrap /opt/bootstrap]",
                 }
-            command = [str(bootstrap)]
+            command = bootstrap_command(bootstrap, str(seen_task / "bootstrap"))
         else:
             command = python_command(function.handler or "")
             env["PYTHONPATH"] = os.pathsep.join(
-                python_path(function.run_time, task_root, opt_root)
+                python_path(function.run_time, seen_task, seen_opt)
                 + [str(code_cache.runtime_site_packages())]
             )
-        return LaunchSpec(command, env, str(task_root), int(function.memory_size))
+        return LaunchSpec(command, env, str(seen_task), int(function.memory_size), mounts)
 
     def _runtime_environment(self, function, version: str, task_root) -> dict:
         """The environment variables Lambda sets, over the function's own (the reserved
@@ -313,6 +336,7 @@ class Runner:
                 "AWS_DEFAULT_REGION": function.region,
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 **FAKE_CREDENTIALS,
+                **XRAY_VARIABLES,
             }
         )
         return env
@@ -327,6 +351,22 @@ def _layer_contents(function: LambdaFunction) -> list[tuple[str, bytes]]:
         if version is not None:
             contents.append((version.code_digest, version.code_bytes))
     return contents
+
+
+def bootstrap_command(host_path: Path, seen_path: str) -> list[str]:
+    """How to run a custom runtime's ``bootstrap``. On Amazon Linux 2023 ``/bin/sh`` is bash
+    (in POSIX mode, as bash runs when called ``sh``), so a ``#!/bin/sh`` script may use bash's
+    features such as ``set -o pipefail``; here ``/bin/sh`` may be dash, so such a script is run
+    by bash in POSIX mode. Any other executable runs as it is."""
+    try:
+        with open(host_path, "rb") as script:
+            first_line = script.readline(256)
+    except OSError:
+        first_line = b""
+    bash = shutil.which("bash")
+    if bash and re.match(rb"^#!\s*/bin/sh(\s|$)", first_line):
+        return [bash, "--posix", seen_path]
+    return [seen_path]
 
 
 def python_path(runtime: str | None, task_root, opt_root) -> list[str]:
