@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.sandbox.helpers import invoke, wait_for_log_line
+from tests.sandbox.helpers import invoke, record_for, wait_for_log_line, wait_for_message
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(60)]
 
@@ -94,3 +94,44 @@ def test_an_event_source_mapping_on_an_alias_invokes_through_the_alias(
     assert mapping["FunctionArn"] == f"{arn}:live"
     invoked = wait_for_log_line(logs, name, "INVOKED ")
     assert json.loads(invoked.split("INVOKED ", 1)[1]) == {"arn": f"{arn}:live", "version": "1"}
+
+
+def test_a_version_or_alias_has_its_own_asynchronous_invocation_configuration(
+    awslambda, sqs, aliased
+):
+    """ "PutFunctionEventInvokeConfig": configures a function, version, or alias
+    (https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html)."""
+    name, arn = aliased
+    queues = {}
+    for kind in ("function", "alias"):
+        url = sqs.create_queue(QueueName=f"{name}-{kind}")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        queues[kind] = attributes["Attributes"]["QueueArn"]
+    awslambda.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": queues["function"]}}
+    )
+    awslambda.put_function_event_invoke_config(
+        FunctionName=name,
+        Qualifier="live",
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnSuccess": {"Destination": queues["alias"]}},
+    )
+
+    through_alias = invoke(awslambda, f"{name}:live", {}, InvocationType="Event")
+    unqualified = invoke(awslambda, name, {}, InvocationType="Event")
+
+    alias_record = json.loads(
+        wait_for_message(sqs, f"{name}-alias", record_for(through_alias["RequestId"]))["Body"]
+    )
+    function_record = json.loads(
+        wait_for_message(sqs, f"{name}-function", record_for(unqualified["RequestId"]))["Body"]
+    )
+    assert alias_record["responsePayload"]["arn"] == f"{arn}:live"
+    assert function_record["responsePayload"]["arn"] == arn
+    alias_config = awslambda.get_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    assert alias_config["FunctionArn"] == f"{arn}:live"
+    assert alias_config["MaximumRetryAttempts"] == 1
+    listed = awslambda.list_function_event_invoke_configs(FunctionName=name)
+    assert len(listed["FunctionEventInvokeConfigs"]) == 2
+    with pytest.raises(awslambda.exceptions.ResourceNotFoundException):
+        awslambda.get_function_event_invoke_config(FunctionName=name, Qualifier="1")
