@@ -23,8 +23,11 @@ import re
 import threading
 from datetime import datetime, timedelta
 
+from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
 from moto.cloudwatch.metric_data_expression_parser import parse_expression
 from moto.cloudwatch.models import CloudWatchBackend, Statistics, cloudwatch_backends
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult
 
 from sandbox import emf
 
@@ -133,7 +136,45 @@ def install() -> None:
         return percentile(self.metric_single_values_list, float(match.group(1)))
 
     Statistics.get_statistics_for_type = get_statistics_for_type
+    Statistics.extended_statistics = property(_extended_statistics)
+    CloudWatchResponse.get_metric_statistics = _get_metric_statistics_response
     _match_exact_dimension_sets()
+
+
+def _extended_statistics(self: Statistics) -> dict | None:
+    """A datapoint's ``ExtendedStatistics`` (percentiles), as GetMetricStatistics answers."""
+    found = {}
+    for stat in self.stats:
+        match = PERCENTILE.match(stat)
+        if match is not None:
+            found[stat] = percentile(self.metric_single_values_list, float(match.group(1)))
+    return found or None
+
+
+def _get_metric_statistics_response(self: CloudWatchResponse) -> ActionResult:
+    """moto's GetMetricStatistics, with ``ExtendedStatistics`` (percentiles) answered too."""
+    statistics = self._get_param("Statistics", [])
+    extended = self._get_param("ExtendedStatistics", [])
+    if not statistics and not extended:
+        raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
+    for stat in extended:
+        if PERCENTILE.match(stat) is None:
+            raise InvalidParameterValue(
+                f"The value {stat} for parameter ExtendedStatistics is "
+                "not supported by the sandbox (percentiles pNN only)"
+            )
+    metric_name = self._get_param("MetricName")
+    datapoints = self.cloudwatch_backend.get_metric_statistics(
+        self._get_param("Namespace"),
+        metric_name,
+        self._get_param("StartTime"),
+        self._get_param("EndTime"),
+        self._get_int_param("Period"),
+        statistics + extended,
+        unit=self._get_param("Unit"),
+        dimensions=self._get_param("Dimensions", []),
+    )
+    return ActionResult({"Label": metric_name, "Datapoints": datapoints})
 
 
 def _dimension_key(dimensions) -> frozenset:

@@ -236,6 +236,32 @@ def test_a_datapoint_belongs_to_exactly_one_dimension_set(make_function, awslamb
     }
 
 
+def test_get_metric_statistics_answers_percentiles_as_get_metric_data_does(
+    make_function, awslambda, cloudwatch
+):
+    function = make_function(HANDLER)
+    for seconds in (0.0, 0.05, 0.3):
+        invoke(awslambda, function, {"sleep": seconds})
+    now = datetime.now(UTC)
+
+    datapoints = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Duration",
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=10),
+        Period=3600,
+        ExtendedStatistics=["p50", "p99"],
+    )["Datapoints"]
+    data = metric_values(
+        cloudwatch, function, {"p50": ("Duration", "p50"), "p99": ("Duration", "p99")}
+    )
+
+    assert len(datapoints) == 1
+    assert datapoints[0]["ExtendedStatistics"] == {"p50": data["p50"][0], "p99": data["p99"][0]}
+    assert datapoints[0]["ExtendedStatistics"]["p99"] >= 300
+
+
 def test_the_account_wide_series_has_no_dimensions(make_function, awslambda, cloudwatch):
     function = make_function(HANDLER)
     before = statistics_sum(cloudwatch, "Invocations", []) or 0.0
