@@ -97,7 +97,7 @@ def dimension_sets(name: str, executed_version: str, qualifier: str | None) -> l
     and executed version."""
     function = {"Name": "FunctionName", "Value": name}
     if qualifier is None and executed_version not in ("$LATEST", ""):
-        qualifier = executed_version  # a version reached without naming it (a mapping's ARN)
+        qualifier = executed_version  # a published version, the ARN its caller named unknown
     resource = {"Name": "Resource", "Value": f"{name}:{qualifier}" if qualifier else name}
     sets: list[list[dict]] = [[], [function], [function, resource]]
     if executed_version not in ("$LATEST", ""):

@@ -48,7 +48,9 @@ def invoke_async(submit, account_id: str, function_arn: str, event: dict) -> Non
     """Queues ``event`` for the function (or version, or alias) ``function_arn`` names. A
     function that does not exist drops the event, as the services do (S3 and SNS record a
     failed delivery; nothing reaches the caller)."""
-    region = function_arn.split(":")[3]
+    parts = function_arn.split(":")
+    region = parts[3]
+    account_id = parts[4] or account_id  # the function's own account, when the ARN names one
     name, qualifier = split_qualifier(function_arn, None)
     try:
         function = lambda_backends[account_id][region].get_function(name, qualifier)
