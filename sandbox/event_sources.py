@@ -22,6 +22,7 @@ from moto.kinesis.models import kinesis_backends
 from moto.sqs.models import sqs_backends
 
 from sandbox import sqs_poller, stream_poller
+from sandbox.errors import InvalidParameterValueException
 from sandbox.mappings import Clients, PollContext
 from sandbox.moto_fixes import split_qualifier
 
@@ -115,12 +116,14 @@ def install() -> None:
     original_update = LambdaBackend.update_event_source_mapping
 
     def create_event_source_mapping(self, spec):
+        _refuse_what_is_not_emulated(spec)
         mapping = original(self, spec)
         _unhook_from_sources(self.account_id, self.region_name, mapping)
         mapping.function_arn = _named_function_arn(self, spec["FunctionName"])
         return mapping
 
     def update_event_source_mapping(self, uuid, spec):
+        _refuse_what_is_not_emulated(spec)
         mapping = original_update(self, uuid, spec)
         if mapping is not None and spec.get("FunctionName"):
             mapping.function_arn = _named_function_arn(self, spec["FunctionName"])
@@ -128,6 +131,23 @@ def install() -> None:
 
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
     LambdaBackend.update_event_source_mapping = update_event_source_mapping
+
+
+def _refuse_what_is_not_emulated(spec: dict) -> None:
+    """Settings that would change which records a function sees, or how they are grouped: the
+    pollers do not apply them, so a mapping asking for them is refused rather than run
+    differently."""
+    refused = []
+    if (spec.get("FilterCriteria") or {}).get("Filters"):
+        refused.append("FilterCriteria")
+    if int(spec.get("TumblingWindowInSeconds") or 0) > 0:
+        refused.append("TumblingWindowInSeconds")
+    if int(spec.get("ParallelizationFactor") or 1) > 1:
+        refused.append("ParallelizationFactor above 1")
+    if refused:
+        raise InvalidParameterValueException(
+            f"The sandbox does not emulate {', '.join(refused)} on event source mappings"
+        )
 
 
 def _named_function_arn(backend: LambdaBackend, function_name: str) -> str:

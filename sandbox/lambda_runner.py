@@ -199,6 +199,13 @@ class Runner:
         invoked_arn: str | None,
         client_context: str | None,
     ) -> InvokeResult:
+        if getattr(function, "package_type", "Zip") == "Image":
+            error = {
+                "errorType": "Sandbox.NotEmulated",
+                "errorMessage": f"RequestId: {request_id} Error: The sandbox does not run "
+                "container image functions (PackageType Image)",
+            }
+            return _failed(request_id, version, error)
         key = _environment_key(function, version)
         environment = self.environments.acquire(key)
         cold = environment is None
