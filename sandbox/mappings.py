@@ -112,3 +112,22 @@ class PollContext:
 
     def wait(self, seconds: float) -> None:
         self.stop.wait(max(seconds, 0.0))
+
+
+def event_filters(mapping) -> list:
+    """The mapping's FilterCriteria as EventBridge patterns (moto's own matcher, the syntax
+    Lambda's event filtering uses); [] without filters. ValueError for an invalid pattern."""
+    from moto.events.models import EventPattern
+
+    patterns = []
+    for item in (getattr(mapping, "filter_criteria", None) or {}).get("Filters") or []:
+        try:
+            patterns.append(EventPattern.load(item.get("Pattern") or ""))
+        except Exception as error:  # moto raises its own HTTP exception class
+            raise ValueError(f"{item.get('Pattern')!r} is not a valid event pattern") from error
+    return patterns
+
+
+def passes_filters(patterns: list, record: dict) -> bool:
+    """Whether a record is sent to the function: no filters, or any filter matches it."""
+    return not patterns or any(pattern.matches_event(record) for pattern in patterns)

@@ -1,14 +1,17 @@
-"""What the sandbox does not emulate is refused with a clear error, never run differently.
+"""What the sandbox does not emulate is refused with a clear error, never run differently: a
+mapping it cannot run is kept (the API answers as AWS's) but disabled, with the reason as its
+StateTransitionReason.
 
 Follows "Control which events Lambda sends to your function" (FilterCriteria,
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html), "Using tumbling
-windows" and "ParallelizationFactor" in "CreateEventSourceMapping"
+windows" and the mapping's State and StateTransitionReason in "CreateEventSourceMapping"
 (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html), and
 "Create a Lambda function using a container image"
 (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html).
 """
 
 import json
+import time
 import uuid
 
 import pytest
@@ -21,43 +24,56 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(60)]
 HANDLER = "def lambda_handler(event, context):\n    return 'ran'\n"
 
 
-@pytest.fixture
-def queue_arn(sqs):
-    url = sqs.create_queue(QueueName=f"refused-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return attributes["Attributes"]["QueueArn"]
-
-
-def test_a_mapping_with_filter_criteria_is_refused(awslambda, make_function, queue_arn):
-    name = make_function(HANDLER)
-
-    with pytest.raises(awslambda.exceptions.InvalidParameterValueException) as refused:
-        awslambda.create_event_source_mapping(
-            FunctionName=name,
-            EventSourceArn=queue_arn,
-            FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]},
-        )
-
-    assert "FilterCriteria" in str(refused.value)
-    assert awslambda.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
-
-
-def test_a_mapping_updated_to_a_tumbling_window_is_refused(aws_client, awslambda, make_function):
+def kinesis_stream(aws_client) -> str:
     kinesis = aws_client("kinesis")
-    name = make_function(HANDLER)
     stream = f"refused-{uuid.uuid4().hex[:8]}"
     kinesis.create_stream(StreamName=stream, ShardCount=1)
-    arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"][
+    return kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"][
         "StreamARN"
     ]
+
+
+def wait_for_state(awslambda, uuid_: str, state: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        mapping = awslambda.get_event_source_mapping(UUID=uuid_)
+        if mapping["State"] == state:
+            return mapping
+        assert time.monotonic() < deadline, f"{uuid_} is still {mapping['State']}"
+        time.sleep(0.1)
+
+
+def test_a_tumbling_window_mapping_is_kept_but_disabled_with_the_reason(
+    aws_client, awslambda, make_function
+):
+    name = make_function(HANDLER)
+
     mapping = awslambda.create_event_source_mapping(
-        FunctionName=name, EventSourceArn=arn, StartingPosition="LATEST"
+        FunctionName=name,
+        EventSourceArn=kinesis_stream(aws_client),
+        StartingPosition="LATEST",
+        TumblingWindowInSeconds=60,
     )
 
-    with pytest.raises(awslambda.exceptions.InvalidParameterValueException) as refused:
-        awslambda.update_event_source_mapping(UUID=mapping["UUID"], TumblingWindowInSeconds=60)
+    disabled = wait_for_state(awslambda, mapping["UUID"], "Disabled")
+    assert "tumbling windows" in disabled["StateTransitionReason"]
+    assert disabled["LastProcessingResult"].startswith("PROBLEM: ")
 
-    assert "TumblingWindowInSeconds" in str(refused.value)
+
+def test_filter_criteria_on_a_stream_mapping_is_kept_but_disabled_with_the_reason(
+    aws_client, awslambda, make_function
+):
+    name = make_function(HANDLER)
+
+    mapping = awslambda.create_event_source_mapping(
+        FunctionName=name,
+        EventSourceArn=kinesis_stream(aws_client),
+        StartingPosition="LATEST",
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": ["order"]}})}]},
+    )
+
+    disabled = wait_for_state(awslambda, mapping["UUID"], "Disabled")
+    assert "FilterCriteria" in disabled["StateTransitionReason"]
 
 
 def test_a_container_image_function_is_refused_when_invoked(awslambda):
