@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from alerts import delivery, messages
 from alerts.models import Channel, Notification, Rule
-from invocations import audit
+from invocations.access import audit
 from invocations.models import FailureGroup
 
 

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from alerts import delivery, messages, notifying
 from alerts.models import AlertState, Condition, Rule
-from invocations import events
-from invocations.grouping import FAILURE_KINDS, unreplayed
+from invocations.failures import events
+from invocations.failures.grouping import FAILURE_KINDS, unreplayed
 from invocations.models import (
     ExecutionRecord,
     FailureGroup,

@@ -10,17 +10,17 @@ from alerts import changes
 from alerts.access import MANAGE_ALERTS
 from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Channel, Notification, Rule
-from invocations import access
-from invocations.access import require
+from invocations.access import permissions
+from invocations.access.permissions import require
 
 PAGE_SIZE = 100
 
 
 def _is_admin(request) -> bool:
-    return access.can(request.user, MANAGE_ALERTS)
+    return permissions.can(request.user, MANAGE_ALERTS)
 
 
-@require(access.VIEW)
+@require(permissions.VIEW)
 def rule_list(request):
     rules = (
         Rule.objects.filter(environment=request.environment)
@@ -111,7 +111,7 @@ def channel_test(request, pk):
     return redirect("alert-deliveries")
 
 
-@require(access.VIEW)
+@require(permissions.VIEW)
 def deliveries(request):
     """Every notification, newest first, by pages of ids (keyset): the list only grows."""
     rows = Notification.objects.for_list()

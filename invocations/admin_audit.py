@@ -16,8 +16,8 @@ from django.contrib import admin
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed
 
-from invocations import audit
-from invocations.redaction import REDACTED, is_secret_key, redact
+from invocations.access import audit
+from invocations.access.redaction import REDACTED, is_secret_key, redact
 
 HIDDEN, CHANGED = "[hidden]", "[changed]"
 MAX_VALUE_CHARS = 500

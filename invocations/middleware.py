@@ -1,6 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
-from invocations import access
+from invocations.access import permissions
 from invocations.models import Environment
 
 # No inline scripts or styles anywhere: htmx needs none, and this stops injected markup running.
@@ -36,7 +36,7 @@ def current_environment(request) -> Environment:
     An environment the person may not see is ignored."""
     named = request.GET.get("env", "")
     if named and getattr(request, "user", None) is not None and request.user.is_authenticated:
-        found = access.visible_environments(request.user).filter(name=named).first()
+        found = permissions.visible_environments(request.user).filter(name=named).first()
         if found is not None:
             return found
     return chosen_environment(request)

@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from invocations import access, audit
+from invocations.access import audit, permissions
+from invocations.access.redaction import redact, redact_text
 from invocations.models import Invocation
-from invocations.redaction import redact, redact_text
 from invocations.strict_json import printable
 
 register = template.Library()
@@ -44,7 +44,7 @@ def json_block(context, value, label="Payload", block_id=""):
     parsed, is_json = _as_json_value(value)
     redacted = False
     if is_json:
-        if user is None or not access.can(user, access.RAW_PAYLOADS):
+        if user is None or not permissions.can(user, permissions.RAW_PAYLOADS):
             shown = redact(parsed)
             redacted = shown != parsed
         else:
@@ -78,7 +78,7 @@ def redacted_for(text, user):
     permission."""
     if not text:
         return text
-    if user is not None and access.can(user, access.RAW_PAYLOADS):
+    if user is not None and permissions.can(user, permissions.RAW_PAYLOADS):
         return text
     return redact_text(str(text))
 

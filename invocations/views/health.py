@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from invocations.health import overall, run_checks
+from invocations.ops.health import overall, run_checks
 
 
 # HEAD too: load balancers and uptime monitors probe with it.

@@ -6,8 +6,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from invocations import access, invoking, payloads
-from invocations.forms import QUALIFIER, InvokeForm, TemplateForm
+from invocations.access import permissions
+from invocations.forms.invoke import QUALIFIER, InvokeForm, TemplateForm
+from invocations.invoking import lifecycle, payloads
 from invocations.middleware import open_in
 from invocations.models import Function, Invocation, PayloadTemplate
 from invocations.views.functions import function_context
@@ -18,7 +19,7 @@ def _function(request, name) -> Function:
 
 
 @require_POST
-@access.require(access.INVOKE)
+@permissions.require(permissions.INVOKE)
 def invoke(request, name):
     function = _function(request, name)
     qualifiers = function.qualifiers
@@ -42,7 +43,7 @@ def invoke(request, name):
         rerun_of = Invocation.objects.filter(
             pk=data["rerun_of"], environment=request.environment, function_name=function.name
         ).first()
-    invocation = invoking.start(
+    invocation = lifecycle.start(
         environment=request.environment,
         function_name=function.name,
         qualifier=data["qualifier"] if data["qualifier"] != "$LATEST" else "",
@@ -56,13 +57,13 @@ def invoke(request, name):
 
 
 @require_POST
-@access.require(access.INVOKE)
+@permissions.require(permissions.INVOKE)
 def rerun(request, pk):
     """The same function, qualifier, type and payload again, as a new invocation."""
     previous = get_object_or_404(
         Invocation.objects.select_related("environment"),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, previous.environment)
     if not request.environment.allows(previous.function_name):
@@ -73,7 +74,7 @@ def rerun(request, pk):
     if request.environment.protected and request.POST.get("confirm_name") != previous.function_name:
         messages.error(request, "This environment is protected: type the function name to re-run.")
         return redirect("invocation", pk=previous.pk)
-    invocation = invoking.start(
+    invocation = lifecycle.start(
         environment=request.environment,
         function_name=previous.function_name,
         qualifier=previous.qualifier,
@@ -87,7 +88,7 @@ def rerun(request, pk):
 
 
 @require_POST
-@access.require(access.INVOKE)
+@permissions.require(permissions.INVOKE)
 def save_template(request, name):
     function = _function(request, name)
     form = TemplateForm(request.POST)
@@ -106,7 +107,7 @@ def save_template(request, name):
 
 
 @require_POST
-@access.require(access.INVOKE)
+@permissions.require(permissions.INVOKE)
 def delete_template(request, name, pk):
     function = _function(request, name)
     template = get_object_or_404(PayloadTemplate, pk=pk, function=function, owner=request.user)

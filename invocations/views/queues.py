@@ -8,7 +8,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, discovery, queues
+from invocations.access import permissions
+from invocations.ingest import discovery, queues
 from invocations.models import WatchedQueue
 
 
@@ -27,7 +28,7 @@ def _queues(request):
 def _page(request, *, form=None, status=200):
     context = {
         "queues": _queues(request).order_by("url"),
-        "can_manage": access.can(request.user, access.MANAGE_QUEUES),
+        "can_manage": permissions.can(request.user, permissions.MANAGE_QUEUES),
         "form": form or WatchForm(),
         "discovered": discovery.latest(request.environment),
     }
@@ -37,20 +38,20 @@ def _page(request, *, form=None, status=200):
 def _row(request, queue, note=""):
     context = {
         "q": queue,
-        "can_manage": access.can(request.user, access.MANAGE_QUEUES),
+        "can_manage": permissions.can(request.user, permissions.MANAGE_QUEUES),
         "note": note,
     }
     return render(request, "invocations/partials/queue_row.html", context)
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def queue_list(request):
     return _page(request)
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def queue_depth(request, pk):
     """The approximate depth of one queue, a table cell loaded after the page (one AWS call)."""
     queue = get_object_or_404(_queues(request), pk=pk)
@@ -61,7 +62,7 @@ def queue_depth(request, pk):
 
 
 @require_POST
-@access.require(access.MANAGE_QUEUES)
+@permissions.require(permissions.MANAGE_QUEUES)
 def queue_watch(request):
     form = WatchForm(request.POST)
     if form.is_valid():
@@ -80,7 +81,7 @@ def queue_watch(request):
 
 
 @require_POST
-@access.require(access.MANAGE_QUEUES)
+@permissions.require(permissions.MANAGE_QUEUES)
 def queue_toggle(request, pk):
     """Enable or disable polling of a queue (disabling is how a queue is unwatched: its records
     stay). htmx swaps only the row."""
@@ -94,7 +95,7 @@ def queue_toggle(request, pk):
 
 
 @require_POST
-@access.require(access.MANAGE_QUEUES)
+@permissions.require(permissions.MANAGE_QUEUES)
 def queue_poll(request, pk):
     """Poll now: a task for this queue, enqueued once the audit event is committed."""
     queue = get_object_or_404(_queues(request), pk=pk)
@@ -115,7 +116,7 @@ def queue_poll(request, pk):
 
 
 @require_POST
-@access.require(access.MANAGE_QUEUES)
+@permissions.require(permissions.MANAGE_QUEUES)
 def queue_discover(request):
     """Discovery runs in the worker (many AWS calls for a large account); the page shows it
     running, then its result."""

@@ -10,7 +10,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from invocations import access, filters, list_search, live, request_logs
+from invocations.access import permissions
+from invocations.invoking import request_logs
+from invocations.lists import filters, list_search, live
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 from invocations.views.htmx import page_or_fragment
@@ -101,7 +103,7 @@ def matching_records(request, params):
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
     found = _search(request.GET)
@@ -154,7 +156,7 @@ def record_list(request):
         "cursor": _newest_id(request.environment),
         "selection_total": min(selected_kind_count, COUNT_LIMIT),
         "selection_more": selected_kind_count > COUNT_LIMIT,
-        "can_replay": access.can(request.user, access.REPLAY),
+        "can_replay": permissions.can(request.user, permissions.REPLAY),
         "form": form,
         "records": rows,
         "kinds": kind_links,
@@ -192,7 +194,7 @@ def _newest_id(environment) -> int:
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def record_changes(request):
     """The Records list's poll: how many records matching its filters arrived after the newest
     one the page had when it was drawn."""
@@ -231,14 +233,14 @@ def _record(request, pk) -> ExecutionRecord:
             "queue", "invocation", "environment", "failure_group"
         ),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, record.environment)
     return record
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def record_detail(request, pk):
     record = _record(request, pk)
     invocation = record.invocation
@@ -254,7 +256,7 @@ def record_detail(request, pk):
     context = {
         "record": record,
         "invocation": invocation,
-        "can_see_raw": access.can(request.user, access.RAW_PAYLOADS),
+        "can_see_raw": permissions.can(request.user, permissions.RAW_PAYLOADS),
         "raw_size": len(record.raw_body.encode("utf-8", "replace")),
         "returns": record.returns.only("id")[:20],
         "same_request": ExecutionRecord.objects.filter(
@@ -271,7 +273,7 @@ def record_detail(request, pk):
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def record_logs(request, pk):
     """The "logs of this request" fragment: every attempt's lines from CloudWatch Logs.
     Errors are shown as text, never a 500."""

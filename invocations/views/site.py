@@ -9,7 +9,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from invocations import metrics as dashboard_metrics
+from invocations.ops import metrics as dashboard_metrics
 
 
 @login_not_required

@@ -14,26 +14,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import (
-    access,
-    charts,
-    deploys,
-    diagnosis,
-    events,
-    filters,
-    list_search,
-    live,
-    logs,
-    redrive,
-    replay,
-    time_ranges,
-    triage,
-    wording,
-)
-from invocations.middleware import open_in
-from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
-from invocations.next_url import safe_next
-from invocations.triage_forms import (
+from invocations.access import permissions
+from invocations.access.next_url import safe_next
+from invocations.failures import charts, deploys, diagnosis, events, triage
+from invocations.forms.triage import (
     ACTIVE,
     BULK_ACTIONS,
     AssignForm,
@@ -43,6 +27,11 @@ from invocations.triage_forms import (
     StatusForm,
     TriageFilterForm,
 )
+from invocations.ingest import redrive
+from invocations.invoking import logs, replay
+from invocations.lists import filters, list_search, live, time_ranges, wording
+from invocations.middleware import open_in
+from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.views.htmx import page_or_fragment
 from invocations.views.lists import list_context as _list_context
 
@@ -132,7 +121,7 @@ def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = Non
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def triage_list(request):
     form = TriageFilterForm(request.GET)
     data = filters.usable(form)
@@ -157,8 +146,8 @@ def triage_list(request):
         "page": page,
         "next_page": page + 1 if more else None,
         "query": query.urlencode(),
-        "can_triage": access.can(request.user, access.TRIAGE),
-        "can_replay": access.can(request.user, access.REPLAY),
+        "can_triage": permissions.can(request.user, permissions.TRIAGE),
+        "can_replay": permissions.can(request.user, permissions.REPLAY),
         "ignored_filters": filters.ignored(form),
         "watched_queues": request.environment.watchedqueue_set.filter(enabled=True).order_by("url")[
             :10
@@ -175,7 +164,7 @@ def triage_list(request):
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def triage_changes(request):
     """The triage page's poll: "N new" for groups not on the page that failed since the page was
     drawn, and the rows on the page whose figures or state changed, swapped in place."""
@@ -200,14 +189,14 @@ def triage_changes(request):
             "query": query.urlencode(),
             "rows": _rows(changed, found.range),
             "window": found.range,
-            "can_triage": access.can(request.user, access.TRIAGE),
+            "can_triage": permissions.can(request.user, permissions.TRIAGE),
             "live_seconds": settings.LIVE_POLL_SECONDS,
         },
     )
 
 
 @require_POST
-@access.require(access.TRIAGE)
+@permissions.require(permissions.TRIAGE)
 def bulk_action(request):
     """Acknowledge, resolve, ignore, assign or snooze the selected groups; with htmx the
     answer swaps only the changed rows."""
@@ -346,12 +335,12 @@ def _moved_by_sqs(record: ExecutionRecord | None) -> dict[str, str] | None:
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def group_detail(request, pk):
     group = get_object_or_404(
         FailureGroup.objects.select_related("assignee", "environment"),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, group.environment)
     occurrences, next_before = _occurrences(group, request.GET.get("before"))
@@ -380,8 +369,8 @@ def group_detail(request, pk):
             "assign_form": AssignForm(initial={"assignee": group.assignee_id}),
             "snooze_form": SnoozeForm(),
             "comment_form": CommentForm(),
-            "can_triage": access.can(request.user, access.TRIAGE),
-            "can_replay": access.can(request.user, access.REPLAY),
+            "can_triage": permissions.can(request.user, permissions.TRIAGE),
+            "can_replay": permissions.can(request.user, permissions.REPLAY),
             "replays": group.replays.select_related("environment").order_by("-id")[:10],
             "replayed_ids": _replayed_events(occurrences, shown_records),
             "replayed_elsewhere": _replayed_elsewhere(occurrences, shown_records),
@@ -466,7 +455,7 @@ def _done(group: FailureGroup, action: str, data: dict) -> str:
 
 
 @require_POST
-@access.require(access.TRIAGE)
+@permissions.require(permissions.TRIAGE)
 def group_action(request, pk, action):
     """One workflow step on one group, from the group page's forms."""
     forms_by_action = {
@@ -482,7 +471,7 @@ def group_action(request, pk, action):
         group = get_object_or_404(
             FailureGroup.objects.select_for_update(),
             pk=pk,
-            environment__in=access.visible_environments(request.user),
+            environment__in=permissions.visible_environments(request.user),
         )
         if not form.is_valid():
             errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
@@ -498,7 +487,7 @@ def group_action(request, pk, action):
 
 
 @require_GET
-@access.require(access.VIEW)
+@permissions.require(permissions.VIEW)
 def group_changes(request, pk):
     """The group page's poll: how many occurrences arrived since the page was drawn."""
     group = get_object_or_404(FailureGroup, pk=pk, environment=request.environment)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from invocations import discovery
+from invocations.ingest import discovery
 from invocations.models import Environment
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from invocations import audit
+from invocations.access import audit
 from invocations.models import ExecutionRecord
 
 FIELDS = [

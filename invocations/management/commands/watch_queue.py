@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from invocations import queues
+from invocations.ingest import queues
 from invocations.models import Environment, WatchedQueue
 
 
