@@ -5,8 +5,9 @@ from django.db import models
 from django.http import StreamingHttpResponse
 from django.utils.html import format_html
 
+from invocations import admin_people  # noqa: F401  (importing it registers the User page)
 from invocations.access import audit
-from invocations.ingest import queues  # noqa: F401  (admin_people: the User page)
+from invocations.ingest import queues
 from invocations.models import (
     AuditEvent,
     Environment,

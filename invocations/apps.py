@@ -9,7 +9,8 @@ class InvocationsConfig(AppConfig):
         from django.contrib import admin
 
         from invocations import admin_audit
-        from invocations.access import signals  # noqa: F401 (checks registers)
+        from invocations.access import signals
+        from invocations.ops import checks  # noqa: F401 (importing it registers the checks)
 
         signals.connect_staff_sync()
         admin_audit.connect_relation_audit()

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from invocations.failures import events
 from invocations.failures.fingerprints import classify, fingerprint
-from invocations.lists import wording
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -24,6 +23,7 @@ from invocations.models import (
     GroupActivity,
     Invocation,
 )
+from invocations.shared import wording
 
 FAILURE_KINDS = {
     ExecutionRecord.Kind.FAILURE,

@@ -12,8 +12,8 @@ from django.utils import timezone
 from invocations.access import audit
 from invocations.access.signed_in import SignedInRequest
 from invocations.failures.grouping import refresh_backlog, unreplayed
-from invocations.lists import wording
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity
+from invocations.shared import wording
 
 S = FailureGroup.Status
 # status → the statuses a person may move it to

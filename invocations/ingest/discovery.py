@@ -32,9 +32,9 @@ from django.http import HttpRequest
 
 from invocations import aws
 from invocations.access import audit
-from invocations.lists.wording import count
 from invocations.models import AuditEvent, Environment, WatchedQueue
 from invocations.ops import sending
+from invocations.shared.wording import count
 
 # Raised by discover() when the functions cannot be listed at all.
 AwsError = aws.AwsError

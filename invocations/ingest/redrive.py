@@ -14,7 +14,6 @@ from django.db import transaction
 from invocations import aws
 from invocations.access import audit
 from invocations.access.signed_in import SignedInRequest
-from invocations.lists.wording import count
 from invocations.models import (
     AuditEvent,
     Environment,
@@ -23,6 +22,7 @@ from invocations.models import (
     WatchedQueue,
 )
 from invocations.ops import sending
+from invocations.shared.wording import count
 
 # Every message the dashboard sends back names the record it came from ("environment:id"), so
 # that when it returns (the function failed it again) it is linked to that record instead of

@@ -9,10 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
-from invocations import strict_json
 from invocations.access import audit
 from invocations.aws import LAMBDA_SYNC_LIMIT
 from invocations.models import Function, Invocation, PayloadTemplate
+from invocations.shared import strict_json
 
 SYNC_LIMIT = LAMBDA_SYNC_LIMIT  # RequestResponse and DryRun: Lambda's 6 MB
 ASYNC_LIMIT = 1024 * 1024  # Event: Lambda's 1 MB (it was 256 KB before October 2025)

@@ -19,7 +19,6 @@ from invocations.access import audit
 from invocations.access.signed_in import SignedInRequest
 from invocations.failures import grouping, triage
 from invocations.invoking import lifecycle
-from invocations.lists.wording import count
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -29,6 +28,7 @@ from invocations.models import (
     ReplayBatch,
 )
 from invocations.ops import sending
+from invocations.shared.wording import count
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from invocations.failures import grouping
 from invocations.forms.triage import RedriveForm, ReplayForm, ids_in
 from invocations.ingest import redrive
 from invocations.invoking import replay
-from invocations.lists.wording import count
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
+from invocations.shared.wording import count
 from invocations.views.htmx import page_or_fragment
 from invocations.views.records import matching_records
 

@@ -29,9 +29,10 @@ from invocations.forms.triage import (
 )
 from invocations.ingest import redrive
 from invocations.invoking import logs, replay
-from invocations.lists import filters, list_search, live, time_ranges, wording
+from invocations.lists import filters, list_search, live, time_ranges
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.shared import wording
 from invocations.views.htmx import page_or_fragment
 from invocations.views.lists import list_context as _list_context
 

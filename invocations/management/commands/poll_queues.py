@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from invocations.ingest import polling
-from invocations.lists.wording import count
+from invocations.shared.wording import count
 
 
 class Command(BaseCommand):
