@@ -8,8 +8,7 @@ class InvocationsConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
-        from invocations import admin_audit
-        from invocations.access import signals
+        from invocations import admin_audit, signals
         from invocations.ops import checks  # noqa: F401 (importing it registers the checks)
 
         signals.connect_staff_sync()

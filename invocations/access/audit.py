@@ -3,38 +3,30 @@
 from django.db import models
 from django.urls import reverse
 
+from invocations.access.actor import Actor
 from invocations.models import AuditEvent
-
-
-def _client_ip(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR") or None if request is not None else None
 
 
 def record(
     action: str,
     *,
-    request=None,
-    user=None,
+    actor: Actor,
     target: models.Model | None = None,
     summary: str = "",
     details: dict | None = None,
 ) -> AuditEvent:
-    """Append one event. The actor is the request's user, or `user`, or the system."""
-    actor = user if user is not None else getattr(request, "user", None)
-    if actor is not None and not actor.is_authenticated:
-        actor = None
+    """Append one event done by `actor` (a person, or the system)."""
     return AuditEvent.objects.create(
-        actor=actor,
-        actor_name=actor.get_username() if actor is not None else "system",
+        actor=actor.user,
+        actor_name=actor.name,
         action=action,
         target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:300] if target is not None else "",
         summary=summary[:500],
         details=details or {},
-        ip_address=_client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent[:300],
     )
 
 

@@ -1,10 +1,6 @@
 """Who may do what. Views use these decorators; the role → permission table is in the
 0002 migration (Viewer < Operator < Triager < Admin)."""
 
-from functools import wraps
-
-from django.core.exceptions import PermissionDenied
-
 INVOKE = "invocations.invoke_function"
 REPLAY = "invocations.replay_record"
 TRIAGE = "invocations.triage_failures"
@@ -27,19 +23,3 @@ def visible_environments(user):
 
 def can(user, perm: str) -> bool:
     return user.is_active and user.has_perm(perm)
-
-
-def require(perm: str):
-    """403 for a signed-in user without `perm` (anonymous users never get here: the login
-    middleware sends them to the login page first)."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not can(request.user, perm):
-                raise PermissionDenied(f"You need the permission {perm!r} for this.")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator

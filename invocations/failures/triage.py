@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from invocations.access import audit
-from invocations.access.signed_in import SignedInRequest
+from invocations.access.actor import Actor
 from invocations.failures.grouping import refresh_backlog, unreplayed
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity
 from invocations.shared import wording
@@ -34,7 +34,7 @@ class TriageError(ValueError):
 def apply(
     group: FailureGroup,
     action: str,
-    request: SignedInRequest,
+    actor: Actor,
     *,
     status: str = "",
     version: str = "",
@@ -43,53 +43,51 @@ def apply(
     occurrences: int | None = None,
     text: str = "",
 ) -> None:
-    """Apply one workflow action of `request.user` to `group` (locked by the caller).
+    """Apply one workflow action of `actor` to `group` (locked by the caller).
 
     Actions: "status" (to `status`, `version` fixed in), or a status name directly; "assign"
     (to `assignee`), "assign_me", "unassign"; "snooze" (`hours` and/or `occurrences`) or
     "snooze_<hours>"; "comment" (`text`). Raises TriageError for a step not allowed."""
     if action in STATUS_ACTIONS:
-        set_status(group, action, request)
+        set_status(group, action, actor)
     elif action == "status":
-        set_status(group, status, request, version)
+        set_status(group, status, actor, version)
     elif action == "assign_me":
-        assign(group, request.user, request)
+        assign(group, actor.user, actor)
     elif action == "unassign":
-        assign(group, None, request)
+        assign(group, None, actor)
     elif action == "assign":
-        assign(group, assignee, request)
+        assign(group, assignee, actor)
     elif action.startswith("snooze"):
         if action != "snooze":
             hours = int(action.removeprefix("snooze_"))
         until = timezone.now() + timedelta(hours=hours) if hours else None
-        snooze(group, request, until=until, occurrences=occurrences)
+        snooze(group, actor, until=until, occurrences=occurrences)
     elif action == "comment":
-        comment(group, text, request)
+        comment(group, text, actor)
     else:
         raise TriageError(f"Unknown action {action!r}.")
 
 
 def _log(
     group: FailureGroup,
-    request: SignedInRequest,
+    actor: Actor,
     kind: str,
     text: str,
     action: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    GroupActivity.objects.create(group=group, actor=request.user, kind=kind, text=text)
+    GroupActivity.objects.create(group=group, actor=actor.user, kind=kind, text=text)
     audit.record(
         action,
-        request=request,
+        actor=actor,
         target=group,
         summary=f"{text}: {group}"[:500],
         details=details or {},
     )
 
 
-def set_status(
-    group: FailureGroup, status: str, request: SignedInRequest, version: str = ""
-) -> None:
+def set_status(group: FailureGroup, status: str, actor: Actor, version: str = "") -> None:
     if status not in TRANSITIONS.get(group.status, set()):
         raise TriageError(f"A group that is {group.status} cannot become {status}.")
     before = group.status
@@ -107,7 +105,7 @@ def set_status(
         text += f" (fixed in {group.resolved_in_version})"
     _log(
         group,
-        request,
+        actor,
         "status",
         text,
         f"group.{status}",
@@ -115,18 +113,18 @@ def set_status(
     )
 
 
-def assign(group: FailureGroup, assignee: User | None, request: SignedInRequest) -> None:
+def assign(group: FailureGroup, assignee: User | None, actor: Actor) -> None:
     before = group.assignee.get_username() if group.assignee else None
     group.assignee = assignee
     group.save(update_fields=["assignee"])
     after = assignee.get_username() if assignee else None
     text = f"assigned to {after}" if after else "unassigned"
-    _log(group, request, "assign", text, "group.assign", {"before": before, "after": after})
+    _log(group, actor, "assign", text, "group.assign", {"before": before, "after": after})
 
 
 def snooze(
     group: FailureGroup,
-    request: SignedInRequest,
+    actor: Actor,
     until: datetime | None = None,
     occurrences: int | None = None,
 ) -> None:
@@ -142,7 +140,7 @@ def snooze(
     )
     _log(
         group,
-        request,
+        actor,
         "snooze",
         text,
         "group.snooze",
@@ -150,14 +148,14 @@ def snooze(
     )
 
 
-def comment(group: FailureGroup, text: str, request: SignedInRequest) -> None:
+def comment(group: FailureGroup, text: str, actor: Actor) -> None:
     text = text.strip()
     if not text:
         raise TriageError("A comment needs some text.")
-    GroupActivity.objects.create(group=group, actor=request.user, kind="comment", text=text[:5000])
+    GroupActivity.objects.create(group=group, actor=actor.user, kind="comment", text=text[:5000])
     audit.record(
         "group.comment",
-        request=request,
+        actor=actor,
         target=group,
         summary=f"commented on {group}"[:500],
         details={"text": text[:5000]},
@@ -187,7 +185,7 @@ def resolve_by_replay(group: FailureGroup, user: User | None) -> bool:
     )
     audit.record(
         "group.resolved",
-        user=user,
+        actor=Actor.person(user),
         target=group,
         summary=f"resolved by replay: {group}"[:500],
         details={"by_replay": True},

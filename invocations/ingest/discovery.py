@@ -26,12 +26,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import HttpRequest
 
 from invocations import aws
 from invocations.access import audit
+from invocations.access.actor import Actor
 from invocations.models import AuditEvent, Environment, WatchedQueue
 from invocations.ops import sending
 from invocations.shared.wording import count
@@ -121,8 +120,7 @@ def targets(environment: Environment) -> tuple[list[Target], list[str]]:
 def discover(
     environment: Environment,
     *,
-    request: HttpRequest | None = None,
-    user: User | None = None,
+    actor: Actor,
 ) -> Discovery:
     """Watch every SQS queue the functions send to; audited as one event."""
     result = Discovery()
@@ -153,8 +151,7 @@ def discover(
             (result.added if created else result.already).append(queue)
         audit.record(
             "queue.discover",
-            request=request,
-            user=user,
+            actor=actor,
             target=environment,
             summary=f"Discovered queues in {environment.name}: {result.summary}",
             details={
@@ -181,19 +178,19 @@ def discover(
     return result
 
 
-def request(environment: Environment, *, request: HttpRequest) -> bool:
+def request(environment: Environment, *, actor: Actor) -> bool:
     """The "Discover" button: an audit event, and the discovery sent to the worker once it is
     committed. False when the broker did not take it."""
     refused: list[Exception] = []
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         audit.record(
             "queue.discover.request",
-            request=request,
+            actor=actor,
             target=environment,
             summary=f"Asked for a discovery of the queues of {environment.name}",
         )
         sending.send_on_commit(
-            sending.DISCOVER_QUEUES, environment.pk, request.user.pk, on_failure=refused.append
+            sending.DISCOVER_QUEUES, environment.pk, actor.user_id, on_failure=refused.append
         )
     return not refused
 
@@ -208,12 +205,12 @@ def run(environment_id: int, user_id: int | None) -> Discovery | None:
         return None
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     try:
-        return discover(environment, user=user)
+        return discover(environment, actor=Actor.person(user))
     except AwsError as error:
         with transaction.atomic():
             audit.record(
                 "queue.discover",
-                user=user,
+                actor=Actor.person(user),
                 target=environment,
                 summary=f"Discovery in {environment.name} failed: {error}",
                 details={

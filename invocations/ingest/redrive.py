@@ -13,7 +13,7 @@ from django.db import transaction
 
 from invocations import aws
 from invocations.access import audit
-from invocations.access.signed_in import SignedInRequest
+from invocations.access.actor import Actor
 from invocations.models import (
     AuditEvent,
     Environment,
@@ -127,7 +127,7 @@ def send_back(
     environment: Environment,
     queue_url: str,
     *,
-    user: User | None = None,
+    actor: Actor,
 ) -> tuple[int, str]:
     """Send each record's stored body and attributes to `queue_url`; audited one by one.
     Returns how many were sent and, when AWS refused one, why (the rest are not sent)."""
@@ -148,7 +148,7 @@ def send_back(
         with transaction.atomic():
             audit.record(
                 "record.redrive",
-                user=user,
+                actor=actor,
                 target=record,
                 summary=f"sent record #{record.pk} back to {_queue_name(queue_url)}",
                 details={"queue_url": queue_url, "message_id": message_id},
@@ -165,22 +165,22 @@ def request(
     environment: Environment,
     queue_url: str,
     *,
-    request: SignedInRequest,
+    actor: Actor,
 ) -> bool:
     """The "Send back to queue" button: an audit event, and the sending handed to the worker
     once it is committed. False when the broker did not take it."""
     ids = [record.pk for record in records[:MAX_RECORDS]]
     refused: list[Exception] = []
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         audit.record(
             "records.redrive.request",
-            request=request,
+            actor=actor,
             target=environment,
             summary=f"Asked to send {len(ids)} dead letters back to {_queue_name(queue_url)}",
             details={"queue_url": queue_url, "records": len(ids)},
         )
         sending.send_on_commit(
-            sending.REDRIVE_RECORDS, ids, queue_url, request.user.pk, on_failure=refused.append
+            sending.REDRIVE_RECORDS, ids, queue_url, actor.user_id, on_failure=refused.append
         )
     return not refused
 
@@ -199,12 +199,12 @@ def run(record_ids: list[int], queue_url: str, user_id: int | None) -> int:
         return 0
     environment = records[0].environment
     records = [record for record in records if record.environment_id == environment.pk]
-    sent, error = send_back(records, environment, queue_url, user=user)
+    sent, error = send_back(records, environment, queue_url, actor=Actor.person(user))
     summary = f"Sent {sent} of {len(records)} dead letters back to {_queue_name(queue_url)}"
     with transaction.atomic():
         audit.record(
             "records.redrive",
-            user=user,
+            actor=Actor.person(user),
             target=environment,
             summary=summary + (f"; stopped: {error}" if error else ""),
             details={"queue_url": queue_url, "sent": sent, "records": len(records), "error": error},

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from invocations.access import audit
+from invocations.access.actor import SYSTEM
 from invocations.failures import grouping
 from invocations.models import ExecutionRecord, FailureGroup
 
@@ -42,6 +43,7 @@ def purge_old_records(days: int | None = None, chunk: int = 1000) -> int:
     with transaction.atomic():
         audit.record(
             "records.purge",
+            actor=SYSTEM,
             summary=f"Purged {deleted} record(s) received before {cutoff:%Y-%m-%d %H:%M} UTC",
             details={"deleted": deleted, "retention_days": days, "cutoff": cutoff.isoformat()},
         )

@@ -9,11 +9,11 @@ import re
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from invocations import aws
 from invocations.access import audit
+from invocations.access.actor import Actor
 from invocations.failures import deploys
 from invocations.models import Deploy, Environment, Function, InventorySync
 from invocations.ops import sending
@@ -130,15 +130,15 @@ def sync(environment: Environment) -> list[str]:
     return errors
 
 
-def refresh(environment: Environment, *, request: HttpRequest) -> bool:
+def refresh(environment: Environment, *, actor: Actor) -> bool:
     """The "Refresh" button: an audit event, and the sync task sent to the worker once it is
     committed. False when the broker did not take it (beat refreshes every environment anyway,
     so an outage only delays it)."""
     refused: list[Exception] = []
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         audit.record(
             "functions.refresh",
-            request=request,
+            actor=actor,
             summary=f"refresh the function inventory of {environment.name}",
             details={"environment": environment.name},
         )

@@ -22,13 +22,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from invocations import aws
 from invocations.access import audit
+from invocations.access.actor import Actor
 from invocations.failures import async_outcome, grouping
 from invocations.invoking import logs
 from invocations.models import Environment, Function, Invocation
@@ -73,8 +72,7 @@ def start(
     qualifier: str = "",
     invocation_type: str = Invocation.Type.REQUEST_RESPONSE,
     payload: str = "",
-    user: User | AnonymousUser | None = None,
-    request: HttpRequest | None = None,
+    actor: Actor,
     rerun_of: Invocation | None = None,
 ) -> Invocation:
     """Create the `queued` row and its audit event, and enqueue the task once they commit."""
@@ -87,7 +85,7 @@ def start(
         ),
         None,
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         invocation = Invocation.objects.create(
             environment=environment,
             function_id=function_id,
@@ -95,7 +93,7 @@ def start(
             qualifier=qualifier,
             invocation_type=invocation_type,
             payload=payload,
-            requested_by=user if user is not None and user.is_authenticated else None,
+            requested_by=actor.user,
             rerun_of=rerun_of,
         )
         action = "invocation.rerun" if rerun_of else "function.invoke"
@@ -106,8 +104,7 @@ def start(
             summary += f" (re-run of #{rerun_of.pk})"
         audit.record(
             action,
-            request=request,
-            user=user,
+            actor=actor,
             target=invocation,
             summary=summary,
             details={

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from invocations.access import audit
+from invocations.access.actor import Actor
 from invocations.aws import LAMBDA_SYNC_LIMIT
 from invocations.models import Function, Invocation, PayloadTemplate
 from invocations.shared import strict_json
@@ -52,19 +52,19 @@ def megabytes(size: int) -> str:
 
 
 def save_template(
-    function: Function, *, request: HttpRequest, name: str, payload: str, shared: bool
+    function: Function, *, actor: Actor, name: str, payload: str, shared: bool
 ) -> PayloadTemplate:
     """Save (or update) the person's template of that name for the function, audited."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         template, created = PayloadTemplate.objects.update_or_create(
             function=function,
-            owner_id=request.user.pk,
+            owner_id=actor.user_id,
             name=name,
             defaults={"payload": payload, "shared": shared},
         )
         audit.record(
             "template.create" if created else "template.update",
-            request=request,
+            actor=actor,
             target=template,
             summary=f"{'save' if created else 'update'} template {template.name!r} of {function}",
             details={"function": function.name, "shared": template.shared},
@@ -72,11 +72,11 @@ def save_template(
     return template
 
 
-def delete_template(template: PayloadTemplate, *, request: HttpRequest) -> None:
-    with transaction.atomic():
+def delete_template(template: PayloadTemplate, *, actor: Actor) -> None:
+    with transaction.atomic(durable=True):
         audit.record(
             "template.delete",
-            request=request,
+            actor=actor,
             target=template,
             summary=f"delete template {template.name!r} of {template.function}",
             details={"function": template.function.name, "payload": template.payload[:2000]},

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from invocations import aws
 from invocations.access import audit
-from invocations.access.signed_in import SignedInRequest
+from invocations.access.actor import Actor
 from invocations.failures import grouping, triage
 from invocations.invoking import lifecycle
 from invocations.models import (
@@ -153,7 +153,7 @@ def plan(
 
 def start(
     plan_: Plan,
-    request: SignedInRequest,
+    actor: Actor,
     group: FailureGroup | None = None,
     payload_override: str = "",
     rate_per_second: float = 5.0,
@@ -163,11 +163,11 @@ def start(
     """Confirm a plan: the batch row and its audit event, and the task once they commit."""
 
     ids = [i.record.pk for i in plan_.to_replay]
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         batch = ReplayBatch.objects.create(
             environment=plan_.environment,
             group=group,
-            created_by=request.user,
+            created_by=actor.user,
             function_name=plan_.function_name,
             qualifier=plan_.qualifier,
             record_ids=ids,
@@ -179,7 +179,7 @@ def start(
         )
         audit.record(
             "replay.start",
-            request=request,
+            actor=actor,
             target=batch,
             summary=f"replay of {count(len(ids), 'record')} to {plan_.function_name} "
             f"in {plan_.environment.name}",
@@ -199,7 +199,7 @@ def start(
                     f" in {plan_.environment.name}, another function or environment than "
                     "the group's: it does not resolve the group"
                 )
-            GroupActivity.objects.create(group=group, actor=request.user, kind="replay", text=text)
+            GroupActivity.objects.create(group=group, actor=actor.user, kind="replay", text=text)
         pk = batch.pk
         transaction.on_commit(lambda: send(pk))
     return batch
@@ -225,15 +225,15 @@ def requeue_unsent(limit: int = 100) -> int:
     )
 
 
-def cancel(batch: ReplayBatch, request: SignedInRequest) -> bool:
-    with transaction.atomic():
+def cancel(batch: ReplayBatch, actor: Actor) -> bool:
+    with transaction.atomic(durable=True):
         cancelled = ReplayBatch.objects.filter(
             pk=batch.pk, status__in=[ReplayBatch.Status.PENDING, ReplayBatch.Status.RUNNING]
         ).update(status=ReplayBatch.Status.CANCELLED, finished_at=timezone.now())
         if cancelled:
             audit.record(
                 "replay.cancel",
-                request=request,
+                actor=actor,
                 target=batch,
                 summary=f"cancelled replay #{batch.pk}",
             )
@@ -264,7 +264,7 @@ def _invoke_one(batch: ReplayBatch, record: ExecutionRecord, payload: str) -> In
         )
         audit.record(
             "replay.record",
-            user=batch.created_by,
+            actor=Actor.person(batch.created_by),
             target=invocation,
             summary=f"replayed record #{record.pk} to {batch.function_name}",
             details={"batch": batch.pk, "record": record.pk},
@@ -344,7 +344,7 @@ def run_batch(batch_id: int) -> ReplayBatch:
         with transaction.atomic():
             audit.record(
                 "replay.finish",
-                user=batch.created_by,
+                actor=Actor.person(batch.created_by),
                 target=batch,
                 summary=f"replay #{batch.pk} {batch.get_status_display()}: "
                 f"{batch.succeeded} succeeded, {batch.failed} failed, {batch.skipped} skipped",

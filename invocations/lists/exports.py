@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import transaction
 
 from invocations.access import audit, redaction
+from invocations.access.actor import Actor
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 # An export is for a spreadsheet or a script, not a backup: beyond this, narrow the filters.
@@ -99,13 +100,13 @@ def stream(list_name: str, fmt: str, queryset, *, raw_payloads: bool) -> Iterato
     return as_csv(FIELDS[list_name], data) if fmt == "csv" else as_json_lines(data)
 
 
-def record_export(request, list_name: str, fmt: str, queryset, filters: str) -> int:
+def record_export(actor: Actor, list_name: str, fmt: str, queryset, filters: str) -> int:
     """Audit the export before it streams; returns the number of rows it will hold."""
     count = queryset.order_by().values("pk")[:EXPORT_LIMIT].count()
     with transaction.atomic():
         audit.record(
             f"{list_name}.export",
-            request=request,
+            actor=actor,
             summary=f"Exported {count} {list_name} row(s) as {fmt}",
             details={"list": list_name, "format": fmt, "filters": filters[:1000], "count": count},
         )

@@ -7,8 +7,9 @@ from django.views.decorators.http import require_GET
 
 from invocations.access import permissions
 from invocations.lists import exports
+from invocations.middleware import actor_of
 from invocations.models import ExecutionRecord
-from invocations.views import invocations, records, triage
+from invocations.views import guards, invocations, records, triage
 
 MAX_SELECTED = 10_000
 
@@ -38,12 +39,12 @@ SOURCES = {"triage": _groups, "records": _records, "invocations": _invocations}
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def export(request, list_name, fmt):
     if list_name not in SOURCES or fmt not in exports.FORMATS:
         raise Http404("No such export")
     queryset, filters = SOURCES[list_name](request)
-    exports.record_export(request, list_name, fmt, queryset, filters)
+    exports.record_export(actor_of(request), list_name, fmt, queryset, filters)
     body = exports.stream(
         list_name,
         fmt,

@@ -15,6 +15,7 @@ from invocations.invoking import logs, request_logs
 from invocations.lists import filters, list_search
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
+from invocations.views import guards
 from invocations.views.htmx import page_or_fragment
 from invocations.views.lists import list_context
 
@@ -60,7 +61,7 @@ def _search(params) -> list_search.Search:
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
     data = filters.usable(form)
@@ -162,7 +163,7 @@ def result_context(request, invocation: Invocation) -> dict:
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def invocation_detail(request, pk):
     invocation = _detail(request, pk)
     context = result_context(request, invocation)
@@ -172,7 +173,7 @@ def invocation_detail(request, pk):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def invocation_status(request, pk):
     """The polled fragment: while the invocation runs, it carries its own trigger; once done it
     is rendered without one, and polling stops."""
@@ -186,7 +187,7 @@ def invocation_status(request, pk):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)

@@ -9,8 +9,9 @@ from django.views.decorators.http import require_POST
 from invocations.access import permissions
 from invocations.forms.invoke import QUALIFIER, InvokeForm, TemplateForm
 from invocations.invoking import lifecycle, payloads
-from invocations.middleware import open_in
+from invocations.middleware import actor_of, open_in
 from invocations.models import Function, Invocation, PayloadTemplate
+from invocations.views import guards
 from invocations.views.functions import function_context
 
 
@@ -19,7 +20,7 @@ def _function(request, name) -> Function:
 
 
 @require_POST
-@permissions.require(permissions.INVOKE)
+@guards.require(permissions.INVOKE)
 def invoke(request, name):
     function = _function(request, name)
     qualifiers = function.qualifiers
@@ -49,15 +50,14 @@ def invoke(request, name):
         qualifier=data["qualifier"] if data["qualifier"] != "$LATEST" else "",
         invocation_type=data["invocation_type"],
         payload=data["payload"],
-        user=request.user,
-        request=request,
+        actor=actor_of(request),
         rerun_of=rerun_of,
     )
     return redirect("invocation", pk=invocation.pk)
 
 
 @require_POST
-@permissions.require(permissions.INVOKE)
+@guards.require(permissions.INVOKE)
 def rerun(request, pk):
     """The same function, qualifier, type and payload again, as a new invocation."""
     previous = get_object_or_404(
@@ -80,15 +80,14 @@ def rerun(request, pk):
         qualifier=previous.qualifier,
         invocation_type=previous.invocation_type,
         payload=previous.payload,
-        user=request.user,
-        request=request,
+        actor=actor_of(request),
         rerun_of=previous,
     )
     return redirect("invocation", pk=invocation.pk)
 
 
 @require_POST
-@permissions.require(permissions.INVOKE)
+@guards.require(permissions.INVOKE)
 def save_template(request, name):
     function = _function(request, name)
     form = TemplateForm(request.POST)
@@ -97,7 +96,7 @@ def save_template(request, name):
         return render(request, "invocations/function.html", context, status=400)
     template = payloads.save_template(
         function,
-        request=request,
+        actor=actor_of(request),
         name=form.cleaned_data["name"],
         payload=form.cleaned_data["payload"],
         shared=form.cleaned_data["shared"],
@@ -107,11 +106,11 @@ def save_template(request, name):
 
 
 @require_POST
-@permissions.require(permissions.INVOKE)
+@guards.require(permissions.INVOKE)
 def delete_template(request, name, pk):
     function = _function(request, name)
     template = get_object_or_404(PayloadTemplate, pk=pk, function=function, owner=request.user)
-    payloads.delete_template(template, request=request)
+    payloads.delete_template(template, actor=actor_of(request))
     messages.success(request, "Template deleted.")
     return redirect(_function_url(function))
 

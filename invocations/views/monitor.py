@@ -9,13 +9,14 @@ from django.views.decorators.http import require_GET
 
 from invocations.access import permissions
 from invocations.invoking import monitor
+from invocations.views import guards
 from invocations.views.functions import function_for
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def function_monitor(request, name):
     function = function_for(request, name)
     span = monitor.chosen_range(request.GET.get("range"))
@@ -36,7 +37,7 @@ def function_monitor(request, name):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def logs_insights(request, name):
     """Off to the AWS console's Logs Insights with a query for one request ID."""
     function = function_for(request, name)

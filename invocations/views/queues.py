@@ -10,7 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from invocations.access import permissions
 from invocations.ingest import discovery, queues
+from invocations.middleware import actor_of
 from invocations.models import WatchedQueue
+from invocations.views import guards
 
 
 class WatchForm(forms.Form):
@@ -45,13 +47,13 @@ def _row(request, queue, note=""):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def queue_list(request):
     return _page(request)
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def queue_depth(request, pk):
     """The approximate depth of one queue, a table cell loaded after the page (one AWS call)."""
     queue = get_object_or_404(_queues(request), pk=pk)
@@ -62,14 +64,18 @@ def queue_depth(request, pk):
 
 
 @require_POST
-@permissions.require(permissions.MANAGE_QUEUES)
+@guards.require(permissions.MANAGE_QUEUES)
 def queue_watch(request):
     form = WatchForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
             queue, _created = queues.watch(
-                request.environment, data["url"], data["kind"], data["function"], request=request
+                request.environment,
+                data["url"],
+                data["kind"],
+                data["function"],
+                actor=actor_of(request),
             )
         except ValidationError as error:
             for name, problems in error.message_dict.items():
@@ -81,12 +87,12 @@ def queue_watch(request):
 
 
 @require_POST
-@permissions.require(permissions.MANAGE_QUEUES)
+@guards.require(permissions.MANAGE_QUEUES)
 def queue_toggle(request, pk):
     """Enable or disable polling of a queue (disabling is how a queue is unwatched: its records
     stay). htmx swaps only the row."""
     try:
-        queue = queues.toggle(pk, _queues(request), request=request)
+        queue = queues.toggle(pk, _queues(request), actor=actor_of(request))
     except WatchedQueue.DoesNotExist:
         raise Http404("No such queue.") from None
     if request.htmx:
@@ -95,11 +101,11 @@ def queue_toggle(request, pk):
 
 
 @require_POST
-@permissions.require(permissions.MANAGE_QUEUES)
+@guards.require(permissions.MANAGE_QUEUES)
 def queue_poll(request, pk):
     """Poll now: a task for this queue, enqueued once the audit event is committed."""
     queue = get_object_or_404(_queues(request), pk=pk)
-    if not queues.poll_now(queue, request=request):
+    if not queues.poll_now(queue, actor=actor_of(request)):
         note = "The task queue (Redis) did not answer: this poll was not sent. " + (
             "Beat polls the queue once Redis is back."
             if queue.enabled
@@ -116,11 +122,11 @@ def queue_poll(request, pk):
 
 
 @require_POST
-@permissions.require(permissions.MANAGE_QUEUES)
+@guards.require(permissions.MANAGE_QUEUES)
 def queue_discover(request):
     """Discovery runs in the worker (many AWS calls for a large account); the page shows it
     running, then its result."""
-    if discovery.request(request.environment, request=request):
+    if discovery.request(request.environment, actor=actor_of(request)):
         messages.success(
             request,
             "Discovery started: the worker reads every function's configuration; "

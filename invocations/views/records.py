@@ -15,6 +15,7 @@ from invocations.invoking import request_logs
 from invocations.lists import filters, list_search, live
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
+from invocations.views import guards
 from invocations.views.htmx import page_or_fragment
 from invocations.views.lists import list_context as _list_context
 
@@ -103,7 +104,7 @@ def matching_records(request, params):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
     found = _search(request.GET)
@@ -194,7 +195,7 @@ def _newest_id(environment) -> int:
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def record_changes(request):
     """The Records list's poll: how many records matching its filters arrived after the newest
     one the page had when it was drawn."""
@@ -240,7 +241,7 @@ def _record(request, pk) -> ExecutionRecord:
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def record_detail(request, pk):
     record = _record(request, pk)
     invocation = record.invocation
@@ -273,7 +274,7 @@ def record_detail(request, pk):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def record_logs(request, pk):
     """The "logs of this request" fragment: every attempt's lines from CloudWatch Logs.
     Errors are shown as text, never a 500."""

@@ -14,9 +14,10 @@ from invocations.failures import grouping
 from invocations.forms.triage import RedriveForm, ReplayForm, ids_in
 from invocations.ingest import redrive
 from invocations.invoking import replay
-from invocations.middleware import open_in
+from invocations.middleware import actor_of, open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.shared.wording import count
+from invocations.views import guards
 from invocations.views.htmx import page_or_fragment
 from invocations.views.records import matching_records
 
@@ -102,7 +103,7 @@ def _back_to_plan(request):
 
 
 @require_GET
-@permissions.require(permissions.REPLAY)
+@guards.require(permissions.REPLAY)
 def replay_plan(request):
     """The dry run: how many, which payloads, which target. Nothing is changed."""
     form = ReplayForm(_joined(request.GET))
@@ -159,7 +160,7 @@ def replay_plan(request):
 
 
 @require_POST
-@permissions.require(permissions.REPLAY)
+@guards.require(permissions.REPLAY)
 def replay_start(request):
     form = ReplayForm(_joined(request.POST))
     if not form.is_valid():
@@ -190,7 +191,7 @@ def replay_start(request):
     payload = form.cleaned_data.get("payload", "") if len(plan.to_replay) == 1 else ""
     batch = replay.start(
         plan,
-        request,
+        actor_of(request),
         group=group,
         payload_override=payload,
         override=form.cleaned_data.get("override", False),
@@ -203,7 +204,7 @@ def _plan_url():
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def replay_batch(request, pk):
     batch = get_object_or_404(
         ReplayBatch.objects.select_related("environment", "group"),
@@ -227,12 +228,12 @@ def replay_batch(request, pk):
 
 
 @require_POST
-@permissions.require(permissions.REPLAY)
+@guards.require(permissions.REPLAY)
 def replay_cancel(request, pk):
     batch = get_object_or_404(
         ReplayBatch, pk=pk, environment__in=permissions.visible_environments(request.user)
     )
-    if replay.cancel(batch, request):
+    if replay.cancel(batch, actor_of(request)):
         messages.success(request, f"Replay #{batch.pk} cancelled.")
     else:
         messages.info(request, f"Replay #{batch.pk} had already finished.")
@@ -240,7 +241,7 @@ def replay_cancel(request, pk):
 
 
 @require_POST
-@permissions.require(permissions.REPLAY)
+@guards.require(permissions.REPLAY)
 def redrive_records(request):
     form = RedriveForm(request.POST)
     if not form.is_valid():
@@ -272,7 +273,7 @@ def redrive_records(request):
     except redrive.RedriveRefused as refusal:
         messages.error(request, str(refusal))
         return redirect(_back_to(records))
-    if redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
+    if redrive.request(records, env, form.cleaned_data["queue_url"], actor=actor_of(request)):
         messages.success(
             request,
             f"Sending {count(len(records), 'dead letter')} back to the queue in the worker; "

@@ -15,7 +15,6 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations.access import permissions
-from invocations.access.next_url import safe_next
 from invocations.failures import charts, deploys, diagnosis, events, triage
 from invocations.forms.triage import (
     ACTIVE,
@@ -30,9 +29,11 @@ from invocations.forms.triage import (
 from invocations.ingest import redrive
 from invocations.invoking import logs, replay
 from invocations.lists import filters, list_search, live, time_ranges
-from invocations.middleware import open_in
+from invocations.middleware import actor_of, open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
 from invocations.shared import wording
+from invocations.views import guards
+from invocations.views.guards import safe_next
 from invocations.views.htmx import page_or_fragment
 from invocations.views.lists import list_context as _list_context
 
@@ -122,7 +123,7 @@ def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = Non
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def triage_list(request):
     form = TriageFilterForm(request.GET)
     data = filters.usable(form)
@@ -165,7 +166,7 @@ def triage_list(request):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def triage_changes(request):
     """The triage page's poll: "N new" for groups not on the page that failed since the page was
     drawn, and the rows on the page whose figures or state changed, swapped in place."""
@@ -197,7 +198,7 @@ def triage_changes(request):
 
 
 @require_POST
-@permissions.require(permissions.TRIAGE)
+@guards.require(permissions.TRIAGE)
 def bulk_action(request):
     """Acknowledge, resolve, ignore, assign or snooze the selected groups; with htmx the
     answer swaps only the changed rows."""
@@ -208,9 +209,9 @@ def bulk_action(request):
     changed, refused = [], []
     for group in form.cleaned_data["groups"]:
         try:
-            with transaction.atomic():
+            with transaction.atomic(durable=True):
                 group = FailureGroup.objects.select_for_update().get(pk=group.pk)
-                triage.apply(group, form.cleaned_data["action"], request)
+                triage.apply(group, form.cleaned_data["action"], actor_of(request))
             changed.append(group)
         except triage.TriageError as error:
             refused.append(str(error))
@@ -336,7 +337,7 @@ def _moved_by_sqs(record: ExecutionRecord | None) -> dict[str, str] | None:
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def group_detail(request, pk):
     group = get_object_or_404(
         FailureGroup.objects.select_related("assignee", "environment"),
@@ -456,7 +457,7 @@ def _done(group: FailureGroup, action: str, data: dict) -> str:
 
 
 @require_POST
-@permissions.require(permissions.TRIAGE)
+@guards.require(permissions.TRIAGE)
 def group_action(request, pk, action):
     """One workflow step on one group, from the group page's forms."""
     forms_by_action = {
@@ -468,7 +469,7 @@ def group_action(request, pk, action):
     if action not in forms_by_action:
         return HttpResponse(status=404)
     form = forms_by_action[action](request.POST)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         group = get_object_or_404(
             FailureGroup.objects.select_for_update(),
             pk=pk,
@@ -480,7 +481,7 @@ def group_action(request, pk, action):
             return redirect("group", pk=pk)
         data = form.cleaned_data
         try:
-            triage.apply(group, action, request, **data)
+            triage.apply(group, action, actor_of(request), **data)
             messages.success(request, _done(group, action, data))
         except triage.TriageError as error:
             messages.error(request, str(error))
@@ -488,7 +489,7 @@ def group_action(request, pk, action):
 
 
 @require_GET
-@permissions.require(permissions.VIEW)
+@guards.require(permissions.VIEW)
 def group_changes(request, pk):
     """The group page's poll: how many occurrences arrived since the page was drawn."""
     group = get_object_or_404(FailureGroup, pk=pk, environment=request.environment)

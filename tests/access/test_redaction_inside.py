@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from invocations.access.actor import Actor
 from invocations.access.redaction import REDACTED, redact, redact_text
 from invocations.failures import grouping
 from invocations.invoking import lifecycle
@@ -165,7 +166,7 @@ def test_a_viewer_does_not_see_the_token_api_login_answers(client, bob, admin_us
         environment=sandbox_env,
         function_name="api-login",
         payload=json.dumps(api_gateway_login()),
-        user=admin_user,
+        actor=Actor.person(admin_user),
     )
     lifecycle.run(invocation.pk)
     invocation.refresh_from_db()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from alerts import changes, evaluator
 from alerts.models import Notification
+from invocations.access.actor import SYSTEM
 from invocations.failures import grouping
 from tests import factories
 from tests.alerts_support import channel, rule, settled
@@ -30,7 +31,7 @@ def test_a_test_notification_is_delivered_by_the_worker_after_the_commit(celery_
         made = channel(hook.url, name="hook")
 
         with transaction.atomic():
-            notification = changes.send_test(made)
+            notification = changes.send_test(made, actor=SYSTEM)
             assert hook.received == []  # nothing is sent before the commit
 
         assert _wait_for(lambda: Notification.objects.get(pk=notification.pk).status == "delivered")

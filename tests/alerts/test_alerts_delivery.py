@@ -8,12 +8,12 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.test import RequestFactory
 from django.utils import timezone
 
 from alerts import delivery, evaluator
 from alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from alerts.models import AlertState, Notification
+from invocations.access.actor import Actor
 from invocations.failures import grouping, triage
 from invocations.models import ExecutionRecord, FailureGroup
 from tests import factories
@@ -30,12 +30,6 @@ def _verify(secret: str, received) -> bool:
         secret.encode(), f"{timestamp}.".encode() + received.body, hashlib.sha256
     ).hexdigest()
     return hmac.compare_digest(expected, received.headers[SIGNATURE_HEADER])
-
-
-def _request(user):
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
 
 
 def test_a_new_group_sends_exactly_one_email_and_one_webhook_whose_signature_verifies():
@@ -128,7 +122,7 @@ def test_a_regression_sends_again_each_time(admin_user):
         group = FailureGroup.objects.get()
 
         for version in ("4", "5"):
-            triage.set_status(group, "resolved", _request(admin_user), version=version)
+            triage.set_status(group, "resolved", Actor.person(admin_user), version=version)
             grouping.group_records([factories.failure_record(version=version)])
             group.refresh_from_db()
             assert group.regressed

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from invocations import aws
+from invocations.access.actor import Actor
 from invocations.ingest import polling
 from invocations.invoking import inventory, lifecycle
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
@@ -59,14 +60,14 @@ def _incident(environment, user) -> None:
             function_name="orders",
             invocation_type=Invocation.Type.EVENT,
             payload=json.dumps(payload),
-            user=user,
+            actor=Actor.person(user),
         )
     lifecycle.start(
         environment=environment,
         function_name="orders",
         invocation_type=Invocation.Type.REQUEST_RESPONSE,
         payload=json.dumps({"order": "sync and wrong"}),
-        user=user,
+        actor=Actor.person(user),
     )
     deadline = time.monotonic() + 60
     while ExecutionRecord.objects.filter(kind="failure").count() < len(bad):

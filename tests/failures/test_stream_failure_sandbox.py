@@ -12,6 +12,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from invocations import aws
+from invocations.access.actor import SYSTEM
 from invocations.ingest import discovery, polling
 from invocations.models import ExecutionRecord, WatchedQueue
 
@@ -33,7 +34,7 @@ def stream_failure_for(sequence_number: str, seconds: float = 60.0) -> Execution
 def test_a_discarded_kinesis_record_reaches_its_record_page_with_the_batch(
     sandbox_env, client, bob
 ):
-    discovery.discover(sandbox_env)
+    discovery.discover(sandbox_env, actor=SYSTEM)
     watched = {queue.name: queue.function_name for queue in WatchedQueue.objects.all()}
     assert watched["stream-reader-on-failure"] == "stream-reader"
     data = json.dumps({"fail": True, "marker": uuid.uuid4().hex}).encode()
@@ -67,7 +68,7 @@ def test_a_discarded_kinesis_record_reaches_its_record_page_with_the_batch(
 
 @pytest.mark.browser
 def test_the_record_page_shows_the_stream_batch_in_a_browser(live_server, page, bob, sandbox_env):
-    discovery.discover(sandbox_env)
+    discovery.discover(sandbox_env, actor=SYSTEM)
     data = json.dumps({"fail": True, "marker": uuid.uuid4().hex}).encode()
     put = aws.client(sandbox_env, "kinesis").put_record(
         StreamName="stream-reader-input", Data=data, PartitionKey="browser"

@@ -1,20 +1,14 @@
 from datetime import timedelta
 
 import pytest
-from django.test import RequestFactory
 from django.utils import timezone
 
+from invocations.access.actor import Actor
 from invocations.failures import grouping, triage
 from invocations.models import AuditEvent, FailureGroup, GroupActivity, Invocation
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-def _request(user):
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
 
 
 def _group(*records):
@@ -100,10 +94,10 @@ def test_a_successful_invocation_is_not_grouped():
 
 def test_the_workflow_moves_open_to_acknowledged_to_resolved_and_writes_the_timeline(alice):
     group = _group(factories.failure_record())
-    request = _request(alice)
+    actor = Actor.person(alice)
 
-    triage.set_status(group, "acknowledged", request)
-    triage.set_status(group, "resolved", request, version="7")
+    triage.set_status(group, "acknowledged", actor)
+    triage.set_status(group, "resolved", actor, version="7")
 
     group.refresh_from_db()
     assert group.status == "resolved"
@@ -116,15 +110,15 @@ def test_the_workflow_moves_open_to_acknowledged_to_resolved_and_writes_the_time
 
 def test_a_transition_that_is_not_allowed_is_refused(alice):
     group = _group(factories.failure_record())
-    triage.set_status(group, "ignored", _request(alice))
+    triage.set_status(group, "ignored", Actor.person(alice))
 
     with pytest.raises(triage.TriageError, match="cannot become acknowledged"):
-        triage.set_status(group, "acknowledged", _request(alice))
+        triage.set_status(group, "acknowledged", Actor.person(alice))
 
 
 def test_a_failure_from_a_newer_version_reopens_a_resolved_group_as_regressed(alice):
     group = _group(factories.failure_record(version="6"))
-    triage.set_status(group, "resolved", _request(alice), version="7")
+    triage.set_status(group, "resolved", Actor.person(alice), version="7")
 
     grouping.group_records([factories.failure_record(version="8")])
 
@@ -136,7 +130,7 @@ def test_a_failure_from_a_newer_version_reopens_a_resolved_group_as_regressed(al
 
 def test_a_failure_from_an_older_version_does_not_reopen_it(alice):
     group = _group(factories.failure_record(version="6"))
-    triage.set_status(group, "resolved", _request(alice), version="7")
+    triage.set_status(group, "resolved", Actor.person(alice), version="7")
 
     grouping.group_records([factories.failure_record(version="5")])
 
@@ -147,7 +141,7 @@ def test_a_failure_from_an_older_version_does_not_reopen_it(alice):
 
 def test_any_new_failure_reopens_a_group_resolved_without_a_version(alice):
     group = _group(factories.failure_record(version="3"))
-    triage.set_status(group, "resolved", _request(alice))
+    triage.set_status(group, "resolved", Actor.person(alice))
 
     grouping.group_records([factories.failure_record(version="1")])
 
@@ -157,7 +151,7 @@ def test_any_new_failure_reopens_a_group_resolved_without_a_version(alice):
 
 def test_an_ignored_group_counts_silently(alice):
     group = _group(factories.failure_record())
-    triage.set_status(group, "ignored", _request(alice))
+    triage.set_status(group, "ignored", Actor.person(alice))
 
     grouping.group_records([factories.failure_record(), factories.failure_record()])
 
@@ -167,7 +161,7 @@ def test_an_ignored_group_counts_silently(alice):
 
 def test_a_snooze_by_count_ends_after_that_many_more_occurrences(alice):
     group = _group(factories.failure_record())
-    triage.snooze(group, _request(alice), occurrences=2)
+    triage.snooze(group, Actor.person(alice), occurrences=2)
     assert FailureGroup.objects.snoozed().filter(pk=group.pk).exists()
 
     grouping.group_records([factories.failure_record()])
@@ -183,7 +177,7 @@ def test_a_snooze_by_count_ends_after_that_many_more_occurrences(alice):
 def test_a_snooze_by_time_ends_at_that_time(alice):
     group = _group(factories.failure_record())
 
-    triage.snooze(group, _request(alice), until=timezone.now() + timedelta(hours=1))
+    triage.snooze(group, Actor.person(alice), until=timezone.now() + timedelta(hours=1))
     assert group.is_snoozed
 
     group.snoozed_until = timezone.now() - timedelta(seconds=1)
@@ -193,8 +187,8 @@ def test_a_snooze_by_time_ends_at_that_time(alice):
 def test_assigning_records_before_and_after(alice, bob):
     group = _group(factories.failure_record())
 
-    triage.assign(group, bob, _request(alice))
-    triage.assign(group, None, _request(alice))
+    triage.assign(group, bob, Actor.person(alice))
+    triage.assign(group, None, Actor.person(alice))
 
     event = AuditEvent.objects.filter(action="group.assign").order_by("id").last()
     assert event.details == {"before": "bob", "after": None}

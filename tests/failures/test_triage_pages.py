@@ -2,6 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from invocations.access.actor import Actor
 from invocations.failures import grouping, triage
 from invocations.models import AuditEvent, FailureGroup
 from tests import factories
@@ -52,7 +53,7 @@ def test_the_triage_pages_query_count_does_not_grow_with_the_groups_shown(client
 def test_filters_narrow_the_list_and_stay_in_the_url(client, alice):
     groups = _groups(3)
     client.force_login(alice)
-    triage.assign(groups[0], alice, _req(alice))
+    triage.assign(groups[0], alice, Actor.person(alice))
 
     mine = client.get("/?assignee=me").content.decode()
     by_function = client.get("/?function=fn-2").content.decode()
@@ -150,11 +151,3 @@ def test_a_refused_transition_on_the_group_page_is_a_message_not_an_error(client
 
     assert response.status_code == 200
     assert "cannot become acknowledged" in response.content.decode()
-
-
-def _req(user):
-    from django.test import RequestFactory
-
-    request = RequestFactory().post("/")
-    request.user = user
-    return request

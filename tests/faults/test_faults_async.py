@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from invocations.access.actor import SYSTEM
 from invocations.ingest import polling
 from invocations.invoking import lifecycle
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
@@ -26,6 +27,7 @@ def _submit(environment, function: str) -> int:
             function_name=function,
             invocation_type=Invocation.Type.EVENT,
             payload=json.dumps({"burst": str(uuid.uuid4())}),
+            actor=SYSTEM,
         ).pk
     finally:
         connection.close()

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from django.db import transaction
 
+from invocations.access.actor import SYSTEM
 from invocations.invoking import lifecycle
 from invocations.models import Invocation
 from tests import processes
@@ -180,6 +181,7 @@ def test_a_worker_killed_during_a_synchronous_invoke_never_invokes_it_a_second_t
     function_name, signal_url = _signalling_function(sandbox)
     worker = processes.celery_worker(redis_server.url, visibility_timeout=3).start()
     invocation = lifecycle.start(
+        actor=SYSTEM,
         environment=sandbox_env,
         function_name=function_name,
         payload=json.dumps({"signal": signal_url, "seconds": seconds}),

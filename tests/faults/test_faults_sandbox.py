@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from invocations import aws
+from invocations.access.actor import SYSTEM
 from invocations.ingest import polling
 from invocations.invoking import lifecycle
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
@@ -32,6 +33,7 @@ def private_sandbox(db):
 
 def _invoke(environment, function: str, invocation_type: str = "RequestResponse") -> Invocation:
     invocation = lifecycle.start(
+        actor=SYSTEM,
         environment=environment,
         function_name=function,
         invocation_type=invocation_type,

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from invocations import aws
+from invocations.access.actor import SYSTEM
 from invocations.ingest import discovery, polling
 from invocations.models import ExecutionRecord, WatchedQueue
 
@@ -41,7 +42,7 @@ def poll_until(request_id: str, kinds: set[str], seconds: float = 60.0) -> None:
 def test_discovery_watches_every_sample_queue_including_those_behind_sns_and_eventbridge(
     sandbox_env,
 ):
-    result = discovery.discover(sandbox_env)
+    result = discovery.discover(sandbox_env, actor=SYSTEM)
 
     watched = {q.name: (q.kind, q.function_name) for q in WatchedQueue.objects.all()}
     assert watched["orders-dlq"] == ("dlq", "orders")
@@ -58,7 +59,7 @@ def test_discovery_watches_every_sample_queue_including_those_behind_sns_and_eve
 def test_an_event_invoke_of_orders_with_bad_input_reaches_the_records_page(
     live_server, page, admin_user, sandbox_env
 ):
-    discovery.discover(sandbox_env)
+    discovery.discover(sandbox_env, actor=SYSTEM)
 
     request_id = invoke_orders_with_bad_input(sandbox_env)
     poll_until(request_id, {"failure", "dlq"})

@@ -1,20 +1,14 @@
 """Replay against the sandbox: the batch invokes the real sample functions."""
 
 import pytest
-from django.test import RequestFactory
 
+from invocations.access.actor import Actor
 from invocations.failures import grouping
 from invocations.invoking import replay
 from invocations.models import AuditEvent, FailureGroup, Invocation, ReplayBatch
 from tests import factories
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
-
-
-def _request(user):
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
 
 
 def _records(function, payloads, **kwargs):
@@ -25,7 +19,7 @@ def _records(function, payloads, **kwargs):
 
 def _confirm(records, user, env, function, **kwargs):
     plan = replay.plan(records, env, function)
-    batch = replay.start(plan, _request(user), **kwargs)
+    batch = replay.start(plan, Actor.person(user), **kwargs)
     ReplayBatch.objects.filter(pk=batch.pk).update(rate_per_second=100)
     return batch
 
@@ -102,7 +96,7 @@ def test_a_cancelled_batch_invokes_nothing_more(alice, sandbox_env):
     records = _records("hello", [{"name": "ann"}, {"name": "bo"}])
     batch = _confirm(records, alice, sandbox_env, "hello")
 
-    assert replay.cancel(batch, _request(alice))
+    assert replay.cancel(batch, Actor.person(alice))
     replay.run_batch(batch.pk)
 
     batch.refresh_from_db()
@@ -120,7 +114,7 @@ def test_a_batch_cancelled_midway_takes_what_it_replayed_out_of_the_backlog(
 
     def then_cancel(*args):
         invocation = real_invoke_one(*args)
-        assert replay.cancel(batch, _request(alice))
+        assert replay.cancel(batch, Actor.person(alice))
         return invocation
 
     monkeypatch.setattr(replay, "_invoke_one", then_cancel)
@@ -136,7 +130,7 @@ def test_a_replay_can_target_another_function_and_an_edited_payload(alice, sandb
     records = _records("orders", [{"order": -1}])
     plan = replay.plan(records, sandbox_env, "orders")
 
-    batch = replay.start(plan, _request(alice), payload_override='{"order": 5}')
+    batch = replay.start(plan, Actor.person(alice), payload_override='{"order": 5}')
     replay.run_batch(batch.pk)
 
     invocation = Invocation.objects.get(replay_batch=batch)

@@ -3,9 +3,9 @@ environment) resolves the group "by replay"; a replay elsewhere is shown as such
 and leaves its status and backlog alone."""
 
 import pytest
-from django.test import RequestFactory
 from django.urls import reverse
 
+from invocations.access.actor import Actor
 from invocations.failures import grouping
 from invocations.invoking import replay
 from invocations.models import FailureGroup, ReplayBatch
@@ -14,15 +14,9 @@ from tests import factories
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
 
-def _request(user):
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
-
-
 def _replay(records, user, env, function, group, qualifier="", payload=""):
     plan = replay.plan(records, env, function, qualifier)
-    batch = replay.start(plan, _request(user), group=group, payload_override=payload)
+    batch = replay.start(plan, Actor.person(user), group=group, payload_override=payload)
     ReplayBatch.objects.filter(pk=batch.pk).update(rate_per_second=100)
     return replay.run_batch(batch.pk)
 

@@ -122,16 +122,13 @@ def test_a_group_action_confirms_what_it_did(client, alice, env):
 
 
 def test_counts_in_words_agree_with_their_number(alice, env):
-    from django.test import RequestFactory
-
+    from invocations.access.actor import Actor
     from invocations.invoking import replay
 
     record, group = grouped()
-    request = RequestFactory().post("/")
-    request.user = alice
     plan = replay.plan([record], env, "orders")
 
-    replay.start(plan, request, group=group)
+    replay.start(plan, Actor.person(alice), group=group)
 
     assert group.activity.filter(text__contains=": 1 record to orders").exists()
 

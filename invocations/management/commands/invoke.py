@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from invocations.access import permissions
+from invocations.access.actor import Actor
 from invocations.forms.invoke import InvokeForm
 from invocations.invoking import lifecycle
 from invocations.models import Environment, Invocation
@@ -120,7 +121,7 @@ class Command(BaseCommand):
             qualifier="" if options["qualifier"] == "$LATEST" else options["qualifier"],
             invocation_type=form.cleaned_data["invocation_type"],
             payload=form.cleaned_data["payload"],
-            user=user,
+            actor=Actor.person(user),
         )
         if not options["wait"]:
             self.stdout.write(f"Invocation {invocation.pk} queued.")
