@@ -87,7 +87,7 @@ def groups(queryset, found: Search, *, environment, user):
     if state == "regressed":
         queryset = queryset.filter(regressed=True, status="open")
     elif state == "snoozed":
-        queryset = queryset.filter(pk__in=FailureGroup.objects.snoozed().values("pk"))
+        queryset = queryset.snoozed()
     elif state:
         queryset = queryset.filter(status=state)
     assigned = query.get("assigned")

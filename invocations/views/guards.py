@@ -30,7 +30,8 @@ def safe_next(request, default: str) -> str:
     other host, no `//host`, no `javascript:`), else `default` (a URL name or path for
     `redirect`)."""
     wanted = request.POST.get("next") or request.GET.get("next") or ""
-    if wanted and url_has_allowed_host_and_scheme(
+    # Only a path: `redirect` would read a bare word ("system") as a URL name to reverse.
+    if wanted.startswith("/") and url_has_allowed_host_and_scheme(
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return wanted
