@@ -12,7 +12,7 @@ from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Channel, Notification, Rule
 from invocations.access import permissions
 from invocations.middleware import actor_of
-from invocations.views.guards import require
+from invocations.views.edge import require
 
 PAGE_SIZE = 100
 

@@ -42,6 +42,7 @@ from invocations import aws
 from invocations.failures import async_outcome, grouping
 from invocations.ingest import records, redrive
 from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
+from invocations.shared.text import storable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -429,16 +430,8 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 row.invocation_id = linked.get(row.request_id)
         redrive.link_returns(queue.environment, new)
         ExecutionRecord.objects.bulk_create(new)
-        if any(row.pk is None for row in new):  # SQLite before 3.35 returns no primary keys
-            saved = dict(
-                ExecutionRecord.objects.filter(
-                    queue=queue, message_id__in=[r.message_id for r in new]
-                )
-                .order_by()
-                .values_list("message_id", "pk")
-            )
-            for row in new:
-                row.pk = saved[row.message_id]
+        # Every supported database returns the new rows' keys from a bulk insert (an SQLite
+        # older than 3.35, which would not, is refused at start: ops/checks.py).
         # Failures join their groups in the same transaction: never stored ungrouped.
         grouping.group_records(new)
         async_outcome.settle({row.invocation_id for row in new})
@@ -501,9 +494,9 @@ def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
         envelope=parsed.envelope,
         batch_info=parsed.batch_info,
         record_timestamp=parsed.record_timestamp,
-        # SQS bodies cannot hold NUL (it is outside SQS's allowed characters); PostgreSQL refuses
-        # it, so be sure anyway.
-        raw_body=body.replace("\x00", "\ufffd") if isinstance(body, str) else str(body),
+        # SQS bodies cannot hold NUL (it is outside SQS's allowed characters); the one text rule
+        # makes sure anyway.
+        raw_body=storable(body if isinstance(body, str) else str(body)),
         message_attributes=records.attributes_for_storage(attributes),
         parse_error=parsed.parse_error,
     )

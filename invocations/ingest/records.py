@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from invocations.shared.text import storable, unstorable
+
 KINDS = ("success", "failure", "dlq", "stream_failure", "unparsed")
 
 # Bounds on text fields, in characters: the widths of ExecutionRecord's columns. PostgreSQL
@@ -165,8 +167,8 @@ def attributes_for_storage(message_attributes: dict[str, Any] | None) -> dict[st
             if isinstance(item, bytes | bytearray):
                 entry[key] = base64.b64encode(bytes(item)).decode("ascii")
             elif isinstance(item, str):
-                entry[key] = _clean(item, MAX_TEXT)
-        stored[_clean(name, MAX_SHORT)] = entry
+                entry[key] = storable(item, MAX_TEXT)
+        stored[storable(name, MAX_SHORT)] = entry
     return stored
 
 
@@ -190,7 +192,7 @@ def _parse(
     sqs_attributes = _attribute_strings(message_attributes, "StringValue", "BinaryValue")
     if reason:
         # Still worth linking to its invocation, if it is a dead letter.
-        request_id = _clean(sqs_attributes.get("RequestID", ""), MAX_REQUEST_ID)
+        request_id = storable(sqs_attributes.get("RequestID", ""), MAX_REQUEST_ID)
         return _unparsed(reason, request_id=request_id)
 
     warnings: list[str] = []
@@ -356,7 +358,7 @@ def _invocation_record(
 
     return ParsedRecord(
         kind=kind,
-        condition=_clean(condition, MAX_CONDITION),
+        condition=storable(condition, MAX_CONDITION),
         request_id=_text(context, "requestId", MAX_REQUEST_ID, warnings, "requestContext."),
         function_arn=function_arn,
         function_name=function_name,
@@ -400,8 +402,8 @@ def _dlq_record(
         has_payload, payload = True, event
     return ParsedRecord(
         kind="dlq",
-        request_id=_clean(attributes.get("RequestID", ""), MAX_REQUEST_ID),
-        error_message=_clean(attributes.get("ErrorMessage", ""), MAX_TEXT),
+        request_id=storable(attributes.get("RequestID", ""), MAX_REQUEST_ID),
+        error_message=storable(attributes.get("ErrorMessage", ""), MAX_TEXT),
         dlq_error_code=_int(attributes, "ErrorCode", _INT_RANGE, warnings),
         request_payload=payload,
         has_request_payload=has_payload,
@@ -412,7 +414,7 @@ def _dlq_record(
 
 
 def _unparsed(reason: str, **fields: Any) -> ParsedRecord:
-    return ParsedRecord(kind="unparsed", parse_error=_clean(reason, MAX_PARSE_ERROR), **fields)
+    return ParsedRecord(kind="unparsed", parse_error=storable(reason, MAX_PARSE_ERROR), **fields)
 
 
 # Field helpers: each reads one thing and degrades to a default with a warning, never raises.
@@ -427,7 +429,7 @@ def _text(
     if not isinstance(value, str):
         warnings.append(f"{prefix}{key} is {_json_type(value)}, not a string: ignored")
         return ""
-    return _clean(value, limit)
+    return storable(value, limit)
 
 
 def _int(
@@ -503,7 +505,7 @@ def _batch_info(record: dict[str, Any], warnings: list[str], plain: bool) -> dic
             if problem := _storage_problem(value, plain):
                 warnings.append(f"{key[:40]} not kept ({problem})")
                 value = {}
-            found[_clean(key, MAX_SHORT)] = value
+            found[storable(key, MAX_SHORT)] = value
     return found or None
 
 
@@ -520,9 +522,9 @@ def _error_from_payload(payload: Any) -> tuple[str, str, str]:
     if payload is None:
         return "", "", ""
     if isinstance(payload, str):
-        return "", _clean(payload, MAX_TEXT), ""
+        return "", storable(payload, MAX_TEXT), ""
     if not isinstance(payload, dict):
-        return "", _clean(_compact_json(payload), MAX_TEXT), ""
+        return "", storable(_compact_json(payload), MAX_TEXT), ""
     error_type = _loose_text(payload.get("errorType"), MAX_SHORT)
     error_message = _loose_text(payload.get("errorMessage"), MAX_TEXT)
     trace = payload.get("stackTrace", payload.get("trace"))
@@ -533,9 +535,9 @@ def _stack_trace(trace: Any) -> str:
     if trace is None:
         return ""
     if isinstance(trace, str):
-        return _clean(trace, MAX_STACK_TRACE)
+        return storable(trace, MAX_STACK_TRACE)
     if not isinstance(trace, list):
-        return _clean(_compact_json(trace), MAX_STACK_TRACE)
+        return storable(_compact_json(trace), MAX_STACK_TRACE)
     lines, total = [], 0
     for frame in trace:
         line = _frame(frame)
@@ -543,7 +545,7 @@ def _stack_trace(trace: Any) -> str:
         total += len(line) + 1
         if total > MAX_STACK_TRACE:  # stop early: a hostile trace can have millions of frames
             break
-    return _clean("\n".join(lines), MAX_STACK_TRACE)
+    return storable("\n".join(lines), MAX_STACK_TRACE)
 
 
 def _frame(frame: Any) -> str:
@@ -563,8 +565,8 @@ def _loose_text(value: Any, limit: int) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return _clean(value, limit)
-    return _clean(_compact_json(value), limit)
+        return storable(value, limit)
+    return storable(_compact_json(value), limit)
 
 
 def _attribute_strings(attributes: Any, *keys: str) -> dict[str, str]:
@@ -628,7 +630,7 @@ def _storage_problem(value: Any, plain: bool) -> str:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if _unstorable(item):
+            if unstorable(item):
                 return "contains NUL or unpaired surrogate characters"
         elif isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
@@ -638,25 +640,6 @@ def _storage_problem(value: Any, plain: bool) -> str:
                 item = item.values()
             stack.extend((child, depth + 1) for child in item)
     return ""
-
-
-def _unstorable(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _clean(text: str, limit: int) -> str:
-    """Text that PostgreSQL accepts (no NUL, no lone surrogates), cut to `limit` characters."""
-    if _unstorable(text):
-        text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
 
 
 def _compact_json(value: Any) -> str:
@@ -683,4 +666,4 @@ def _json_type(value: Any) -> str:
 
 
 def _preview(value: Any) -> str:
-    return _clean(repr(value), 80)
+    return storable(repr(value), 80)

@@ -32,7 +32,7 @@ from invocations.failures import async_outcome, grouping
 from invocations.invoking import logs
 from invocations.models import Environment, Function, Invocation
 from invocations.ops import sending
-from invocations.shared.strict_json import storable
+from invocations.shared.text import storable
 
 log = logging.getLogger(__name__)
 

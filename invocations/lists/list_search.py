@@ -3,13 +3,12 @@ its suggestions offer, and bounded totals ("1,000+")."""
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from invocations.lists import search, time_ranges
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
 
 # Totals stop here: counting every row would cost as much as the table is big.
-COUNT_LIMIT = 1000
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 SUGGESTED_VALUES = 30
@@ -50,12 +49,6 @@ def read(params, *, fields, choices) -> Search:
             sizes = ", ".join(str(s) for s in PAGE_SIZES)
             problems.append(f"page size {raw_size[:10]!r} is not one of {sizes}; ignored")
     return Search(query=query, range=window, per_page=per_page, problems=tuple(problems))
-
-
-def bounded_count(queryset: QuerySet) -> tuple[int, bool]:
-    """(count, more): counts at most COUNT_LIMIT + 1 rows; `more` says the true total is higher."""
-    n = queryset.order_by().values("pk")[: COUNT_LIMIT + 1].count()
-    return min(n, COUNT_LIMIT), n > COUNT_LIMIT
 
 
 def _queue_ids(environment, name: str):

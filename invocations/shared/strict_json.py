@@ -1,4 +1,4 @@
-"""JSON as Lambda takes it, and text that pages and the database can always hold.
+"""JSON as Lambda takes it (text that pages and the database can hold: shared/text.py).
 
 Python's `json.loads` accepts more than Lambda does (NaN, Infinity) and fails in ways that are not
 a JSONDecodeError (RecursionError on deep nesting, ValueError on an integer of thousands of
@@ -69,18 +69,3 @@ def loads(text: str):
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise InvalidJson(f"arrays or objects are nested more than {MAX_DEPTH} levels deep.")
     return value
-
-
-def printable(text: str) -> str:
-    """`text` that UTF-8 can encode: a lone surrogate (JSON allows "\\ud800") is shown as its
-    escape, since a page that cannot be encoded is a 500 for everyone who opens it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def storable(text: str) -> str:
-    """`text` that PostgreSQL accepts in a text column: no NUL, no lone surrogates."""
-    return printable(text.replace("\x00", ""))

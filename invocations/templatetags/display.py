@@ -14,7 +14,7 @@ from django.utils.timesince import timesince
 from invocations.access import audit, permissions
 from invocations.access.redaction import redact, redact_text
 from invocations.models import Invocation
-from invocations.shared.strict_json import printable
+from invocations.shared.text import printable
 
 register = template.Library()
 

@@ -9,7 +9,7 @@ from invocations.access import permissions
 from invocations.lists import exports
 from invocations.middleware import actor_of
 from invocations.models import ExecutionRecord
-from invocations.views import guards, invocations, records, triage
+from invocations.views import edge, invocations, records, triage
 
 MAX_SELECTED = 10_000
 
@@ -39,7 +39,7 @@ SOURCES = {"triage": _groups, "records": _records, "invocations": _invocations}
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def export(request, list_name, fmt):
     if list_name not in SOURCES or fmt not in exports.FORMATS:
         raise Http404("No such export")

@@ -17,8 +17,8 @@ from invocations.invoking import inventory, monitor, payloads
 from invocations.invoking.payloads import BUILTINS, BY_KEY
 from invocations.middleware import actor_of, open_in
 from invocations.models import Deploy, ExecutionRecord, Function, InventorySync, Invocation
-from invocations.views import guards
-from invocations.views.htmx import page_or_fragment
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 
 # What the functions page shows of a function's last invocation: its status badge, worded as
 # everywhere else (an Event invocation's outcome, its attempts), and when.
@@ -41,7 +41,7 @@ def _functions(environment, search: str):
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def function_list(request):
     search = request.GET.get("q", "").strip()[:100]
     context = {
@@ -60,7 +60,7 @@ def function_list(request):
 
 
 @require_POST
-@guards.require(permissions.INVOKE)
+@edge.require(permissions.INVOKE)
 def refresh(request):
     sent = inventory.refresh(request.environment, actor=actor_of(request))
     if not sent:
@@ -165,7 +165,7 @@ def function_context(request, function, form=None, template_form=None) -> dict:
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def function_detail(request, name):
     function = function_for(request, name)
     return render(request, "invocations/function.html", function_context(request, function))

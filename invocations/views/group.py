@@ -20,11 +20,11 @@ from invocations.invoking import logs, replay
 from invocations.lists import live, occurrences
 from invocations.middleware import actor_of, open_in
 from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
-from invocations.views import guards
+from invocations.views import edge
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def group_detail(request, pk):
     group = get_object_or_404(
         FailureGroup.objects.select_related("assignee", "environment"),
@@ -118,7 +118,7 @@ def _done(group: FailureGroup, action: str, data: dict) -> str:
 
 
 @require_POST
-@guards.require(permissions.TRIAGE)
+@edge.require(permissions.TRIAGE)
 def group_action(request, pk, action):
     """One workflow step on one group, from the group page's forms."""
     forms_by_action = {
@@ -150,7 +150,7 @@ def group_action(request, pk, action):
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def group_changes(request, pk):
     """The group page's poll: how many occurrences arrived since the page was drawn."""
     group = get_object_or_404(FailureGroup, pk=pk, environment=request.environment)

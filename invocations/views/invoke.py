@@ -11,7 +11,7 @@ from invocations.forms.invoke import QUALIFIER, InvokeForm, TemplateForm
 from invocations.invoking import lifecycle, payloads
 from invocations.middleware import actor_of, open_in
 from invocations.models import Function, Invocation, PayloadTemplate
-from invocations.views import guards
+from invocations.views import edge
 from invocations.views.functions import function_context
 
 
@@ -20,7 +20,7 @@ def _function(request, name) -> Function:
 
 
 @require_POST
-@guards.require(permissions.INVOKE)
+@edge.require(permissions.INVOKE)
 def invoke(request, name):
     function = _function(request, name)
     qualifiers = function.qualifiers
@@ -57,7 +57,7 @@ def invoke(request, name):
 
 
 @require_POST
-@guards.require(permissions.INVOKE)
+@edge.require(permissions.INVOKE)
 def rerun(request, pk):
     """The same function, qualifier, type and payload again, as a new invocation."""
     previous = get_object_or_404(
@@ -87,7 +87,7 @@ def rerun(request, pk):
 
 
 @require_POST
-@guards.require(permissions.INVOKE)
+@edge.require(permissions.INVOKE)
 def save_template(request, name):
     function = _function(request, name)
     form = TemplateForm(request.POST)
@@ -106,7 +106,7 @@ def save_template(request, name):
 
 
 @require_POST
-@guards.require(permissions.INVOKE)
+@edge.require(permissions.INVOKE)
 def delete_template(request, name, pk):
     function = _function(request, name)
     template = get_object_or_404(PayloadTemplate, pk=pk, function=function, owner=request.user)

@@ -12,7 +12,7 @@ from invocations.access import permissions
 from invocations.ingest import discovery, queues
 from invocations.middleware import actor_of
 from invocations.models import WatchedQueue
-from invocations.views import guards
+from invocations.views import edge
 
 
 class WatchForm(forms.Form):
@@ -47,13 +47,13 @@ def _row(request, queue, note=""):
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def queue_list(request):
     return _page(request)
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def queue_depth(request, pk):
     """The approximate depth of one queue, a table cell loaded after the page (one AWS call)."""
     queue = get_object_or_404(_queues(request), pk=pk)
@@ -64,7 +64,7 @@ def queue_depth(request, pk):
 
 
 @require_POST
-@guards.require(permissions.MANAGE_QUEUES)
+@edge.require(permissions.MANAGE_QUEUES)
 def queue_watch(request):
     form = WatchForm(request.POST)
     if form.is_valid():
@@ -87,7 +87,7 @@ def queue_watch(request):
 
 
 @require_POST
-@guards.require(permissions.MANAGE_QUEUES)
+@edge.require(permissions.MANAGE_QUEUES)
 def queue_toggle(request, pk):
     """Enable or disable polling of a queue (disabling is how a queue is unwatched: its records
     stay). htmx swaps only the row."""
@@ -101,7 +101,7 @@ def queue_toggle(request, pk):
 
 
 @require_POST
-@guards.require(permissions.MANAGE_QUEUES)
+@edge.require(permissions.MANAGE_QUEUES)
 def queue_poll(request, pk):
     """Poll now: a task for this queue, enqueued once the audit event is committed."""
     queue = get_object_or_404(_queues(request), pk=pk)
@@ -122,7 +122,7 @@ def queue_poll(request, pk):
 
 
 @require_POST
-@guards.require(permissions.MANAGE_QUEUES)
+@edge.require(permissions.MANAGE_QUEUES)
 def queue_discover(request):
     """Discovery runs in the worker (many AWS calls for a large account); the page shows it
     running, then its result."""

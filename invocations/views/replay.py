@@ -17,8 +17,8 @@ from invocations.invoking import replay
 from invocations.middleware import actor_of, open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
 from invocations.shared.wording import count
-from invocations.views import guards
-from invocations.views.htmx import page_or_fragment
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 from invocations.views.records import matching_records
 
 PREVIEW = 20
@@ -103,7 +103,7 @@ def _back_to_plan(request):
 
 
 @require_GET
-@guards.require(permissions.REPLAY)
+@edge.require(permissions.REPLAY)
 def replay_plan(request):
     """The dry run: how many, which payloads, which target. Nothing is changed."""
     form = ReplayForm(_joined(request.GET))
@@ -160,7 +160,7 @@ def replay_plan(request):
 
 
 @require_POST
-@guards.require(permissions.REPLAY)
+@edge.require(permissions.REPLAY)
 def replay_start(request):
     form = ReplayForm(_joined(request.POST))
     if not form.is_valid():
@@ -204,7 +204,7 @@ def _plan_url():
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def replay_batch(request, pk):
     batch = get_object_or_404(
         ReplayBatch.objects.select_related("environment", "group"),
@@ -228,7 +228,7 @@ def replay_batch(request, pk):
 
 
 @require_POST
-@guards.require(permissions.REPLAY)
+@edge.require(permissions.REPLAY)
 def replay_cancel(request, pk):
     batch = get_object_or_404(
         ReplayBatch, pk=pk, environment__in=permissions.visible_environments(request.user)
@@ -241,7 +241,7 @@ def replay_cancel(request, pk):
 
 
 @require_POST
-@guards.require(permissions.REPLAY)
+@edge.require(permissions.REPLAY)
 def redrive_records(request):
     form = RedriveForm(request.POST)
     if not form.is_valid():

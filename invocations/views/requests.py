@@ -8,11 +8,11 @@ from django.views.decorators.http import require_GET
 from invocations.access import permissions
 from invocations.failures import request_trail
 from invocations.middleware import open_in
-from invocations.views import guards
+from invocations.views import edge
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def request_detail(request, request_id):
     trail = request_trail.find(
         request_id,

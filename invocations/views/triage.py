@@ -21,13 +21,12 @@ from invocations.forms.triage import (
     TriageFilterForm,
 )
 from invocations.ingest import redrive
-from invocations.lists import filters, list_search, live, time_ranges
+from invocations.lists import bounded, filters, list_search, live, time_ranges
 from invocations.middleware import actor_of
 from invocations.models import FailureGroup
 from invocations.shared import wording
-from invocations.views import guards
-from invocations.views.guards import safe_next
-from invocations.views.htmx import page_or_fragment
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment, safe_next
 from invocations.views.lists import list_context as _list_context
 
 SORT_ORDER = {
@@ -111,7 +110,7 @@ def _rows(groups: list[FailureGroup], window: time_ranges.TimeRange | None = Non
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def triage_list(request):
     form = TriageFilterForm(request.GET)
     data = filters.usable(form)
@@ -122,7 +121,7 @@ def triage_list(request):
     matching = _filtered_groups(request, data, found)
     groups = list(matching[start : start + size + 1])
     more = len(groups) > size
-    total, total_more = list_search.bounded_count(matching)
+    total, total_more = bounded.bounded_count(matching)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -154,7 +153,7 @@ def triage_list(request):
 
 
 @require_GET
-@guards.require(permissions.VIEW)
+@edge.require(permissions.VIEW)
 def triage_changes(request):
     """The triage page's poll: "N new" for groups not on the page that failed since the page was
     drawn, and the rows on the page whose figures or state changed, swapped in place."""
@@ -186,7 +185,7 @@ def triage_changes(request):
 
 
 @require_POST
-@guards.require(permissions.TRIAGE)
+@edge.require(permissions.TRIAGE)
 def bulk_action(request):
     """Acknowledge, resolve, ignore, assign or snooze the selected groups; with htmx the
     answer swaps only the changed rows."""

@@ -5,12 +5,12 @@ from django.views.decorators.http import require_GET
 
 from invocations.access import permissions
 from invocations.ops import workers
-from invocations.views import guards
-from invocations.views.htmx import page_or_fragment
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 
 
 @require_GET
-@guards.require(permissions.ADMIN)
+@edge.require(permissions.ADMIN)
 def worker_list(request):
     context = {
         "state": workers.worker_state(),

@@ -478,24 +478,6 @@ def test_it_purges_old_records_in_chunks_and_audits_it_once(sqs):
     assert event.details["deleted"] == 3
 
 
-def test_records_are_grouped_where_the_database_returns_no_ids_from_a_bulk_insert(sqs, monkeypatch):
-    from django.db import connection
-
-    from invocations.models import FailureGroup
-
-    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
-    queue = make_queue(sqs, "orders-on-failure")
-    for order in (-1, -2):
-        sqs.send_message(QueueUrl=queue.url, MessageBody=destination_record(f"req{order}", order))
-
-    result = poll(queue)
-
-    assert result.stored == 2
-    group = FailureGroup.objects.get()
-    assert group.records.count() == 2
-    assert (group.count, group.backlog_count) == (2, 2)
-
-
 def test_a_record_stored_while_its_invocation_got_its_request_id_is_linked_after_the_commit(
     sqs, monkeypatch
 ):

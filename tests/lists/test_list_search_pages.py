@@ -153,7 +153,7 @@ def test_the_suggestions_offer_fields_and_known_values(client, bob):
 
 
 def test_a_total_beyond_the_limit_reads_as_the_limit_plus(client, bob, monkeypatch):
-    monkeypatch.setattr("invocations.lists.list_search.COUNT_LIMIT", 5)
+    monkeypatch.setattr("invocations.lists.bounded.COUNT_LIMIT", 5)
     env = factories.queue().environment
     for _ in range(7):
         Invocation.objects.create(environment=env, function_name="orders")

@@ -1,7 +1,7 @@
 """What bench/pages.py found, pinned: pages whose work does not grow with the tables."""
 
+from invocations.lists.bounded import COUNT_LIMIT
 from invocations.models import Environment, ExecutionRecord
-from invocations.views.records import COUNT_LIMIT
 from tests import factories
 
 

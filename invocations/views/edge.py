@@ -1,9 +1,11 @@
-"""The web edge's checks around a view: a permission it needs, and a `next` it may redirect
-to. The rules themselves live in invocations/access (who may do what)."""
+"""What every view uses at the web edge: the permission a view needs, a `next` it may redirect
+to, and the one way a view answers htmx. The rules themselves live in invocations/access (who
+may do what)."""
 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from invocations.access.permissions import can
@@ -36,3 +38,13 @@ def safe_next(request, default: str) -> str:
     ):
         return wanted
     return default
+
+
+def page_or_fragment(request, page: str, fragment: str, context: dict, *, target: str = ""):
+    """Render `fragment` for an htmx request (aimed at the element `target`, when given), and
+    `page` for everything else: a first visit, a reload, a boosted link (which wants the whole
+    page), or an htmx request that swaps some other element."""
+    wants_fragment = (
+        request.htmx and not request.htmx.boosted and (not target or request.htmx.target == target)
+    )
+    return render(request, fragment if wants_fragment else page, context)
