@@ -3,13 +3,18 @@ stream. Both read a bounded number of pages: they run while a page waits for its
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from invocations.aws import clients
 
 if TYPE_CHECKING:
+    from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef, FilterLogEventsResponseTypeDef
+
     from invocations.models import Environment
+
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,23 @@ class LogEvent:
     timestamp: int
     message: str
     stream: str
+
+
+def _bounded(
+    pages: Iterable[FilterLogEventsResponseTypeDef],
+    item: Callable[[FilteredLogEventTypeDef], _Item],
+    limit: int,
+    max_pages: int,
+) -> tuple[list[_Item], bool]:
+    """At most `limit` items from at most `max_pages` pages (a filter over a large group can
+    answer many empty pages), and whether more were left. Leaving the loop asks for no
+    further page."""
+    found: list[_Item] = []
+    for number, page in enumerate(clients.pages(pages), start=1):
+        found += [item(event) for event in page.get("events", [])]
+        if len(found) >= limit or number == max_pages:
+            return found[:limit], bool(page.get("nextToken")) or len(found) > limit
+    return found, False
 
 
 def filter_log_events(
@@ -28,20 +50,15 @@ def filter_log_events(
     max_pages: int = 10,
 ) -> tuple[list[LogEvent], bool]:
     """Events of `group` that contain `term` (a plain or quoted term: moto supports no other
-    pattern), at most `limit` from at most `max_pages` pages (a filter over a large group can
-    answer many empty pages); the flag says whether more were left."""
+    pattern), at most `limit` from at most `max_pages` pages; the flag says whether more were
+    left (FilterLogEvents)."""
     paginator = clients.client(environment, "logs").get_paginator("filter_log_events")
     pages = paginator.paginate(logGroupName=group, filterPattern=term, startTime=start_ms)
-    events: list[LogEvent] = []
-    for number, page in enumerate(clients.pages(pages), start=1):
-        events += [
-            LogEvent(item.get("timestamp", 0), item.get("message", ""), item["logStreamName"])
-            for item in page.get("events", [])
-        ]
-        # Leaving the loop asks for no further page.
-        if len(events) >= limit or number == max_pages:
-            return events[:limit], bool(page.get("nextToken")) or len(events) > limit
-    return events, False
+
+    def event(item: FilteredLogEventTypeDef) -> LogEvent:
+        return LogEvent(item.get("timestamp", 0), item.get("message", ""), item["logStreamName"])
+
+    return _bounded(pages, event, limit, max_pages)
 
 
 def log_events_between(
@@ -54,27 +71,12 @@ def log_events_between(
     max_pages: int = 10,
 ) -> tuple[list[str], bool]:
     """The messages of one log stream from `start_ms` to `end_ms` inclusive, oldest first, at
-    most `limit` from at most `max_pages` pages; the flag says whether more were left
-    (GetLogEvents, forward pages)."""
-    logs = clients.client(environment, "logs")
-    messages: list[str] = []
-    token = None
-    # botocore has no paginator for GetLogEvents: its forward token never ends, it repeats
-    # itself at the end of the stream, which is how the loop below knows it is done.
-    for _page in range(max_pages):
-        kwargs = {
-            "logGroupName": group,
-            "logStreamName": stream,
-            "startTime": start_ms,
-            "endTime": end_ms + 1,
-            "startFromHead": True,
-            **({"nextToken": token} if token else {}),
-        }
-        page = clients.call(logs.get_log_events, **kwargs)
-        messages += [event.get("message", "") for event in page.get("events", [])]
-        if len(messages) >= limit:
-            return messages[:limit], True
-        if not page.get("events") or page.get("nextForwardToken") in (None, token):
-            return messages, False
-        token = page["nextForwardToken"]
-    return messages, True
+    most `limit` from at most `max_pages` pages; the flag says whether more were left.
+
+    FilterLogEvents on the one stream, without a pattern: botocore has a paginator for it and
+    none for GetLogEvents (whose forward token never ends, it repeats at the stream's end)."""
+    paginator = clients.client(environment, "logs").get_paginator("filter_log_events")
+    pages = paginator.paginate(
+        logGroupName=group, logStreamNames=[stream], startTime=start_ms, endTime=end_ms
+    )
+    return _bounded(pages, lambda item: item.get("message", ""), limit, max_pages)
