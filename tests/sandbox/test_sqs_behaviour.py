@@ -523,16 +523,21 @@ def stock_endpoint():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while True:
+
+    def answers() -> bool:
+        if server.poll() is not None:
+            raise AssertionError("the stock moto server exited at start")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
         except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("stock moto server did not start")
-            time.sleep(0.1)
+            return False
+        return True
+
+    try:
+        wait_until(answers, timeout=30, message="the stock moto server did not start")
+    except AssertionError:
+        server.kill()
+        raise
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=10)
