@@ -136,3 +136,16 @@ def test_each_folder_holds_few_enough_modules_to_read(folder):
         pytest.skip("migrations are numbered, not named by part")
 
     assert len(modules) <= limit, sorted(modules)
+
+
+def test_no_list_is_paged_by_hand():
+    # Every AWS list goes through boto3's paginators (invocations/aws/): a loop over NextMarker
+    # or NextToken is where a real account's second page used to be forgotten.
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for package in ("invocations", "alerts", "dashboard")
+        for path in _python_files(package)
+        if "NextMarker" in path.read_text("utf-8") or "NextToken" in path.read_text("utf-8")
+    ]
+
+    assert offenders == []
