@@ -70,6 +70,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install-dev
 	$(VENV)/bin/ruff format .
@@ -84,9 +85,9 @@ test: install-dev lint
 bench: install-dev
 	$(PY) -m bench $(BENCH)
 
-# The README's screenshots, made from a real incident in the sandbox (tests/test_screenshot_tour.py).
+# The README's screenshots, made from a real incident in the sandbox (tests/browser/test_screenshot_tour.py).
 screenshots: install-dev
-	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/test_screenshot_tour.py -q -p no:randomly
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/browser/test_screenshot_tour.py -q -p no:randomly
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3*

@@ -8,7 +8,8 @@ class InvocationsConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
-        from invocations import admin_audit, checks, signals  # noqa: F401 (checks registers)
+        from invocations import admin_audit, signals
+        from invocations.ops import checks  # noqa: F401 (importing it registers the checks)
 
         signals.connect_staff_sync()
         admin_audit.connect_relation_audit()

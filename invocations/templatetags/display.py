@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from invocations import access, audit
+from invocations.access import audit, permissions
+from invocations.access.redaction import redact, redact_text
 from invocations.models import Invocation
-from invocations.redaction import redact, redact_text
-from invocations.strict_json import printable
+from invocations.shared.text import printable
 
 register = template.Library()
 
@@ -44,7 +44,7 @@ def json_block(context, value, label="Payload", block_id=""):
     parsed, is_json = _as_json_value(value)
     redacted = False
     if is_json:
-        if user is None or not access.can(user, access.RAW_PAYLOADS):
+        if user is None or not permissions.can(user, permissions.RAW_PAYLOADS):
             shown = redact(parsed)
             redacted = shown != parsed
         else:
@@ -78,7 +78,7 @@ def redacted_for(text, user):
     permission."""
     if not text:
         return text
-    if user is not None and access.can(user, access.RAW_PAYLOADS):
+    if user is not None and permissions.can(user, permissions.RAW_PAYLOADS):
         return text
     return redact_text(str(text))
 
@@ -121,6 +121,25 @@ def ago(moment: datetime, now: datetime | None = None) -> str:
         amount = timesince(moment, now) if not future else timesince(now, moment)
         amount = amount.split(",")[0].replace("\xa0", " ")
     return f"in {amount}" if future else f"{amount} ago"
+
+
+@register.filter
+def uptime(seconds) -> str:
+    """How long something has been up, as a person says it: "up 45 s", "up 12 min",
+    "up 3 h 5 min", "up 2 d 4 h" (two units at most: the rest is noise on a status page)."""
+    if seconds is None:
+        return "—"
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"up {days} d {hours} h" if hours else f"up {days} d"
+    if hours:
+        return f"up {hours} h {minutes} min" if minutes else f"up {hours} h"
+    if minutes:
+        return f"up {minutes} min"
+    return f"up {secs} s"
 
 
 @register.filter

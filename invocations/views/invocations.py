@@ -8,11 +8,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, async_outcome, filters, list_search, logs, request_logs
-from invocations.forms import InvocationFilterForm
+from invocations.access import permissions
+from invocations.failures import async_outcome
+from invocations.forms.invoke import InvocationFilterForm
+from invocations.invoking import logs, request_logs
+from invocations.lists import bounded, filters, list_search
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
-from invocations.views.htmx import page_or_fragment
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 from invocations.views.lists import list_context
 
 # After a 202, look for the outcome record every 3 s this long, then every 30 s.
@@ -57,13 +61,13 @@ def _search(params) -> list_search.Search:
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
     data = filters.usable(form)
     found = _search(request.GET)
     rows = list_search.invocations(filtered(request.environment, data), found)
-    total, total_more = list_search.bounded_count(rows)
+    total, total_more = bounded.bounded_count(rows)
     if data.get("before"):
         rows = rows.filter(id__lt=data["before"])
     size = found.per_page
@@ -97,7 +101,7 @@ def _detail(request, pk) -> Invocation:
     invocation = get_object_or_404(
         Invocation.objects.select_related("requested_by", "function", "rerun_of", "environment"),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, invocation.environment)
     return invocation
@@ -159,17 +163,17 @@ def result_context(request, invocation: Invocation) -> dict:
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_detail(request, pk):
     invocation = _detail(request, pk)
     context = result_context(request, invocation)
-    context["can_invoke"] = access.can(request.user, access.INVOKE)
+    context["can_invoke"] = permissions.can(request.user, permissions.INVOKE)
     context["reruns"] = invocation.reruns.only("id", *Invocation.BADGE_FIELDS).order_by("-id")[:10]
     return render(request, "invocations/invocation.html", context)
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_status(request, pk):
     """The polled fragment: while the invocation runs, it carries its own trigger; once done it
     is rendered without one, and polling stops."""
@@ -183,7 +187,7 @@ def invocation_status(request, pk):
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)

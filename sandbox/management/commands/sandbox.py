@@ -49,7 +49,7 @@ class Command(BaseCommand):
 def _register(result: dict) -> None:
     """Watch the seeded queues and read the functions into the inventory, so that the
     dashboard shows them at once (beat would take minutes)."""
-    from invocations import inventory
+    from invocations.invoking import inventory
     from invocations.models import Environment
     from sandbox.seed import register_watched_queues
 
