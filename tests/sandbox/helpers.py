@@ -3,6 +3,8 @@
 import json
 import time
 
+from tests.waiting import wait_until
+
 
 def invoke(awslambda, name: str, payload=None, **kwargs) -> dict:
     """Invokes and returns boto3's response with ``Payload`` read and the request ID at the top."""
@@ -50,14 +52,12 @@ def record_for(request_id: str):
 
 def wait_for_log_line(logs, name: str, prefix: str, timeout: float = 20.0) -> str:
     """The first line of function ``name``'s log that starts with ``prefix``, once written."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def line():
         try:
             events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
         except logs.exceptions.ResourceNotFoundException:
-            events = []
-        for event in events:
-            if event["message"].startswith(prefix):
-                return event["message"]
-        assert time.monotonic() < deadline, f"no {prefix!r} line in {name}'s log in {timeout} s"
-        time.sleep(0.1)
+            return None
+        return next((e["message"] for e in events if e["message"].startswith(prefix)), None)
+
+    return wait_until(line, timeout, message=f"no {prefix!r} line in {name}'s log")

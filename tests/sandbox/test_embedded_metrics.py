@@ -7,13 +7,13 @@ and "Embedding metrics within logs"
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format.html).
 """
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.sandbox.helpers import invoke
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(60)]
 
@@ -70,13 +70,11 @@ def statistics(cloudwatch, namespace: str, name: str, dimensions: list[dict]) ->
 
 
 def wait_for_statistics(cloudwatch, namespace, name, dimensions, timeout=20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = statistics(cloudwatch, namespace, name, dimensions)
-        if found is not None:
-            return found
-        assert time.monotonic() < deadline, f"no {namespace} {name} after {timeout} s"
-        time.sleep(0.1)
+    return wait_until(
+        lambda: statistics(cloudwatch, namespace, name, dimensions),
+        timeout,
+        message=f"no {namespace} {name}",
+    )
 
 
 def test_an_emf_line_becomes_metrics_under_each_dimension_set(awslambda, cloudwatch, make_function):

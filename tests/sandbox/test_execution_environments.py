@@ -7,7 +7,6 @@ import io
 import json
 import re
 import threading
-import time
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ import pytest
 
 from tests.sandbox.conftest import ROLE_ARN
 from tests.sandbox.helpers import invoke
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(90)]
 
@@ -137,7 +137,7 @@ def test_a_deleted_and_recreated_function_never_meets_the_old_environment(awslam
 
     assert before["count"] == 2
     assert after["count"] == 1
-    assert wait_until(lambda: not is_running(before["pid"]))
+    wait_until(lambda: not is_running(before["pid"]), message="the old environment still runs")
 
 
 def test_a_configuration_update_starts_new_environments(awslambda, make_function):
@@ -153,7 +153,7 @@ def test_a_configuration_update_starts_new_environments(awslambda, make_function
 
     assert before["count"] == 2
     assert after["count"] == 1
-    assert wait_until(lambda: not is_running(before["pid"]))
+    wait_until(lambda: not is_running(before["pid"]), message="the old environment still runs")
 
 
 def is_running(pid: int) -> bool:
@@ -162,15 +162,6 @@ def is_running(pid: int) -> bool:
             return stat.read().split(") ")[-1][0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_an_exception_at_import_is_an_init_error_and_the_environment_is_replaced(

@@ -11,13 +11,13 @@ windows" and the mapping's State and StateTransitionReason in "CreateEventSource
 """
 
 import json
-import time
 import uuid
 
 import pytest
 
 from tests.sandbox.conftest import ROLE_ARN
 from tests.sandbox.helpers import invoke
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(60)]
 
@@ -34,13 +34,11 @@ def kinesis_stream(aws_client) -> str:
 
 
 def wait_for_state(awslambda, uuid_: str, state: str, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        mapping = awslambda.get_event_source_mapping(UUID=uuid_)
-        if mapping["State"] == state:
-            return mapping
-        assert time.monotonic() < deadline, f"{uuid_} is still {mapping['State']}"
-        time.sleep(0.1)
+    def mapping():
+        found = awslambda.get_event_source_mapping(UUID=uuid_)
+        return found if found["State"] == state else None
+
+    return wait_until(mapping, timeout, message=f"{uuid_} never {state}")
 
 
 def test_a_tumbling_window_mapping_is_kept_but_disabled_with_the_reason(

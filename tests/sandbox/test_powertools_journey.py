@@ -16,7 +16,6 @@ the function cannot import the host's copy, only the layer's.
 import importlib.metadata
 import io
 import json
-import time
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ import pytest
 
 from tests.sandbox.conftest import ROLE_ARN
 from tests.sandbox.helpers import invoke, wait_for_message
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(120)]
 
@@ -241,20 +241,18 @@ def test_the_rest_api_resolver_routes_an_api_gateway_event(journey, awslambda, l
 
 
 def wait_for_events(logs, group: str, pattern: str, timeout: float = 40.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        events = logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]
-        if events:
-            return events
-        assert time.monotonic() < deadline, f"nothing matched {pattern} in {timeout} s"
-        time.sleep(0.2)
+    return wait_until(
+        lambda: logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"],
+        timeout,
+        interval=0.2,
+        message=f"nothing matched {pattern}",
+    )
 
 
 def wait_for_sum(cloudwatch, namespace, name, dimensions, timeout: float = 40.0) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
+    def points():
         now = datetime.now(UTC)
-        points = cloudwatch.get_metric_statistics(
+        return cloudwatch.get_metric_statistics(
             Namespace=namespace,
             MetricName=name,
             Dimensions=dimensions,
@@ -263,7 +261,6 @@ def wait_for_sum(cloudwatch, namespace, name, dimensions, timeout: float = 40.0)
             Period=3600,
             Statistics=["Sum"],
         )["Datapoints"]
-        if points:
-            return sum(point["Sum"] for point in points)
-        assert time.monotonic() < deadline, f"no {namespace} {name} in {timeout} s"
-        time.sleep(0.2)
+
+    found = wait_until(points, timeout, interval=0.2, message=f"no {namespace} {name}")
+    return sum(point["Sum"] for point in found)
