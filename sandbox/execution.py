@@ -279,9 +279,9 @@ def _die_with_parent() -> None:
 
 
 def _enter_private_mounts(mounts: tuple) -> None:
-    """In the forked child: a mount namespace of its own, where each host directory is bound,
-    read-only as on Lambda, at the path Lambda uses (/var/task, /opt). Nothing is visible
-    outside the process."""
+    """In the forked child: a mount namespace of its own, where each host directory is bound at
+    the path Lambda uses (/var/task, /opt, /var/runtime read-only as on Lambda; /tmp writable).
+    Nothing is visible outside the process."""
     if _libc is None or _unshare(CLONE_NEWNS) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
     # Mounts made here must not propagate back to the host's namespace.
@@ -290,6 +290,8 @@ def _enter_private_mounts(mounts: tuple) -> None:
     for source, target in mounts:
         if _mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) != 0:
             raise OSError(ctypes.get_errno(), f"binding {source} at {target} failed")
+        if target in WRITABLE_PATHS:
+            continue
         read_only = MS_BIND | MS_REMOUNT | MS_RDONLY
         if _mount(b"none", target.encode(), None, read_only, None) != 0:
             raise OSError(ctypes.get_errno(), f"making {target} read-only failed")
@@ -317,7 +319,8 @@ try:
 except (OSError, AttributeError):
     _libc = None
 
-LAMBDA_PATHS = ("/var/task", "/opt")
+LAMBDA_PATHS = ("/var/task", "/opt", "/var/runtime")
+WRITABLE_PATHS = ("/tmp",)
 _private_mounts: bool | None = None
 _private_mounts_lock = threading.Lock()
 
@@ -325,8 +328,9 @@ _private_mounts_lock = threading.Lock()
 def private_mounts_available() -> bool:
     """Whether functions can see their code at /var/task and their layers at /opt, through a
     private mount namespace (Linux, with the right to unshare and mount: root here, or a
-    container with CAP_SYS_ADMIN). Both directories must exist on the host to be mounted over;
-    they are created (empty) if missing. Checked once, by starting a process that way."""
+    container with CAP_SYS_ADMIN). The directories must exist on the host to be mounted over;
+    /var/task, /opt and /var/runtime are created (empty) if missing. Checked once, by starting
+    a process that way."""
     global _private_mounts
     with _private_mounts_lock:
         if _private_mounts is None:

@@ -286,12 +286,20 @@ class Runner:
                 "this function has files under /opt/extensions",
             }
         mounts: tuple[tuple[str, str], ...] = ()
+        runtime_site = str(code_cache.runtime_site_packages())
         if private_mounts_available():
             opt = str(opt_root) if opt_root is not None else str(code_cache.empty_dir())
-            mounts = ((str(task_root), "/var/task"), (opt, "/opt"))
+            # /tmp last: the directories bound before it live under the host's /tmp.
+            mounts = (
+                (str(task_root), "/var/task"),
+                (opt, "/opt"),
+                (runtime_site, "/var/runtime"),
+                (str(tmp_dir), "/tmp"),
+            )
             seen_task, seen_opt = Path("/var/task"), Path("/opt")
+            seen_tmp, runtime_site = "/tmp", "/var/runtime"
         else:
-            seen_task, seen_opt = task_root, opt_root
+            seen_task, seen_opt, seen_tmp = task_root, opt_root, str(tmp_dir)
         env = self._runtime_environment(function, version, seen_task)
         if seen_opt is not None:
             # Lambda's PATH ends with /opt/bin, and LD_LIBRARY_PATH with the code's and the
@@ -302,7 +310,7 @@ class Runner:
             + ([str(seen_opt / "lib")] if seen_opt is not None else [])
         )
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
-        env["TMPDIR"] = str(tmp_dir)
+        env["TMPDIR"] = seen_tmp
         runtime = function.run_time or ""
         if runtime.startswith("provided"):
             bootstrap = task_root / "bootstrap"
@@ -316,8 +324,7 @@ class Runner:
         else:
             command = python_command(function.handler or "")
             env["PYTHONPATH"] = os.pathsep.join(
-                python_path(function.run_time, seen_task, seen_opt)
-                + [str(code_cache.runtime_site_packages())]
+                python_path(function.run_time, seen_task, seen_opt) + [runtime_site]
             )
         return LaunchSpec(command, env, str(seen_task), int(function.memory_size), mounts)
 

@@ -97,7 +97,7 @@ def test_two_concurrent_invocations_get_two_environments(awslambda, make_functio
 
     assert [result["count"] for result in results] == [1, 1]
     assert results[0]["pid"] != results[1]["pid"]
-    assert results[0]["tmp"] != results[1]["tmp"]
+    # Each has its own /tmp (both may call it /tmp, as on Lambda): see the test below.
 
 
 def test_new_code_never_meets_an_old_environment(awslambda, make_function):

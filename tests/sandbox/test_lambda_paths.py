@@ -10,6 +10,8 @@ layer content is extracted to /opt).
 
 import io
 import json
+import os
+import uuid
 import zipfile
 
 import pytest
@@ -20,10 +22,14 @@ from tests.sandbox.helpers import invoke
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(60)]
 
 HANDLER = """
-import os
+import os, sys
 
 def lambda_handler(event, context):
-    names = ["LAMBDA_TASK_ROOT", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS",
+    marker = "/tmp/marker-" + event.get("marker", "none")
+    seen = os.path.exists(marker)
+    if event.get("marker"):
+        open(marker, "w").close()
+    names = ["TMPDIR", "LAMBDA_TASK_ROOT", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS",
              "_AWS_XRAY_DAEMON_PORT", "AWS_XRAY_CONTEXT_MISSING", "AWS_SESSION_TOKEN", "PATH"]
     return {
         "env": {name: os.environ.get(name) for name in names},
@@ -32,12 +38,14 @@ def lambda_handler(event, context):
         "code": sorted(os.listdir("/var/task")) if os.path.isdir("/var/task") else None,
         "opt": sorted(os.listdir("/opt")) if os.path.isdir("/opt") else None,
         "code_writable": os.access("/var/task", os.W_OK),
+        "path": sys.path,
+        "marker_seen": seen,
     }
 """
 
 
-def answer(awslambda, name: str) -> dict:
-    response = invoke(awslambda, name, {})
+def answer(awslambda, name: str, event=None) -> dict:
+    response = invoke(awslambda, name, event or {})
     assert "FunctionError" not in response, response["Payload"]
     return json.loads(response["Payload"])
 
@@ -80,3 +88,25 @@ def test_the_code_is_at_var_task_and_the_layers_at_opt(awslambda, make_function)
     assert without_layers["opt"] == []  # the host's /opt is not the function's
     assert with_layers["opt"] == ["bin", "python"]
     assert with_layers["env"]["PATH"].endswith(":/opt/bin")
+    assert without_layers["path"][-4:][0] == "/var/runtime"  # then the standard library
+
+
+@pytest.mark.skipif(
+    not private_mounts_available(),
+    reason="this platform cannot give a process a private mount namespace",
+)
+def test_each_environment_has_its_own_literal_tmp(awslambda, make_function):
+    marker = uuid.uuid4().hex
+    writer, reader = make_function(HANDLER), make_function(HANDLER)
+
+    first = answer(awslambda, writer, {"marker": marker})
+    again = answer(awslambda, writer, {"marker": marker})
+    elsewhere = answer(awslambda, reader, {"marker": marker})
+
+    assert first["env"]["TMPDIR"] == "/tmp"
+    assert (first["marker_seen"], again["marker_seen"], elsewhere["marker_seen"]) == (
+        False,
+        True,
+        False,
+    )
+    assert not os.path.exists(f"/tmp/marker-{marker}")  # nor is it the host's /tmp
