@@ -77,31 +77,42 @@ def wait_until_empty(sqs, url: str, timeout: float = 10.0) -> None:
     wait_until(lambda: queue_counts(sqs, url) == empty, timeout, message="the queue kept messages")
 
 
-# Waits for the file named by its message to exist, then logs whether it appeared.
+# Waits for the S3 object named by its message to exist, then logs whether it appeared. (S3, not
+# a file: each environment has its own /tmp, and the host's files are not the function's.)
 WAIT_FOR_RELEASE_HANDLER = """
-import json, os, time
+import json, time
+import boto3
+
+s3 = boto3.client("s3")
 
 def lambda_handler(event, context):
-    release = event["Records"][0]["body"]
+    bucket, key = event["Records"][0]["body"].split("/", 1)
     deadline = time.monotonic() + 20
-    while not os.path.exists(release) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    print("BATCH " + json.dumps(["released" if os.path.exists(release) else "never released"]))
+    released = False
+    while not released and time.monotonic() < deadline:
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            released = True
+        except Exception:
+            time.sleep(0.02)
+    print("BATCH " + json.dumps(["released" if released else "never released"]))
 """
 
 
 def test_send_message_to_a_mapped_queue_returns_before_the_function_runs(
-    make_function, make_queue, awslambda, sqs, logs, tmp_path
+    make_function, make_queue, awslambda, sqs, logs, aws_client
 ):
-    # The function waits for a file that is created only once SendMessage has returned: run
-    # inside SendMessage (as moto did), it would wait in vain and log "never released".
+    # The function waits for an object that is created only once SendMessage has returned:
+    # run inside SendMessage (as moto did), it would wait in vain and log "never released".
     function = make_function(WAIT_FOR_RELEASE_HANDLER)
     url, arn = make_queue(VisibilityTimeout=30)
     awslambda.create_event_source_mapping(FunctionName=function, EventSourceArn=arn)
-    release = tmp_path / "release"
+    s3 = aws_client("s3")
+    bucket = f"release-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
 
-    sqs.send_message(QueueUrl=url, MessageBody=str(release))
-    release.touch()
+    sqs.send_message(QueueUrl=url, MessageBody=f"{bucket}/release")
+    s3.put_object(Bucket=bucket, Key="release", Body=b"")
 
     assert batches_seen(logs, function, 1) == [["released"]]
 
