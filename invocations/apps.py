@@ -9,7 +9,10 @@ class InvocationsConfig(AppConfig):
         from django.contrib import admin
 
         from invocations import admin_audit, signals
+        from invocations.access import redaction
         from invocations.ops import checks  # noqa: F401 (importing it registers the checks)
+
+        redaction.connect_copies()
 
         signals.connect_staff_sync()
         admin_audit.connect_relation_audit()

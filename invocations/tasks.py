@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from invocations.access import redaction
 from invocations.ingest import discovery, polling, redrive, retention
 from invocations.invoking import inventory, lifecycle, monitor, replay
 from invocations.models import Environment, Invocation, WatchedQueue
@@ -28,7 +29,10 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
         Invocation.objects.filter(pk=pk, attempts=attempt).update(
             status=Invocation.Status.FAILED,
             error_code="RetryNotScheduled",
-            error_text=f"Throttled, and the next attempt could not be scheduled: {exc}",
+            **redaction.copies(
+                "Invocation",
+                {"error_text": f"Throttled, and the next attempt could not be scheduled: {exc}"},
+            ),
         )
 
 

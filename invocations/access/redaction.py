@@ -248,3 +248,39 @@ def redact(value: Any, patterns: list[str] | None = None, _depth: int = 0, _nest
     if isinstance(value, str):
         return _redact_string(value, patterns, _depth, _nested)
     return value
+
+
+def copies(model: str, fields: dict[str, Any], patterns: list[str] | None = None) -> dict[str, Any]:
+    """`fields` (a row's values about to be written) with the redacted copy of each raw text
+    among them added (`STORED_COPIES`): every write of a raw text goes through here, so the
+    copy is made once, when the text arrives."""
+    patterns = patterns if patterns is not None else _patterns()
+    for raw, redacted in STORED_COPIES[model].items():
+        if raw in fields:
+            fields[redacted] = redact_text(str(fields[raw] or ""), patterns)
+    return fields
+
+
+def fill_copies(instance: Any, patterns: list[str] | None = None) -> None:
+    """Set the redacted copies on a model instance from its raw texts (before a save or a bulk
+    insert)."""
+    model = type(instance).__name__
+    values = {raw: getattr(instance, raw) for raw in STORED_COPIES[model]}
+    for name, value in copies(model, values, patterns).items():
+        setattr(instance, name, value)
+
+
+def _fill_before_save(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if update_fields is None or set(update_fields) & set(STORED_COPIES[sender.__name__]):
+        fill_copies(instance)
+
+
+def connect_copies() -> None:
+    """A row saved one at a time (`save()`, `create()`, the admin) gets its redacted copies made
+    on the way in; bulk inserts and `update()` calls go through `copies` themselves."""
+    from django.apps import apps
+    from django.db.models.signals import pre_save
+
+    for name in STORED_COPIES:
+        model = apps.get_model("invocations", name)
+        pre_save.connect(_fill_before_save, sender=model, dispatch_uid=f"redacted-copies-{name}")

@@ -39,6 +39,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from invocations import aws
+from invocations.access import redaction
 from invocations.failures import async_outcome, grouping
 from invocations.ingest import records, redrive
 from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
@@ -465,6 +466,8 @@ def _note_delete_failures(
 
 
 def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
+    """One message as a record to insert, with the redacted copies of its texts made now: the
+    one time they are redacted (until REDACT_KEYS changes)."""
     body = message.get("Body", "")
     attributes = message.get("MessageAttributes") or {}
     parsed = records.parse_message(
@@ -486,8 +489,6 @@ def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
         status_code=_small(parsed.status_code),
         function_error=parsed.function_error[:20],
         error_type=parsed.error_type,
-        error_message=parsed.error_message,
-        stack_trace=parsed.stack_trace,
         dlq_error_code=parsed.dlq_error_code,
         request_payload=parsed.request_payload,
         response_payload=parsed.response_payload,
@@ -498,7 +499,14 @@ def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
         # makes sure anyway.
         raw_body=storable(body if isinstance(body, str) else str(body)),
         message_attributes=records.attributes_for_storage(attributes),
-        parse_error=parsed.parse_error,
+        **redaction.copies(
+            "ExecutionRecord",
+            {
+                "error_message": parsed.error_message,
+                "stack_trace": parsed.stack_trace,
+                "parse_error": parsed.parse_error,
+            },
+        ),
     )
 
 

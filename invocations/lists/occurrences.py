@@ -35,7 +35,7 @@ def page(group: FailureGroup, before: str | None):
     invocations = (
         Invocation.objects.for_list()
         .filter(failure_group=group)
-        .defer("payload", "response_payload", "log_tail")
+        .defer("payload", "response_payload", "log_tail", "log_tail_redacted")
     )
     if cursor is not None:
         records = records.filter(received_at__lt=cursor)

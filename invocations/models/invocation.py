@@ -74,6 +74,10 @@ class Invocation(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=100, blank=True)
     error_text = models.TextField(blank=True)
+    # Redacted copies, made whenever the raw text is written (`access.redaction.copies`) and
+    # again when REDACT_KEYS changes: what people without the raw-payload permission read.
+    error_text_redacted = models.TextField(blank=True, default="")
+    log_tail_redacted = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -71,14 +71,41 @@ def json_block(context, value, label="Payload", block_id=""):
     }
 
 
+def may_read_raw(user) -> bool:
+    return user is not None and permissions.can(user, permissions.RAW_PAYLOADS)
+
+
+@register.simple_tag(takes_context=True)
+def shown(context, row, field: str) -> str:
+    """A stored text (`error_message`, `stack_trace`, `parse_error`, `error_text`, `log_tail`,
+    `sample_message`) as this person may read it: the raw column with the raw-payload
+    permission, else its redacted copy, made once when the text was stored. Nothing is redacted
+    here. Use `{% shown row "error_message" as message %}` and filter `message`."""
+    request = context.get("request")
+    if may_read_raw(getattr(request, "user", None)):
+        return getattr(row, field, "") or ""
+    return getattr(row, f"{field}_redacted", "") or ""
+
+
+# A stored text is shown up to this many characters on a page: a megabyte-long error message must
+# not hold a worker while the page is made (the raw text is a link away for who may read it).
+TEXT_SHOWN_CHARS = 65_536
+
+
+@register.filter
+def cut_lines(text) -> list[str]:
+    """The lines of a stored text, at most TEXT_SHOWN_CHARS of it."""
+    return str(text or "")[:TEXT_SHOWN_CHARS].splitlines()
+
+
 @register.filter
 def redacted_for(text, user):
-    """Free text (an error message, a log line) as this person may see it: secret values in
-    `key=value`, `"key": "value"` and `Authorization: …` forms hidden without the raw-payload
-    permission."""
+    """Text that is not stored but read while the page is made (log lines fetched from
+    CloudWatch) as this person may see it: secret values hidden without the raw-payload
+    permission, in linear time. Stored texts have their redacted copy: use `shown`."""
     if not text:
         return text
-    if user is not None and permissions.can(user, permissions.RAW_PAYLOADS):
+    if may_read_raw(user):
         return text
     return redact_text(str(text))
 

@@ -83,7 +83,8 @@ def _diagnosis(request, group: FailureGroup) -> dict:
     records, invocations = diagnosis.event_records(group), diagnosis.group_invocations(group)
     tail = None
     if current and isinstance(current.item, Invocation) and current.item.log_tail:
-        tail = logs.parse_tail(current.item.log_tail)
+        raw = permissions.can(request.user, permissions.RAW_PAYLOADS)
+        tail = logs.parse_tail(current.item.log_tail if raw else current.item.log_tail_redacted)
     return {
         "current": current,
         "current_tail": tail,

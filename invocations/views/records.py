@@ -95,7 +95,10 @@ def matching_records(request, params):
     data = filters.usable(form)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
     records = list_search.records(
-        form.filtered(records, data), _search(params), environment=request.environment
+        form.filtered(records, data),
+        _search(params),
+        environment=request.environment,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
     )
     if data.get("kind"):
         records = records.filter(kind=data["kind"])
@@ -116,7 +119,10 @@ def record_list(request):
         kept = tuple(p for p in found.problems if not p.startswith(("from ", "to ")))
         found = dataclasses.replace(found, problems=kept)
     records = list_search.records(
-        form.filtered(records, data), found, environment=request.environment
+        form.filtered(records, data),
+        found,
+        environment=request.environment,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
     )
     # One bounded count per kind (each walks at most COUNT_LIMIT + 1 entries of its index).
     counts = {
