@@ -284,3 +284,18 @@ def connect_copies() -> None:
     for name in STORED_COPIES:
         model = apps.get_model("invocations", name)
         pre_save.connect(_fill_before_save, sender=model, dispatch_uid=f"redacted-copies-{name}")
+
+
+def redact_strings(value: Any, _depth: int = 0) -> Any:
+    """A copy of a JSON value with every string redacted as free text (keys kept as they are):
+    for what the dashboard writes about itself (an audit event's details), whose keys it chose
+    and whose strings may quote what a function or a queue wrote."""
+    if _depth > MAX_DEPTH:
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact_strings(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_strings(item, _depth + 1) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value

@@ -3,6 +3,8 @@ default key list; and what redaction cannot know."""
 
 import pytest
 
+from invocations.access import audit
+from invocations.access.actor import Actor
 from invocations.access.redaction import REDACTED, redact, redact_text
 
 PLACEMENTS = [
@@ -66,3 +68,17 @@ def test_payload_keys_of_the_default_list_are_hidden():
     payload = {"passwd": "a", "pwd": "b", "private_key": "c", "credentials": "d", "session": "e"}
 
     assert redact(payload) == dict.fromkeys(payload, REDACTED)
+
+
+@pytest.mark.django_db
+def test_an_audit_events_details_are_redacted_as_written(admin_user):
+    event = audit.record(
+        "test.note",
+        actor=Actor.person(admin_user),
+        summary="replayed: token=hunter2",
+        details={"error": "Settings(db_password='hunter2')", "count": 3},
+    )
+
+    event.refresh_from_db()
+    assert "hunter2" not in event.summary + str(event.details)
+    assert event.details["count"] == 3
