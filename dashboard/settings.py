@@ -283,6 +283,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-old-records": {"task": "invocations.tasks.purge_old_records", "schedule": 24 * 3600},
     "evaluate-alerts": {"task": "alerts.tasks.evaluate", "schedule": ALERT_EVALUATE_SECONDS},
+    # Notices a change of REDACT_KEYS and re-redacts the stored copies (access/reredaction.py).
+    "reredact": {"task": "invocations.tasks.reredact", "schedule": 60},
 }
 
 LOGGING = {
