@@ -5,6 +5,8 @@ Beat sends `reredact` every minute: it notices a change of keys (the newest pass
 other keys) and starts a pass; each run does one batch under a lock on the pass row (two runs
 never do the same batch) and sends the next run at once while rows remain."""
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +15,7 @@ from invocations.models import ExecutionRecord, FailureGroup, Invocation, Redact
 from invocations.ops import sending
 
 BATCH = 1000
-MODELS = {
+MODELS: dict[str, Any] = {
     "ExecutionRecord": ExecutionRecord,
     "Invocation": Invocation,
     "FailureGroup": FailureGroup,
