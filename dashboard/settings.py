@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "invocations.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A NUL anywhere in the request is a 400 before anything reads it (PostgreSQL refuses it).
+    "invocations.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -8,6 +8,7 @@ from django.db.models import Q
 from invocations.access import permissions
 from invocations.lists import search, time_ranges
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
+from invocations.shared.ids import as_count
 
 # Totals stop here: counting every row would cost as much as the table is big.
 PAGE_SIZES = (25, 50, 100, 200)
@@ -44,7 +45,7 @@ def read(params, *, fields, choices) -> Search:
     raw_size = (params.get("per_page") or "").strip()
     per_page = DEFAULT_PAGE_SIZE
     if raw_size:
-        if raw_size.isdigit() and int(raw_size) in PAGE_SIZES:
+        if as_count(raw_size) in PAGE_SIZES:
             per_page = int(raw_size)
         else:
             sizes = ", ".join(str(s) for s in PAGE_SIZES)
