@@ -1,7 +1,8 @@
 """No request answers 5xx, on SQLite and on PostgreSQL (`tests/postgres/run.sh pytest` runs
-this module there, where NUL in text is refused): every URL pattern (found by walking the URL resolver, so a new view is
-fuzzed the day it is added), as every role, by GET with fuzzed query parameters and by POST with
-fuzzed fields, with fuzzed ids and names in the path.
+this module there, where NUL in text is refused): every URL pattern (found by walking the URL
+resolver, so a new view is fuzzed the day it is added), as every role, by GET with fuzzed query
+parameters and by POST with fuzzed fields, with fuzzed ids and names in the path; and every
+admin list filter, with ids past 64 bits, NUL and odd digits.
 
 Hypothesis draws the requests from a fixed seed (derandomize), so a run in CI draws the same ones
 as a run here and cannot flake; a failure prints the request that broke. AWS is moto in-process,
