@@ -146,6 +146,17 @@ def _value_span(text: str, pos: int, after: str, work: Scan) -> tuple[int, int, 
     return pos, j, j
 
 
+def _encodable(text: str) -> str:
+    """The text RE2 reads: it takes UTF-8, which a lone surrogate (`\\ud800`, valid in a JSON
+    escape) cannot be written in; each one is read as "?", one character for one, so offsets
+    into the original text stay right and the original is what is kept."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def scan(text: str, patterns: list[str] | None = None) -> Scan:
     """Redact free text and count the work (see `Scan`)."""
     work = Scan(text="", patterns=patterns if patterns is not None else _patterns())
@@ -154,7 +165,7 @@ def scan(text: str, patterns: list[str] | None = None) -> Scan:
     out: list[str] = []
     done = 0  # body[:done] is in `out`
     skip_until = 0  # a match that starts before this is inside a value already hidden
-    for match in _STARTS.finditer(body):
+    for match in _STARTS.finditer(_encodable(body)):
         start = match.start()
         if start < skip_until:
             continue

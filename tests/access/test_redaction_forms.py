@@ -82,3 +82,9 @@ def test_an_audit_events_details_are_redacted_as_written(admin_user):
     event.refresh_from_db()
     assert "hunter2" not in event.summary + str(event.details)
     assert event.details["count"] == 3
+
+
+def test_a_text_holding_a_lone_surrogate_is_redacted_and_kept_otherwise():
+    shown = redact_text("\udc00 token=hunter2 \ud800 tail")
+
+    assert shown == f"\udc00 token={REDACTED} \ud800 tail"
