@@ -43,10 +43,21 @@ STORED_COPIES = {
         "error_message": "error_message_redacted",
         "stack_trace": "stack_trace_redacted",
         "parse_error": "parse_error_redacted",
+        "request_payload": "request_payload_redacted",
+        "response_payload": "response_payload_redacted",
     },
-    "Invocation": {"error_text": "error_text_redacted", "log_tail": "log_tail_redacted"},
+    "Invocation": {
+        "error_text": "error_text_redacted",
+        "log_tail": "log_tail_redacted",
+        "payload": "payload_redacted",
+        "response_payload": "response_payload_redacted",
+    },
     "FailureGroup": {"sample_message": "sample_message_redacted"},
 }
+# Of those, the JSON columns (a copy made with `redact`) and the text columns that hold JSON as
+# Lambda took or gave it (redacted as JSON when they parse, else as text).
+JSON_COLUMNS = {("ExecutionRecord", "request_payload"), ("ExecutionRecord", "response_payload")}
+JSON_TEXT_COLUMNS = {("Invocation", "payload"), ("Invocation", "response_payload")}
 
 # One pass finds every place a secret may start, in priority order at each position:
 # - `url`: `scheme://user:` then the password up to the last `@` of the authority;
@@ -267,9 +278,36 @@ def copies(model: str, fields: dict[str, Any], patterns: list[str] | None = None
     copy is made once, when the text arrives."""
     patterns = patterns if patterns is not None else _patterns()
     for raw, redacted in STORED_COPIES[model].items():
-        if raw in fields:
-            fields[redacted] = redact_text(str(fields[raw] or ""), patterns)
+        if raw not in fields:
+            continue
+        value = fields[raw]
+        if (model, raw) in JSON_COLUMNS:
+            fields[redacted] = None if value is None else redact(value, patterns)
+        elif (model, raw) in JSON_TEXT_COLUMNS:
+            fields[redacted] = redact_json_text(str(value or ""), patterns)
+        else:
+            fields[redacted] = redact_text(str(value or ""), patterns)
     return fields
+
+
+def redact_json_text(text: str, patterns: list[str] | None = None) -> str:
+    """A payload kept as text: redacted as JSON when it parses (written back only if something
+    was hidden, so an untouched payload keeps its own spelling), else as free text."""
+    if not text:
+        return text
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return redact_text(text, patterns)
+    shown = redact(parsed, patterns)
+    if shown == parsed:
+        return text
+    try:
+        written = json.dumps(shown, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return REDACTED
+    # A lone surrogate the JSON escaped must stay escaped: no database stores it as a character.
+    return written if _encodable(written) is written else json.dumps(shown)
 
 
 def fill_copies(instance: Any, patterns: list[str] | None = None) -> None:

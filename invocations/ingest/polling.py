@@ -490,8 +490,6 @@ def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
         function_error=parsed.function_error[:20],
         error_type=parsed.error_type,
         dlq_error_code=parsed.dlq_error_code,
-        request_payload=parsed.request_payload,
-        response_payload=parsed.response_payload,
         envelope=parsed.envelope,
         batch_info=parsed.batch_info,
         record_timestamp=parsed.record_timestamp,
@@ -505,6 +503,8 @@ def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
                 "error_message": parsed.error_message,
                 "stack_trace": parsed.stack_trace,
                 "parse_error": parsed.parse_error,
+                "request_payload": parsed.request_payload,
+                "response_payload": parsed.response_payload,
             },
         ),
     )

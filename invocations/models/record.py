@@ -22,6 +22,8 @@ class ExecutionRecordQuerySet(models.QuerySet):
                 "message_attributes",
                 "request_payload",
                 "response_payload",
+                "request_payload_redacted",
+                "response_payload_redacted",
                 "stack_trace",
                 "stack_trace_redacted",
                 "batch_info",
@@ -73,6 +75,8 @@ class ExecutionRecord(models.Model):
     error_message_redacted = models.TextField(blank=True, default="")
     stack_trace_redacted = models.TextField(blank=True, default="")
     parse_error_redacted = models.TextField(blank=True, default="")
+    request_payload_redacted = models.JSONField(null=True, blank=True)
+    response_payload_redacted = models.JSONField(null=True, blank=True)
     invocation = models.ForeignKey(
         "Invocation", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
     )

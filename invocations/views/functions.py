@@ -137,7 +137,7 @@ def function_context(request, function, form=None, template_form=None) -> dict:
     recent = (
         Invocation.objects.for_list()
         .filter(environment=environment, function_name=function.name)
-        .defer("payload", "response_payload", "log_tail", "log_tail_redacted")[:10]
+        .defer(*Invocation.BIG_FIELDS)[:10]
     )
     records = ExecutionRecord.objects.for_list().filter(
         environment=environment, function_name=function.name

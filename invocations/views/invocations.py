@@ -25,9 +25,7 @@ ASYNC_FAST_WATCH = timedelta(minutes=15)
 
 def filtered(environment, data: dict):
     rows = (
-        Invocation.objects.for_list()
-        .filter(environment=environment)
-        .defer("payload", "response_payload", "log_tail", "log_tail_redacted")
+        Invocation.objects.for_list().filter(environment=environment).defer(*Invocation.BIG_FIELDS)
     )
     if data.get("function"):
         rows = rows.filter(function_name=data["function"])
