@@ -162,7 +162,7 @@ def poll_queue(
         _drain(queue, lease, result, budget_seconds, wait_seconds)
     except aws.AwsError as error:
         result.error = str(error)
-        log.warning("polling %s failed: %s", queue.url, error)
+        log.warning("polling %s failed: %s", queue.url, redaction.redact_text(result.error))
     except Exception as exc:  # one broken queue must never stop the others
         result.error = f"{type(exc).__name__}: {exc}"
         log.exception("polling %s failed", queue.url)
@@ -518,7 +518,8 @@ def _small(value: int | None) -> int | None:
 def _finish(queue: WatchedQueue, result: PollResult) -> None:
     now = timezone.now()
     if result.error:
-        fields = {"last_error": result.error[:2000], "last_error_at": now}
+        # Shown on the Queues and Health pages and sent in alerts: stored redacted.
+        fields = {"last_error": redaction.redact_text(result.error[:2000]), "last_error_at": now}
         WatchedQueue.objects.filter(pk=queue.pk).update(poll_errors=F("poll_errors") + 1)
     else:
         fields = {"last_polled_at": now, "last_poll_seconds": round(result.seconds, 3)}
