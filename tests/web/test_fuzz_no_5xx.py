@@ -337,7 +337,9 @@ def test_no_request_answers_5xx(name, route, data, objects, people, moto_aws):  
             client.force_login(people[who])
         response = getattr(client, method)(_path(route, values), fields, headers=headers)
 
-        assert response.status_code < 500, f"{method.upper()} {route} {fields} as {who}"
+        # /health/ answers 503 on purpose when it finds the dashboard down (no broker here).
+        down = response.status_code == 503 and response.get("X-Health-Status") == "down"
+        assert response.status_code < 500 or down, f"{method.upper()} {route} {fields} as {who}"
 
 
 def _admin_list_filters() -> list[tuple[str, list[str]]]:
