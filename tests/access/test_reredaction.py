@@ -1,12 +1,15 @@
 """A change of REDACT_KEYS re-redacts the stored copies in the worker, a batch at a time, with
 its progress on the Workers page; pages read the new copies."""
 
+import time
+
 import pytest
 from django.urls import reverse
 
 from invocations.access import reredaction
 from invocations.failures import grouping
 from invocations.models import ExecutionRecord, RedactionPass
+from invocations.ops import sending
 from tests import factories
 
 
@@ -53,3 +56,24 @@ def test_nothing_is_done_while_the_keys_are_the_same(stored):
 
     assert (first, again) == (False, False)
     assert RedactionPass.objects.count() == passes
+
+
+@pytest.mark.broker
+def test_the_task_goes_through_the_broker_and_chains_until_every_copy_is_made(celery_worker):
+    records = [factories.failure_record(message=f"token=T{n}") for n in range(3)]
+    ExecutionRecord.objects.update(error_message_redacted="")
+    RedactionPass.objects.all().delete()  # as if the keys had never made these copies
+
+    sending.send(sending.REREDACT)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if RedactionPass.objects.filter(finished_at__isnull=False).exists():
+            break
+        time.sleep(0.1)  # the worker answers in its own time: a bounded wait for its row
+    assert RedactionPass.objects.get().finished_at is not None
+    assert set(
+        ExecutionRecord.objects.filter(pk__in=[r.pk for r in records]).values_list(
+            "error_message_redacted", flat=True
+        )
+    ) == {"token=[redacted]"}
