@@ -14,7 +14,17 @@ top-level keys: an API Gateway `body`, an SNS `Message` and an SQS record `body`
 inside a string, a form post or a query string is `key=value&…`, a log line prints
 `Authorization: Bearer …`, a Python dict, or the repr of a dataclass or pydantic model
 (`Settings(db_password='…')`), and a URL may carry `user:password@`. Each of those is walked (JSON
-inside strings to a bounded depth) and only the secret values change."""
+inside strings to a bounded depth) and only the secret values change.
+
+The API for the rest of the code:
+- `redact_text(text) -> str`: free text (an error message, a stack trace, a log line).
+- `redact(value)`: a JSON value (a payload); `redact_json_text(text)`: a payload kept as text.
+- `copies(model, fields) -> fields`: the values about to be written with their redacted copies
+  added; every write of a raw column listed in `STORED_COPIES` goes through it (a row saved one
+  at a time gets them from a `pre_save` hook). A new model with texts a function wrote (a
+  failed event's type, message and stack trace) adds its columns to `STORED_COPIES`, a
+  `<column>_redacted` column beside each, and `reredaction.MODELS`; pages then read the copy
+  with `{% shown row "column" %}`."""
 
 import base64
 import binascii
