@@ -28,6 +28,7 @@ def stored(db, admin_user):
         response_payload=json.dumps({"errorMessage": "bad token=tok-2"}),
         status=Invocation.Status.FUNCTION_ERROR,
         error_text="bad token=tok-2",
+        log_tail="START RequestId: r-1 Version: $LATEST\nconnecting with password=tail-pw\n",
         requested_by=admin_user,
     )
     return record, invocation
@@ -61,7 +62,8 @@ def test_a_viewers_pages_and_exports_redact_nothing_as_they_are_made(
     text = "\n".join(bodies)
 
     assert calls == []
-    assert [s for s in ("hunter2", "tok-1", "tok-2", "k-1") if s in text] == []
+    assert [s for s in ("hunter2", "tok-1", "tok-2", "k-1", "tail-pw") if s in text] == []
+    assert "connecting with password=[redacted]" in text
     assert "[redacted]" in text
 
 
