@@ -12,6 +12,7 @@ from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Channel, Notification, Rule
 from invocations.access import permissions
 from invocations.middleware import actor_of
+from invocations.shared.ids import as_id
 from invocations.views.edge import require
 
 PAGE_SIZE = 100
@@ -120,8 +121,8 @@ def deliveries(request):
     if status in Notification.Status.values:
         rows = rows.filter(status=status)
     before = request.GET.get("before", "")
-    if before.isdecimal():  # isdigit() lets "²" through, which int() refuses
-        rows = rows.filter(pk__lt=int(before))
+    if (before_id := as_id(before)) is not None:
+        rows = rows.filter(pk__lt=before_id)
     page = list(rows[: PAGE_SIZE + 1])
     context = {
         "notifications": page[:PAGE_SIZE],

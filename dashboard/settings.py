@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "invocations.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A NUL anywhere in the request is a 400 before anything reads it (PostgreSQL refuses it).
+    "invocations.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -220,9 +222,26 @@ ALERT_RETRY_BASE = env_float("ALERT_RETRY_BASE", 5.0, minimum=0.0)
 ALERT_RETRY_CAP = env_float("ALERT_RETRY_CAP", 600.0, minimum=0.0)
 ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
 
-# Payload keys whose values are hidden from people without the raw-payload permission.
+# Keys whose values are hidden from people without the raw-payload permission (matched in any
+# case, by substring, ignoring separators and percent-encoding). The redacted copies stored
+# beside each text are made with these: a change re-redacts them in the worker.
 REDACT_KEYS = env_list(
-    "REDACT_KEYS", ["password", "secret", "token", "authorization", "api_key", "cookie"]
+    "REDACT_KEYS",
+    [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "secret_key",
+        "private_key",
+        "credential",
+        "token",
+        "authorization",
+        "api_key",
+        "x-api-key",
+        "cookie",
+        "session",
+    ],
 )
 
 # Celery: Redis broker, JSON only, a task is acknowledged after it ran so that a lost worker's
@@ -266,6 +285,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-old-records": {"task": "invocations.tasks.purge_old_records", "schedule": 24 * 3600},
     "evaluate-alerts": {"task": "alerts.tasks.evaluate", "schedule": ALERT_EVALUATE_SECONDS},
+    # Notices a change of REDACT_KEYS and re-redacts the stored copies (access/reredaction.py).
+    "reredact": {"task": "invocations.tasks.reredact", "schedule": 60},
 }
 
 LOGGING = {

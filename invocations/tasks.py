@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from invocations.access import redaction, reredaction
 from invocations.ingest import discovery, polling, redrive, retention
 from invocations.invoking import inventory, lifecycle, monitor, replay
 from invocations.models import Environment, Invocation, WatchedQueue
@@ -28,7 +29,10 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
         Invocation.objects.filter(pk=pk, attempts=attempt).update(
             status=Invocation.Status.FAILED,
             error_code="RetryNotScheduled",
-            error_text=f"Throttled, and the next attempt could not be scheduled: {exc}",
+            **redaction.copies(
+                "Invocation",
+                {"error_text": f"Throttled, and the next attempt could not be scheduled: {exc}"},
+            ),
         )
 
 
@@ -113,3 +117,10 @@ def fetch_function_metrics(environment_id: int, function_name: str, range_key: s
 def inspect_workers() -> None:
     """The Workers page: ask every worker for ping and stats (see workers.inspect)."""
     workers.inspect()
+
+
+@shared_task(name="invocations.tasks.reredact")
+def reredact() -> bool:
+    """Beat, and each step of a pass: re-redact the stored copies when REDACT_KEYS changed (see
+    reredaction.run)."""
+    return reredaction.run()

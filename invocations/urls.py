@@ -57,6 +57,7 @@ urlpatterns = [
     path("records/changes/", records.record_changes, name="records-changes"),
     path("records/<int:pk>/", records.record_detail, name="record"),
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
+    path("records/<int:pk>/text/<str:field>/", records.record_text, name="record-text"),
     # One request ID across invocations, records, groups and replays
     path("requests/<str:request_id>/", requests.request_detail, name="request"),
     # Workers (Admin)

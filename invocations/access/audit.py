@@ -1,8 +1,11 @@
-"""Writing the audit trail. Call inside the transaction that makes the change."""
+"""Writing the audit trail. Call inside the transaction that makes the change. The summary and
+the details are redacted as they are written: the trail is read by people without the
+raw-payload permission, and a detail may quote what a function or a queue wrote."""
 
 from django.db import models
 from django.urls import reverse
 
+from invocations.access import redaction
 from invocations.access.actor import Actor
 from invocations.models import AuditEvent
 
@@ -23,8 +26,8 @@ def record(
         target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:300] if target is not None else "",
-        summary=summary[:500],
-        details=details or {},
+        summary=redaction.redact_text(summary[:500]),
+        details=redaction.redact_strings(details or {}),
         ip_address=actor.ip_address,
         user_agent=actor.user_agent[:300],
     )

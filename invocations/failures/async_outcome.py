@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from invocations.access import redaction
 from invocations.models import ExecutionRecord, Function, Invocation
 
 S = Invocation.Status
@@ -57,7 +58,7 @@ def outcome_fields(record: ExecutionRecord) -> dict[str, Any]:
         )
     if count:
         fields["attempts"] = count
-    return fields
+    return redaction.copies("Invocation", fields)
 
 
 def link_and_settle(invocation: Invocation) -> int:

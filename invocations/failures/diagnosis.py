@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from invocations.failures import events
 from invocations.models import ExecutionRecord, FailureGroup, Invocation
+from invocations.shared.ids import as_id
 
 RECORD, INVOCATION = "r", "i"
 RANGES = {
@@ -58,10 +59,8 @@ def parse_key(text: str | None) -> tuple[str, int] | None:
     """("r", 123) for "r123"; None for anything else (never an error: the key comes from a URL)."""
     if not text or len(text) > 24 or text[0] not in (RECORD, INVOCATION):
         return None
-    digits = text[1:]
-    if not digits.isdigit() or not 0 < int(digits) < 2**63:
-        return None
-    return text[0], int(digits)
+    pk = as_id(text[1:])
+    return None if pk is None else (text[0], pk)
 
 
 def _occurrence(kind: str, item) -> Occurrence:

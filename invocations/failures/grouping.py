@@ -14,6 +14,7 @@ from django.db.models import Count, F, Min, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from invocations.access import redaction
 from invocations.failures import events
 from invocations.failures.fingerprints import classify, fingerprint
 from invocations.models import (
@@ -345,6 +346,7 @@ def _locked_group(first: _Failure) -> FailureGroup:
         "error_class": classify(first.error_type, first.error_message, first.condition, first.kind),
         "error_type": first.error_type[:256],
         "sample_message": first.error_message[:4000],
+        "sample_message_redacted": redaction.redact_text(first.error_message[:4000]),
         "headline": first.headline[:200],
         "first_seen": first.seen_at,
         "last_seen": first.seen_at,

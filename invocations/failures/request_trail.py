@@ -69,7 +69,7 @@ def find(request_id: str, environments, preferred: Environment | None = None) ->
     trail.invocations = list(
         Invocation.objects.filter(environment=environment, request_id=request_id)
         .select_related("requested_by", "replay_of", "rerun_of", "replay_batch", "failure_group")
-        .defer("log_tail")
+        .defer("log_tail", "log_tail_redacted")
         .order_by("id")[:MAX_ROWS]
     )
     trail.records = list(
@@ -84,13 +84,13 @@ def find(request_id: str, environments, preferred: Environment | None = None) ->
     trail.replays = list(
         Invocation.objects.filter(replay_of__in=[r.pk for r in trail.records])
         .select_related("replay_of", "replay_batch", "requested_by", "environment")
-        .defer("payload", "response_payload", "log_tail")
+        .defer(*Invocation.BIG_FIELDS)
         .order_by("id")[:MAX_ROWS]
     )
     trail.reruns = list(
         Invocation.objects.filter(rerun_of__in=[i.pk for i in trail.invocations])
         .select_related("requested_by")
-        .defer("payload", "response_payload", "log_tail")
+        .defer(*Invocation.BIG_FIELDS)
         .order_by("id")[:MAX_ROWS]
     )
     return trail

@@ -39,6 +39,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from invocations import aws
+from invocations.access import redaction
 from invocations.failures import async_outcome, grouping
 from invocations.ingest import records, redrive
 from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
@@ -161,7 +162,7 @@ def poll_queue(
         _drain(queue, lease, result, budget_seconds, wait_seconds)
     except aws.AwsError as error:
         result.error = str(error)
-        log.warning("polling %s failed: %s", queue.url, error)
+        log.warning("polling %s failed: %s", queue.url, redaction.redact_text(result.error))
     except Exception as exc:  # one broken queue must never stop the others
         result.error = f"{type(exc).__name__}: {exc}"
         log.exception("polling %s failed", queue.url)
@@ -465,6 +466,8 @@ def _note_delete_failures(
 
 
 def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
+    """One message as a record to insert, with the redacted copies of its texts made now: the
+    one time they are redacted (until REDACT_KEYS changes)."""
     body = message.get("Body", "")
     attributes = message.get("MessageAttributes") or {}
     parsed = records.parse_message(
@@ -486,11 +489,7 @@ def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
         status_code=_small(parsed.status_code),
         function_error=parsed.function_error[:20],
         error_type=parsed.error_type,
-        error_message=parsed.error_message,
-        stack_trace=parsed.stack_trace,
         dlq_error_code=parsed.dlq_error_code,
-        request_payload=parsed.request_payload,
-        response_payload=parsed.response_payload,
         envelope=parsed.envelope,
         batch_info=parsed.batch_info,
         record_timestamp=parsed.record_timestamp,
@@ -498,7 +497,16 @@ def _record(queue: WatchedQueue, message: Mapping[str, Any]) -> ExecutionRecord:
         # makes sure anyway.
         raw_body=storable(body if isinstance(body, str) else str(body)),
         message_attributes=records.attributes_for_storage(attributes),
-        parse_error=parsed.parse_error,
+        **redaction.copies(
+            "ExecutionRecord",
+            {
+                "error_message": parsed.error_message,
+                "stack_trace": parsed.stack_trace,
+                "parse_error": parsed.parse_error,
+                "request_payload": parsed.request_payload,
+                "response_payload": parsed.response_payload,
+            },
+        ),
     )
 
 
@@ -510,7 +518,8 @@ def _small(value: int | None) -> int | None:
 def _finish(queue: WatchedQueue, result: PollResult) -> None:
     now = timezone.now()
     if result.error:
-        fields = {"last_error": result.error[:2000], "last_error_at": now}
+        # Shown on the Queues and Health pages and sent in alerts: stored redacted.
+        fields = {"last_error": redaction.redact_text(result.error[:2000]), "last_error_at": now}
         WatchedQueue.objects.filter(pk=queue.pk).update(poll_errors=F("poll_errors") + 1)
     else:
         fields = {"last_polled_at": now, "last_poll_seconds": round(result.seconds, 3)}

@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from invocations import aws
-from invocations.access import audit
+from invocations.access import audit, redaction
 from invocations.access.actor import Actor
 from invocations.failures import async_outcome, grouping
 from invocations.invoking import logs
@@ -128,7 +128,9 @@ def enqueue(pk: int) -> bool:
 
     def unsent(exc: Exception) -> None:
         Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED).update(
-            error_code=BROKER_DOWN, error_text=BROKER_DOWN_TEXT
+            **redaction.copies(
+                "Invocation", {"error_code": BROKER_DOWN, "error_text": BROKER_DOWN_TEXT}
+            )
         )
 
     return sending.send(sending.RUN_INVOCATION, pk, on_failure=unsent)
@@ -139,7 +141,7 @@ def requeue_unsent(limit: int = 1000) -> int:
     in a busy broker would look like a lost worker's redelivery, so only those."""
     return sending.resend(
         Invocation.objects.filter(status=Invocation.Status.QUEUED, error_code=BROKER_DOWN),
-        {"error_code": "", "error_text": ""},
+        {"error_code": "", "error_text": "", "error_text_redacted": ""},
         enqueue,
         limit,
     )
@@ -154,6 +156,7 @@ def backoff(attempt: int) -> float:
 def _finish(pk: int, attempt: int, **fields: Any) -> None:
     fields.setdefault("finished_at", timezone.now())
     fields.setdefault("next_attempt_at", None)
+    redaction.copies("Invocation", fields)
     # Only the attempt that holds the row writes its outcome.
     written = Invocation.objects.filter(pk=pk, attempts=attempt)
     if fields.get("status") not in grouping.FAILED_INVOCATION_STATUSES:
@@ -292,7 +295,7 @@ def _failed(claimed: Claimed, attempt: int, error: aws.AwsError) -> Retry | None
                 status=Invocation.Status.THROTTLED_RETRYING,
                 next_attempt_at=timezone.now() + timedelta(seconds=delay),
                 error_code=error.code,
-                error_text=error.message,
+                **redaction.copies("Invocation", {"error_text": error.message}),
             )
             return Retry(attempt + 1, delay)
         _finish(

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from invocations.access import permissions
 from invocations.lists import search, time_ranges
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
+from invocations.shared.ids import as_count
 
 # Totals stop here: counting every row would cost as much as the table is big.
 PAGE_SIZES = (25, 50, 100, 200)
@@ -43,7 +45,7 @@ def read(params, *, fields, choices) -> Search:
     raw_size = (params.get("per_page") or "").strip()
     per_page = DEFAULT_PAGE_SIZE
     if raw_size:
-        if raw_size.isdigit() and int(raw_size) in PAGE_SIZES:
+        if as_count(raw_size) in PAGE_SIZES:
             per_page = int(raw_size)
         else:
             sizes = ", ".join(str(s) for s in PAGE_SIZES)
@@ -57,8 +59,15 @@ def _queue_ids(environment, name: str):
     )
 
 
+def _column(name: str, raw: bool) -> str:
+    """The text column a search matches: the raw text for people with the raw-payload
+    permission, else its redacted copy, so that a search can never tell what a page hides."""
+    return name if raw else f"{name}_redacted"
+
+
 def groups(queryset, found: Search, *, environment, user):
     query = found.query
+    raw = permissions.can(user, permissions.RAW_PAYLOADS)
     if query.get("function"):
         queryset = queryset.filter(function_name__icontains=query.get("function"))
     if query.get("error"):
@@ -91,7 +100,7 @@ def groups(queryset, found: Search, *, environment, user):
     elif assigned:
         queryset = queryset.filter(assignee__username=assigned)
     if query.text:
-        queryset = queryset.filter(sample_message__icontains=query.text)
+        queryset = queryset.filter(**{f"{_column('sample_message', raw)}__icontains": query.text})
     window = found.range
     if window.start is not None:
         queryset = queryset.filter(last_seen__gte=window.start)
@@ -100,7 +109,9 @@ def groups(queryset, found: Search, *, environment, user):
     return queryset
 
 
-def records(queryset, found: Search, *, environment):
+def records(queryset, found: Search, *, environment, raw: bool):
+    """The records the query selects; free text matches the error message as the searcher may
+    read it (`raw`: the raw-payload permission)."""
     query = found.query
     if query.get("function"):
         queryset = queryset.filter(function_name__icontains=query.get("function"))
@@ -117,13 +128,15 @@ def records(queryset, found: Search, *, environment):
         queryset = queryset.filter(
             Q(request_id=term)
             | Q(message_id=term)
-            | Q(error_message__icontains=term)
+            | Q(**{f"{_column('error_message', raw)}__icontains": term})
             | Q(error_type__icontains=term)
         )
     return found.range.filter(queryset, "received_at")
 
 
-def invocations(queryset, found: Search):
+def invocations(queryset, found: Search, *, raw: bool):
+    """The invocations the query selects; free text matches the error text and the group's
+    sample as the searcher may read them (`raw`: the raw-payload permission)."""
     query = found.query
     if query.get("function"):
         queryset = queryset.filter(function_name__icontains=query.get("function"))
@@ -139,8 +152,8 @@ def invocations(queryset, found: Search):
         term = query.text
         queryset = queryset.filter(
             Q(request_id__startswith=term)
-            | Q(error_text__icontains=term)
-            | Q(failure_group__sample_message__icontains=term)
+            | Q(**{f"{_column('error_text', raw)}__icontains": term})
+            | Q(**{f"failure_group__{_column('sample_message', raw)}__icontains": term})
         )
     return found.range.filter(queryset, "created_at")
 

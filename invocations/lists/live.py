@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from invocations.failures import events
 from invocations.models import ExecutionRecord, FailureGroup, Invocation
+from invocations.shared.ids import as_count, as_id
 
 # "99+ new" is as precise as a marker needs to be, and bounds the count's cost.
 NEW_LIMIT = 99
@@ -32,8 +33,7 @@ def read_time_cursor(raw: str | None) -> datetime | None:
 
 
 def read_id_cursor(raw: str | None) -> int | None:
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return as_count(raw)
 
 
 def group_stamp(group: FailureGroup) -> str:
@@ -56,8 +56,9 @@ def read_seen(values: list[str]) -> dict[int, str]:
     seen = {}
     for value in values[:MAX_SEEN]:
         pk, _, stamp = value.partition(":")
-        if pk.isdigit() and len(pk) < 19:
-            seen[int(pk)] = stamp[:32]
+        key = as_id(pk)
+        if key is not None:
+            seen[key] = stamp[:32]
     return seen
 
 

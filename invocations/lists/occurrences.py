@@ -33,9 +33,7 @@ def page(group: FailureGroup, before: str | None):
     cursor = cursor_from(before)
     records = events.first_in_group(ExecutionRecord.objects.for_list().filter(failure_group=group))
     invocations = (
-        Invocation.objects.for_list()
-        .filter(failure_group=group)
-        .defer("payload", "response_payload", "log_tail")
+        Invocation.objects.for_list().filter(failure_group=group).defer(*Invocation.BIG_FIELDS)
     )
     if cursor is not None:
         records = records.filter(received_at__lt=cursor)

@@ -45,6 +45,8 @@ class FailureGroup(models.Model):
     error_class = models.CharField(max_length=20)
     error_type = models.CharField(max_length=256, blank=True)
     sample_message = models.TextField(blank=True)
+    # Its redacted copy (`access.redaction.copies`): the triage list, search and alerts read it.
+    sample_message_redacted = models.TextField(blank=True, default="")
     # The title when the failure has no error type to name it: a stream batch that failed
     # ("Kinesis batch failed: RetryAttemptsExhausted"), from the group's first record.
     headline = models.CharField(max_length=200, blank=True)

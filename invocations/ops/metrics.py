@@ -10,6 +10,7 @@ import time
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Count
 from django.utils import timezone
 from prometheus_client import CollectorRegistry
@@ -130,6 +131,20 @@ def task_backlog_metrics() -> list:
     return [up, backlog]
 
 
+def database_metrics() -> list:
+    """What the database holds, and whether it answered: while it is down the scrape still
+    answers, with `lambda_triage_database_up 0` and what needs no database (the broker)."""
+    up = GaugeMetricFamily("lambda_triage_database_up", "1 if the database answered.")
+    try:
+        families = queue_metrics() + invocation_metrics()
+    except DatabaseError as error:
+        log.info("metrics: database unreachable: %s", error)
+        up.add_metric([], 0)
+        return [up]
+    up.add_metric([], 1)
+    return [up, *families]
+
+
 class DashboardCollector:
     """Reads everything at scrape time (prometheus_client calls `collect` for each scrape)."""
 
@@ -138,8 +153,7 @@ class DashboardCollector:
 
     def collect(self):
         started = time.monotonic()
-        yield from queue_metrics()
-        yield from invocation_metrics()
+        yield from database_metrics()
         yield from task_backlog_metrics()
         took = GaugeMetricFamily(
             "lambda_triage_scrape_duration_seconds", "How long reading these metrics took."

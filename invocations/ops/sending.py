@@ -29,6 +29,7 @@ DISCOVER_QUEUES = "invocations.tasks.discover_queues"
 REDRIVE_RECORDS = "invocations.tasks.redrive_records"
 FETCH_FUNCTION_METRICS = "invocations.tasks.fetch_function_metrics"
 INSPECT_WORKERS = "invocations.tasks.inspect_workers"
+REREDACT = "invocations.tasks.reredact"
 
 
 def send(task: str, *args: Any, on_failure: Callable[[Exception], None] | None = None) -> bool:

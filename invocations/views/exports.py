@@ -9,6 +9,7 @@ from invocations.access import permissions
 from invocations.lists import exports
 from invocations.middleware import actor_of
 from invocations.models import ExecutionRecord
+from invocations.shared.ids import as_id
 from invocations.views import edge, invocations, records, triage
 
 MAX_SELECTED = 10_000
@@ -18,7 +19,8 @@ def _records(request):
     if request.GET.get("all"):
         params = QueryDict(request.GET.get("matching", "")[:4000])
         return records.matching_records(request, params), params.urlencode()
-    selected = [v for v in request.GET.getlist("records")[:MAX_SELECTED] if v.isdigit()]
+    chosen = (as_id(v) for v in request.GET.getlist("records")[:MAX_SELECTED])
+    selected = [pk for pk in chosen if pk is not None]
     if selected:
         chosen = ExecutionRecord.objects.for_list().filter(
             environment=request.environment, pk__in=selected

@@ -17,6 +17,7 @@ from invocations.invoking import inventory, monitor, payloads
 from invocations.invoking.payloads import BUILTINS, BY_KEY
 from invocations.middleware import actor_of, open_in
 from invocations.models import Deploy, ExecutionRecord, Function, InventorySync, Invocation
+from invocations.shared.ids import as_id
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
 
@@ -84,8 +85,8 @@ def initial_payload(request, function) -> tuple[dict, str]:
     if chosen.startswith("builtin:") and chosen[8:] in BY_KEY:
         builtin = BY_KEY[chosen[8:]]
         return {"payload": builtin.payload}, builtin.name
-    if chosen.isdecimal():
-        found = templates_for(function, request.user).filter(pk=chosen).first()
+    if (template_id := as_id(chosen)) is not None:
+        found = templates_for(function, request.user).filter(pk=template_id).first()
         if found:
             payload = found.payload
             if found.owner_id != request.user.pk and not permissions.can(
@@ -94,9 +95,9 @@ def initial_payload(request, function) -> tuple[dict, str]:
                 payload = _redacted(payload)
             return {"payload": payload}, found.name
     source = request.GET.get("from", "")
-    if source.isdecimal():
+    if (source_id := as_id(source)) is not None:
         previous = Invocation.objects.filter(
-            pk=source, environment=function.environment, function_name=function.name
+            pk=source_id, environment=function.environment, function_name=function.name
         ).first()
         if previous:
             payload = previous.payload
@@ -136,7 +137,7 @@ def function_context(request, function, form=None, template_form=None) -> dict:
     recent = (
         Invocation.objects.for_list()
         .filter(environment=environment, function_name=function.name)
-        .defer("payload", "response_payload", "log_tail")[:10]
+        .defer(*Invocation.BIG_FIELDS)[:10]
     )
     records = ExecutionRecord.objects.for_list().filter(
         environment=environment, function_name=function.name

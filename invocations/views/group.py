@@ -1,6 +1,8 @@
 """A failure group's page: its evidence (one occurrence in full, breakdown, histogram), its
 occurrences, its timeline, and the workflow steps taken on it."""
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
@@ -83,7 +85,8 @@ def _diagnosis(request, group: FailureGroup) -> dict:
     records, invocations = diagnosis.event_records(group), diagnosis.group_invocations(group)
     tail = None
     if current and isinstance(current.item, Invocation) and current.item.log_tail:
-        tail = logs.parse_tail(current.item.log_tail)
+        raw = permissions.can(request.user, permissions.RAW_PAYLOADS)
+        tail = logs.parse_tail(current.item.log_tail if raw else current.item.log_tail_redacted)
     return {
         "current": current,
         "current_tail": tail,
@@ -93,6 +96,13 @@ def _diagnosis(request, group: FailureGroup) -> dict:
         # What a replay would send: a dead letter's body even when it is not JSON.
         "current_payload": replay.payload_of(current.item)
         if current and isinstance(current.item, ExecutionRecord)
+        else None,
+        # Its redacted copy, stored when the record arrived (None for a dead letter's body that
+        # is not JSON: that one is redacted as shown).
+        "current_payload_redacted": json.dumps(current.item.request_payload_redacted)
+        if current
+        and isinstance(current.item, ExecutionRecord)
+        and current.item.request_payload is not None
         else None,
         "twins": diagnosis.twins(group, current) if current else [],
         "steps": diagnosis.navigation(group, current) if current else {},

@@ -25,9 +25,7 @@ ASYNC_FAST_WATCH = timedelta(minutes=15)
 
 def filtered(environment, data: dict):
     rows = (
-        Invocation.objects.for_list()
-        .filter(environment=environment)
-        .defer("payload", "response_payload", "log_tail")
+        Invocation.objects.for_list().filter(environment=environment).defer(*Invocation.BIG_FIELDS)
     )
     if data.get("function"):
         rows = rows.filter(function_name=data["function"])
@@ -51,7 +49,11 @@ def matching_invocations(request, params):
     """The invocations the list shows for these URL parameters, every page: what export writes."""
     form = InvocationFilterForm(params)
     data = filters.usable(form)
-    return list_search.invocations(filtered(request.environment, data), _search(params))
+    return list_search.invocations(
+        filtered(request.environment, data),
+        _search(params),
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
+    )
 
 
 def _search(params) -> list_search.Search:
@@ -66,7 +68,11 @@ def invocation_list(request):
     form = InvocationFilterForm(request.GET)
     data = filters.usable(form)
     found = _search(request.GET)
-    rows = list_search.invocations(filtered(request.environment, data), found)
+    rows = list_search.invocations(
+        filtered(request.environment, data),
+        found,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
+    )
     total, total_more = bounded.bounded_count(rows)
     if data.get("before"):
         rows = rows.filter(id__lt=data["before"])
@@ -137,7 +143,10 @@ def _async_state(invocation: Invocation, records) -> tuple[str, str | None]:
 
 def result_context(request, invocation: Invocation) -> dict:
     records = list(invocation.records.select_related("failure_group").order_by("-id")[:20])
-    tail = logs.parse_tail(invocation.log_tail) if invocation.log_tail else None
+    # The log tail as this person may read it: raw, or the copy redacted when it was stored.
+    raw = permissions.can(request.user, permissions.RAW_PAYLOADS)
+    stored_tail = invocation.log_tail if raw else invocation.log_tail_redacted
+    tail = logs.parse_tail(stored_tail) if stored_tail else None
     poll = None
     async_state = ""
     if not invocation.is_done:

@@ -6,7 +6,7 @@ from typing import cast
 
 from django import forms
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
@@ -95,7 +95,10 @@ def matching_records(request, params):
     data = filters.usable(form)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
     records = list_search.records(
-        form.filtered(records, data), _search(params), environment=request.environment
+        form.filtered(records, data),
+        _search(params),
+        environment=request.environment,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
     )
     if data.get("kind"):
         records = records.filter(kind=data["kind"])
@@ -116,7 +119,10 @@ def record_list(request):
         kept = tuple(p for p in found.problems if not p.startswith(("from ", "to ")))
         found = dataclasses.replace(found, problems=kept)
     records = list_search.records(
-        form.filtered(records, data), found, environment=request.environment
+        form.filtered(records, data),
+        found,
+        environment=request.environment,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
     )
     # One bounded count per kind (each walks at most COUNT_LIMIT + 1 entries of its index).
     counts = {
@@ -232,6 +238,23 @@ def _record(request, pk) -> ExecutionRecord:
     )
     open_in(request, record.environment)
     return record
+
+
+# The texts a record page cuts, whole, as plain text: for people who may read them raw.
+WHOLE_TEXTS = ("error_message", "stack_trace", "parse_error")
+
+
+@require_GET
+@edge.require(permissions.RAW_PAYLOADS)
+def record_text(request, pk, field):
+    """One of a record's texts whole (the page shows the first 64 K characters), as plain text
+    that a browser shows and never runs."""
+    if field not in WHOLE_TEXTS:
+        raise Http404("No such text")
+    record = _record(request, pk)
+    response = HttpResponse(getattr(record, field), content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_GET

@@ -41,27 +41,37 @@ def metrics(request):
     )
 
 
+HEALTH_HEADER = "X-Health-Status"
+
+
 # HEAD too: load balancers and uptime monitors probe with it.
 @require_safe
 @login_not_required
 @never_cache
 def health(request):
-    """Up, degraded or down, with a reason for each part; 200 either way so that the page
-    always loads."""
+    """Up, degraded or down, with a reason for each part. A machine reads the status code (503
+    when down; 200 when up or degraded, since the dashboard still serves) or the
+    `X-Health-Status` header; people read the page, which says the same."""
     checks = run_checks()
     status = overall(checks)
     reasons = [c.reason for c in checks if not c.ok]
+    code = 503 if status == "down" else 200
     if request.GET.get("format") == "json":
-        return JsonResponse(
+        response: HttpResponse = JsonResponse(
             {
                 "ok": status == "up",
                 "status": status,
                 "reasons": reasons,
                 "checks": {c.name: {"ok": c.ok, "reason": c.reason} for c in checks},
-            }
+            },
+            status=code,
         )
-    return render(
-        request,
-        "invocations/health.html",
-        {"checks": checks, "ok": status == "up", "status": status, "reasons": reasons},
-    )
+    else:
+        response = render(
+            request,
+            "invocations/health.html",
+            {"checks": checks, "ok": status == "up", "status": status, "reasons": reasons},
+            status=code,
+        )
+    response[HEALTH_HEADER] = status
+    return response

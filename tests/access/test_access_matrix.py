@@ -53,6 +53,7 @@ MATRIX = {
     "records": ("get", VIEW),
     "record": ("get", VIEW),
     "record-logs": ("get", VIEW),
+    "record-text": ("get", ADMIN),  # the raw-payload permission, which the Admin role holds
     "request": ("get", VIEW),
     "queues": ("get", VIEW),
     "queue-depth": ("get", VIEW),
@@ -161,6 +162,7 @@ def _path(name: str, objects: dict) -> str:
         "invocation-rerun": {"pk": objects["invocation"]},
         "record": {"pk": objects["record"]},
         "record-logs": {"pk": objects["record"]},
+        "record-text": {"pk": objects["record"], "field": "error_message"},
         "request": {"request_id": objects["request_id"]},
         "queue-depth": {"pk": objects["queue"]},
         "queue-toggle": {"pk": objects["queue"]},

@@ -62,4 +62,4 @@ def test_the_admin_asks_for_its_own_login(client):
 @pytest.mark.django_db
 def test_the_login_page_and_health_are_public(client):
     assert client.get("/accounts/login/").status_code == 200
-    assert client.get("/health/").status_code == 200
+    assert client.get("/health/").status_code in {200, 503}  # up or degraded, or down

@@ -27,6 +27,7 @@ WEB_EDGE = (
     "invocations/admin.py",
     "invocations/admin_audit.py",
     "invocations/admin_people.py",
+    "invocations/admin_lists.py",
     "invocations/middleware.py",
     "invocations/context_processors.py",
     "invocations/signals.py",

@@ -5,21 +5,21 @@ from tests.conftest import free_port
 
 
 @pytest.mark.django_db
-def test_it_reports_a_stopped_broker_as_down_on_a_200_page(client):
+def test_it_reports_a_stopped_broker_as_down_on_a_503_page(client):
     unused = f"redis://127.0.0.1:{free_port()}/0"
 
     with override_settings(CELERY_BROKER_URL=unused):
         response = client.get("/health/?format=json")
         page = client.get("/health/")
 
-    assert response.status_code == 200
+    assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["broker"]["ok"] is False
     assert "Redis unreachable" in checks["broker"]["reason"]
     assert checks["workers"]["ok"] is False
     assert checks["database"]["ok"] is True
     assert response.json()["ok"] is False
-    assert page.status_code == 200
+    assert page.status_code == 503
     assert b"something is down" in page.content
 
 
