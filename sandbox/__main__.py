@@ -1,4 +1,5 @@
-"""``python -m sandbox [--host H] [--port N] [--retry-delays 1,2] [--no-seed] [--latency-ms 0]``,
+"""``python -m sandbox [--host H] [--port N] [--retry-delays 1,2] [--no-seed] [--latency-ms 0]
+[--enforce-iam]``,
 without Django."""
 
 import argparse
@@ -16,6 +17,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--latency-ms", default="0", help="answer every request this many milliseconds late"
     )
+    parser.add_argument(
+        "--enforce-iam", action="store_true", help="check IAM policies of the sandbox's IAM users"
+    )
     args = parser.parse_args(argv)
     try:
         delays = parse_retry_delays(args.retry_delays)
@@ -23,7 +27,12 @@ def main(argv=None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     return run(
-        args.host, args.port, retry_delays=delays, seed=not args.no_seed, latency_ms=latency_ms
+        args.host,
+        args.port,
+        retry_delays=delays,
+        seed=not args.no_seed,
+        latency_ms=latency_ms,
+        enforce_iam=args.enforce_iam,
     )
 
 

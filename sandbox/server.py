@@ -99,15 +99,21 @@ def run(
     seed: bool = True,
     on_seeded=None,
     latency_ms: float = 0.0,
+    enforce_iam: bool = False,
 ):
     """Serves until SIGINT or SIGTERM. Prints one line starting with "ready" once it answers.
     `on_seeded(result)` runs after seeding (the management command registers the queues).
-    `latency_ms` delays every answer (see DelayedAnswers)."""
+    `latency_ms` delays every answer (see DelayedAnswers); `enforce_iam` checks every request
+    against the IAM policies of its principal (see sandbox/iam.py)."""
     endpoint_url = local_endpoint(host, port)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
     install_patches(endpoint_url, retry_delays)
     # What moto's ThreadedMotoServer does, but binding here so a taken port fails at once.
     app = FastInvoke(DomainDispatcherApplication(create_backend_app))
+    if enforce_iam:
+        from sandbox.iam import EnforceIam
+
+        app = EnforceIam(app)  # before the fast paths, so that nothing answers without it
     if latency_ms > 0:
         app = DelayedAnswers(app, latency_ms)
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveRequestHandler)

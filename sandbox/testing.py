@@ -32,7 +32,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def run_sandbox(
-    retry_delays: str = "1,2", seed: bool = True, region: str = "us-east-1", latency_ms: float = 0
+    retry_delays: str = "1,2",
+    seed: bool = True,
+    region: str = "us-east-1",
+    latency_ms: float = 0,
+    enforce_iam: bool = False,
 ):
     port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
@@ -51,6 +55,9 @@ def run_sandbox(
         command.append("--no-seed")
     if latency_ms:
         command += ["--latency-ms", str(latency_ms)]
+
+    if enforce_iam:
+        command.append("--enforce-iam")
 
     log_file = tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(

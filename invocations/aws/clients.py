@@ -19,6 +19,8 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from invocations.aws import permissions
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_events import EventBridgeClient
@@ -42,7 +44,14 @@ class AwsError(Exception):
     message: str
     status: int | None = None
 
+    @property
+    def access_denied(self) -> bool:
+        """AWS refused the call for want of a permission."""
+        return self.code in permissions.ACCESS_DENIED_CODES
+
     def __str__(self) -> str:
+        if self.access_denied:
+            return permissions.denial(self.message)
         return f"{self.code}: {self.message}"
 
 

@@ -9,6 +9,7 @@ replay without ever writing to a queue.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 POLICY_PATH = "docs/iam-policy.json"
@@ -68,6 +69,31 @@ FEATURES: tuple[Feature, ...] = (
 NOT_IN_POLICY = frozenset(
     {"sts:AssumeRole", "sts:GetCallerIdentity", "iam:SimulatePrincipalPolicy"}
 )
+
+
+# The codes AWS refuses a call with for want of a permission (SNS says AuthorizationError).
+ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "AuthorizationError", "AuthorizationErrorException"}
+)
+# AWS's wording: "User: ARN is not authorized to perform: ACTION on resource: ARN because ...".
+_REFUSAL = re.compile(r"perform: (?P<action>[\w-]+:[\w-]+) on resource: (?P<resource>\S+)")
+
+
+def denial(message: str) -> str:
+    """What a page says for an AccessDenied answer: the action, the resource, and whether the
+    shipped policy holds it ("AccessDenied: lambda:ListAliases on arn:… — the policy in
+    docs/iam-policy.json has it")."""
+    found = _REFUSAL.search(message)
+    if found is None:
+        return f"AccessDenied: {message} — {POLICY_PATH} lists the actions each feature needs"
+    feature = feature_of(found["action"])
+    if feature is None:
+        return f"AccessDenied: {found['action']} on {found['resource']} — {message}"
+    action = next(a for a in feature.actions if a.lower() == found["action"].lower())
+    return (
+        f"AccessDenied: {action} on {found['resource']} — the policy in {POLICY_PATH} has it "
+        f"(statement {feature.sid})"
+    )
 
 
 def feature_of(action: str) -> Feature | None:

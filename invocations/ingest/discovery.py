@@ -216,7 +216,7 @@ def run(environment_id: int, user_id: int | None) -> Discovery | None:
                 details={
                     "environment": environment.name,
                     "summary": "nothing discovered",
-                    "errors": [f"Could not list the functions: {error.code}: {error.message}"],
+                    "errors": [f"Could not list the functions: {error}"],
                 },
             )
         return None

@@ -25,7 +25,14 @@ class Command(BaseCommand):
             help="answer every request this many milliseconds late (a stand-in for AWS's network)",
         )
 
-    def handle(self, *args, host, port, retry_delays, no_seed, latency_ms, **options):
+        parser.add_argument(
+            "--enforce-iam",
+            action="store_true",
+            help="evaluate the IAM policies of the sandbox's IAM users and roles on every request "
+            "(the sandbox's own credentials act as the account's root)",
+        )
+
+    def handle(self, *args, host, port, retry_delays, no_seed, latency_ms, enforce_iam, **options):
         try:
             delays = parse_retry_delays(retry_delays)
             latency = parse_latency_ms(latency_ms)
@@ -39,6 +46,7 @@ class Command(BaseCommand):
                 seed=not no_seed,
                 on_seeded=_register,
                 latency_ms=latency,
+                enforce_iam=enforce_iam,
             )
         except (BotoCoreError, ClientError) as exc:
             raise CommandError(f"seeding the sandbox failed: {exc}") from exc

@@ -1,0 +1,260 @@
+"""The dashboard under the shipped IAM policy, in a sandbox that enforces IAM: the credentials of
+an IAM user that holds exactly docs/iam-policy.json invoke, poll, triage, replay, send back,
+read logs and metrics, sync the inventory and discover queues; without one statement, the
+feature it serves says which action on which resource was refused, and that the policy has it.
+And the sandbox itself: its root credentials may do anything, a user only what its policies
+allow, on the resources they name, and a wrong secret is refused."""
+
+import json
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from invocations import aws
+from invocations.access.actor import SYSTEM, Actor
+from invocations.failures import triage
+from invocations.ingest import discovery, polling, redrive
+from invocations.invoking import inventory, lifecycle, monitor, replay, request_logs
+from invocations.models import (
+    Environment,
+    ExecutionRecord,
+    FailureGroup,
+    Invocation,
+    ReplayBatch,
+    WatchedQueue,
+)
+from sandbox.testing import run_sandbox
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.sandbox]
+
+POLICY = json.loads((Path(__file__).resolve().parents[2] / "docs" / "iam-policy.json").read_text())
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+
+@pytest.fixture(scope="module")
+def iam_sandbox():
+    with run_sandbox(retry_delays="0.2,0.4", seed=True, enforce_iam=True) as running:
+        yield running
+
+
+def _root(sandbox, service):
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    return session.client(service, endpoint_url=sandbox.endpoint_url, config=NO_RETRY)
+
+
+def _user_with(sandbox, policy) -> dict[str, str]:
+    """A new IAM user holding `policy` inline; its access key."""
+    iam = _root(sandbox, "iam")
+    name = f"triage-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="triage", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
+
+
+def _without(sid: str) -> dict:
+    return {**POLICY, "Statement": [s for s in POLICY["Statement"] if s["Sid"] != sid]}
+
+
+@pytest.fixture
+def env_as(db, iam_sandbox, monkeypatch):
+    """The default environment on the IAM sandbox, signing with the key of a user that holds
+    the given policy (boto3's chain reads it from the environment variables)."""
+
+    def use(policy) -> Environment:
+        for name, value in _user_with(iam_sandbox, policy).items():
+            monkeypatch.setenv(name, value)
+        env = Environment.objects.default()
+        env.endpoint_url = iam_sandbox.endpoint_url
+        env.region = REGION
+        env.save()
+        aws.reset_clients()
+        return env
+
+    yield use
+    aws.reset_clients()
+
+
+def _watch(env, name, kind, function):
+    url = _root_sqs_url(env, name)
+    return WatchedQueue.objects.create(environment=env, url=url, kind=kind, function_name=function)
+
+
+def _root_sqs_url(env, name):
+    return f"{env.endpoint_url}/{ACCOUNT}/{name}"
+
+
+def _invoked(env, name, payload, invocation_type="RequestResponse") -> Invocation:
+    invocation = lifecycle.start(
+        environment=env,
+        function_name=name,
+        invocation_type=invocation_type,
+        payload=payload,
+        actor=SYSTEM,
+    )
+    lifecycle.run(invocation.pk)  # what the worker runs
+    invocation.refresh_from_db()
+    return invocation
+
+
+def test_the_sandbox_root_may_do_anything_and_a_user_only_what_its_policy_allows(iam_sandbox):
+    narrowed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": f"arn:aws:lambda:*:{ACCOUNT}:function:hello*",
+            }
+        ],
+    }
+    key = _user_with(iam_sandbox, narrowed)
+    user = boto3.session.Session(
+        aws_access_key_id=key["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=key["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    ).client("lambda", endpoint_url=iam_sandbox.endpoint_url, config=NO_RETRY)
+    wrong_secret = boto3.session.Session(
+        aws_access_key_id=key["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key="not-the-secret",
+        region_name=REGION,
+    ).client("lambda", endpoint_url=iam_sandbox.endpoint_url, config=NO_RETRY)
+
+    assert _root(iam_sandbox, "lambda").list_functions()["Functions"]
+    assert user.invoke(FunctionName="hello", Payload=b"{}")["StatusCode"] == 200
+    with pytest.raises(ClientError) as refused:
+        user.invoke(FunctionName="orders", Payload=b"{}")
+    with pytest.raises(ClientError) as unlisted:
+        user.list_functions()
+    with pytest.raises(ClientError) as unsigned:
+        wrong_secret.invoke(FunctionName="hello", Payload=b"{}")
+
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert (
+        "is not authorized to perform: lambda:InvokeFunction on resource: "
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders"
+    ) in refused.value.response["Error"]["Message"]
+    assert "lambda:ListFunctions on resource: *" in unlisted.value.response["Error"]["Message"]
+    assert unsigned.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_feature_works_under_exactly_the_shipped_policy(env_as, alice):
+    env = env_as(POLICY)
+    for name in ("orders-on-failure", "orders-dlq"):
+        _root(env, "sqs").purge_queue(QueueUrl=_root_sqs_url(env, name))
+
+    # Inventory and discovery.
+    assert inventory.sync(env) == []
+    found = discovery.discover(env, actor=SYSTEM)
+    assert found.errors == []
+    watched = list(WatchedQueue.objects.filter(url__endswith="/orders-on-failure"))
+    watched += list(WatchedQueue.objects.filter(url__endswith="/orders-dlq"))
+    assert len(watched) == 2
+
+    # Invoke: a bad order fails asynchronously, and ends in the OnFailure queue and the DLQ.
+    event = _invoked(env, "orders", json.dumps({"order": "not a number"}), "Event")
+    assert event.status == Invocation.Status.ACCEPTED, event.error_text
+
+    # Ingest: polling stores both records.
+    def both_stored():
+        for queue in watched:
+            assert polling.poll_queue(queue, budget_seconds=2, wait_seconds=0).error == ""
+        return ExecutionRecord.objects.filter(function_name="orders").count() >= 2
+
+    wait_until(both_stored, timeout=30, message="the OnFailure record and dead letter")
+
+    # Triage.
+    group = FailureGroup.objects.get(function_name="orders")
+    triage.apply(group, "comment", Actor.person(alice), text="bad order id")
+
+    # Replay, with the order fixed.
+    plan = replay.plan(list(group.records.all()), env, "orders")
+    batch = replay.start(plan, Actor.person(alice), group=group, payload_override='{"order": 42}')
+    ReplayBatch.objects.filter(pk=batch.pk).update(rate_per_second=100)
+    batch = replay.run_batch(batch.pk)
+    assert (batch.status, batch.failed) == ("done", 0)
+
+    # Send back to queue.
+    dead = list(ExecutionRecord.objects.filter(kind=ExecutionRecord.Kind.DLQ))
+    sent, error = redrive.send_back(
+        dead, env, _root_sqs_url(env, "orders-dlq"), actor=Actor.person(alice)
+    )
+    assert (sent, error) == (len(dead), "")
+
+    # Logs and Monitor.
+    sync_call = _invoked(env, "hello", "{}")
+    logs = request_logs.for_invocation(sync_call)
+    assert logs.error == ""
+    assert logs.attempts
+    metrics = monitor.fetch(env.pk, "hello", "1h")
+    assert metrics.error == ""
+
+
+def _feature_fails(env, sid):
+    """Run the feature statement `sid` serves; what it says."""
+    if sid == "ReadInventory":
+        return inventory.sync(env)[0]
+    if sid == "DiscoverQueues":
+        return " ".join(discovery.discover(env, actor=SYSTEM).errors)
+    if sid == "Invoke":
+        return _invoked(env, "hello", "{}").error_text
+    if sid == "IngestWatchedQueues":
+        queue = _watch(env, "orders-dlq", "dlq", "orders")
+        return polling.poll_queue(queue, budget_seconds=2, wait_seconds=0).error
+    if sid == "SendBackToQueue":
+        record = ExecutionRecord.objects.create(
+            environment=env,
+            queue=_watch(env, "orders-dlq", "dlq", "orders"),
+            message_id=str(uuid.uuid4()),
+            kind=ExecutionRecord.Kind.DLQ,
+            raw_body='{"order": 1}',
+        )
+        return redrive.send_back([record], env, _root_sqs_url(env, "orders-dlq"), actor=SYSTEM)[1]
+    if sid == "ReadLogs":
+        invocation = Invocation.objects.create(
+            environment=env, function_name="hello", request_id=str(uuid.uuid4())
+        )
+        return request_logs.for_invocation(invocation).error
+    if sid == "ReadMetrics":
+        return monitor.fetch(env.pk, "hello", "1h").error
+    raise AssertionError(sid)
+
+
+REFUSED = {
+    "ReadInventory": "lambda:ListFunctions on *",
+    "DiscoverQueues": f"lambda:ListFunctionEventInvokeConfigs on arn:aws:lambda:{REGION}:{ACCOUNT}",
+    "Invoke": f"lambda:InvokeFunction on arn:aws:lambda:{REGION}:{ACCOUNT}:function:hello",
+    "IngestWatchedQueues": f"sqs:ReceiveMessage on arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq",
+    "SendBackToQueue": f"sqs:SendMessage on arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq",
+    "ReadLogs": (
+        f"logs:FilterLogEvents on arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/hello"
+    ),
+    "ReadMetrics": "cloudwatch:GetMetricData on *",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sid", [statement["Sid"] for statement in POLICY["Statement"]])
+def test_without_one_statement_its_feature_names_the_refused_action_and_the_policy(env_as, sid):
+    if sid == "DiscoverQueues":
+        env_as(POLICY)
+        inventory.sync(Environment.objects.default())
+    env = env_as(_without(sid))
+
+    said = _feature_fails(env, sid)
+
+    assert f"AccessDenied: {REFUSED[sid]}" in said
+    assert f"the policy in docs/iam-policy.json has it (statement {sid})" in said
