@@ -203,17 +203,21 @@ def test_every_feature_works_under_exactly_the_shipped_policy(env_as, alice):
     assert metrics.error == ""
 
 
-def _feature_fails(env, sid):
-    """Run the feature statement `sid` serves; what it says."""
+def _use_feature(env, sid, alice) -> str:
+    """Use the feature statement `sid` serves, as the worker or a page would; the address of
+    the page that says how it went."""
     if sid == "ReadInventory":
-        return inventory.sync(env)[0]
+        inventory.sync(env)
+        return "/functions/"
     if sid == "DiscoverQueues":
-        return " ".join(discovery.discover(env, actor=SYSTEM).errors)
+        discovery.run(env.pk, alice.pk)
+        return "/queues/"
     if sid == "Invoke":
-        return _invoked(env, "hello", "{}").error_text
+        return f"/invocations/{_invoked(env, 'hello', '{}').pk}/"
     if sid == "IngestWatchedQueues":
         queue = _watch(env, "orders-dlq", "dlq", "orders")
-        return polling.poll_queue(queue, budget_seconds=2, wait_seconds=0).error
+        polling.poll_queue(queue, budget_seconds=2, wait_seconds=0)
+        return "/queues/"
     if sid == "SendBackToQueue":
         record = ExecutionRecord.objects.create(
             environment=env,
@@ -222,14 +226,16 @@ def _feature_fails(env, sid):
             kind=ExecutionRecord.Kind.DLQ,
             raw_body='{"order": 1}',
         )
-        return redrive.send_back([record], env, _root_sqs_url(env, "orders-dlq"), actor=SYSTEM)[1]
+        redrive.run([record.pk], _root_sqs_url(env, "orders-dlq"), alice.pk)
+        return "/"
     if sid == "ReadLogs":
         invocation = Invocation.objects.create(
             environment=env, function_name="hello", request_id=str(uuid.uuid4())
         )
-        return request_logs.for_invocation(invocation).error
+        return f"/invocations/{invocation.pk}/log/"
     if sid == "ReadMetrics":
-        return monitor.fetch(env.pk, "hello", "1h").error
+        monitor.fetch(env.pk, "hello", "1h")  # the worker's reading
+        return "/functions/hello/monitor/?range=1h"
     raise AssertionError(sid)
 
 
@@ -248,13 +254,16 @@ REFUSED = {
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("sid", [statement["Sid"] for statement in POLICY["Statement"]])
-def test_without_one_statement_its_feature_names_the_refused_action_and_the_policy(env_as, sid):
-    if sid == "DiscoverQueues":
-        env_as(POLICY)
-        inventory.sync(Environment.objects.default())
+def test_without_one_statement_its_feature_page_names_the_refused_action(
+    env_as, client, alice, sid
+):
+    inventory.sync(env_as(POLICY))  # the functions are known, as they would be
     env = env_as(_without(sid))
+    client.force_login(alice)
 
-    said = _feature_fails(env, sid)
+    page = client.get(_use_feature(env, sid, alice))
 
+    assert page.status_code == 200
+    said = page.content.decode()
     assert f"AccessDenied: {REFUSED[sid]}" in said
     assert f"the policy in docs/iam-policy.json has it (statement {sid})" in said
