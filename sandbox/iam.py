@@ -20,7 +20,9 @@ resource is `*`). A refusal is the service's own AccessDenied answer, with AWS's
 "User: ARN is not authorized to perform: ACTION on resource: ARN because no identity-based
 policy allows the ACTION action".
 
-S3, Kinesis and DynamoDB requests (the sample functions' own) are not checked.
+S3, Kinesis and DynamoDB requests (the sample functions' own) are not checked. The layer also
+answers iam:SimulatePrincipalPolicy (which moto lacks) with the same evaluation, so that the
+dashboard's permission check can ask IAM here as it does on AWS.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import botocore.session
 from moto.iam.access_control import (
+    AssumedRoleAccessKey,
     CreateAccessKeyFailure,
     IAMPolicy,
     IAMRequest,
+    IAMUserAccessKey,
     PermissionResult,
     create_access_key,
 )
@@ -104,13 +108,14 @@ class EnforceIam:
         if found is None or found["service"] not in CHECKED:
             return self.app(environ, start_response)
         request = Request(environ)
+        service, region = found["service"], found["region"]
         account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(found["key"])
+        operation = operation_of(service, request)
+        answer = self._answer if (service, operation) == ("iam", SIMULATE) else self.app
         try:
             principal = create_access_key(account, "aws", found["key"], request.headers)
         except CreateAccessKeyFailure:
-            return self.app(environ, start_response)  # not a principal of the sandbox: root
-        service, region = found["service"], found["region"]
-        operation = operation_of(service, request)
+            return answer(environ, start_response)  # not a principal of the sandbox: root
         if operation is None:
             return self.app(environ, start_response)
         prefix = IAM_PREFIX.get(service, service)
@@ -130,15 +135,87 @@ class EnforceIam:
         except Exception as refused:  # moto's SignatureDoesNotMatch, an HTTPException
             return _moto_error(refused, start_response)
         if action in UNCHECKED_ACTIONS:
-            return self.app(environ, start_response)
+            return answer(environ, start_response)
         resource = resource_of(service, operation, request, region, account)
         if allowed(principal.collect_policies(), action, resource):
-            return self.app(environ, start_response)
+            return answer(environ, start_response)
         message = (
             f"User: {principal.arn} is not authorized to perform: {action} on resource: "
             f"{resource} because no identity-based policy allows the {action} action"
         )
         return _denied(service, request, message, start_response)
+
+    def _answer(self, environ, start_response):
+        """iam:SimulatePrincipalPolicy, which moto does not implement, answered with the same
+        evaluation as every request."""
+        request = Request(environ)
+        found = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION") or "")
+        account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(found["key"])
+        return simulate_principal_policy(request.form(), account, start_response)
+
+
+SIMULATE = "SimulatePrincipalPolicy"
+
+
+def _policies_of(principal_arn: str, account: str):
+    """The identity policies of an IAM user or role of the sandbox, collected by moto's own
+    code; None when there is no such principal."""
+    kind, _, name = principal_arn.split(":", 5)[-1].partition("/")
+    name = name.rsplit("/", 1)[-1]
+    holder: IAMUserAccessKey | AssumedRoleAccessKey
+    if kind == "user":
+        holder = IAMUserAccessKey.__new__(IAMUserAccessKey)
+        holder._owner_user_name = name
+    elif kind == "role":
+        holder = AssumedRoleAccessKey.__new__(AssumedRoleAccessKey)
+        holder._owner_role_name = name
+    else:
+        return None
+    holder.account_id, holder.partition = account, "aws"
+    try:
+        return holder.collect_policies()
+    except Exception:  # moto's NoSuchEntity for a user or role that does not exist
+        return None
+
+
+def simulate_principal_policy(form: dict[str, str], account: str, start_response):
+    principal = form.get("PolicySourceArn", "")
+    policies = _policies_of(principal, account)
+    if policies is None:
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity</Code>"
+            f"<Message>{_xml(f'No such user or role: {principal}')}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        ).encode()
+        return _answer(404, [("Content-Type", "text/xml")], body, start_response)
+    actions = [v for k, v in sorted(form.items()) if k.startswith("ActionNames.member.")]
+    resources = [v for k, v in sorted(form.items()) if k.startswith("ResourceArns.member.")]
+    members = []
+    for action in actions:
+        for resource in resources or ["*"]:
+            decision = "implicitDeny"
+            for policy in policies:
+                result = IAMPolicy(policy).is_action_permitted(action, resource)
+                if result == PermissionResult.DENIED:
+                    decision = "explicitDeny"
+                    break
+                if result == PermissionResult.PERMITTED:
+                    decision = "allowed"
+            members.append(
+                f"<member><EvalActionName>{_xml(action)}</EvalActionName>"
+                f"<EvalResourceName>{_xml(resource)}</EvalResourceName>"
+                f"<EvalDecision>{decision}</EvalDecision><MatchedStatements/>"
+                "<MissingContextValues/></member>"
+            )
+    body = (
+        '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        "<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>"
+        f"<EvaluationResults>{''.join(members)}</EvaluationResults>"
+        "</SimulatePrincipalPolicyResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        "</SimulatePrincipalPolicyResponse>"
+    ).encode()
+    return _answer(200, [("Content-Type", "text/xml")], body, start_response)
 
 
 def allowed(policies, action: str, resource: str) -> bool:
@@ -272,7 +349,7 @@ def _denied(service: str, request: Request, message: str, start_response):
 
 
 def _answer(status: int, headers, body: bytes, start_response):
-    phrase = {400: "Bad Request", 403: "Forbidden"}[status]
+    phrase = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}[status]
     headers = [
         *headers,
         ("x-amzn-RequestId", str(uuid.uuid4())),

@@ -21,13 +21,16 @@ from invocations.aws.clients import (
 )
 from invocations.aws.cloudwatch import MetricQuery, get_metric_data
 from invocations.aws.eventbridge import bus_queue_targets
+from invocations.aws.iam import caller_arn, principal_arn, simulate
 from invocations.aws.lambda_api import (
     LAMBDA_SYNC_LIMIT,
     MAX_RESPONSE_BYTES,
     InvokeResult,
+    first_function_name,
     get_event_invoke_config,
     get_function_concurrency,
     invoke,
+    invoke_dry_run,
     list_aliases,
     list_event_invoke_configs,
     list_event_source_mappings,
@@ -62,19 +65,23 @@ __all__ = [
     "MetricQuery",
     "as_aws_error",
     "bus_queue_targets",
+    "caller_arn",
     "client",
     "delete_messages",
     "filter_log_events",
+    "first_function_name",
     "get_event_invoke_config",
     "get_function_concurrency",
     "get_metric_data",
     "invoke",
+    "invoke_dry_run",
     "list_aliases",
     "list_event_invoke_configs",
     "list_event_source_mappings",
     "list_functions",
     "list_versions",
     "log_events_between",
+    "principal_arn",
     "probe",
     "queue_depth",
     "queue_url_from_arn",
@@ -83,6 +90,7 @@ __all__ = [
     "release_messages",
     "reset_clients",
     "send_message",
+    "simulate",
     "topic_queue_subscriptions",
     "visibility_timeout",
 ]

@@ -77,6 +77,24 @@ def list_functions(environment: Environment) -> list[FunctionConfigurationTypeDe
     ]
 
 
+def first_function_name(environment: Environment) -> str:
+    """The name of one function, "" when there is none (ListFunctions, one item)."""
+    paginator = clients.client(environment, "lambda").get_paginator("list_functions")
+    pages = paginator.paginate(PaginationConfig={"MaxItems": 1, "PageSize": 1})
+    for page in clients.pages(pages):
+        for function in page.get("Functions", []):
+            return function["FunctionName"]
+    return ""
+
+
+def invoke_dry_run(environment: Environment, name: str) -> None:
+    """lambda:InvokeFunction with InvocationType DryRun: Lambda checks the parameters and the
+    caller's permission and runs nothing. Raises AwsError."""
+    clients.call(
+        clients.client(environment, "lambda").invoke, FunctionName=name, InvocationType="DryRun"
+    )
+
+
 def get_function_concurrency(environment: Environment, name: str) -> int | None:
     answer = clients.call(
         clients.client(environment, "lambda").get_function_concurrency, FunctionName=name

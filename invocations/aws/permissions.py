@@ -60,15 +60,16 @@ FEATURES: tuple[Feature, ...] = (
         ),
     ),
     Feature("SendBackToQueue", "Send back to queue", ("sqs:SendMessage",)),
+    # The permission check asks IAM about the actions it cannot try without changing anything
+    # (a receive counts against a message's receives, a send sends). Narrow its resource to
+    # the dashboard's own role or user.
+    Feature("CheckPermissions", "Permission check", ("iam:SimulatePrincipalPolicy",)),
 )
 
 # What a call needs beyond the policy: sts:AssumeRole belongs to the principal that assumes an
 # environment's role (its own policy, and the role's trust policy), not to the role itself;
-# sts:GetCallerIdentity needs no permission; iam:SimulatePrincipalPolicy is what the permission
-# check uses where it is allowed, and the check works without it.
-NOT_IN_POLICY = frozenset(
-    {"sts:AssumeRole", "sts:GetCallerIdentity", "iam:SimulatePrincipalPolicy"}
-)
+# sts:GetCallerIdentity needs no permission.
+NOT_IN_POLICY = frozenset({"sts:AssumeRole", "sts:GetCallerIdentity"})
 
 
 # The codes AWS refuses a call with for want of a permission (SNS says AuthorizationError).

@@ -7,84 +7,36 @@ allow, on the resources they name, and a wrong secret is refused."""
 
 import json
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from invocations import aws
 from invocations.access.actor import SYSTEM, Actor
 from invocations.failures import triage
 from invocations.ingest import discovery, polling, redrive
 from invocations.invoking import inventory, lifecycle, monitor, replay, request_logs
 from invocations.models import (
-    Environment,
     ExecutionRecord,
     FailureGroup,
     Invocation,
     ReplayBatch,
     WatchedQueue,
 )
-from sandbox.testing import run_sandbox
+from tests.aws.conftest import (
+    ACCOUNT,
+    NO_RETRY,
+    REGION,
+    root_client,
+    shipped_policy,
+    user_with,
+    without,
+)
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox]
 
-POLICY = json.loads((Path(__file__).resolve().parents[2] / "docs" / "iam-policy.json").read_text())
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
-
-
-@pytest.fixture(scope="module")
-def iam_sandbox():
-    with run_sandbox(retry_delays="0.2,0.4", seed=True, enforce_iam=True) as running:
-        yield running
-
-
-def _root(sandbox, service):
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-    return session.client(service, endpoint_url=sandbox.endpoint_url, config=NO_RETRY)
-
-
-def _user_with(sandbox, policy) -> dict[str, str]:
-    """A new IAM user holding `policy` inline; its access key."""
-    iam = _root(sandbox, "iam")
-    name = f"triage-{uuid.uuid4().hex[:8]}"
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="triage", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {
-        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-    }
-
-
-def _without(sid: str) -> dict:
-    return {**POLICY, "Statement": [s for s in POLICY["Statement"] if s["Sid"] != sid]}
-
-
-@pytest.fixture
-def env_as(db, iam_sandbox, monkeypatch):
-    """The default environment on the IAM sandbox, signing with the key of a user that holds
-    the given policy (boto3's chain reads it from the environment variables)."""
-
-    def use(policy) -> Environment:
-        for name, value in _user_with(iam_sandbox, policy).items():
-            monkeypatch.setenv(name, value)
-        env = Environment.objects.default()
-        env.endpoint_url = iam_sandbox.endpoint_url
-        env.region = REGION
-        env.save()
-        aws.reset_clients()
-        return env
-
-    yield use
-    aws.reset_clients()
+POLICY = shipped_policy()
 
 
 def _watch(env, name, kind, function):
@@ -120,7 +72,7 @@ def test_the_sandbox_root_may_do_anything_and_a_user_only_what_its_policy_allows
             }
         ],
     }
-    key = _user_with(iam_sandbox, narrowed)
+    key = user_with(iam_sandbox, narrowed)
     user = boto3.session.Session(
         aws_access_key_id=key["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=key["AWS_SECRET_ACCESS_KEY"],
@@ -132,7 +84,7 @@ def test_the_sandbox_root_may_do_anything_and_a_user_only_what_its_policy_allows
         region_name=REGION,
     ).client("lambda", endpoint_url=iam_sandbox.endpoint_url, config=NO_RETRY)
 
-    assert _root(iam_sandbox, "lambda").list_functions()["Functions"]
+    assert root_client(iam_sandbox, "lambda").list_functions()["Functions"]
     assert user.invoke(FunctionName="hello", Payload=b"{}")["StatusCode"] == 200
     with pytest.raises(ClientError) as refused:
         user.invoke(FunctionName="orders", Payload=b"{}")
@@ -154,7 +106,7 @@ def test_the_sandbox_root_may_do_anything_and_a_user_only_what_its_policy_allows
 def test_every_feature_works_under_exactly_the_shipped_policy(env_as, alice):
     env = env_as(POLICY)
     for name in ("orders-on-failure", "orders-dlq"):
-        _root(env, "sqs").purge_queue(QueueUrl=_root_sqs_url(env, name))
+        root_client(env, "sqs").purge_queue(QueueUrl=_root_sqs_url(env, name))
 
     # Inventory and discovery.
     assert inventory.sync(env) == []
@@ -258,7 +210,7 @@ def test_without_one_statement_its_feature_page_names_the_refused_action(
     env_as, client, alice, sid
 ):
     inventory.sync(env_as(POLICY))  # the functions are known, as they would be
-    env = env_as(_without(sid))
+    env = env_as(without(sid))
     client.force_login(alice)
 
     page = client.get(_use_feature(env, sid, alice))
