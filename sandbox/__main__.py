@@ -1,5 +1,6 @@
 """``python -m sandbox [--host H] [--port N] [--retry-delays 1,2] [--no-seed] [--latency-ms 0]
-[--enforce-iam]``,
+[--enforce-iam]
+[--scale N] [--aws-quotas]``,
 without Django."""
 
 import argparse
@@ -20,7 +21,15 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--enforce-iam", action="store_true", help="check IAM policies of the sandbox's IAM users"
     )
+    parser.add_argument(
+        "--scale", type=int, default=0, help="seed N×10 more functions (an account N× the demo)"
+    )
+    parser.add_argument(
+        "--aws-quotas", action="store_true", help="refuse calls past AWS's request quotas"
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.scale <= 200:
+        parser.error(f"--scale must be between 0 and 200, not {args.scale}")
     try:
         delays = parse_retry_delays(args.retry_delays)
         latency_ms = parse_latency_ms(args.latency_ms)
@@ -33,6 +42,8 @@ def main(argv=None) -> int:
         seed=not args.no_seed,
         latency_ms=latency_ms,
         enforce_iam=args.enforce_iam,
+        scale=args.scale,
+        aws_quotas=args.aws_quotas,
     )
 
 

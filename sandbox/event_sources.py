@@ -67,6 +67,8 @@ class Pollers:
                 thread = self._threads.get(uuid)
                 if thread is not None and thread.is_alive():
                     continue
+                if not getattr(mapping, "enabled", True):
+                    continue  # a disabled mapping does not poll (it starts once enabled)
                 poll = _poller_for(mapping.event_source_arn)
                 context = PollContext(
                     mapping,

@@ -321,17 +321,22 @@ _DENIED_CODE = {
 
 def _denied(service: str, request: Request, message: str, start_response):
     """The service's AccessDenied, in the protocol the request came in."""
-    code = _DENIED_CODE[service]
+    status = 400 if request.headers.get("X-Amz-Target") else 403
+    return error_answer(service, request, status, _DENIED_CODE[service], message, start_response)
+
+
+def error_answer(service, request: Request, status: int, code: str, message: str, start_response):
+    """An AWS error answer in the protocol the request came in."""
     query_error = [("x-amzn-query-error", f"{code};Sender")]  # read by query-compatible clients
     if service == "lambda":  # REST JSON
-        body = json.dumps({"Type": "User", "Message": message}).encode()
+        body = json.dumps({"Type": "User", "Message": message, "message": message}).encode()
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)]
-        return _answer(403, headers, body, start_response)
+        return _answer(status, headers, body, start_response)
     if request.headers.get("X-Amz-Target"):  # JSON: SQS, Logs, EventBridge, CloudWatch
-        error_type = "AccessDeniedException" if code == "AccessDenied" else code
+        error_type = f"{code}Exception" if code in {"AccessDenied", "Throttling"} else code
         body = json.dumps({"__type": error_type, "message": message}).encode()
         headers = [("Content-Type", "application/x-amz-json-1.0"), *query_error]
-        return _answer(400, headers, body, start_response)
+        return _answer(status, headers, body, start_response)
     if CBOR_PATH.match(request.path):  # RPC v2 CBOR: CloudWatch
         body = _cbor_map({"__type": code, "message": message})
         headers = [
@@ -339,17 +344,23 @@ def _denied(service: str, request: Request, message: str, start_response):
             ("smithy-protocol", "rpc-v2-cbor"),
             *query_error,
         ]
-        return _answer(403, headers, body, start_response)
+        return _answer(status, headers, body, start_response)
     body = (  # query: SNS, STS, IAM
         "<ErrorResponse><Error><Type>Sender</Type>"
         f"<Code>{code}</Code><Message>{_xml(message)}</Message></Error>"
         f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
     ).encode()
-    return _answer(403, [("Content-Type", "text/xml")], body, start_response)
+    return _answer(status, [("Content-Type", "text/xml")], body, start_response)
 
 
 def _answer(status: int, headers, body: bytes, start_response):
-    phrase = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}[status]
+    phrase = {
+        200: "OK",
+        400: "Bad Request",
+        403: "Forbidden",
+        404: "Not Found",
+        429: "Too Many Requests",
+    }[status]
     headers = [
         *headers,
         ("x-amzn-RequestId", str(uuid.uuid4())),

@@ -16,6 +16,7 @@ from invocations.aws.clients import (
     AwsError,
     as_aws_error,
     client,
+    counting,
     probe,
     reset_clients,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "bus_queue_targets",
     "caller_arn",
     "client",
+    "counting",
     "delete_messages",
     "filter_log_events",
     "first_function_name",

@@ -6,9 +6,11 @@ errors are kept on the environment's InventorySync row; the last good data stays
 
 import logging
 import re
+import time
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from invocations import aws
@@ -44,7 +46,29 @@ def _details(environment: Environment, name: str) -> tuple[dict[str, Any], list[
 
 
 def sync(environment: Environment) -> list[str]:
-    """Refresh `environment`'s Function rows. Returns the errors (also saved for the page)."""
+    """Refresh `environment`'s Function rows. Returns the errors (also saved for the page).
+    The AWS requests it made and its time are logged and kept for /metrics."""
+    started = time.monotonic()
+    with aws.counting() as requests:
+        errors = _sync(environment)
+    seconds = time.monotonic() - started
+    total = sum(requests.values())
+    InventorySync.objects.filter(environment=environment).update(
+        aws_requests=total,
+        seconds=seconds,
+        aws_requests_total=F("aws_requests_total") + total,
+    )
+    log.info(
+        "inventory of %s: %d AWS requests in %.1f s (%s)",
+        environment,
+        total,
+        seconds,
+        ", ".join(f"{name} {n}" for name, n in requests.most_common()),
+    )
+    return errors
+
+
+def _sync(environment: Environment) -> list[str]:
     state, _ = InventorySync.objects.get_or_create(environment=environment)
     now = timezone.now()
     try:
