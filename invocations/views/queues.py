@@ -2,6 +2,7 @@
 watch, enable or disable, poll now, and discover queues from the functions' configuration."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -9,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations.access import permissions
-from invocations.ingest import discovery, queues
+from invocations.ingest import discovery, polling_cost, queues
 from invocations.middleware import actor_of
 from invocations.models import WatchedQueue
 from invocations.views import edge
@@ -28,8 +29,15 @@ def _queues(request):
 
 
 def _page(request, *, form=None, status=200):
+    queues = list(_queues(request).order_by("url"))
+    costs = polling_cost.for_queues(queues)
+    for queue in queues:
+        queue.cost = costs[queue.pk]
     context = {
-        "queues": _queues(request).order_by("url"),
+        "queues": queues,
+        "cost": polling_cost.total(costs.values()),
+        "price_per_million": polling_cost.SQS_PRICE_PER_MILLION_REQUESTS,
+        "poll_interval": settings.POLL_INTERVAL_SECONDS,
         "can_manage": permissions.can(request.user, permissions.MANAGE_QUEUES),
         "form": form or WatchForm(),
         "discovered": discovery.latest(request.environment),
@@ -38,10 +46,12 @@ def _page(request, *, form=None, status=200):
 
 
 def _row(request, queue, note=""):
+    queue.cost = polling_cost.for_queues([queue])[queue.pk]
     context = {
         "q": queue,
         "can_manage": permissions.can(request.user, permissions.MANAGE_QUEUES),
         "note": note,
+        "poll_interval": settings.POLL_INTERVAL_SECONDS,
     }
     return render(request, "invocations/partials/queue_row.html", context)
 
