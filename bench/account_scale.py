@@ -11,7 +11,7 @@ database, runs one inventory sync and one discovery as beat and the Discover but
 and prints, one line each:
 
     account_scale_sync_seconds: value=… target=<=60 PASS|FAIL
-    account_scale_sync_aws_requests: value=… baseline=<functions × 5 + list pages>
+    account_scale_sync_aws_requests: value=… baseline=<functions × 4 + list pages>
     account_scale_discovery_seconds: value=…
     account_scale_discovery_aws_requests: value=…
     account_scale_functions / _mappings / _watched_queues: what was found
@@ -83,13 +83,13 @@ def main() -> dict:
             found = discovery.discover(env, actor=SYSTEM)
         discovery_seconds = time.monotonic() - started
 
-        floor = (functions.count() * 5 + 1) / QUOTA_PER_SECOND
+        floor = (functions.count() * 4 + 1) / QUOTA_PER_SECOND
         figures = {
             "account_scale_sync_seconds": _figure(
                 sync_seconds, floor, SYNC_TARGET_SECONDS, sync_seconds <= SYNC_TARGET_SECONDS
             ),
             "account_scale_sync_aws_requests": _figure(
-                sync.aws_requests, functions.count() * 5 + 1
+                sync.aws_requests, functions.count() * 4 + 1
             ),
             "account_scale_sync_errors": _figure(len(errors), 0, 0, not errors),
             "account_scale_discovery_seconds": _figure(discovery_seconds),

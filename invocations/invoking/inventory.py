@@ -28,12 +28,12 @@ VALID_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _details(environment: Environment, name: str) -> tuple[dict[str, Any], list[str]]:
-    """The per-function calls; each may fail alone (an error is noted, the rest still count)."""
+    """The per-function calls (four); each may fail alone (an error is noted, the rest still
+    count)."""
     fields, errors = {}, []
     calls = {
         "reserved_concurrency": aws.get_function_concurrency,
         "async_config": aws.get_event_invoke_config,
-        "event_source_mappings": aws.list_event_source_mappings,
         "versions": aws.list_versions,
         "aliases": aws.list_aliases,
     }
@@ -79,6 +79,12 @@ def _sync(environment: Environment) -> list[str]:
         return [str(error)]
 
     errors, rows = [], []
+    # The account's mappings in one paged listing, rather than one request a function.
+    mappings: dict[str, list[dict[str, Any]]] | None = None
+    try:
+        mappings = aws.event_source_mappings_by_function(environment)
+    except aws.AwsError as error:
+        errors.append(f"event source mappings: {error}")
     for config in listed:
         name = config["FunctionName"]
         if not VALID_NAME.fullmatch(name):
@@ -88,6 +94,8 @@ def _sync(environment: Environment) -> list[str]:
             )
             continue
         details, failed = _details(environment, name)  # AWS calls: outside any transaction
+        if mappings is not None:
+            details["event_source_mappings"] = mappings.get(name, [])
         errors += failed
         rows.append((name, config, details))
 
