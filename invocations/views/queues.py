@@ -28,14 +28,31 @@ def _queues(request):
     return WatchedQueue.objects.filter(environment=request.environment)
 
 
+# Rows a page of the queues list shows (each loads its depth with one AWS call); the next page
+# starts after the last URL.
+QUEUES_PAGE = 50
+
+
 def _page(request, *, form=None, status=200):
-    queues = list(_queues(request).order_by("url"))
-    costs = polling_cost.for_queues(queues)
+    after = request.GET.get("after", "")[:500]
+    rows = _queues(request).order_by("url")
+    if after:
+        rows = rows.filter(url__gt=after)
+    queues = list(rows[: QUEUES_PAGE + 1])
+    more = len(queues) > QUEUES_PAGE
+    queues = queues[:QUEUES_PAGE]
+    # The cost line counts every watched queue, not only this page's.
+    every = list(_queues(request)) if (more or after) else queues
+    all_costs = polling_cost.for_queues(every)
+    costs = {q.pk: all_costs[q.pk] for q in queues}
     for queue in queues:
         queue.cost = costs[queue.pk]
     context = {
         "queues": queues,
-        "cost": polling_cost.total(costs.values()),
+        "next_after": queues[-1].url if more else "",
+        "after": after,
+        "watched": len(every),
+        "cost": polling_cost.total(all_costs.values()),
         "price_per_million": polling_cost.SQS_PRICE_PER_MILLION_REQUESTS,
         "poll_interval": settings.POLL_INTERVAL_SECONDS,
         "can_manage": permissions.can(request.user, permissions.MANAGE_QUEUES),

@@ -4,6 +4,8 @@ sync and discovery read every function, alias and mapping there is, as the sandb
 them, without an error for anyone to see (the control-plane clients ride out the throttling),
 the pages and search show them, and the sync's AWS requests are in /metrics."""
 
+import re
+
 import boto3
 import pytest
 from botocore.config import Config
@@ -59,6 +61,19 @@ def _truth(sandbox):
     return functions, mappings
 
 
+def _every_page(client, url, what):
+    """The list's pages, following "Next page" to the end."""
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        pages.append(response.content.decode())
+        following = re.search(r'href="(\?[^"]*after=[^"]+)" [^>]*rel="next"', pages[-1])
+        url = url.split("?")[0] + following.group(1).replace("&amp;", "&") if following else ""
+        assert len(pages) < 50, f"the {what} pages do not end"
+    return pages
+
+
 def test_the_sync_reads_the_whole_account_through_its_quotas_and_the_pages_show_it(
     scaled_env, scaled_sandbox, client, alice, settings
 ):
@@ -85,10 +100,12 @@ def test_the_sync_reads_the_whole_account_through_its_quotas_and_the_pages_show_
     # The pages and search show the fleet; /metrics counts the sync's requests.
     settings.METRICS_TOKEN = "scrape"
     client.force_login(alice)
-    page = client.get("/functions/").content.decode()
+    pages = _every_page(client, "/functions/", "function")
     found = client.get("/functions/?q=fleet-0099").content.decode()
     metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape"})
-    assert all(f"fleet-{i:04d}" in page for i in range(SCALE * 10))
+    assert len(pages) == 2  # a hundred functions a page
+    shown = set(re.findall(r'href="/functions/([\w-]+)/"', "".join(pages)))
+    assert shown == set(functions)
     assert "fleet-0099" in found
     assert "fleet-0098" not in found
     samples = {
@@ -100,8 +117,10 @@ def test_the_sync_reads_the_whole_account_through_its_quotas_and_the_pages_show_
     assert last == sync.aws_requests
 
 
-def test_discovery_watches_every_queue_the_fleet_sends_to(scaled_env):
+def test_discovery_watches_every_queue_the_fleet_sends_to(scaled_env, client, bob):
     result = discovery.discover(scaled_env, actor=SYSTEM)
+    client.force_login(bob)
+    pages = _every_page(client, "/queues/", "queue")
 
     assert result.errors == []
     names = {q.name for q in WatchedQueue.objects.filter(environment=scaled_env)}
@@ -113,3 +132,7 @@ def test_discovery_watches_every_queue_the_fleet_sends_to(scaled_env):
         for letter in "AB":
             assert f"fleet-block-{block:03d}-input-{letter}-dlq" in names
             assert f"fleet-block-{block:03d}-input-{letter}" not in names
+    shown = re.findall(r'<tr id="queue-\d+">\s*<td class="mono" title="([^"]+)"', "".join(pages))
+    assert sorted(shown) == sorted(q.url for q in WatchedQueue.objects.all())
+    assert len(pages) == 2  # fifty queues a page
+    assert f"Watching these {len(shown)} queues costs" in pages[0]
