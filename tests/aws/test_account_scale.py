@@ -5,6 +5,7 @@ them, without an error for anyone to see (the control-plane clients ride out the
 the pages and search show them, and the sync's AWS requests are in /metrics."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -136,3 +137,34 @@ def test_discovery_watches_every_queue_the_fleet_sends_to(scaled_env, client, bo
     assert sorted(shown) == sorted(q.url for q in WatchedQueue.objects.all())
     assert len(pages) == 2  # fifty queues a page
     assert f"Watching these {len(shown)} queues costs" in pages[0]
+
+
+def test_past_lambdas_quota_aws_refuses_and_the_dashboards_clients_get_through(
+    scaled_env, scaled_sandbox
+):
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    impatient = session.client(
+        "lambda",
+        endpoint_url=scaled_sandbox.endpoint_url,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=8),
+    )
+
+    def bare(_):
+        try:
+            impatient.list_aliases(FunctionName="fleet-0001")
+        except impatient.exceptions.TooManyRequestsException as refused:
+            return refused.response["Error"]["Message"]
+        return "ok"
+
+    def ours(_):
+        return len(aws.list_aliases(scaled_env, "fleet-0001"))
+
+    with ThreadPoolExecutor(8) as pool:
+        refused = [answer for answer in pool.map(bare, range(60)) if answer != "ok"]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ours, range(60)))
+
+    assert refused and set(refused) == {"Rate exceeded"}
+    assert answers == [2] * 60  # every call got through: adaptive retries, no error
