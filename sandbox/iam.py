@@ -76,8 +76,10 @@ class Request:
 
     def __init__(self, environ) -> None:
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        self.body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(self.body)  # what follows can still read it
+        self.body = b""
+        if length:  # a chunked body (no length) is left to moto, unread
+            self.body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(self.body)  # what follows can still read it
         self.method = environ.get("REQUEST_METHOD", "GET")
         self.path = environ.get("PATH_INFO") or "/"
         self.query = environ.get("QUERY_STRING") or ""

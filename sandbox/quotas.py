@@ -26,6 +26,7 @@ from moto.iam.models import get_account_id_from
 
 from sandbox.iam import CREDENTIAL, Request, error_answer, operation_of
 
+QUOTA_SERVICES = {"lambda", "logs", "monitoring"}
 LAMBDA_DATA_PLANE = {"Invoke", "InvokeAsync", "InvokeWithResponseStream"}
 
 
@@ -77,7 +78,7 @@ class RequestQuotas:
 
     def __call__(self, environ, start_response):
         found = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION") or "")
-        if not self.started or found is None:
+        if not self.started or found is None or found["service"] not in QUOTA_SERVICES:
             return self.app(environ, start_response)
         request = Request(environ)
         service = found["service"]
