@@ -48,7 +48,7 @@ FUNCTIONS_PAGE = 100
 @edge.require(permissions.VIEW)
 def function_list(request):
     search = request.GET.get("q", "").strip()[:100]
-    after = request.GET.get("after", "")[:140]
+    after = request.GET.get("after", "").replace("\x00", "")[:140]  # PostgreSQL refuses NUL
     rows = _functions(request.environment, search)
     if after:
         rows = rows.filter(name__gt=after)

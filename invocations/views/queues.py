@@ -34,7 +34,7 @@ QUEUES_PAGE = 50
 
 
 def _page(request, *, form=None, status=200):
-    after = request.GET.get("after", "")[:500]
+    after = request.GET.get("after", "").replace("\x00", "")[:500]  # PostgreSQL refuses NUL
     rows = _queues(request).order_by("url")
     if after:
         rows = rows.filter(url__gt=after)
