@@ -184,7 +184,8 @@ def client(environment: Environment, service: Literal["sts"], read: str = SHORT)
 def client(environment: Environment, service: str, read: str = SHORT) -> Any: ...
 def client(environment: Environment, service: str, read: str = SHORT) -> Any:
     """A boto3 client for `service` in `environment` with the `read` timeout (INVOKE, SHORT,
-    RECEIVE or PROBE), built once and shared between threads."""
+    RECEIVE or PROBE), built once and shared between threads. Raises AwsError when the
+    credentials cannot be had (an environment's role refused)."""
     key = (
         environment.pk,
         environment.region,
@@ -197,12 +198,17 @@ def client(environment: Environment, service: str, read: str = SHORT) -> Any:
     with _lock:
         found = _clients.get(key)
         if found is None:
-            # The service is a name chosen at run time; the overloads above type each client.
-            found = _session(environment).client(  # type: ignore[call-overload]
-                service,
-                endpoint_url=environment.endpoint_url or None,
-                config=_config(service, read),
-            )
+            try:
+                # The service is a name chosen at run time; the overloads above type each client.
+                found = _session(environment).client(  # type: ignore[call-overload]
+                    service,
+                    endpoint_url=environment.endpoint_url or None,
+                    config=_config(service, read),
+                )
+            except (ClientError, BotoCoreError) as exc:
+                # Building a client resolves its credentials: an environment's role is assumed
+                # here, and a refusal is an AWS failure like any other.
+                raise as_aws_error(exc) from exc
             found.meta.events.register("before-send", _count_request)
             _clients[key] = found
         return found

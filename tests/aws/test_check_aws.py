@@ -2,6 +2,8 @@
 credentials, the exact actions the others miss, and its exit status."""
 
 import io
+import json
+import uuid
 
 import pytest
 from django.core.cache import cache
@@ -10,7 +12,7 @@ from django.core.management.base import CommandError
 
 from invocations.invoking import inventory
 from invocations.models import WatchedQueue
-from tests.aws.conftest import ACCOUNT, shipped_policy, without
+from tests.aws.conftest import ACCOUNT, root_client, shipped_policy, without
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db]
 
@@ -103,3 +105,52 @@ def test_the_health_page_names_the_missing_actions_per_environment(env_as, clien
         "ok": False,
         "reason": "missing actions: Logs (logs:FilterLogEvents)",
     }
+
+
+ASSUME_ANY_ROLE = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+}
+
+
+def _role_with(sandbox, policy) -> str:
+    iam = root_client(sandbox, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    name = f"lambda-triage-{uuid.uuid4().hex[:6]}"
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName=name, PolicyName="triage", PolicyDocument=json.dumps(policy))
+    return role["Arn"]
+
+
+def test_an_environment_that_assumes_a_role_is_checked_as_that_role(env_as, iam_sandbox):
+    _known(env_as(shipped_policy()))
+    env = env_as(ASSUME_ANY_ROLE)  # the host's own principal may only assume the role
+    env.role_arn = _role_with(iam_sandbox, without("SendBackToQueue"))
+    env.save()
+
+    status, said = _check()
+
+    assert f"assumed-role/{env.role_arn.rsplit('/', 1)[-1]}/lambda-triage" in said
+    assert status == 1
+    assert "Send back to queue: DOES NOT WORK\n    missing: sqs:SendMessage" in said
+    assert "Functions inventory: works" in said
+
+
+def test_a_role_the_host_may_not_assume_is_said_not_raised(env_as, iam_sandbox):
+    env = env_as(shipped_policy())  # no sts:AssumeRole: that belongs to the host's own policy
+    env.role_arn = _role_with(iam_sandbox, shipped_policy())
+    env.save()
+
+    status, said = _check()
+
+    assert status == 1
+    assert f"cannot ask AWS: AccessDenied: sts:AssumeRole on {env.role_arn}" in said
