@@ -124,6 +124,25 @@ def ago(moment: datetime, now: datetime | None = None) -> str:
 
 
 @register.filter
+def uptime(seconds) -> str:
+    """How long something has been up, as a person says it: "up 45 s", "up 12 min",
+    "up 3 h 5 min", "up 2 d 4 h" (two units at most: the rest is noise on a status page)."""
+    if seconds is None:
+        return "—"
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"up {days} d {hours} h" if hours else f"up {days} d"
+    if hours:
+        return f"up {hours} h {minutes} min" if minutes else f"up {hours} h"
+    if minutes:
+        return f"up {minutes} min"
+    return f"up {secs} s"
+
+
+@register.filter
 def filesize_bytes(size):
     size = int(size or 0)
     for unit in ("B", "KB", "MB"):

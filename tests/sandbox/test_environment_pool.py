@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from sandbox import code_cache
 from sandbox.environments import EnvironmentPool
 from sandbox.execution import ExecutionEnvironment, LaunchSpec, python_command
 from sandbox.runtime_api import Event
@@ -23,7 +24,12 @@ def new_environment(tmp_path):
     created = []
 
     def make() -> ExecutionEnvironment:
-        env = {"PATH": os.environ.get("PATH", ""), "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            # The runtime starts without site: its own packages come from PYTHONPATH.
+            "PYTHONPATH": str(code_cache.runtime_site_packages()),
+        }
         spec = LaunchSpec(python_command("lambda_function.lambda_handler"), env, str(tmp_path), 128)
         tmp_dir = tmp_path / f"tmp-{uuid.uuid4().hex[:8]}"
         tmp_dir.mkdir()
@@ -35,6 +41,7 @@ def new_environment(tmp_path):
     yield make
     for environment in created:
         environment.close()
+    code_cache.cleanup()
 
 
 def run_once(environment: ExecutionEnvironment) -> int:

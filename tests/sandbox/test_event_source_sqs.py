@@ -216,3 +216,27 @@ def test_a_function_error_returns_every_message_of_the_batch(
     name = dlq_url.rsplit("/", 1)[-1]
     dead = {wait_for_message(sqs, name, lambda m: True)["Body"] for _ in range(2)}
     assert dead == {"x-1", "x-2"}
+
+
+def test_filter_criteria_select_the_messages_and_the_others_are_deleted(
+    make_function, make_queue, awslambda, sqs, logs
+):
+    """ "Control which events Lambda sends to your function": an SQS message whose JSON body
+    matches a filter reaches the function; the others are deleted
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html)."""
+    function = make_function(BATCH_HANDLER)
+    url, arn = make_queue()
+    awslambda.create_event_source_mapping(
+        FunctionName=function,
+        EventSourceArn=arn,
+        BatchSize=10,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]},
+    )
+
+    order = json.dumps({"kind": "order", "n": 1})
+    for body in (order, json.dumps({"kind": "refund", "n": 2}), "not json at all"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    batches_seen(logs, function, expected_messages=1)
+    wait_until_empty(sqs, url)
+    assert [body for batch in batches_seen(logs, function, 1) for body in batch] == [order]

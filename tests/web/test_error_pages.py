@@ -48,6 +48,19 @@ def test_a_refused_action_is_our_403_naming_the_permission(client, bob):
     assert "invocations.invoke_function" in response.content.decode()
 
 
+def test_a_refused_action_logs_one_line_without_a_traceback(client, bob, caplog):
+    client.force_login(bob)
+
+    with caplog.at_level("WARNING", logger="django.request"):
+        client.post("/inventory/refresh/")
+
+    logged = [r for r in caplog.records if r.name == "django.request"]
+    forbidden = "Forbidden (Permission denied): /inventory/refresh/"
+    assert [r.getMessage() for r in logged] == [forbidden]
+    assert logged[0].exc_info is None
+    assert "Traceback" not in caplog.text
+
+
 def test_a_form_without_its_csrf_token_is_our_403(bob):
     client = Client(enforce_csrf_checks=True)
     client.force_login(bob)
