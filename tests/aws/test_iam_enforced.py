@@ -223,3 +223,43 @@ def test_without_one_statement_its_feature_page_names_the_refused_action(
     said = page.content.decode()
     assert f"AccessDenied: {REFUSED[sid]}" in said
     assert f"the policy in docs/iam-policy.json has it (statement {sid})" in said
+
+
+def test_a_role_is_assumed_only_by_whom_its_trust_policy_names(iam_sandbox):
+    key = user_with(
+        iam_sandbox,
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+        },
+    )
+    iam = root_client(iam_sandbox, "iam")
+
+    def role(trusted: str) -> str:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        name = f"role-{uuid.uuid4().hex[:8]}"
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
+
+    sts = boto3.session.Session(
+        aws_access_key_id=key["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=key["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    ).client("sts", endpoint_url=iam_sandbox.endpoint_url, config=NO_RETRY)
+
+    trusted = sts.assume_role(
+        RoleArn=role(f"arn:aws:iam::{ACCOUNT}:root"), RoleSessionName="triage"
+    )
+    with pytest.raises(ClientError) as refused:
+        sts.assume_role(
+            RoleArn=role(f"arn:aws:iam::{ACCOUNT}:user/someone-else"), RoleSessionName="triage"
+        )
+
+    assert trusted["Credentials"]["AccessKeyId"]
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
