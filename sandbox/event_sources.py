@@ -75,6 +75,8 @@ class Pollers:
                         mapping.sandbox_state_reason = reason
                         logger.error("event source mapping %s disabled: %s", uuid, reason)
                     continue
+                if not mapping.enabled:
+                    continue  # no poller thread until it is enabled (a scaled account has 200)
                 poll = _poller_for(mapping.event_source_arn)
                 context = PollContext(
                     mapping,

@@ -1,13 +1,22 @@
 """Clients for AWS (or the sandbox): one per environment, service and read timeout, built once
 and shared between threads; the credentials they sign with; AWS failures as `AwsError`.
 
-Retries: botocore's standard mode would retry a 429 from Lambda quietly; we set it so that
-TooManyRequestsException reaches our code, which retries visibly with backoff and jitter.
+Retries: the Invoke client makes one attempt, so that Lambda's TooManyRequestsException
+reaches our code, which retries visibly with backoff and jitter. Every other client (the list,
+describe, log, metric and queue calls: control-plane APIs with account-wide request quotas,
+15 a second for most of Lambda's) uses botocore's adaptive mode: it retries a throttled call with
+backoff and slows its own sending rate to what AWS accepts, shared by every thread of the client.
+
+`counting()` counts the HTTP requests (retries included) made in its block, by operation: the
+inventory sync reports its calls per run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -18,6 +27,8 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+
+from invocations.aws import permissions
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -42,7 +53,14 @@ class AwsError(Exception):
     message: str
     status: int | None = None
 
+    @property
+    def access_denied(self) -> bool:
+        """AWS refused the call for want of a permission."""
+        return self.code in permissions.ACCESS_DENIED_CODES
+
     def __str__(self) -> str:
+        if self.access_denied:
+            return permissions.denial(self.message)
         return f"{self.code}: {self.message}"
 
 
@@ -58,9 +76,18 @@ PROBE = "probe"  # the health page: one quick attempt
 ROLE_SESSION_NAME = "lambda-triage"
 
 
+# Attempts of a control-plane call in adaptive mode: enough to ride out a burst past a quota.
+CONTROL_PLANE_ATTEMPTS = 5
+
+
 def _config(service: str, read: str) -> Config:
-    # Lambda: one attempt, so that a 429 is ours to retry. Others: botocore's standard retries.
-    attempts = 1 if service == "lambda" or read == PROBE else 3
+    # Invoke: one attempt, so that a 429 is ours to retry; the health probe: one quick attempt.
+    one_attempt = read in (INVOKE, PROBE)
+    retries: dict[str, Any] = (
+        {"max_attempts": 1, "mode": "standard"}
+        if one_attempt
+        else {"max_attempts": CONTROL_PLANE_ATTEMPTS, "mode": "adaptive"}
+    )
     read_timeout = {
         INVOKE: settings.AWS_READ_TIMEOUT,
         SHORT: settings.AWS_SHORT_READ_TIMEOUT,
@@ -70,7 +97,7 @@ def _config(service: str, read: str) -> Config:
     return Config(
         connect_timeout=2 if read == PROBE else settings.AWS_CONNECT_TIMEOUT,
         read_timeout=read_timeout,
-        retries={"max_attempts": attempts, "mode": "standard"},
+        retries=retries,  # type: ignore[arg-type]
         max_pool_connections=20,
     )
 
@@ -157,7 +184,8 @@ def client(environment: Environment, service: Literal["sts"], read: str = SHORT)
 def client(environment: Environment, service: str, read: str = SHORT) -> Any: ...
 def client(environment: Environment, service: str, read: str = SHORT) -> Any:
     """A boto3 client for `service` in `environment` with the `read` timeout (INVOKE, SHORT,
-    RECEIVE or PROBE), built once and shared between threads."""
+    RECEIVE or PROBE), built once and shared between threads. Raises AwsError when the
+    credentials cannot be had (an environment's role refused)."""
     key = (
         environment.pk,
         environment.region,
@@ -170,14 +198,46 @@ def client(environment: Environment, service: str, read: str = SHORT) -> Any:
     with _lock:
         found = _clients.get(key)
         if found is None:
-            # The service is a name chosen at run time; the overloads above type each client.
-            found = _session(environment).client(  # type: ignore[call-overload]
-                service,
-                endpoint_url=environment.endpoint_url or None,
-                config=_config(service, read),
-            )
+            try:
+                # The service is a name chosen at run time; the overloads above type each client.
+                found = _session(environment).client(  # type: ignore[call-overload]
+                    service,
+                    endpoint_url=environment.endpoint_url or None,
+                    config=_config(service, read),
+                )
+            except (ClientError, BotoCoreError) as exc:
+                # Building a client resolves its credentials: an environment's role is assumed
+                # here, and a refusal is an AWS failure like any other.
+                raise as_aws_error(exc) from exc
+            found.meta.events.register("before-send", _count_request)
             _clients[key] = found
         return found
+
+
+# The requests counted by the innermost `counting()` block of this thread (or task).
+_tally: contextvars.ContextVar[Counter[str] | None] = contextvars.ContextVar(
+    "aws_request_tally", default=None
+)
+
+
+def _count_request(event_name: str = "", **kwargs: Any) -> None:
+    """botocore's before-send hook, once per HTTP request (each retry too). Returns None, so
+    the request is sent as it is."""
+    tally = _tally.get()
+    if tally is not None:
+        # "before-send.lambda.ListFunctions" -> "lambda.ListFunctions"
+        tally[event_name.split(".", 1)[-1]] += 1
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """Count the AWS requests made in the block, by "service.Operation"."""
+    tally: Counter[str] = Counter()
+    token = _tally.set(tally)
+    try:
+        yield tally
+    finally:
+        _tally.reset(token)
 
 
 def reset_clients() -> None:

@@ -77,6 +77,24 @@ def list_functions(environment: Environment) -> list[FunctionConfigurationTypeDe
     ]
 
 
+def first_function_name(environment: Environment) -> str:
+    """The name of one function, "" when there is none (ListFunctions, one item)."""
+    paginator = clients.client(environment, "lambda").get_paginator("list_functions")
+    pages = paginator.paginate(PaginationConfig={"MaxItems": 1, "PageSize": 1})
+    for page in clients.pages(pages):
+        for function in page.get("Functions", []):
+            return function["FunctionName"]
+    return ""
+
+
+def invoke_dry_run(environment: Environment, name: str) -> None:
+    """lambda:InvokeFunction with InvocationType DryRun: Lambda checks the parameters and the
+    caller's permission and runs nothing. Raises AwsError."""
+    clients.call(
+        clients.client(environment, "lambda").invoke, FunctionName=name, InvocationType="DryRun"
+    )
+
+
 def get_function_concurrency(environment: Environment, name: str) -> int | None:
     answer = clients.call(
         clients.client(environment, "lambda").get_function_concurrency, FunctionName=name
@@ -103,22 +121,38 @@ def get_event_invoke_config(environment: Environment, name: str) -> dict[str, An
     }
 
 
+def _mapping(item: Any) -> dict[str, Any]:
+    return {
+        "uuid": item.get("UUID", ""),
+        "source": item.get("EventSourceArn", ""),
+        "state": item.get("State", ""),
+        "batch_size": item.get("BatchSize"),
+        "on_failure": item.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", ""),
+    }
+
+
 def list_event_source_mappings(environment: Environment, name: str) -> list[dict[str, Any]]:
     """The function's event source mappings (ListEventSourceMappings, all pages)."""
     paginator = clients.client(environment, "lambda").get_paginator("list_event_source_mappings")
     return [
-        {
-            "uuid": item.get("UUID", ""),
-            "source": item.get("EventSourceArn", ""),
-            "state": item.get("State", ""),
-            "batch_size": item.get("BatchSize"),
-            "on_failure": item.get("DestinationConfig", {})
-            .get("OnFailure", {})
-            .get("Destination", ""),
-        }
+        _mapping(item)
         for page in clients.pages(paginator.paginate(FunctionName=name))
         for item in page.get("EventSourceMappings", [])
     ]
+
+
+def event_source_mappings_by_function(environment: Environment) -> dict[str, list[dict[str, Any]]]:
+    """Every event source mapping of the account, by function name (ListEventSourceMappings
+    without a function, all pages): a few requests instead of one a function."""
+    paginator = clients.client(environment, "lambda").get_paginator("list_event_source_mappings")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for page in clients.pages(paginator.paginate()):
+        for item in page.get("EventSourceMappings", []):
+            # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+            parts = item.get("FunctionArn", "").split(":")
+            if len(parts) >= 7:
+                found.setdefault(parts[6], []).append(_mapping(item))
+    return found
 
 
 def list_versions(environment: Environment, name: str) -> list[dict[str, Any]]:

@@ -85,7 +85,15 @@ def targets(environment: Environment) -> tuple[list[Target], list[str]]:
     """Every destination and dead-letter target of every function; and per-function errors."""
     found: list[Target] = []
     errors: list[str] = []
-    for config in aws.list_functions(environment):
+    functions = aws.list_functions(environment)
+    # The account's mappings in one paged listing; a source queue's DLQ read once.
+    try:
+        mappings = aws.event_source_mappings_by_function(environment)
+    except aws.AwsError as error:
+        mappings = {}
+        errors.append(f"event source mappings: {error}")
+    redrive: dict[str, str] = {}
+    for config in functions:
         name = config["FunctionName"]
         dead_letter = (config.get("DeadLetterConfig") or {}).get("TargetArn")
         if dead_letter:
@@ -98,7 +106,7 @@ def targets(environment: Environment) -> tuple[list[Target], list[str]]:
                     arn = (destinations.get(source) or {}).get("Destination")
                     if arn:
                         found.append(Target(name, source, arn, "destination"))
-            for mapping in aws.list_event_source_mappings(environment, name):
+            for mapping in mappings.get(name, []):
                 if mapping.get("on_failure"):
                     found.append(
                         Target(name, "event source mapping OnFailure", mapping["on_failure"], "dlq")
@@ -106,7 +114,10 @@ def targets(environment: Environment) -> tuple[list[Target], list[str]]:
                 if mapping.get("source", "").startswith("arn:aws:sqs:"):
                     # An SQS-fed function's failures end in its source queue's own DLQ, which
                     # SQS (not Lambda) fills after maxReceiveCount receives.
-                    dead_letter_arn = aws.redrive_dead_letter_arn(environment, mapping["source"])
+                    source_arn = mapping["source"]
+                    if source_arn not in redrive:
+                        redrive[source_arn] = aws.redrive_dead_letter_arn(environment, source_arn)
+                    dead_letter_arn = redrive[source_arn]
                     if dead_letter_arn:
                         found.append(
                             Target(name, "source queue's redrive DLQ", dead_letter_arn, "dlq")
@@ -216,7 +227,7 @@ def run(environment_id: int, user_id: int | None) -> Discovery | None:
                 details={
                     "environment": environment.name,
                     "summary": "nothing discovered",
-                    "errors": [f"Could not list the functions: {error.code}: {error.message}"],
+                    "errors": [f"Could not list the functions: {error}"],
                 },
             )
         return None

@@ -75,7 +75,7 @@ def depth(queue: WatchedQueue) -> tuple[dict[str, int] | None, str]:
     try:
         found = aws.queue_depth(queue.environment, queue.url)
     except aws.AwsError as failure:
-        return None, f"{failure.code}: {failure.message}"
+        return None, str(failure)
     queue_depths.store(queue, found)  # what /metrics reports until beat measures again
     return found, ""
 

@@ -6,9 +6,11 @@ errors are kept on the environment's InventorySync row; the last good data stays
 
 import logging
 import re
+import time
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from invocations import aws
@@ -26,12 +28,12 @@ VALID_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _details(environment: Environment, name: str) -> tuple[dict[str, Any], list[str]]:
-    """The per-function calls; each may fail alone (an error is noted, the rest still count)."""
+    """The per-function calls (four); each may fail alone (an error is noted, the rest still
+    count)."""
     fields, errors = {}, []
     calls = {
         "reserved_concurrency": aws.get_function_concurrency,
         "async_config": aws.get_event_invoke_config,
-        "event_source_mappings": aws.list_event_source_mappings,
         "versions": aws.list_versions,
         "aliases": aws.list_aliases,
     }
@@ -44,7 +46,29 @@ def _details(environment: Environment, name: str) -> tuple[dict[str, Any], list[
 
 
 def sync(environment: Environment) -> list[str]:
-    """Refresh `environment`'s Function rows. Returns the errors (also saved for the page)."""
+    """Refresh `environment`'s Function rows. Returns the errors (also saved for the page).
+    The AWS requests it made and its time are logged and kept for /metrics."""
+    started = time.monotonic()
+    with aws.counting() as requests:
+        errors = _sync(environment)
+    seconds = time.monotonic() - started
+    total = sum(requests.values())
+    InventorySync.objects.filter(environment=environment).update(
+        aws_requests=total,
+        seconds=seconds,
+        aws_requests_total=F("aws_requests_total") + total,
+    )
+    log.info(
+        "inventory of %s: %d AWS requests in %.1f s (%s)",
+        environment,
+        total,
+        seconds,
+        ", ".join(f"{name} {n}" for name, n in requests.most_common()),
+    )
+    return errors
+
+
+def _sync(environment: Environment) -> list[str]:
     state, _ = InventorySync.objects.get_or_create(environment=environment)
     now = timezone.now()
     try:
@@ -55,6 +79,12 @@ def sync(environment: Environment) -> list[str]:
         return [str(error)]
 
     errors, rows = [], []
+    # The account's mappings in one paged listing, rather than one request a function.
+    mappings: dict[str, list[dict[str, Any]]] | None = None
+    try:
+        mappings = aws.event_source_mappings_by_function(environment)
+    except aws.AwsError as error:
+        errors.append(f"event source mappings: {error}")
     for config in listed:
         name = config["FunctionName"]
         if not VALID_NAME.fullmatch(name):
@@ -64,6 +94,8 @@ def sync(environment: Environment) -> list[str]:
             )
             continue
         details, failed = _details(environment, name)  # AWS calls: outside any transaction
+        if mappings is not None:
+            details["event_source_mappings"] = mappings.get(name, [])
         errors += failed
         rows.append((name, config, details))
 

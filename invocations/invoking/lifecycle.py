@@ -319,6 +319,8 @@ def _failed(claimed: Claimed, attempt: int, error: aws.AwsError) -> Retry | None
 def explain(environment: Environment, error: aws.AwsError) -> str:
     """AWS's message, with what it means for the person looking at the page."""
     endpoint = environment.endpoint_url or "AWS"
+    if error.access_denied:
+        return str(error)  # the action, the resource, and the policy statement that has it
     if error.code in {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"}:
         return f"Could not reach {endpoint}: {error.message}. Nothing was invoked."
     if error.code == "ReadTimeoutError":

@@ -70,6 +70,27 @@ METRICS = [
 ]
 
 
+# GetMetricData is billed by the metric requested: $0.01 per 1,000
+# (https://aws.amazon.com/cloudwatch/pricing/, "API requests", GetMetricData).
+CLOUDWATCH_PRICE_PER_THOUSAND_METRICS = 0.01
+
+
+@dataclass(frozen=True)
+class MetricsCost:
+    per_refresh: int  # metrics one reading requests
+    per_day: int  # at most, while the panel stays open: one reading each time it goes stale
+
+    @property
+    def dollars_per_day(self) -> float:
+        return self.per_day * CLOUDWATCH_PRICE_PER_THOUSAND_METRICS / 1000
+
+
+def cost(span: Range) -> MetricsCost:
+    """What keeping the panel open on `span` costs in GetMetricData metrics."""
+    per_day = len(METRICS) * int(timedelta(days=1) / span.fresh)
+    return MetricsCost(per_refresh=len(METRICS), per_day=per_day)
+
+
 def chosen_range(value: str | None) -> Range:
     """The `range` query parameter; anything else is the default (never an error)."""
     return BY_KEY.get(value or "", BY_KEY[DEFAULT_RANGE])

@@ -39,6 +39,8 @@ def group_of(function_name: str) -> str:
 def _error_sentence(error: aws.AwsError, group: str, missing: str) -> str:
     if error.code == "ResourceNotFoundException":
         return f"The log group {group} {missing}."
+    if error.access_denied:
+        return str(error)
     return f"CloudWatch Logs answered {error.code}: {error.message}"
 
 

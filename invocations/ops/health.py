@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -74,6 +75,43 @@ def check_aws(environment: Environment) -> Check:
             degrades=True,
         )
     return Check(name, True, f"Lambda API answering in {environment.region}")
+
+
+# The permission check makes about twenty small AWS calls: /health/ reuses its answer this long.
+PERMISSIONS_CHECK_SECONDS = 600
+
+
+def check_permissions(environment: Environment) -> Check:
+    """Which features the environment's credentials cannot use, and the actions they miss
+    (`manage.py check_aws` says the same at length). Names actions, never ARNs: this page
+    needs no login."""
+    from invocations.ops import permissions_check
+
+    name = f"permissions:{environment.name}"
+    key = (
+        f"permissions-check:{environment.pk}:{environment.endpoint_url}:{environment.profile}:"
+        f"{environment.role_arn}:{environment.region}"
+    )
+    found = cache.get(key)
+    if found is None:
+        try:
+            report = permissions_check.check(environment)
+        except Exception as exc:  # this page must answer whatever a stand-in for AWS does
+            return Check(name, False, f"check failed ({type(exc).__name__})", degrades=True)
+        if report.error:
+            found = (False, "cannot ask AWS")
+        elif report.works:
+            found = (True, "every feature works with these credentials")
+        else:
+            failing = [
+                f"{result.feature.title} ({', '.join(result.missing)})"
+                for result in report.features
+                if not result.works
+            ]
+            found = (False, "missing actions: " + "; ".join(failing))
+        cache.set(key, found, PERMISSIONS_CHECK_SECONDS)
+    ok, reason = found
+    return Check(name, ok, reason, degrades=True)
 
 
 def check_polling() -> Check:
@@ -181,7 +219,11 @@ def run_checks() -> list[Check]:
     checks += [check_beat(broker.ok), check_backlog(broker.ok)]
     if database.ok:
         Environment.objects.default()
-        checks += [check_aws(env) for env in Environment.objects.order_by("name")]
+        for env in Environment.objects.order_by("name"):
+            reachable = check_aws(env)
+            checks.append(reachable)
+            if reachable.ok:  # an unreachable AWS is said once, by the line above
+                checks.append(check_permissions(env))
         checks += [check_polling(), check_queues()]
         checks += [check() for check in _registered]
     return checks

@@ -101,6 +101,35 @@ def invocation_metrics() -> list:
     return [invokes]
 
 
+def inventory_metrics() -> list:
+    """What the inventory syncs cost in AWS requests (retries of throttled calls included)."""
+    from invocations.models import InventorySync
+
+    labels = ["environment"]
+    total = CounterMetricFamily(
+        "lambda_triage_inventory_sync_aws_requests",
+        "AWS requests made by inventory syncs, added up.",
+        labels=labels,
+    )
+    last = GaugeMetricFamily(
+        "lambda_triage_inventory_sync_last_aws_requests",
+        "AWS requests the last inventory sync made.",
+        labels=labels,
+    )
+    took = GaugeMetricFamily(
+        "lambda_triage_inventory_sync_last_seconds",
+        "How long the last inventory sync took.",
+        labels=labels,
+    )
+    for sync in InventorySync.objects.select_related("environment").order_by("environment__name"):
+        name = [sync.environment.name]
+        total.add_metric(name, sync.aws_requests_total)
+        last.add_metric(name, sync.aws_requests)
+        if sync.seconds is not None:
+            took.add_metric(name, sync.seconds)
+    return [total, last, took]
+
+
 def task_backlog_metrics() -> list:
     """Tasks waiting in Redis for a worker. Redis being down is a value (broker_up 0), never an
     error: this is what someone looks at when things are broken."""
@@ -136,7 +165,7 @@ def database_metrics() -> list:
     answers, with `lambda_triage_database_up 0` and what needs no database (the broker)."""
     up = GaugeMetricFamily("lambda_triage_database_up", "1 if the database answered.")
     try:
-        families = queue_metrics() + invocation_metrics()
+        families = queue_metrics() + invocation_metrics() + inventory_metrics()
     except DatabaseError as error:
         log.info("metrics: database unreachable: %s", error)
         up.add_metric([], 0)

@@ -41,12 +41,25 @@ def _functions(environment, search: str):
     return rows.order_by("name")
 
 
+# Rows a page of the functions list shows; the next page starts after the last name.
+FUNCTIONS_PAGE = 100
+
+
 @require_GET
 @edge.require(permissions.VIEW)
 def function_list(request):
     search = request.GET.get("q", "").strip()[:100]
+    after = request.GET.get("after", "").replace("\x00", "")[:140]  # PostgreSQL refuses NUL
+    rows = _functions(request.environment, search)
+    if after:
+        rows = rows.filter(name__gt=after)
+    functions = list(rows[: FUNCTIONS_PAGE + 1])
+    more = len(functions) > FUNCTIONS_PAGE
+    functions = functions[:FUNCTIONS_PAGE]
     context = {
-        "functions": _functions(request.environment, search),
+        "functions": functions,
+        "next_after": functions[-1].name if more else "",
+        "after": after,
         "search": search,
         "sync": InventorySync.objects.filter(environment=request.environment).first(),
         "can_refresh": permissions.can(request.user, permissions.INVOKE),

@@ -32,6 +32,7 @@ def function_monitor(request, name):
         "figures": figures,
         "has_figures": bool(reading.values),
         "seen": monitor.seen_here(request.environment, function.name, span),
+        "cost": monitor.cost(span),
     }
     return render(request, "invocations/partials/monitor_panel.html", context)
 

@@ -2,6 +2,7 @@
 watch, enable or disable, poll now, and discover queues from the functions' configuration."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -9,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations.access import permissions
-from invocations.ingest import discovery, queues
+from invocations.ingest import discovery, polling_cost, queues
 from invocations.middleware import actor_of
 from invocations.models import WatchedQueue
 from invocations.views import edge
@@ -27,9 +28,33 @@ def _queues(request):
     return WatchedQueue.objects.filter(environment=request.environment)
 
 
+# Rows a page of the queues list shows (each loads its depth with one AWS call); the next page
+# starts after the last URL.
+QUEUES_PAGE = 50
+
+
 def _page(request, *, form=None, status=200):
+    after = request.GET.get("after", "").replace("\x00", "")[:500]  # PostgreSQL refuses NUL
+    rows = _queues(request).order_by("url")
+    if after:
+        rows = rows.filter(url__gt=after)
+    queues = list(rows[: QUEUES_PAGE + 1])
+    more = len(queues) > QUEUES_PAGE
+    queues = queues[:QUEUES_PAGE]
+    # The cost line counts every watched queue, not only this page's.
+    every = list(_queues(request)) if (more or after) else queues
+    all_costs = polling_cost.for_queues(every)
+    costs = {q.pk: all_costs[q.pk] for q in queues}
+    for queue in queues:
+        queue.cost = costs[queue.pk]
     context = {
-        "queues": _queues(request).order_by("url"),
+        "queues": queues,
+        "next_after": queues[-1].url if more else "",
+        "after": after,
+        "watched": len(every),
+        "cost": polling_cost.total(all_costs.values()),
+        "price_per_million": polling_cost.SQS_PRICE_PER_MILLION_REQUESTS,
+        "poll_interval": settings.POLL_INTERVAL_SECONDS,
         "can_manage": permissions.can(request.user, permissions.MANAGE_QUEUES),
         "form": form or WatchForm(),
         "discovered": discovery.latest(request.environment),
@@ -38,10 +63,12 @@ def _page(request, *, form=None, status=200):
 
 
 def _row(request, queue, note=""):
+    queue.cost = polling_cost.for_queues([queue])[queue.pk]
     context = {
         "q": queue,
         "can_manage": permissions.can(request.user, permissions.MANAGE_QUEUES),
         "note": note,
+        "poll_interval": settings.POLL_INTERVAL_SECONDS,
     }
     return render(request, "invocations/partials/queue_row.html", context)
 
