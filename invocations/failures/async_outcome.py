@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from invocations.failures import events
 from invocations.models import ExecutionRecord, Function, Invocation
 
 S = Invocation.Status
@@ -66,6 +67,7 @@ def link_and_settle(invocation: Invocation) -> int:
     with transaction.atomic():
         linked = ExecutionRecord.objects.link_to(invocation)
         if linked:
+            events.link_invocation(invocation)
             settle([invocation.pk])
     return linked
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from invocations import aws
 from invocations.access import audit
 from invocations.access.actor import Actor
-from invocations.failures import grouping, triage
+from invocations.failures import events, grouping, triage
 from invocations.invoking import lifecycle
 from invocations.models import (
     Environment,
@@ -260,6 +260,7 @@ def _invoke_one(batch: ReplayBatch, record: ExecutionRecord, payload: str) -> In
             payload=payload,
             requested_by=batch.created_by,
             replay_of=record,
+            replay_of_event_id=record.event_id,
             replay_batch=batch,
         )
         audit.record(
@@ -277,6 +278,11 @@ def _invoke_one(batch: ReplayBatch, record: ExecutionRecord, payload: str) -> In
         time.sleep(retry.delay)
         attempt = retry.attempt
     invocation.refresh_from_db()
+    if invocation.is_done and invocation.replay_of_event_id:
+        with transaction.atomic():
+            event = events.record_replay(invocation)
+            if event is not None:
+                grouping.refresh_backlog(event.group)
     return invocation
 
 
@@ -356,4 +362,8 @@ def run_batch(batch_id: int) -> ReplayBatch:
 
 
 def _groups_of(batch: ReplayBatch) -> QuerySet[FailureGroup]:
-    return FailureGroup.objects.filter(records__pk__in=batch.record_ids).distinct().order_by("pk")
+    return (
+        FailureGroup.objects.filter(events__records__pk__in=batch.record_ids)
+        .distinct()
+        .order_by("pk")
+    )

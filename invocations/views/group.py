@@ -19,7 +19,13 @@ from invocations.forms.triage import (
 from invocations.invoking import logs, replay
 from invocations.lists import live, occurrences
 from invocations.middleware import actor_of, open_in
-from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.models import (
+    ExecutionRecord,
+    FailedEvent,
+    FailureGroup,
+    GroupActivity,
+    Invocation,
+)
 from invocations.views import edge
 
 
@@ -80,7 +86,6 @@ def _diagnosis(request, group: FailureGroup) -> dict:
     if range_key not in diagnosis.RANGES:
         notes.append(f"Range {range_key[:20]!r} is not one of {', '.join(diagnosis.RANGES)}.")
         range_key = diagnosis.DEFAULT_RANGE
-    records, invocations = diagnosis.event_records(group), diagnosis.group_invocations(group)
     tail = None
     if current and isinstance(current.item, Invocation) and current.item.log_tail:
         tail = logs.parse_tail(current.item.log_tail)
@@ -95,13 +100,14 @@ def _diagnosis(request, group: FailureGroup) -> dict:
         if current and isinstance(current.item, ExecutionRecord)
         else None,
         "twins": diagnosis.twins(group, current) if current else [],
+        "current_replays": list(current.event.replays.order_by("id")) if current else [],
         "steps": diagnosis.navigation(group, current) if current else {},
         "position": diagnosis.position(group, current) if current else 0,
         "notes": notes,
         "range_key": range_key,
         "ranges": list(diagnosis.RANGES),
         "breakdown": diagnosis.breakdown(group, diagnosis.range_start(range_key)),
-        "histogram": charts.histogram(records, invocations, range_key),
+        "histogram": charts.histogram(FailedEvent.objects.of_group(group), range_key),
     }
 
 

@@ -10,12 +10,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations.access import permissions
-from invocations.failures import grouping
 from invocations.forms.triage import RedriveForm, ReplayForm, ids_in
 from invocations.ingest import redrive
 from invocations.invoking import replay
 from invocations.middleware import actor_of, open_in
-from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
+from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, ReplayBatch
 from invocations.shared.wording import count
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
@@ -44,7 +43,10 @@ def _selection(request, form: ReplayForm):
             environment__in=visible,
         )
         source = group.environment
-        records = grouping.unreplayed(records.filter(failure_group=group))
+        # One record per event not yet replayed: the report it is shown by.
+        records = records.filter(
+            pk__in=FailedEvent.objects.of_group(group).pending().values("primary_record_id")
+        )
     elif form.cleaned_data.get("all"):
         # The Records list's filters, in the environment that list showed.
         params = QueryDict(form.cleaned_data.get("matching") or "")

@@ -114,17 +114,19 @@ def test_the_function_chart_counts_failed_events(client, bob, thirteen_failed_ev
 def test_a_replayed_event_reads_replayed_once_through_either_record(
     client, alice, thirteen_failed_events
 ):
-    from invocations.failures import grouping
+    from invocations.failures import events, grouping
     from invocations.models import ExecutionRecord
 
     group = FailureGroup.objects.get()
     letter = ExecutionRecord.objects.filter(kind="dlq").order_by("id").first()
-    Invocation.objects.create(
+    replayed = Invocation.objects.create(
         environment=group.environment,
         function_name="orders",
         replay_of=letter,
+        replay_of_event=letter.event,
         status="succeeded",
     )
+    events.record_replay(replayed)
     grouping.refresh_backlog(group)
     client.force_login(alice)
 

@@ -124,7 +124,7 @@ def test_it_groups_an_exit_error_from_a_record_with_the_same_one_from_a_dlq():
 
 
 def test_it_is_a_sha256_of_the_documented_parts_so_it_is_stable_across_runs():
-    parts = ["1", "production", "orders", "error", "ValueError", "bad order <num>"]
+    parts = ["2", "production", "orders", "error", "ValueError", "bad order <num>"]
 
     digest = fingerprint("production", "orders", "ValueError", "bad order 42", "", "failure")
 
