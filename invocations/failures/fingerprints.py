@@ -57,7 +57,8 @@ _PATTERNS = [
     # Hex IDs (X-Ray trace parts, object ids, hashes): at least 8 hex digits with one a digit,
     # so that words such as "deadbeef" or "accepted" survive.
     (re.compile(r"\b(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\d+(?:\.\d+)*"), "<num>"),
+    # A sign belongs to its number ("got -1" and "got 0" alike), unless it joins two words.
+    (re.compile(r"(?:(?<![\w-])-)?\d+(?:\.\d+)*"), "<num>"),
     (re.compile(r"\s+"), " "),
 ]
 
