@@ -196,3 +196,25 @@ def test_an_occurrence_key_that_names_nothing_of_the_group_finds_nothing():
 
     for key in ["", "r", "x1", f"r{record.pk + 100}", "i99999999999999999999", "e-1", "r1.5"]:
         assert diagnosis.find(group, key) is None
+
+
+def test_the_record_and_request_pages_name_the_event_and_its_group(client, alice):
+    from django.urls import reverse
+
+    letter = _letter("req-pages")
+    record = factories.failure_record(request_id="req-pages", version="1")
+    grouping.group_records([letter, record])
+    group = FailureGroup.objects.get()
+    client.force_login(alice)
+
+    letter_page = client.get(reverse("record", args=[letter.pk])).text
+    request_page = client.get(reverse("request", args=["req-pages"])).text
+
+    for page in (letter_page, request_page):
+        assert "Failed event" in page
+        assert f"?occurrence=e{record.event_id}" in page
+        assert group.title in page
+    assert "(the message carries no time)" in letter_page
+    occurrence = client.get(reverse("group", args=[group.pk]), {"occurrence": f"r{letter.pk}"})
+    assert "is not one of this group" not in occurrence.text
+    assert f"r{record.pk}" in occurrence.text
