@@ -1,0 +1,50 @@
+"""What an open page does by itself: after a bulk action the selection is cleared and the
+result names the rows it changed; relative times age."""
+
+import pytest
+from django.db import transaction
+from playwright.sync_api import expect
+
+from invocations.failures import grouping
+from invocations.models import FailureGroup
+from tests import factories
+from tests.browser import log_in
+
+pytestmark = [pytest.mark.browser]
+
+
+def _two_groups():
+    with transaction.atomic():  # as the poller does: it locks the groups
+        grouping.group_records([factories.failure_record(function="orders")])
+        grouping.group_records(
+            [factories.failure_record(function="billing", error_type="KeyError", message="'sku'")]
+        )
+    return list(FailureGroup.objects.order_by("pk"))
+
+
+def test_a_bulk_action_clears_the_selection_and_names_the_rows_it_changed(live_server, page, alice):
+    orders, billing = _two_groups()
+    log_in(page, live_server, "alice")
+
+    for group in (orders, billing):
+        page.locator(f"#select-group-{group.pk}").check()
+    page.get_by_role("button", name="Acknowledge").click()
+
+    messages = page.locator(".messages")
+    expect(messages).to_contain_text("acknowledge: 2 groups")
+    expect(messages).to_contain_text(f"#{orders.pk} orders: ValueError: order must be")
+    expect(messages).to_contain_text(f"#{billing.pk} billing: KeyError: …")
+    expect(page.locator("input[name=groups]:checked")).to_have_count(0)
+    assert set(FailureGroup.objects.values_list("status", flat=True)) == {"acknowledged"}
+
+
+def test_relative_times_age_on_an_open_page(live_server, page, alice):
+    page.clock.install()
+    _two_groups()
+    log_in(page, live_server, "alice")
+    first = page.locator("time[data-reltime]").first
+    expect(first).to_have_text("just now")
+
+    page.clock.run_for("02:05")
+
+    expect(first).to_have_text("2 minutes ago")
