@@ -48,3 +48,23 @@ def test_relative_times_age_on_an_open_page(live_server, page, alice):
     page.clock.run_for("02:05")
 
     expect(first).to_have_text("2 minutes ago")
+
+
+def test_a_triage_row_on_a_phone_says_count_last_seen_and_status_first(live_server, browser, alice):
+    orders, _ = _two_groups()
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    log_in(page, live_server, "alice")
+    row = page.locator(f"#group-{orders.pk}")
+
+    vital = [row.locator(f'td[data-label="{label}"]') for label in ("Count", "Last seen", "Status")]
+    error = row.locator('td[data-label="Error"]')
+
+    expect(vital[0]).to_have_text("1")
+    boxes = [cell.bounding_box() for cell in vital]
+    error_box = error.bounding_box()
+    assert all(box["y"] + box["height"] <= error_box["y"] + 1 for box in boxes)
+    assert max(box["x"] + box["width"] for box in boxes) <= 390
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390
+    context.close()
