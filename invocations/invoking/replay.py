@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from invocations import aws
@@ -82,10 +82,12 @@ def payload_of(record: ExecutionRecord) -> str | None:
 
 
 def succeeded_record_ids(record_ids: Iterable[int]) -> set[int]:
-    """Of `record_ids`, those replayed with success into their own function and environment
-    (grouping.replayed_in_place): a replay elsewhere does not count."""
+    """Of `record_ids`, those whose failed event was replayed with success into its own function
+    and environment, through any of its records (a replay elsewhere does not count)."""
     return set(
-        grouping.replayed_in_place().filter(pk__in=list(record_ids)).values_list("pk", flat=True)
+        ExecutionRecord.objects.filter(pk__in=list(record_ids))
+        .filter(Q(event__replayed_ok=True) | Q(pk__in=grouping.replayed_in_place().values("pk")))
+        .values_list("pk", flat=True)
     )
 
 
@@ -122,6 +124,7 @@ def plan(
 ) -> Plan:
     """The dry run: what would be replayed, and what skipped and why. Changes nothing."""
     records = list(records)
+    # Done when the record's event went through, by whichever of its records was replayed.
     done = succeeded_record_ids([r.pk for r in records])
     done_requests = set(
         grouping.replayed_in_place()
