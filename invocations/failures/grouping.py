@@ -111,10 +111,15 @@ def group_records(records: list[ExecutionRecord]) -> int:
             _place(event, reports, key, left)
     # Only once every event of the batch is placed: a group an event left may have gained
     # one in this batch, and is then kept.
-    for group in FailureGroup.objects.filter(pk__in=left).order_by("pk"):
+    _drop_empty(left)
+    return len(failures)
+
+
+def _drop_empty(groups: set[int]) -> None:
+    """Delete those of `groups` that hold no event any more (their events moved away)."""
+    for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
         if not group.events.exists():
             group.delete()
-    return len(failures)
 
 
 def _by_key(
@@ -143,6 +148,7 @@ def _place(event: FailedEvent, reports: list[ExecutionRecord], key: str, left: s
                 # undo this count, and place the stored event with what these reports add.
                 group.count -= 1
                 group.save(update_fields=changed)
+                left.add(group.pk)  # made for this event: it goes if it holds no other
                 _place(stored, reports, events.fingerprint_of(stored), left)
                 return
         else:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from invocations.failures import diagnosis, events, grouping
 from invocations.lists import list_search
 from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, Invocation
+from invocations.shared import event_facts
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +219,24 @@ def test_the_record_and_request_pages_name_the_event_and_its_group(client, alice
     occurrence = client.get(reverse("group", args=[group.pk]), {"occurrence": f"r{letter.pk}"})
     assert "is not one of this group" not in occurrence.text
     assert f"r{record.pk}" in occurrence.text
+
+
+def test_a_report_that_loses_the_race_to_create_its_event_joins_the_stored_one():
+    # Two pollers (the OnFailure queue's and the DLQ's) each found no event for the request;
+    # the OnFailure one stored it first. The dead letter's insert then meets the unique key.
+    record = factories.failure_record(request_id="raced")
+    grouping.group_records([record])
+    letter = _letter("raced")
+    unseen = events._new_event(letter)
+    event_facts.absorb(unseen, event_facts.from_record(letter))
+    unseen.primary_record = letter
+    left: set[int] = set()
+
+    with transaction.atomic():
+        grouping._place(unseen, [letter], events.fingerprint_of(unseen), left)
+        grouping._drop_empty(left)
+
+    group = FailureGroup.objects.get()
+    assert (group.count, group.error_type) == (1, "ValueError")
+    letter.refresh_from_db()
+    assert letter.event_id == record.event_id and letter.failure_group_id == group.pk
