@@ -69,6 +69,25 @@ def test_sending_a_dead_letter_back_to_its_own_dlq_is_refused_with_a_sentence(
     assert depth(sqs, dead_letter.queue.url) == 0
 
 
+def test_a_refused_send_returns_to_the_dry_run_with_the_url_that_was_typed(
+    client, alice, sqs, dead_letter
+):
+    client.force_login(alice)
+    dry_run = f"{reverse('replay-plan')}?records={dead_letter.pk}"
+    assert client.get(dry_run).status_code == 200
+
+    page = client.post(
+        reverse("redrive"),
+        {"records": str(dead_letter.pk), "queue_url": dead_letter.queue.url, "next": dry_run},
+        follow=True,
+    )
+
+    assert page.redirect_chain[-1][0].startswith(dry_run)
+    assert "That is the dead-letter queue these messages came from" in page.text
+    assert "Or send the dead letters back to a queue" in page.text  # the dry run, kept
+    assert f'value="{dead_letter.queue.url}"' in page.text  # and what was typed
+
+
 def test_a_message_sent_back_that_returns_is_linked_to_its_record_not_a_regression(
     client, alice, sqs, dead_letter
 ):
