@@ -124,6 +124,24 @@ def ago(moment: datetime, now: datetime | None = None) -> str:
 
 
 @register.filter
+def uptime(seconds) -> str:
+    """ "up 40 s", "up 12 min", "up 3 h 5 min", "up 2 days": a worker's uptime as people say it."""
+    try:
+        seconds = int(seconds)
+    except (TypeError, ValueError):
+        return ""
+    if seconds < 60:
+        return f"up {max(seconds, 0)} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"up {minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"up {hours} h" + (f" {minutes} min" if minutes else "")
+    return f"up {hours // 24} days"
+
+
+@register.filter
 def filesize_bytes(size):
     size = int(size or 0)
     for unit in ("B", "KB", "MB"):

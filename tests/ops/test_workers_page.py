@@ -1,6 +1,7 @@
 """The Workers page (Admin): the workers' answer through a real worker, the tasks waiting in
 Redis with the oldest one's age, work in progress that looks stuck, and queue polls."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -46,6 +47,7 @@ def test_it_shows_the_workers_answer_and_their_concurrency(
     assert "data-worker=" in page.text
     row = page.text.split("data-worker=", 1)[1].split("</tr>", 1)[0]
     assert '<td class="num">4</td>' in row  # the test worker's concurrency
+    assert re.search(r">up \d+ (s|min)<", row)  # its uptime, as people say it
 
 
 @pytest.mark.broker
