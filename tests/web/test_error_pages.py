@@ -5,7 +5,7 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import path
+from django.urls import path, reverse
 
 from dashboard.urls import urlpatterns as site_urls
 
@@ -84,3 +84,14 @@ def test_the_favicon_is_served_to_anyone(client, db):
     assert response.redirect_chain[0][0] == "/static/favicon.ico"
     body = b"".join(response.streaming_content)
     assert body[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_a_403_logs_one_line_without_a_traceback(client, charlie, caplog):
+    client.force_login(charlie)
+
+    response = client.post(reverse("queues-watch"), {"url": "x"})
+
+    assert response.status_code == 403
+    [line] = [r for r in caplog.records if r.name == "django.request"]
+    assert line.getMessage() == "Forbidden (Permission denied): /queues/watch/"
+    assert line.exc_info is None
