@@ -35,7 +35,7 @@ def take_reports(
     stored: dict[tuple[int, str, str], FailedEvent] = {}
     if keyed:
         rows = (
-            FailedEvent.objects.select_for_update()
+            FailedEvent.objects.select_for_update(of=("self",))
             .select_related("group", "environment", "primary_record")
             .filter(
                 environment_id__in={r.environment_id for r in keyed},
@@ -99,7 +99,7 @@ def save_new(event: FailedEvent, reports: list[ExecutionRecord]) -> FailedEvent:
         return event
     except IntegrityError:
         stored = (
-            FailedEvent.objects.select_for_update()
+            FailedEvent.objects.select_for_update(of=("self",))
             .select_related("group", "environment", "primary_record")
             .get(
                 environment_id=event.environment_id,
@@ -155,7 +155,7 @@ def record_replay(invocation: Invocation) -> FailedEvent | None:
     if not invocation.replay_of_event_id:
         return None
     event = (
-        FailedEvent.objects.select_for_update()
+        FailedEvent.objects.select_for_update(of=("self",))
         .select_related("group")
         .filter(pk=invocation.replay_of_event_id)
         .first()
