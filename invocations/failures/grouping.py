@@ -221,6 +221,10 @@ def _return_to_origins(returned: list[ExecutionRecord]) -> None:
             ExecutionRecord.objects.filter(pk=record.pk).update(
                 failure_group_id=record.failure_group_id, event_id=record.event_id
             )
+        if record.event_id:  # the outcome of that send: it failed again
+            FailedEvent.objects.filter(pk=record.event_id).update(
+                came_back_count=F("came_back_count") + 1
+            )
 
 
 def group_invocation(invocation: Invocation) -> FailureGroup | None:

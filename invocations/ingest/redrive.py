@@ -10,6 +10,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from invocations import aws
 from invocations.access import audit
@@ -18,6 +20,7 @@ from invocations.models import (
     AuditEvent,
     Environment,
     ExecutionRecord,
+    FailedEvent,
     GroupActivity,
     WatchedQueue,
 )
@@ -146,6 +149,10 @@ def send_back(
             return sent, str(error)
         sent += 1
         with transaction.atomic():
+            # An attempt of its event, as a replay is: counted there, never a new failure.
+            FailedEvent.objects.filter(pk=record.event_id).update(
+                sent_back_count=F("sent_back_count") + 1, last_sent_back_at=timezone.now()
+            )
             audit.record(
                 "record.redrive",
                 actor=actor,

@@ -58,6 +58,9 @@ class Migration(migrations.Migration):
                 ("last_replay_at", models.DateTimeField(blank=True, null=True)),
                 ("last_replay_status", models.CharField(blank=True, max_length=20)),
                 ("replayed_ok", models.BooleanField(default=False)),
+                ("sent_back_count", models.PositiveIntegerField(default=0)),
+                ("last_sent_back_at", models.DateTimeField(blank=True, null=True)),
+                ("came_back_count", models.PositiveIntegerField(default=0)),
                 (
                     "environment",
                     models.ForeignKey(

@@ -48,9 +48,14 @@ def build_events(apps, schema_editor):
     for returned in ExecutionRecord.objects.filter(returned_from__isnull=False).select_related(
         "returned_from"
     ):
-        ExecutionRecord.objects.filter(pk=returned.pk).update(
-            event_id=returned.returned_from.event_id
-        )
+        event_id = returned.returned_from.event_id
+        ExecutionRecord.objects.filter(pk=returned.pk).update(event_id=event_id)
+        if event_id is not None:
+            # It was sent back (once at least) and came back: attempts of the event.
+            event = FailedEvent.objects.get(pk=event_id)
+            event.came_back_count += 1
+            event.sent_back_count = max(event.sent_back_count, event.came_back_count)
+            event.save()
 
     failed_sync = Invocation.objects.filter(
         failure_group__isnull=False, replay_of__isnull=True

@@ -95,6 +95,11 @@ class FailedEvent(models.Model):
     last_replay_at = models.DateTimeField(null=True, blank=True)
     last_replay_status = models.CharField(max_length=20, blank=True)
     replayed_ok = models.BooleanField(default=False)
+    # Sent back to a queue from the dashboard (a dead letter's body, as a new message), and how
+    # many of those copies came back as failures again (redrive.ORIGIN_ATTRIBUTE).
+    sent_back_count = models.PositiveIntegerField(default=0)
+    last_sent_back_at = models.DateTimeField(null=True, blank=True)
+    came_back_count = models.PositiveIntegerField(default=0)
 
     objects = FailedEventQuerySet.as_manager()
 

@@ -11,7 +11,14 @@ from moto import mock_aws
 from invocations import aws
 from invocations.ingest import polling, redrive
 from invocations.invoking import inventory
-from invocations.models import Environment, ExecutionRecord, FailureGroup, Function, WatchedQueue
+from invocations.models import (
+    Environment,
+    ExecutionRecord,
+    FailedEvent,
+    FailureGroup,
+    Function,
+    WatchedQueue,
+)
 from tests import factories
 
 REQUEST_ID = "7e0c7a55-2b52-4a8e-8d1c-3f4f0b1d2e60"
@@ -116,6 +123,13 @@ def test_a_message_sent_back_that_returns_is_linked_to_its_record_not_a_regressi
     client.force_login(alice)
     record_page = client.get(reverse("record", args=[returned.pk])).text
     assert "it came back: it is that record's failure again" in record_page
+    # Both are one failed event, and the send is an attempt of it with its outcome.
+    event = FailedEvent.objects.get()
+    assert returned.event == event == ExecutionRecord.objects.get(pk=dead_letter.pk).event
+    assert (event.sent_back_count, event.came_back_count) == (1, 1)
+    group_page = client.get(reverse("group", args=[group.pk])).text
+    assert "Sent back to a queue 1 time" in group_page
+    assert "came back as a failure 1 time" in group_page
 
 
 def test_the_target_defaults_to_the_queue_that_feeds_the_function(client, alice, dead_letter):
