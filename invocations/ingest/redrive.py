@@ -150,9 +150,10 @@ def send_back(
         sent += 1
         with transaction.atomic():
             # An attempt of its event, as a replay is: counted there, never a new failure.
-            FailedEvent.objects.filter(pk=record.event_id).update(
-                sent_back_count=F("sent_back_count") + 1, last_sent_back_at=timezone.now()
-            )
+            if record.event_id is not None:
+                FailedEvent.objects.filter(pk=record.event_id).update(
+                    sent_back_count=F("sent_back_count") + 1, last_sent_back_at=timezone.now()
+                )
             audit.record(
                 "record.redrive",
                 actor=actor,
