@@ -6,6 +6,7 @@ sends the task, run() is its body): one SendMessage per record is too many calls
 a web request waits. The triage page shows the last result (latest())."""
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -240,6 +241,10 @@ def _note_on_groups(sent: list[ExecutionRecord], queue_url: str, user: User | No
     )
 
 
+# How long the triage page shows the outcome of the last send back to queue.
+OUTCOME_SHOWN_FOR = timedelta(hours=24)
+
+
 def latest(environment: Environment) -> dict[str, Any] | None:
     """The triage page's view of the last "send back to queue": running or its outcome."""
     event = (
@@ -253,8 +258,12 @@ def latest(environment: Environment) -> dict[str, Any] | None:
     )
     if event is None:
         return None
+    running = event.action == "records.redrive.request"
+    if not running and timezone.now() - event.created_at > OUTCOME_SHOWN_FOR:
+        return None  # old news: the audit trail keeps it
     return {
-        "running": event.action == "records.redrive.request",
+        "id": event.pk,
+        "running": running,
         "summary": event.summary,
         "at": event.created_at,
         "failed": bool((event.details or {}).get("error")),

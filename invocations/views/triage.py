@@ -142,7 +142,7 @@ def triage_list(request):
         "watched_queues": request.environment.watchedqueue_set.filter(enabled=True).order_by("url")[
             :10
         ],
-        "redriven": redrive.latest(request.environment),
+        "redriven": _redriven(request),
     }
     return page_or_fragment(
         request,
@@ -183,6 +183,30 @@ def triage_changes(request):
             "live_seconds": settings.LIVE_POLL_SECONDS,
         },
     )
+
+
+def _redriven(request):
+    """The last send back to queue, unless this person dismissed it."""
+    latest = redrive.latest(request.environment)
+    if latest and not latest["running"] and request.session.get(DISMISSED) == latest["id"]:
+        return None
+    return latest
+
+
+# The session key of the send-back outcome a person dismissed (its audit event id).
+DISMISSED = "redrive_dismissed"
+
+
+@require_POST
+@edge.require(permissions.VIEW)
+def dismiss_redrive(request):
+    """Hide the outcome of the last send back to queue for this person (the next send shows)."""
+    latest = redrive.latest(request.environment)
+    if latest is not None:
+        request.session[DISMISSED] = latest["id"]
+    if request.htmx:
+        return HttpResponse("")
+    return redirect("triage")
 
 
 @require_POST

@@ -3,6 +3,7 @@ queue that feeds the function by default, and a message that comes back is its o
 again, not a new failure that reopens a resolved group."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -187,3 +188,22 @@ def test_sending_dead_letters_back_leaves_a_line_on_their_groups_activity(
 
     assert "1 dead letter sent back to orders-input by alice" in page
     assert "Nothing yet." not in page
+
+
+def test_the_last_send_back_can_be_dismissed_and_expires(
+    client, alice, sqs, dead_letter, monkeypatch
+):
+    source = sqs.create_queue(QueueName="orders-input")["QueueUrl"]
+    redrive.run([dead_letter.pk], source, alice.pk)
+    client.force_login(alice)
+    assert "Last send back to queue" in client.get(reverse("triage")).text
+
+    dismissed = client.post(reverse("redrive-dismiss"), headers={"HX-Request": "true"})
+
+    assert dismissed.status_code == 200 and dismissed.text == ""
+    assert "Last send back to queue" not in client.get(reverse("triage")).text
+    client.logout()
+    client.force_login(alice)  # another session has not dismissed it
+    assert "Last send back to queue" in client.get(reverse("triage")).text
+    monkeypatch.setattr(redrive, "OUTCOME_SHOWN_FOR", timedelta(0))
+    assert "Last send back to queue" not in client.get(reverse("triage")).text
