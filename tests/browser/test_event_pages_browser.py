@@ -68,3 +68,28 @@ def test_a_triage_row_on_a_phone_says_count_last_seen_and_status_first(live_serv
     page_width = page.evaluate("document.documentElement.scrollWidth")
     assert page_width <= 390
     context.close()
+
+
+def test_the_top_bar_keeps_one_line_at_1366_px_in_a_protected_environment(
+    live_server, browser, admin_user
+):
+    from invocations.models import Environment
+
+    Environment.objects.filter(pk=Environment.objects.default().pk).update(
+        name="production-eu-west-1", protected=True
+    )
+    Environment.objects.create(name="staging-eu-west-1", protected=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    page = context.new_page()
+    log_in(page, live_server, admin_user.username)
+    expect(page.locator(".protected-band")).to_be_visible()
+
+    tops = page.locator(".topbar nav a, .topbar .env-switch select, .topbar .user").evaluate_all(
+        "items => items.map(item => Math.round(item.getBoundingClientRect().top))"
+    )
+    height = page.locator(".topbar").evaluate("bar => bar.getBoundingClientRect().height")
+    link = page.locator(".topbar nav a").first.evaluate("a => a.getBoundingClientRect().height")
+
+    assert max(tops) - min(tops) < link, tops  # one row
+    assert height < 2 * link + 24
+    context.close()
