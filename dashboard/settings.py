@@ -272,13 +272,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"forbidden_in_one_line": {"()": "invocations.ops.log_filters.ForbiddenInOneLine"}},
+    "filters": {"forbidden_in_one_line": {"()": "dashboard.log_filters.ForbiddenInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
-        "django.request": {"filters": ["forbidden_in_one_line"]},
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["forbidden_in_one_line"]},
     },
 }

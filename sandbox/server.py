@@ -15,7 +15,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from sandbox import event_sources, lambda_runner
+from sandbox import event_sources, lambda_runner, paging
 from sandbox.async_queue import AsyncPolicy
 from sandbox.fast_invoke import FastInvoke
 
@@ -29,6 +29,7 @@ def local_endpoint(host: str, port: int) -> str:
 def install_patches(endpoint_url: str, retry_delays=(1.0, 2.0)) -> None:
     lambda_runner.install(endpoint_url, tuple(retry_delays))
     event_sources.install()
+    paging.install()
     try:
         from sandbox import sqs_fast
     except ImportError:

@@ -125,20 +125,21 @@ def ago(moment: datetime, now: datetime | None = None) -> str:
 
 @register.filter
 def uptime(seconds) -> str:
-    """ "up 40 s", "up 12 min", "up 3 h 5 min", "up 2 days": a worker's uptime as people say it."""
-    try:
-        seconds = int(seconds)
-    except (TypeError, ValueError):
-        return ""
-    if seconds < 60:
-        return f"up {max(seconds, 0)} s"
-    minutes = seconds // 60
-    if minutes < 60:
+    """How long something has been up, as a person says it: "up 45 s", "up 12 min",
+    "up 3 h 5 min", "up 2 d 4 h" (two units at most: the rest is noise on a status page)."""
+    if seconds is None:
+        return "—"
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"up {days} d {hours} h" if hours else f"up {days} d"
+    if hours:
+        return f"up {hours} h {minutes} min" if minutes else f"up {hours} h"
+    if minutes:
         return f"up {minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"up {hours} h" + (f" {minutes} min" if minutes else "")
-    return f"up {hours // 24} days"
+    return f"up {secs} s"
 
 
 @register.filter

@@ -1,7 +1,6 @@
 """A notification crosses the real Redis broker to a real Celery worker, which delivers it."""
 
 import json
-import time
 
 import pytest
 from django.db import transaction
@@ -14,15 +13,7 @@ from invocations.failures import grouping
 from tests import factories
 from tests.alerts_support import channel, rule, settled
 from tests.receivers import WebhookReceiver
-
-
-def _wait_for(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.waiting import wait_until
 
 
 @pytest.mark.broker
@@ -34,7 +25,9 @@ def test_a_test_notification_is_delivered_by_the_worker_after_the_commit(celery_
             notification = changes.send_test(made, actor=SYSTEM)
             assert hook.received == []  # nothing is sent before the commit
 
-        assert _wait_for(lambda: Notification.objects.get(pk=notification.pk).status == "delivered")
+        wait_until(
+            lambda: Notification.objects.get(pk=notification.pk).status == "delivered", timeout=30
+        )
         assert json.loads(hook.received[0].body)["event"] == "test"
 
 
@@ -49,7 +42,7 @@ def test_a_new_group_is_delivered_through_the_worker_with_retries(celery_worker)
 
         evaluator.evaluate(settled(now))
 
-        assert _wait_for(lambda: Notification.objects.get().status == "delivered")
+        wait_until(lambda: Notification.objects.get().status == "delivered", timeout=30)
         assert [r.answered for r in hook.received] == [503, 200]
         assert Notification.objects.get().attempts == 2
 
@@ -64,6 +57,6 @@ def test_the_evaluate_task_sent_by_name_fires_and_the_worker_delivers(celery_wor
 
         celery_worker.send_task("alerts.tasks.evaluate")
 
-        assert _wait_for(lambda: len(hook.accepted) == 1)
+        wait_until(lambda: len(hook.accepted) == 1, timeout=30)
         assert json.loads(hook.received[0].body)["event"] == "new_group"
         assert Notification.objects.get().status == "delivered"

@@ -31,7 +31,7 @@ from invocations.models import (
     WatchedQueue,
 )
 from sandbox.seed import ROLE_NAME, function_zip
-from tests.processes import wait_until
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.sandbox, pytest.mark.timeout(240)]
 

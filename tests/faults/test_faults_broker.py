@@ -15,6 +15,7 @@ from invocations.access.actor import SYSTEM
 from invocations.invoking import lifecycle
 from invocations.models import Invocation
 from tests import processes
+from tests.waiting import wait_until
 
 SUBMITTED = 5
 
@@ -46,7 +47,7 @@ def test_invocations_submitted_while_redis_is_down_stay_queued_and_run_once_it_i
     worker = processes.celery_worker(redis_server.url).start()
     try:
         sent = lifecycle.requeue_unsent()  # what beat's requeue_unsent does
-        processes.wait_until(
+        wait_until(
             lambda: (
                 Invocation.objects.filter(status=Invocation.Status.SUCCEEDED).count() == SUBMITTED
             ),
@@ -97,7 +98,7 @@ def test_a_replay_confirmed_while_redis_is_down_waits_and_runs_once_it_is_back(
     worker = processes.celery_worker(redis_server.url).start()
     try:
         sent = replay.requeue_unsent()  # what beat's requeue_unsent does
-        processes.wait_until(
+        wait_until(
             lambda: ReplayBatch.objects.get().status == ReplayBatch.Status.DONE,
             timeout=45,
             message="the replay did not run once Redis was back",
@@ -186,7 +187,7 @@ def test_a_worker_killed_during_a_synchronous_invoke_never_invokes_it_a_second_t
         function_name=function_name,
         payload=json.dumps({"signal": signal_url, "seconds": seconds}),
     )
-    started = processes.wait_until(
+    started = wait_until(
         lambda: _runs_signalled(sandbox, signal_url),
         timeout=60,
         message=f"the function never started:\n{worker.output()}",
@@ -196,7 +197,7 @@ def test_a_worker_killed_during_a_synchronous_invoke_never_invokes_it_a_second_t
     killed_at = time.monotonic()
     restarted = processes.celery_worker(redis_server.url, visibility_timeout=3).start()
     try:
-        final = processes.wait_until(
+        final = wait_until(
             lambda: (row := Invocation.objects.get(pk=invocation.pk)).is_done and row,
             timeout=40,
             message=f"the task never came back:\n{restarted.output()}",

@@ -23,6 +23,7 @@ from invocations.models import (
 )
 from tests import processes
 from tests.faults.test_faults_poller import _depth, _record_body
+from tests.waiting import wait_until
 
 QUEUES = 4
 MESSAGES = 1_000  # a queue
@@ -116,7 +117,7 @@ def test_three_pollers_killed_in_turn_and_two_workers_store_four_queues_once_dur
         app.send_task("invocations.tasks.run_replay_batch", args=[batch.pk])
         for queue in queues:  # "Poll now" on each queue: the workers drain beside the pollers
             app.send_task("invocations.tasks.poll_queue", args=[queue])
-        processes.wait_until(lambda: stored() > 0, timeout=30, message="nothing stored")
+        wait_until(lambda: stored() > 0, timeout=30, message="nothing stored")
 
         # One poller at a time is killed at a random moment and another takes its place.
         while kills < KILLS and stored() < QUEUES * MESSAGES:
@@ -146,8 +147,8 @@ def test_three_pollers_killed_in_turn_and_two_workers_store_four_queues_once_dur
                 every.append(pollers[-1])
             return False
 
-        processes.wait_until(drained, timeout=120, interval=0.5, message="the queues never drained")
-        processes.wait_until(
+        wait_until(drained, timeout=120, interval=0.5, message="the queues never drained")
+        wait_until(
             lambda: ReplayBatch.objects.get(pk=batch.pk).status == ReplayBatch.Status.DONE,
             timeout=30,
             message="the replay did not finish",

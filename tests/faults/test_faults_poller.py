@@ -14,6 +14,7 @@ from django.db import OperationalError
 from invocations.ingest import polling
 from invocations.models import ExecutionRecord, WatchedQueue
 from tests import processes
+from tests.waiting import wait_until
 
 MESSAGES = 2_000
 KILLS = 20
@@ -101,7 +102,7 @@ def test_a_poller_killed_twenty_times_at_random_moments_stores_every_message_exa
         poller = _poller().start()
         # Wait until it is draining (or done), then kill it at a random moment of the drain:
         # mid-receive, mid-transaction, between the commit and the delete.
-        processes.wait_until(
+        wait_until(
             lambda b=before, p=poller: (
                 not p.running or ExecutionRecord.objects.filter(queue=queue).count() > b
             ),

@@ -10,7 +10,7 @@ from django.db import connection, connections, transaction
 from invocations.ingest import polling
 from invocations.models import Environment, ExecutionRecord, FailureGroup, WatchedQueue
 from tests.ingest.test_polling import destination_record
-from tests.processes import wait_until
+from tests.waiting import wait_until
 
 
 def _messages(count: int) -> list[dict]:

@@ -34,19 +34,38 @@ def timed_pass(queues) -> float:
     return time.monotonic() - started
 
 
-def test_quiet_queues_are_asked_with_short_receives_after_one_long_poll(sandbox_env, quiet_queues):
+@pytest.fixture
+def waits(monkeypatch):
+    """The WaitTimeSeconds of every ReceiveMessage the poller sends, in order."""
+    asked: list[int] = []
+    receive = aws.receive_messages
+
+    def counting(environment, queue_url, wait_seconds=0):
+        asked.append(wait_seconds)
+        return receive(environment, queue_url, wait_seconds=wait_seconds)
+
+    monkeypatch.setattr(aws, "receive_messages", counting)
+    return asked
+
+
+def test_quiet_queues_are_asked_with_short_receives_after_one_long_poll(
+    sandbox_env, quiet_queues, waits
+):
+    # Lower bounds only: a busy machine can make a pass slower, never faster than its waits.
     first = timed_pass(quiet_queues)
-    second = timed_pass(quiet_queues)
+    first_waits = list(waits)
+    polling.poll_all(quiet_queues)
+    second_waits = waits[len(first_waits) :]
     aws.client(sandbox_env, "sqs").send_message(
         QueueUrl=quiet_queues[2].url, MessageBody='{"not": "a lambda record"}'
     )
     third = polling.poll_all(quiet_queues)
 
-    assert first >= 4 * polling.RECEIVE_WAIT_SECONDS  # each empty queue waited its long poll
-    assert second < 1.0  # four short receives
+    assert first_waits == [polling.RECEIVE_WAIT_SECONDS] * 4  # each empty queue: its long poll
+    assert first >= 4 * polling.RECEIVE_WAIT_SECONDS  # and waited it out
+    assert second_waits == [0, 0, 0, 0]  # then four short receives
     assert [r.received for r in third.results] == [0, 0, 1, 0]
-    polled = WatchedQueue.objects.get(pk=quiet_queues[0].pk)
-    assert polled.last_poll_seconds is not None and polled.last_poll_seconds < 1.0
+    assert WatchedQueue.objects.get(pk=quiet_queues[0].pk).last_poll_seconds is not None
 
 
 def test_a_quiet_queue_is_long_polled_again_after_a_while(sandbox_env, quiet_queues, monkeypatch):

@@ -4,6 +4,7 @@ will not run, secrets redacted, and an audit event for each."""
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -128,7 +129,8 @@ def test_all_matching_goes_to_the_replay_plan(client, alice):
     )
 
     assert response.status_code == 200
-    assert "3 record" in response.content.decode()
+    # The whole number on the replay button: "3 record" alone would also match "13 records".
+    assert re.findall(r">Replay (\d+) records?</button>", response.content.decode()) == ["3"]
     assert ExecutionRecord.objects.count() == 4
 
 

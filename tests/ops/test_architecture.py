@@ -6,6 +6,7 @@ express: that nothing below the web edge reads a web request, and that the folde
 enough to show their parts."""
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -58,8 +59,10 @@ def test_the_import_contracts_hold():
     assert "0 broken" in result.stdout
 
 
-def test_the_contracts_catch_a_circle_a_layer_broken_and_the_core_importing_alerts(tmp_path):
-    # The project's own contracts on a copy of its code with three faults put in, each an import
+def test_the_contracts_catch_a_circle_a_broken_layer_alerts_in_the_core_and_boto3_outside_aws(
+    tmp_path,
+):
+    # The project's own contracts on a copy of its code with four faults put in, each an import
     # inside a function (the kind an ast-less check would miss).
     for package in PRODUCT:
         shutil.copytree(ROOT / package, tmp_path / package)
@@ -71,6 +74,8 @@ def test_the_contracts_catch_a_circle_a_layer_broken_and_the_core_importing_aler
         "invocations/ops/health.py": "from alerts import health",
         # two parts importing each other (ingest already imports failures)
         "invocations/failures/grouping.py": "from invocations.ingest import polling",
+        # a use case calling AWS itself instead of through invocations.aws
+        "invocations/invoking/inventory.py": "import boto3",
     }
     for relative, statement in faults.items():
         path = tmp_path / relative
@@ -83,7 +88,8 @@ def test_the_contracts_catch_a_circle_a_layer_broken_and_the_core_importing_aler
     assert "Web edge -> use cases -> models, AWS and pure rules BROKEN" in report
     assert "The core never imports the alerts app" in report and "alerts app" in report
     assert "No circle between the parts of a package BROKEN" in report
-    assert "Contracts: 2 kept, 3 broken." in report
+    assert "Only invocations.aws imports boto3 and botocore BROKEN" in report
+    assert re.search(r"Contracts: \d+ kept, 4 broken\.", report)
 
 
 def _offences(path: Path) -> list[str]:
@@ -136,3 +142,16 @@ def test_each_folder_holds_few_enough_modules_to_read(folder):
         pytest.skip("migrations are numbered, not named by part")
 
     assert len(modules) <= limit, sorted(modules)
+
+
+def test_no_list_is_paged_by_hand():
+    # Every AWS list goes through boto3's paginators (invocations/aws/): a loop over NextMarker
+    # or NextToken is where a real account's second page used to be forgotten.
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for package in ("invocations", "alerts", "dashboard")
+        for path in _python_files(package)
+        if "NextMarker" in path.read_text("utf-8") or "NextToken" in path.read_text("utf-8")
+    ]
+
+    assert offenders == []

@@ -9,6 +9,7 @@ from moto import mock_aws
 from prometheus_client.parser import text_string_to_metric_families
 
 from invocations import aws
+from invocations.aws import clients
 from invocations.ingest import polling, queue_depths
 from invocations.models import Environment, Invocation, WatchedQueue
 
@@ -71,7 +72,8 @@ def test_it_reports_queues_invocations_and_a_broker_that_is_down(client, metrics
     def no_aws(*args, **kwargs):
         raise AssertionError("a scrape must not call AWS")
 
-    monkeypatch.setattr(aws, "client", no_aws)
+    # Where every service module gets its client, so no AWS call can slip past it.
+    monkeypatch.setattr(clients, "client", no_aws)
 
     response = client.get("/metrics", headers=AUTH)
 

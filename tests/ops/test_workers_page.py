@@ -47,7 +47,27 @@ def test_it_shows_the_workers_answer_and_their_concurrency(
     assert "data-worker=" in page.text
     row = page.text.split("data-worker=", 1)[1].split("</tr>", 1)[0]
     assert '<td class="num">4</td>' in row  # the test worker's concurrency
-    assert re.search(r">up \d+ (s|min)<", row)  # its uptime, as people say it
+    assert re.search(r'<td class="num">up \d+ (s|min)</td>', row)  # it started with this test
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (None, "—"),
+        (0, "up 0 s"),
+        (59, "up 59 s"),
+        (60, "up 1 min"),
+        (12 * 60 + 59, "up 12 min"),
+        (3600, "up 1 h"),
+        (3 * 3600 + 5 * 60 + 7, "up 3 h 5 min"),
+        (2 * 86400 + 4 * 3600 + 120, "up 2 d 4 h"),
+        (86400, "up 1 d"),
+    ],
+)
+def test_uptime_reads_as_a_person_says_it(seconds, said):
+    from invocations.templatetags.display import uptime
+
+    assert uptime(seconds) == said
 
 
 @pytest.mark.broker
