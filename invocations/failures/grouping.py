@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min, QuerySet
 
 from invocations.failures import events
-from invocations.failures.fingerprints import classify, fingerprint, title_message
+from invocations.failures.fingerprints import classify, title_message
 from invocations.models import (
     Environment,
     ExecutionRecord,
@@ -37,10 +37,12 @@ _Records = TypeVar("_Records", bound=QuerySet[ExecutionRecord])
 
 
 class _Failure:
-    """What grouping needs of a record or an invocation."""
+    """What grouping needs of a failed event to count it into its group (`key`, the group's
+    fingerprint, made once by the caller: events.fingerprint_of)."""
 
     def __init__(
         self,
+        key: str,
         environment: Environment,
         function_name: str,
         error_type: str,
@@ -60,9 +62,7 @@ class _Failure:
         self.version = version
         self.seen_at = seen_at
         self.headline = headline
-        self.key = fingerprint(
-            environment.name, self.function_name, error_type, error_message, condition, kind
-        )
+        self.key = key
 
 
 # The stream a failed batch came from, by its record's *BatchInfo key.
@@ -182,7 +182,8 @@ def _leave(event: FailedEvent, old_group_id: int) -> None:
 
 def _from_event(event: FailedEvent, key: str) -> _Failure:
     record = event.primary_record
-    failure = _Failure(
+    return _Failure(
+        key,
         event.environment,
         event.function_name,
         event.error_type,
@@ -193,8 +194,6 @@ def _from_event(event: FailedEvent, key: str) -> _Failure:
         event.happened_at,
         stream_headline(record) if record is not None else "",
     )
-    failure.key = key
-    return failure
 
 
 def _return_to_origins(returned: list[ExecutionRecord]) -> None:
