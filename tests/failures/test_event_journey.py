@@ -58,10 +58,14 @@ def shop(transactional_db, sandbox_env):
         MemorySize=128,
         DeadLetterConfig={"TargetArn": urls["dlq"][1]},
     )
-    awslambda.put_function_event_invoke_config(
-        FunctionName=name, DestinationConfig={"OnFailure": {"Destination": urls["on-failure"][1]}}
-    )
-    awslambda.publish_version(FunctionName=name)
+    version = awslambda.publish_version(FunctionName=name)["Version"]
+    # Destinations are configured per qualifier, as in AWS: $LATEST and version 1 alike.
+    for qualifier in ("$LATEST", version):
+        awslambda.put_function_event_invoke_config(
+            FunctionName=name,
+            Qualifier=qualifier,
+            DestinationConfig={"OnFailure": {"Destination": urls["on-failure"][1]}},
+        )
     assert inventory.sync(sandbox_env) == []
     queues = [
         WatchedQueue.objects.create(
@@ -105,7 +109,16 @@ def _both_reports_of(queues, events: int) -> None:
         kinds = ExecutionRecord.objects.filter(queue__in=queues)
         return kinds.filter(kind="failure").count() == kinds.filter(kind="dlq").count() == events
 
-    wait_until(arrived, 60, interval=0.3, message="the reports did not all arrive")
+    def stored() -> str:
+        rows = ExecutionRecord.objects.filter(queue__in=queues)
+        kinds = sorted(rows.values_list("kind", "error_type", "error_message"))
+        statuses = sorted(Invocation.objects.values_list("status", "error_code", "error_text"))
+        return f"the reports did not all arrive: records {kinds}, invocations {statuses}"
+
+    try:
+        wait_until(arrived, 60, interval=0.3)
+    except AssertionError:
+        raise AssertionError(stored()) from None
 
 
 def _replay(env, group, record, alice, payload_override="") -> ReplayBatch:

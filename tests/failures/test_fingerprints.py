@@ -260,6 +260,8 @@ def test_another_place_or_error_type_is_another_group():
             "order must be a positive integer, got …",
         ),
         ("order -42 failed at 2026-01-01T00:00:00Z", "order … failed at …"),
+        ("order must be a positive integer, got [1, 2]", "order must be a positive integer, got …"),
+        ("bad {'a': 1}", "bad …"),
         ("x" * 300, "x" * 119 + "…"),
     ],
 )
