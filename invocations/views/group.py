@@ -38,6 +38,14 @@ def group_detail(request, pk):
         environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, group.environment)
+    # Kept apart from "Last failed": a replay that fails again is not a new failure.
+    last_replay = (
+        FailedEvent.objects.of_group(group)
+        .filter(last_replay_at__isnull=False)
+        .order_by("-last_replay_at")
+        .only("last_replay_at", "last_replay_status")
+        .first()
+    )
     rows, next_before = occurrences.page(group, request.GET.get("before"))
     shown_records = [
         record.pk for kind, _, item in rows if kind == "record" for record in [item, *item.twins]
@@ -64,6 +72,12 @@ def group_detail(request, pk):
             "can_triage": permissions.can(request.user, permissions.TRIAGE),
             "can_replay": permissions.can(request.user, permissions.REPLAY),
             "replays": group.replays.select_related("environment").order_by("-id")[:10],
+            "last_replay": last_replay,
+            "last_replay_label": dict(Invocation.Status.choices).get(
+                last_replay.last_replay_status, last_replay.last_replay_status
+            )
+            if last_replay
+            else "",
             "replayed_ids": occurrences.replayed_rows(rows, shown_records),
             "replayed_elsewhere": occurrences.replayed_elsewhere_rows(rows, shown_records),
             "cursor": live.now_cursor(),

@@ -177,6 +177,21 @@ def test_a_failed_replay_changes_no_count_and_a_fixed_one_empties_the_backlog():
     assert [r.status for r in event.replays.order_by("id")] == ["function_error", "succeeded"]
 
 
+def test_the_group_page_keeps_the_last_replay_apart_from_the_last_failure(client, alice):
+    earlier = timezone.now() - timedelta(hours=1)
+    record = factories.failure_record(received_at=earlier)
+    grouping.group_records([record])
+    _replay(record, Invocation.Status.FUNCTION_ERROR)
+    group = FailureGroup.objects.get()
+    client.force_login(alice)
+
+    page = client.get(f"/groups/{group.pk}/").text
+
+    last_replay = page.split('id="last-replay"', 1)[1].split("</div>", 1)[0]
+    assert "function error" in last_replay
+    assert group.last_seen == earlier
+
+
 def test_the_breakdown_reads_the_events_best_facts_not_their_dead_letters():
     for n, version in enumerate(["$LATEST"] * 3 + ["1"]):
         grouping.group_records([_letter(f"req-{n}")])
