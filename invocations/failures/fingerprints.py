@@ -138,6 +138,8 @@ def own_frame(stack_trace: str) -> tuple[str, str] | None:
 def title_message(message: str, limit: int = 120) -> str:
     """The message as a group's title shows it: its variable parts as "…"."""
     text = re.sub(r"<(num|str|uuid|time|hex|account)>", "…", normalise_message(message))
+    # Python's and JSON's constants are values too: "got None" titles as "got 'abc'" does.
+    text = re.sub(r"\b(?:None|True|False|null|undefined|NaN)\b", "…", text)
     # A list, tuple or dict of values is one value: "got [1, 2]" reads "got …".
     text = re.sub(r"[\[({][\s…,:]*[\])}]", "…", text)
     text = re.sub(r"…(?:[\s,.-]*…)+", "…", text)

@@ -262,6 +262,7 @@ def test_another_place_or_error_type_is_another_group():
         ("order -42 failed at 2026-01-01T00:00:00Z", "order … failed at …"),
         ("order must be a positive integer, got [1, 2]", "order must be a positive integer, got …"),
         ("bad {'a': 1}", "bad …"),
+        ("order must be a positive integer, got None", "order must be a positive integer, got …"),
         ("x" * 300, "x" * 119 + "…"),
     ],
 )
