@@ -164,6 +164,8 @@ def _finish(pk: int, attempt: int, **fields: Any) -> None:
         return
     with transaction.atomic():
         if written.update(**fields):
+            # A replay is left alone here: it is an attempt of the event it replays
+            # (replay.py records it there), never a failure of its own.
             grouping.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
 
 

@@ -13,7 +13,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from invocations import aws
-from invocations.models import Environment, ExecutionRecord, FunctionMetrics, Invocation
+from invocations.models import (
+    Environment,
+    ExecutionRecord,
+    FailedEvent,
+    FunctionMetrics,
+    Invocation,
+)
 from invocations.ops import sending
 
 log = logging.getLogger(__name__)
@@ -200,17 +206,18 @@ def seen_here(environment, function_name: str, span: Range) -> dict[str, int]:
     )
     records = ExecutionRecord.objects.filter(
         environment=environment, function_name=function_name, received_at__gte=since
-    ).aggregate(
-        total=Count("id"),
-        failures=Count("id", filter=~Q(kind=ExecutionRecord.Kind.SUCCESS)),
-    )
+    ).aggregate(total=Count("id"))
+    # Failed events, not failure records: an OnFailure record and its dead letter are one.
+    failed_events = FailedEvent.objects.filter(
+        environment=environment, function_name=function_name, happened_at__gte=since
+    ).count()
     return {
         "invocations": invocations["total"],
         "errors": invocations["errors"],
         "throttles": invocations["throttled"],
         "async_received": invocations["asynchronous"],
         "records": records["total"],
-        "failure_records": records["failures"],
+        "failed_events": failed_events,
     }
 
 

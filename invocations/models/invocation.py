@@ -93,6 +93,15 @@ class Invocation(models.Model):
         on_delete=models.SET_NULL,
         related_name="replays",
     )
+    # The failed event a replay is an attempt of: its outcome is recorded there, never counted
+    # as a new failure.
+    replay_of_event = models.ForeignKey(
+        "FailedEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+    )
     replay_batch = models.ForeignKey(
         "ReplayBatch",
         null=True,

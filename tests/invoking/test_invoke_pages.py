@@ -10,6 +10,7 @@ from django.urls import reverse
 from moto import mock_aws
 
 from invocations import aws
+from invocations.failures import grouping
 from invocations.models import AuditEvent, Environment, Function, Invocation
 
 
@@ -220,7 +221,7 @@ def test_the_full_log_panel_shows_an_aws_error_instead_of_failing(client, bob, e
 def test_the_function_page_draws_the_last_fourteen_days(client, bob, env):
     Function.objects.create(environment=env, name="hello", memory_size=128, timeout=3)
     make(env, status="succeeded")
-    make(env, status="function_error")
+    grouping.group_invocation(make(env, status="function_error"))  # as the invoke task does
     client.force_login(bob)
 
     page = client.get(reverse("function", args=["hello"]))
