@@ -116,7 +116,7 @@ def test_a_failed_sync_invoke_is_an_event_that_search_finds_beside_the_async_one
         fields=list_search.INVOCATION_FIELDS,
         choices=list_search.INVOCATION_CHOICES,
     )
-    invocations = list_search.invocations(Invocation.objects.all(), found)
+    invocations = list_search.invocations(Invocation.objects.all(), found, raw=False)
 
     assert set(invocations.values_list("pk", flat=True)) == {sync.pk, started.pk}
     group = FailureGroup.objects.get()
