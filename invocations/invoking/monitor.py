@@ -208,17 +208,34 @@ def seen_here(environment, function_name: str, span: Range) -> dict[str, int]:
         environment=environment, function_name=function_name, received_at__gte=since
     ).aggregate(total=Count("id"))
     # Failed events, not failure records: an OnFailure record and its dead letter are one.
-    failed_events = FailedEvent.objects.filter(
+    events = FailedEvent.objects.filter(
         environment=environment, function_name=function_name, happened_at__gte=since
-    ).count()
+    ).aggregate(
+        total=Count("id"),
+        asynchronous=Count("id", filter=Q(kind=FailedEvent.Kind.ASYNC)),
+    )
     return {
         "invocations": invocations["total"],
         "errors": invocations["errors"],
         "throttles": invocations["throttled"],
         "async_received": invocations["asynchronous"],
         "records": records["total"],
-        "failed_events": failed_events,
+        "failed_events": events["total"],
+        "async_failed_events": events["asynchronous"],
     }
+
+
+def reached_no_queue(dropped: float | None, seen: dict[str, int]) -> int | None:
+    """How many of the events Lambda dropped never reached a queue this dashboard watches.
+
+    Lambda counts an event in AsyncEventsDropped once its retries (or its maximum age) are
+    spent, whether or not an OnFailure destination or a dead-letter queue then took it. Every
+    one that a watched queue took is a failed async event here; the rest failed where nobody
+    will see them again: no destination, no DLQ, a queue not watched, or a delivery that failed.
+    None while CloudWatch has not answered."""
+    if dropped is None:
+        return None
+    return max(int(dropped) - seen["async_failed_events"], 0)
 
 
 # --- The AWS console ----------------------------------------------------------------------------
