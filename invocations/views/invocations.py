@@ -12,6 +12,7 @@ from invocations.access import permissions
 from invocations.failures import async_outcome
 from invocations.forms.invoke import InvocationFilterForm
 from invocations.invoking import logs, request_logs
+from invocations.shared import polling
 from invocations.lists import bounded, filters, list_search
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
@@ -139,9 +140,11 @@ def result_context(request, invocation: Invocation) -> dict:
     records = list(invocation.records.select_related("failure_group").order_by("-id")[:20])
     tail = logs.parse_tail(invocation.log_tail) if invocation.log_tail else None
     poll = None
+    poll_step = 0
     async_state = ""
     if not invocation.is_done:
-        poll = "every 1s"
+        # At once, then backing off to once a second: most invokes finish in tens of ms.
+        poll, poll_step = polling.next_poll(polling.step_of(request.GET))
     elif invocation.invocation_type == Invocation.Type.EVENT:
         async_state, poll = _async_state(invocation, records)
     next_in = None
@@ -155,6 +158,7 @@ def result_context(request, invocation: Invocation) -> dict:
         "outcome": destinations[0] if destinations else None,
         "async_state": async_state,
         "poll": poll,
+        "poll_step": poll_step,
         "next_in": next_in,
         "next_attempt": invocation.attempts + 1,
         "max_attempts": settings.THROTTLE_RETRY_ATTEMPTS,
