@@ -12,10 +12,10 @@ from invocations.access import permissions
 from invocations.failures import async_outcome
 from invocations.forms.invoke import InvocationFilterForm
 from invocations.invoking import logs, request_logs
-from invocations.shared import polling
 from invocations.lists import bounded, filters, list_search
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
+from invocations.shared import polling
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
 from invocations.views.lists import list_context
