@@ -35,6 +35,11 @@ MARKER = "BENCH-RESULTS-JSON: "
 TABLE_START = "<!-- bench:start (written by `make bench` from bench/results/latest.json) -->"
 TABLE_END = "<!-- bench:end -->"
 LOAD_SAMPLE_SECONDS = 5
+# CPU figures some modules report beside a figure, named in the README's table.
+CPU_NOTES = {
+    "poller_cpu_ms_per_1000": "poller CPU",
+    "server_cpu_ms_per_1000": "PostgreSQL server CPU",
+}
 
 RUNNER = f"""
 import json, runpy, sys
@@ -158,9 +163,16 @@ def table(results: dict) -> str:
         baseline = _number(f["baseline"], f.get("baseline_unit") or "")
         if f.get("baseline_is"):
             baseline = f"{baseline}: {f['baseline_is']}" if baseline else f["baseline_is"]
-        target = f["target"] if f.get("judged_on") != "value" else f"{f['target']} {f['unit']}"
+        target = f["target"].replace(">=", "≥ ").replace("<=", "≤ ")
+        if f.get("judged_on") == "value":
+            target = f"{target} {f['unit']}"
+        what = f["what"] + "".join(
+            f"; {label} {f[key]} ms per 1,000 records"
+            for key, label in CPU_NOTES.items()
+            if key in f
+        )
         lines.append(
-            f"| `{name}`: {f['what']} | {_number(f['value'], f['unit'])} | {baseline} | "
+            f"| `{name}`: {what} | {_number(f['value'], f['unit'])} | {baseline} | "
             f"{_number(f['ratio'])} | {target} | {f['load_average']['mean']} | {verdict} |"
         )
     for module, outcome in sorted(run["modules"].items()):
