@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +36,7 @@ MARKER = "BENCH-RESULTS-JSON: "
 TABLE_START = "<!-- bench:start (written by `make bench` from bench/results/latest.json) -->"
 TABLE_END = "<!-- bench:end -->"
 LOAD_SAMPLE_SECONDS = 5
+SMOKE_JOBS = 3
 # CPU figures some modules report beside a figure, named in the README's table.
 CPU_NOTES = {
     "poller_cpu_ms_per_1000": "poller CPU",
@@ -89,8 +91,17 @@ class LoadSampler:
 
 
 def run(path: Path, smoke: bool) -> tuple[dict, dict]:
-    """Run one module; (its figures, what happened: seconds, exit, load, error)."""
-    print(f"== {path.stem}", flush=True)
+    """Run one module; (its figures, what happened: seconds, exit, load, error). A smoke run's
+    modules run side by side, so each one's output is printed whole when it ends."""
+    lines: list[str] = []
+
+    def say(text: str, end: str = "\n") -> None:
+        if smoke:
+            lines.append(text + end)
+        else:
+            print(text, end=end, flush=True)
+
+    say(f"== {path.stem}")
     started = time.monotonic()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     if smoke:
@@ -110,7 +121,7 @@ def run(path: Path, smoke: bool) -> tuple[dict, dict]:
             if line.startswith(MARKER):
                 figures = json.loads(line[len(MARKER) :])
             else:
-                print(line, end="", flush=True)
+                say(line, end="")
         returncode = process.wait()
         errors.seek(0)
         stderr = errors.read()
@@ -122,12 +133,13 @@ def run(path: Path, smoke: bool) -> tuple[dict, dict]:
     if returncode != 0 or not figures:
         tail = [line for line in stderr.strip().splitlines() if line.strip()]
         outcome["error"] = (tail[-1] if tail else f"exit {returncode}, no figures printed")[:500]
-        print(stderr[-4000:], end="", file=sys.stderr, flush=True)
-    print(
+        say(stderr[-4000:], end="")
+    say(
         f"   ({outcome['seconds']:.0f} s, exit {returncode}, load average "
-        f"{outcome['load_average']['mean']} mean, {outcome['load_average']['max']} max)",
-        flush=True,
+        f"{outcome['load_average']['mean']} mean, {outcome['load_average']['max']} max)"
     )
+    if lines:
+        print("".join(lines), end="", flush=True)
     for figure in figures.values():
         figure["load_average"] = outcome["load_average"]
         figure["module"] = path.stem
@@ -198,10 +210,16 @@ def main(argv: list[str]) -> int:
     started, started_at = time.monotonic(), datetime.now(UTC)
     figures, modules = {}, {}
     with LoadSampler() as load:
-        for path in paths:
-            found, outcome = run(path, smoke)
-            figures.update(found)
-            modules[path.stem] = outcome
+        if smoke:
+            # Tiny runs, nothing judged: side by side, so `make test` waits for the slowest
+            # few rather than for all of them in a row.
+            with ThreadPoolExecutor(SMOKE_JOBS) as pool:
+                done = list(pool.map(lambda path: run(path, smoke), paths))
+        else:
+            done = [run(path, smoke) for path in paths]
+    for path, (found, outcome) in zip(paths, done, strict=True):
+        figures.update(found)
+        modules[path.stem] = outcome
     results = {
         "run": {
             "started": started_at.isoformat(timespec="seconds"),
