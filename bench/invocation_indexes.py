@@ -119,7 +119,7 @@ def main() -> dict:
             "CPU of an invoke's three writes to its row (insert, claim, outcome), SQLite, "
             f"{SEED:,} rows; each dropped index alone: "
             + ", ".join(
-                f"{name} +{measured[f'with {name}'] - measured['today']:.0f} µs" for name in DROPPED
+                f"{name} {measured[f'with {name}'] - measured['today']:+.0f} µs" for name in DROPPED
             )
         ),
         value=measured["today"],

@@ -21,6 +21,7 @@ the small is at most 1.5 and the query counts are equal.
 
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -503,7 +504,7 @@ def main(prefix: str = "pages") -> dict:
         same_queries = large[page]["queries"] == small[page]["queries"]
         f = figure(
             what=(
-                f"`{large[page]['url'].split('?')[0]}` at {large_label} records vs "
+                f"`{re.sub(r'[0-9]+', 'N', large[page]['url'])}` at {large_label} records vs "
                 f"{small_label}, {database}, {large[page]['queries']} / "
                 f"{small[page]['queries']} queries"
             ),
@@ -514,6 +515,7 @@ def main(prefix: str = "pages") -> dict:
             target=f"<={TARGET}",
             queries=large[page]["queries"],
             queries_baseline=small[page]["queries"],
+            slowest_sql=large[page]["slowest_sql"],
         )
         f["pass"] = f["pass"] and same_queries
         name = f"{prefix}_{page}_{large_label}_vs_{small_label}"
