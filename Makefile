@@ -13,7 +13,7 @@ RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_ENVIRONMENT_NAME=sandbox
 
-.PHONY: run test bench screenshots lint format install install-dev system-deps browser-deps clean assets
+.PHONY: run test bench bench-smoke screenshots lint format install install-dev system-deps browser-deps clean assets
 
 # The sandbox's own requirements (moto, awslambdaric) come with `make run` and `make test`;
 # production installs requirements.txt alone.
@@ -80,10 +80,18 @@ test: install-dev lint
 	DJANGO_SETTINGS_MODULE=dashboard.settings_test $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 	bash tests/postgres/run.sh $(VENV)/bin/pytest
+	$(MAKE) --no-print-directory bench-smoke
 
-# `make bench` runs them all; `make bench BENCH="ingest pages"` runs some.
+# `make bench` runs them all, writes bench/results/latest.json and the README's table from it;
+# `make bench BENCH="ingest pages"` runs some (bench/results/partial.json). A module that raises
+# is named with its error and fails the run.
 bench: install-dev
 	$(PY) -m bench $(BENCH)
+
+# Every benchmark module at a tiny scale (no figure judged): a change that breaks one fails
+# `make test`, not the next `make bench`.
+bench-smoke: install-dev
+	$(PY) -m bench --smoke
 
 # The README's screenshots, made from a real incident in the sandbox (tests/browser/test_screenshot_tour.py).
 screenshots: install-dev

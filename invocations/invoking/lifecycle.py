@@ -257,9 +257,12 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         return _failed(claimed, attempt, error)
 
     fields = outcome_fields(claimed.invocation_type, result)
-    function = (
-        Function.objects.filter(pk=claimed.function_id).first() if claimed.function_id else None
-    )
+    function = None
+    if claimed.function_id:
+        # Only what ran_with reads: the whole row (its versions, mappings and variable names
+        # are JSON) took a quarter of the worker's own CPU per invoke (bench/invoke_overhead.py).
+        found = Function.objects.filter(pk=claimed.function_id).only(*RAN_WITH_FIELDS)
+        function = next(iter(found.order_by()[:1]), None)
     fields.update(ran_with(function, claimed.qualifier, fields["executed_version"]))
     _finish(pk, attempt, **fields)
     if claimed.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
@@ -268,6 +271,10 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
             Invocation.objects.only("pk", "environment_id", "request_id").get(pk=pk)
         )
     return None
+
+
+# The Function fields ran_with() and Function.ran_with() read.
+RAN_WITH_FIELDS = ("aliases", "code_sha256", "memory_size", "timeout", "version_configs")
 
 
 def ran_with(function: Function | None, qualifier: str, executed_version: str) -> dict[str, Any]:

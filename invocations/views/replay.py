@@ -15,6 +15,7 @@ from invocations.ingest import redrive
 from invocations.invoking import replay
 from invocations.middleware import actor_of, open_in
 from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, ReplayBatch
+from invocations.shared import polling
 from invocations.shared.wording import count
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
@@ -221,7 +222,11 @@ def replay_batch(request, pk):
         "can_replay": permissions.can(request.user, permissions.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
         "remaining": batch.total - batch.position,
+        "poll": None,
     }
+    if not batch.is_finished:
+        # At once, then backing off to once a second (shared/polling.py).
+        context["poll"], context["poll_step"] = polling.next_poll(polling.step_of(request.GET))
     # The fragment stops polling by itself: a finished batch renders without the trigger.
     return page_or_fragment(
         request,
