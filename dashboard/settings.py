@@ -268,6 +268,16 @@ CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {"task": "alerts.tasks.evaluate", "schedule": ALERT_EVALUATE_SECONDS},
 }
 
+# Beat runs on every worker host and only one of them schedules (dashboard/beat.py): a lock in
+# Redis that the scheduling beat renews on every tick. If its host is lost, the lock runs out
+# after one poll interval and a waiting beat takes over: polling pauses for at most about two.
+CELERY_BEAT_SCHEDULER = "dashboard.beat:FailoverScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = max(1, POLL_INTERVAL_SECONDS // 4)
+CELERY_REDBEAT_REDIS_URL = REDIS_URL
+CELERY_REDBEAT_KEY_PREFIX = "lambda-triage:beat:"
+CELERY_REDBEAT_LOCK_TIMEOUT = max(2 * CELERY_BEAT_MAX_LOOP_INTERVAL, POLL_INTERVAL_SECONDS)
+CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 5}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
