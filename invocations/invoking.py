@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from invocations import async_outcome, audit, aws, grouping, logs, sending
+from invocations.db_retry import persist
 from invocations.models import Environment, Function, Invocation
 from invocations.strict_json import storable
 
@@ -222,19 +223,27 @@ def _claim(pk: int, attempt: int) -> Claimed | None:
 def run(pk: int, attempt: int = 1) -> Retry | None:
     """Do attempt `attempt` of invocation `pk`. Returns a Retry when Lambda throttled it and
     another attempt is due (the task schedules it), else None."""
-    claimed = _claim(pk, attempt)
+    # Every database step of an invoke outlives a lost connection (db_retry): a claimed row
+    # whose outcome is never written would stay `running` for good.
+    claimed = persist(lambda: _claim(pk, attempt), "claiming an invocation")
     if claimed is None:
-        row = Invocation.objects.filter(pk=pk).values("status", "attempts").first()
+        row = persist(
+            lambda: Invocation.objects.filter(pk=pk).values("status", "attempts").first(),
+            "reading an invocation",
+        )
         if row and row["status"] == Invocation.Status.RUNNING and row["attempts"] == attempt:
             log.warning(
                 "invocation %s: attempt %s delivered again; not invoking twice", pk, attempt
             )
-            _finish(
-                pk,
-                attempt,
-                status=Invocation.Status.FAILED,
-                error_code="WorkerLost",
-                error_text=WORKER_LOST,
+            persist(
+                lambda: _finish(
+                    pk,
+                    attempt,
+                    status=Invocation.Status.FAILED,
+                    error_code="WorkerLost",
+                    error_text=WORKER_LOST,
+                ),
+                "writing a lost invocation",
             )
         # Anything else is a stale duplicate (a later attempt holds the row, or it is done).
         return None
@@ -248,18 +257,25 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
             claimed.payload.encode("utf-8") or b"{}",
         )
     except aws.AwsError as error:
-        return _failed(claimed, attempt, error)
+        failure = error
+        return persist(lambda: _failed(claimed, attempt, failure), "writing a failed invocation")
 
     fields = outcome_fields(claimed.invocation_type, result)
-    function = (
-        Function.objects.filter(pk=claimed.function_id).first() if claimed.function_id else None
+    function = persist(
+        lambda: (
+            Function.objects.filter(pk=claimed.function_id).first() if claimed.function_id else None
+        ),
+        "reading a function",
     )
     fields.update(ran_with(function, claimed.qualifier, fields["executed_version"]))
-    _finish(pk, attempt, **fields)
+    persist(lambda: _finish(pk, attempt, **fields), "writing an invocation's outcome")
     if claimed.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
-        async_outcome.link_and_settle(
-            Invocation.objects.only("pk", "environment_id", "request_id").get(pk=pk)
+        persist(
+            lambda: async_outcome.link_and_settle(
+                Invocation.objects.only("pk", "environment_id", "request_id").get(pk=pk)
+            ),
+            "linking an invocation's records",
         )
     return None
 

@@ -51,10 +51,12 @@ def counting_function() -> tuple[str, str]:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("lambda_function.py", COUNTING_HANDLER)
+    from sandbox.seed import _ensure_role
+
     aws("lambda").create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Role="arn:aws:iam::123456789012:role/lambda-sandbox",
+        Role=_ensure_role(aws("iam")),
         Handler="lambda_function.lambda_handler",
         Code={"ZipFile": archive.getvalue()},
         Timeout=60,
@@ -87,7 +89,12 @@ def invocations_counted(function_name: str, since: datetime) -> int:
     answer = aws("cloudwatch").get_metric_statistics(
         Namespace="AWS/Lambda",
         MetricName="Invocations",
-        Dimensions=[{"Name": "FunctionName", "Value": function_name}],
+        # Each run is published under two dimension sets (sandbox/metrics.py); this one
+        # matches one of them only.
+        Dimensions=[
+            {"Name": "FunctionName", "Value": function_name},
+            {"Name": "Resource", "Value": function_name},
+        ],
         StartTime=since - timedelta(minutes=5),
         EndTime=datetime.now(UTC) + timedelta(minutes=5),
         Period=3600,
