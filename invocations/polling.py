@@ -36,9 +36,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Count, F
-from django.utils import timezone
 
-from invocations import async_outcome, aws, grouping, records, redrive
+from invocations import async_outcome, aws, db_clock, grouping, records, redrive
 from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
 
 if TYPE_CHECKING:
@@ -129,7 +128,7 @@ def _least_held(queues: list[WatchedQueue]) -> WatchedQueue:
     if len(queues) == 1:
         return queues[0]
     held = dict(
-        QueueLease.objects.filter(queue__in=queues, until__gte=timezone.now())
+        QueueLease.objects.filter(queue__in=queues, until__gte=db_clock.now())
         .values("queue")
         .annotate(n=Count("pk"))
         .order_by()
@@ -513,7 +512,7 @@ def _small(value: int | None) -> int | None:
 
 
 def _finish(queue: WatchedQueue, result: PollResult) -> None:
-    now = timezone.now()
+    now = db_clock.now()  # /health/ and the Workers page judge "late" by the same clock
     if result.error:
         fields = {"last_error": result.error[:2000], "last_error_at": now}
         WatchedQueue.objects.filter(pk=queue.pk).update(poll_errors=F("poll_errors") + 1)

@@ -16,9 +16,8 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.utils import timezone
 
-from invocations import heartbeat, sending
+from invocations import db_clock, heartbeat, sending
 from invocations.models import Invocation, ReplayBatch, WatchedQueue
 
 log = logging.getLogger(__name__)
@@ -139,7 +138,7 @@ def task_queue(sample: int = 200) -> TaskQueue:
                 headers = json.loads(oldest).get("headers", {})
                 sent = headers.get(heartbeat.SENT_AT_HEADER)
                 if sent is not None:
-                    age = time.time() - float(sent)
+                    age = heartbeat.redis_now(client) - float(sent)
                     if found.oldest_age is None or age > found.oldest_age:
                         found.oldest_age, found.oldest_task = age, headers.get("task", "")
             for raw in client.lrange(key, 0, sample - 1):
@@ -152,8 +151,8 @@ def task_queue(sample: int = 200) -> TaskQueue:
 
 def in_progress(environment) -> dict:
     """Invocations queued or running and replay batches not finished, oldest first, each as
-    {"row", "stuck"}."""
-    now = timezone.now()
+    {"row", "stuck"}. Judged by the database's clock, which wrote the times (db_clock)."""
+    now = db_clock.now()
     invocations = (
         Invocation.objects.filter(
             environment=environment,
@@ -189,7 +188,7 @@ def polls(environment) -> list[dict]:
     """Each watched queue with its last poll, as {"row", "late"} (three intervals without a
     poll)."""
     late = timedelta(seconds=3 * settings.POLL_INTERVAL_SECONDS)
-    now = timezone.now()
+    now = db_clock.now()
     return [
         {
             "row": queue,

@@ -353,8 +353,11 @@ class Cluster:
             with urllib.request.urlopen(f"{web_url()}/health/?format=json", timeout=10) as answer:
                 return json.loads(answer.read())
         except urllib.error.HTTPError as error:  # 503 when down: still a JSON answer
-            return json.loads(error.read())
-        except OSError:
+            try:
+                return json.loads(error.read())
+            except ValueError:
+                return {"status": f"HTTP {error.code}", "checks": {}}
+        except (OSError, ValueError):
             return None
 
     # worker hosts -----------------------------------------------------------------------
@@ -373,11 +376,13 @@ class Cluster:
             "poller": self._process(host, "poller", poller, environment),
         }
 
-    def kill_worker_host_processes(self, host: str) -> None:
-        """SIGKILL every process of the host (the machine stays up, with its network)."""
-        kill_namespace(self.network.namespace(host))
-        for process in self.roles[host].values():
+    def kill_host_processes(self, host: str) -> list[int]:
+        """SIGKILL every process of the host (the machine stays up, with its network); returns
+        their PIDs."""
+        killed = kill_namespace(self.network.namespace(host))
+        for process in self.roles.get(host, {}).values():
             process.kill()
+        return killed
 
     def power_off(self, host: str) -> None:
         self.network.power_off(host)

@@ -72,7 +72,14 @@ def cluster(request, django_db_blocker):
             "(tests/hosts/run.sh), which sets DATABASE_URL and REDIS_URL"
         )
     installation = hosts.Cluster()
-    request.addfinalizer(installation.remove_files)
+
+    def remove_files() -> None:
+        if request.session.testsfailed:
+            print(f"\nthe hosts' logs are kept in {installation.folder}")
+        else:
+            installation.remove_files()
+
+    request.addfinalizer(remove_files)
     request.addfinalizer(installation.stop)
     started = time.monotonic()
     try:

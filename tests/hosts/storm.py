@@ -16,7 +16,7 @@ from tests.hosts import scenario
 
 PASSWORD = "olive-operates-hosts"
 # Long enough for invocations to be in flight (and tasks to wait in Redis) when a fault hits.
-RUN_SECONDS = 1.0
+RUN_SECONDS = 2.0
 
 
 def environment() -> Environment:
@@ -44,10 +44,12 @@ def run(
     mend: Callable[[], None],
     outage_seconds: float,
     figures: dict,
+    ready: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Send `count` invocations (every other one asynchronous) from the web host: a third
-    before `break_()`, the rest spread over the `outage_seconds` it lasts, then `mend()`.
-    Fills `figures` and asserts that none is lost, none left unfinished, none run twice."""
+    """Send `count` invocations (every other one asynchronous) from the web host: a third, or
+    more until `ready()` (at most half), before `break_()`, the rest spread over the
+    `outage_seconds` it lasts, then `mend()`. Fills `figures` and asserts that none is lost,
+    none left unfinished, none run twice."""
     env = environment()
     function_name, runs_url = scenario.counting_function()
     inventory.sync(env)
@@ -61,9 +63,10 @@ def run(
         assert browser.invoke(function_name, kind, payload) == 200, number
 
     rows = Invocation.objects.filter(function_name=function_name)
-    before = count // 3
-    for number in range(before):
-        send(number)
+    before = 0
+    while before < count // 3 or (before < count // 2 and not ready()):
+        send(before)
+        before += 1
     hosts.wait_until(
         lambda: rows.filter(status=Invocation.Status.RUNNING).exists(),
         timeout=60,
