@@ -9,7 +9,6 @@ oldest waiting task's age can be told.
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -68,8 +67,10 @@ def inspect() -> dict:
                 "active": [task.get("name", "") for task in active.get(name, [])],
             }
         )
-    answer = {"at": time.time(), "workers": workers}
-    _redis().set(ANSWER_KEY, json.dumps(answer), ex=3600)
+    client = _redis()
+    # Redis's clock, as the web process's judgement of "fresh" (heartbeat.redis_now).
+    answer = {"at": heartbeat.redis_now(client), "workers": workers}
+    client.set(ANSWER_KEY, json.dumps(answer), ex=3600)
     return answer
 
 
@@ -90,10 +91,10 @@ def worker_state() -> WorkerState:
     try:
         client = _redis()
         raw, asked = client.get(ANSWER_KEY), client.get(ASKED_KEY)
+        now = heartbeat.redis_now(client)
     except redis.RedisError as exc:
         state.error = f"Redis did not answer ({type(exc).__name__}): no task can reach a worker."
         return state
-    now = time.time()
     state.answer = json.loads(raw) if raw else None
     answered_at = state.answer["at"] if state.answer else 0.0
     asked_at = float(asked) if asked else 0.0

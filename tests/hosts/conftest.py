@@ -94,6 +94,9 @@ def cluster(request, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _logs_on_failure(request):
+    from django.db import connection
+
+    connection.close()  # a scenario may have restarted PostgreSQL under it
     yield
     report = getattr(request.node, "report_call", None)
     installation = (

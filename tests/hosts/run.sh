@@ -16,4 +16,7 @@ export DATABASE_URL=postgres://postgres@10.77.0.10:5432/lambda_triage
 export REDIS_URL=redis://10.77.0.10:6379/0
 export AWS_ENDPOINT_URL=http://10.77.0.11:4566
 export HOSTS_SCALE=${HOSTS_SCALE:-ci}
-"$PY" -m pytest tests/hosts -m hosts -rs "$@"
+# Without a test path among the arguments, the whole suite.
+paths=tests/hosts
+for arg in "$@"; do [[ $arg == tests/* ]] && paths=""; done
+"$PY" -m pytest $paths -m hosts -rs "$@"

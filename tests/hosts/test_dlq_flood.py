@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
 from tests.hosts import cluster as hosts
@@ -115,6 +116,7 @@ def test_a_database_restart_in_the_middle_of_a_flood_loses_nothing_and_health_sa
     stopped_at_stored = stored()
     cluster.stop_postgres()
     stopped_at = time.monotonic()
+    connection.close()  # this process's own connection went with the server
     down = hosts.wait_until(
         lambda: (found := cluster.health()) and found["status"] == "down" and found,
         timeout=60,
