@@ -122,6 +122,7 @@ def test_a_database_restart_in_the_middle_of_a_flood_loses_nothing_and_health_sa
         timeout=60,
         message="/health/ never said the database was down",
     )
+    said_down = time.monotonic() - stopped_at
     cluster.start_postgres()
     restarted_at = time.monotonic()
     up = hosts.wait_until(
@@ -131,6 +132,7 @@ def test_a_database_restart_in_the_middle_of_a_flood_loses_nothing_and_health_sa
         timeout=60,
         message="/health/ never said the database was back",
     )
+    said_up = time.monotonic() - restarted_at
     hosts.wait_until(
         lambda: _drained(queue, count),
         timeout=300 + count / 10,
@@ -162,7 +164,8 @@ def test_a_database_restart_in_the_middle_of_a_flood_loses_nothing_and_health_sa
         f"{down['status']}: {down['checks']['database']['reason']}"
     )
     figures["/health/ once it was back"] = f"{up['status']}: {up['checks']['database']['reason']}"
-    figures["seconds until /health/ said down"] = round(restarted_at - stopped_at, 1)
+    figures["seconds from the stop until /health/ said down"] = round(said_down, 1)
+    figures["seconds from the restart until /health/ said up"] = round(said_up, 1)
     figures["seconds from the restart until the flood was drained"] = round(
         drained_at - restarted_at, 1
     )
