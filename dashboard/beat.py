@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 class FailoverScheduler(RedBeatScheduler):
     # How long a beat waits before trying Redis again after it did not answer.
     retry_seconds = 1.0
+    lock: Any = None  # redis-py's Lock while this beat holds it
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         try:

@@ -49,5 +49,5 @@ def _ack(self, delivery_tag):
 
 
 def apply() -> None:
-    kombu_redis.QoS.restore_unacked = _restore_unacked
-    kombu_redis.QoS.ack = _ack
+    kombu_redis.QoS.restore_unacked = _restore_unacked  # type: ignore[method-assign]
+    kombu_redis.QoS.ack = _ack  # type: ignore[method-assign]

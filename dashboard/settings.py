@@ -108,6 +108,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # How long a worker keeps trying to write an invoke's outcome while the database is unreachable
 # (invocations/db_retry.py).
 DATABASE_RETRY_SECONDS = env_int("DATABASE_RETRY_SECONDS", 300, minimum=0)
+# An invocation queued this long, never claimed, whose task is neither waiting in Redis nor
+# taken by a worker, was lost by a broker crash: beat sends it again (invocations/lost_tasks.py).
+LOST_TASK_SECONDS = env_int("LOST_TASK_SECONDS", 120, minimum=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

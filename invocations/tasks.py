@@ -10,6 +10,7 @@ from invocations import (
     discovery,
     inventory,
     invoking,
+    lost_tasks,
     monitor,
     polling,
     redrive,
@@ -43,9 +44,9 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
 @shared_task(name="invocations.tasks.requeue_unsent")
 def requeue_unsent() -> int:
     """Beat: send the invocations and replay batches that were saved while the broker was
-    down."""
+    down, and the invocations whose task the broker lost (lost_tasks)."""
 
-    return invoking.requeue_unsent() + replay.requeue_unsent()
+    return invoking.requeue_unsent() + replay.requeue_unsent() + lost_tasks.requeue_lost()
 
 
 @shared_task(name="invocations.tasks.sync_functions")

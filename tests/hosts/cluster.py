@@ -211,6 +211,7 @@ class Cluster:
             POLL_CLAIM_SECONDS=str(POLL_CLAIM_SECONDS),
             METRICS_TOKEN=METRICS_TOKEN,
             BROKER_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+            LOST_TASK_SECONDS="20",
             STATIC_ROOT=str(self.folder / "static"),
             HOST_NAME=host,
             PYTHONPATH=str(PROJECT_ROOT),

@@ -13,5 +13,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": float(os.environ["BROKER_VISIBILITY_TIMEOUT"]),
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
+    # A worker that lost Redis while it held the restore lock would block restores for its
+    # default five minutes.
+    "unacked_mutex_expire": 10,
 }
 STATIC_ROOT = os.environ["STATIC_ROOT"]
