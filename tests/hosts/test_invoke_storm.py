@@ -56,5 +56,13 @@ def test_a_storm_through_a_redis_restart_loses_no_task_and_everyone_reconnects(
         message="the workers or beat did not come back after Redis restarted",
     )
     figures["tasks waiting in Redis when it was SIGKILLed"] = seen["waiting"]
+    logs = "".join(
+        process.log_path.read_text(errors="replace")
+        for process in cluster.processes
+        if process.name == "worker"
+    )
+    figures["tasks the broker lost that beat sent again"] = logs.count(
+        "its task was lost by the broker"
+    )
     figures["seconds until workers and beat were back"] = round(back - seen["restarted"], 1)
     assert seen["waiting"] > 0  # the restart had tasks to keep
