@@ -19,4 +19,4 @@ export HOSTS_SCALE=${HOSTS_SCALE:-ci}
 # Without a test path among the arguments, the whole suite.
 paths=tests/hosts
 for arg in "$@"; do [[ $arg == tests/* ]] && paths=""; done
-"$PY" -m pytest $paths -m hosts -rs "$@"
+"$PY" -m pytest $paths -m hosts -rs --durations=10 "$@"
