@@ -54,10 +54,11 @@ def _redis_offset() -> float:
     """How far Redis's clock is ahead of this process's (0 while it cannot be asked)."""
     global _offset
     if _offset is None or time.monotonic() - _offset[1] > OFFSET_SECONDS:
+        previous = 0.0 if _offset is None else _offset[0]
         try:
             _offset = (redis_now(_client()) - time.time(), time.monotonic())
-        except redis.RedisError:
-            return 0.0 if _offset is None else _offset[0]
+        except redis.RedisError:  # asked again in a minute, not on every publish meanwhile
+            _offset = (previous, time.monotonic())
     return _offset[0]
 
 

@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.hosts.network import BRIDGE_ADDRESS, Network, kill_namespace
+from tests.hosts.network import Network, kill_namespace
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HOSTS = {"data": 10, "aws": 11, "web": 12, "worker-1": 21, "worker-2": 22}
@@ -390,12 +390,23 @@ class Cluster:
         for process in self.roles.get(host, {}).values():
             process.kill()
 
+    def log_marks(self, name: str) -> dict[Path, int]:
+        """Where the logs of the processes called `name` end now (see `logged_since`)."""
+        paths = {process.log_path for process in self.processes if process.name == name}
+        return {path: path.stat().st_size if path.exists() else 0 for path in paths}
+
+    def logged_since(self, marks: dict[Path, int], name: str) -> str:
+        """What the processes called `name` logged since `marks`."""
+        paths = {process.log_path for process in self.processes if process.name == name}
+        text = []
+        for path in paths:
+            with open(path, "rb") as log:
+                log.seek(marks.get(path, 0))
+                text.append(log.read().decode(errors="replace"))
+        return "".join(text)
+
     def logs(self) -> str:
         parts = []
         for process in self.processes:
             parts.append(f"---- {process.host} {process.name}\n{process.output(2500)}")
         return "\n".join(parts)
-
-
-def bridge_address() -> str:
-    return BRIDGE_ADDRESS

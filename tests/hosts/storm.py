@@ -39,6 +39,7 @@ def operator() -> str:
 
 
 def run(
+    cluster: hosts.Cluster,
     count: int,
     break_: Callable[[], None],
     mend: Callable[[], None],
@@ -51,6 +52,7 @@ def run(
     `outage_seconds` it lasts, then `mend()`. Fills `figures` and asserts that none is lost,
     none left unfinished, none run twice."""
     env = environment()
+    marks = cluster.log_marks("worker")
     function_name, runs_url = scenario.counting_function()
     inventory.sync(env)
     browser = scenario.Browser(operator(), PASSWORD)
@@ -134,6 +136,11 @@ def run(
             "runs the sandbox recorded (one message per run)": sum(map(len, runs.values())),
             "runs the sandbox's Invocations metric counted": metric,
             "seconds from the repair until every invocation was final": round(recovered, 1),
+            # A worker's BRPOP answered by Redis but never received (a cut, a crash), found by
+            # beat (invocations/lost_tasks.py).
+            "tasks the broker lost that beat sent again": cluster.logged_since(
+                marks, "worker"
+            ).count("its task was lost by the broker"),
         }
     )
     assert len(done) == count

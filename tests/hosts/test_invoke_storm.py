@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.hosts, pytest.mark.timeout(900)]
 
 def test_a_storm_while_worker_1_is_cut_off_ends_every_invocation_once(cluster, scale, figures):
     storm.run(
+        cluster,
         scale["invocations"],
         break_=lambda: cluster.network.cut("worker-1"),
         mend=lambda: cluster.network.mend("worker-1"),
@@ -29,7 +30,9 @@ def test_a_storm_through_a_redis_restart_loses_no_task_and_everyone_reconnects(
     seen: dict[str, float] = {}
 
     def kill_redis() -> None:
-        seen["waiting"] = broker.llen("celery")
+        # Tasks waiting, and tasks taken by a worker and not acknowledged: what append-only
+        # keeps across the restart.
+        seen["waiting"] = broker.llen("celery") + broker.hlen("unacked")
         cluster.redis.kill()
 
     def start_redis() -> None:
@@ -37,6 +40,7 @@ def test_a_storm_through_a_redis_restart_loses_no_task_and_everyone_reconnects(
         seen["restarted"] = time.time()
 
     storm.run(
+        cluster,
         scale["invocations"],
         break_=kill_redis,
         mend=start_redis,
@@ -55,14 +59,8 @@ def test_a_storm_through_a_redis_restart_loses_no_task_and_everyone_reconnects(
         timeout=120,
         message="the workers or beat did not come back after Redis restarted",
     )
-    figures["tasks waiting in Redis when it was SIGKILLed"] = seen["waiting"]
-    logs = "".join(
-        process.log_path.read_text(errors="replace")
-        for process in cluster.processes
-        if process.name == "worker"
-    )
-    figures["tasks the broker lost that beat sent again"] = logs.count(
-        "its task was lost by the broker"
-    )
+    figures["tasks in Redis (waiting or taken, not acknowledged) when it was SIGKILLed"] = seen[
+        "waiting"
+    ]
     figures["seconds until workers and beat were back"] = round(back - seen["restarted"], 1)
     assert seen["waiting"] > 0  # the restart had tasks to keep
