@@ -24,6 +24,7 @@ import logging
 from typing import Any
 
 import redis
+from django.conf import settings
 from redbeat import RedBeatScheduler
 from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, get_redis
 from redis.exceptions import LockError
@@ -35,6 +36,17 @@ class FailoverScheduler(RedBeatScheduler):
     # How long a beat waits before trying Redis again after it did not answer.
     retry_seconds = 1.0
     lock: Any = None  # redis-py's Lock while this beat holds it
+
+    def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        # redbeat reads its options under their own names only; Django's settings carry them
+        # as CELERY_REDBEAT_* (without this, its Redis client had no timeouts at all).
+        app.conf.update(
+            redbeat_redis_url=settings.CELERY_REDBEAT_REDIS_URL,
+            redbeat_redis_options=settings.CELERY_REDBEAT_REDIS_OPTIONS,
+            redbeat_key_prefix=settings.CELERY_REDBEAT_KEY_PREFIX,
+            redbeat_lock_timeout=settings.CELERY_REDBEAT_LOCK_TIMEOUT,
+        )
+        super().__init__(app, *args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         try:

@@ -74,7 +74,7 @@ def cluster(request, django_db_blocker):
     installation = hosts.Cluster()
 
     def remove_files() -> None:
-        if request.session.testsfailed:
+        if request.session.testsfailed or os.environ.get("HOSTS_KEEP_LOGS"):
             print(f"\nthe hosts' logs are kept in {installation.folder}")
         else:
             installation.remove_files()
