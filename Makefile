@@ -86,6 +86,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install-dev
 	$(VENV)/bin/ruff format .
@@ -108,9 +109,9 @@ test-hosts: install-dev hosts-deps
 bench: install-dev
 	$(PY) -m bench $(BENCH)
 
-# The README's screenshots, made from a real incident in the sandbox (tests/test_screenshot_tour.py).
+# The README's screenshots, made from a real incident in the sandbox (tests/browser/test_screenshot_tour.py).
 screenshots: install-dev
-	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/test_screenshot_tour.py -q -p no:randomly
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/browser/test_screenshot_tour.py -q -p no:randomly
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3*

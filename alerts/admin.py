@@ -5,6 +5,7 @@ from alerts import changes
 from alerts.forms import check_channel_url
 from alerts.models import Channel, Notification, Rule
 from invocations.admin import AuditHistoryLinkMixin
+from invocations.middleware import actor_of
 
 
 class ChannelAdminForm(forms.ModelForm):
@@ -21,10 +22,10 @@ class ChannelAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        changes.channel_saved(obj, not change, form.changed_data, request=request)
+        changes.channel_saved(obj, not change, form.changed_data, actor=actor_of(request))
 
     def delete_model(self, request, obj):
-        changes.channel_deleted(obj, request=request)
+        changes.channel_deleted(obj, actor=actor_of(request))
         super().delete_model(request, obj)
 
 
@@ -45,10 +46,10 @@ class RuleAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         # Audited once the channels are saved too, so that the event lists them.
         super().save_related(request, form, formsets, change)
-        changes.rule_saved(form.instance, not change, form.changed_data, request=request)
+        changes.rule_saved(form.instance, not change, form.changed_data, actor=actor_of(request))
 
     def delete_model(self, request, obj):
-        changes.rule_deleted(obj, request=request)
+        changes.rule_deleted(obj, actor=actor_of(request))
         super().delete_model(request, obj)
 
 

@@ -8,12 +8,9 @@ from django.utils import timezone
 
 from alerts import delivery, messages
 from alerts.models import Channel, Notification, Rule
-from invocations import audit
+from invocations.access import audit
+from invocations.access.actor import Actor
 from invocations.models import FailureGroup
-
-
-def _who(request, user) -> dict:
-    return {"request": request} if request is not None else {"user": user}
 
 
 def rule_details(rule: Rule) -> dict:
@@ -36,51 +33,49 @@ def prepare_new_rule(rule: Rule) -> None:
     rule.first_group_id = newest or 0
 
 
-def rule_saved(rule: Rule, created: bool, changed: list[str], request=None, user=None) -> None:
+def rule_saved(rule: Rule, created: bool, changed: list[str], actor: Actor) -> None:
     verb = "created" if created else "changed"
     audit.record(
         "alert.rule.create" if created else "alert.rule.change",
         target=rule,
         summary=f"{verb} alert rule {rule.name} ({rule.describe()})",
         details={**rule_details(rule), "changed": changed},
-        **_who(request, user),
+        actor=actor,
     )
 
 
-def rule_deleted(rule: Rule, request=None, user=None) -> None:
+def rule_deleted(rule: Rule, actor: Actor) -> None:
     audit.record(
         "alert.rule.delete",
         target=rule,
         summary=f"deleted alert rule {rule.name}",
         details=rule_details(rule),
-        **_who(request, user),
+        actor=actor,
     )
 
 
-def channel_saved(
-    channel: Channel, created: bool, changed: list[str], request=None, user=None
-) -> None:
+def channel_saved(channel: Channel, created: bool, changed: list[str], actor: Actor) -> None:
     verb = "created" if created else "changed"
     audit.record(
         "alert.channel.create" if created else "alert.channel.change",
         target=channel,
         summary=f"{verb} alert channel {channel.name} ({channel.masked_url})",
         details={"url": channel.masked_url, "enabled": channel.enabled, "changed": changed},
-        **_who(request, user),
+        actor=actor,
     )
 
 
-def channel_deleted(channel: Channel, request=None, user=None) -> None:
+def channel_deleted(channel: Channel, actor: Actor) -> None:
     audit.record(
         "alert.channel.delete",
         target=channel,
         summary=f"deleted alert channel {channel.name} ({channel.masked_url})",
         details={"url": channel.masked_url},
-        **_who(request, user),
+        actor=actor,
     )
 
 
-def send_test(channel: Channel, request=None, user=None, enqueue: bool = True) -> Notification:
+def send_test(channel: Channel, actor: Actor, enqueue: bool = True) -> Notification:
     """A test notification to `channel`, delivered by the worker after the commit (or by the
     caller, with enqueue=False, e.g. the command that shows the result at once)."""
     payload = messages.test_payload(channel)
@@ -93,7 +88,7 @@ def send_test(channel: Channel, request=None, user=None, enqueue: bool = True) -
             target=channel,
             summary=f"sent a test notification to {channel.name} ({channel.masked_url})",
             details={"notification": notification.pk},
-            **_who(request, user),
+            actor=actor,
         )
         if enqueue:
             delivery.enqueue_on_commit(notification.pk)

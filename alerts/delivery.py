@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from alerts import channels
 from alerts.models import Notification
+from invocations.access.redaction import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def deliver(pk: int, now: datetime | None = None) -> float | None:
     else:
         outcome = channels.send(channel, notification.title, notification.payload)
     done = timezone.now()
-    fields: dict[str, object] = {"response_code": outcome.code, "error": outcome.error}
+    # What a receiver or apprise answered is shown on the Deliveries page and logged: redacted.
+    error = redact_text(outcome.error)
+    fields: dict[str, object] = {"response_code": outcome.code, "error": error}
     if outcome.ok:
         fields.update(status=N.DELIVERED, delivered_at=done, finished_at=done)
         delay = None
@@ -79,7 +82,7 @@ def deliver(pk: int, now: datetime | None = None) -> float | None:
     else:
         fields.update(status=N.FAILED, finished_at=done)
         delay = None
-        log.warning("gave up notification %s to %s: %s", pk, channel.name, outcome.error)
+        log.warning("gave up notification %s to %s: %s", pk, channel.name, error)
     Notification.objects.filter(pk=pk, status=N.SENDING).update(**fields)
     return delay
 

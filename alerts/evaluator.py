@@ -9,7 +9,6 @@ period; a regression by the next regression; a new group never)."""
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,10 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
-from alerts import delivery, messages, notifying
+from alerts import delivery, notifying
+from alerts.firing import Firing
 from alerts.models import AlertState, Condition, Rule
-from invocations import events
-from invocations.grouping import FAILURE_KINDS, unreplayed
+from invocations.failures import events
+from invocations.failures.grouping import FAILURE_KINDS, unreplayed
 from invocations.models import (
     ExecutionRecord,
     FailureGroup,
@@ -33,18 +33,6 @@ from invocations.models import (
 S = FailureGroup.Status
 # subject ("group:1", "queue:2") -> (its group, its queue, the message's figures)
 _Subjects = Mapping[str, tuple[FailureGroup | None, WatchedQueue | None, Mapping[str, Any]]]
-
-
-@dataclass
-class Firing:
-    rule: Rule
-    condition: str
-    group: FailureGroup | None = None
-    queue: WatchedQueue | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def payload(self) -> dict[str, Any]:
-        return messages.event_payload(self.rule, self.condition, self.group, self.queue, self.extra)
 
 
 def evaluate(now: datetime | None = None) -> int:

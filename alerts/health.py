@@ -1,6 +1,6 @@
 """The alerts' line on the Health page: a channel whose latest finished delivery failed."""
 
-from invocations.health import Check
+from invocations.ops.health import Check
 
 
 def check_deliveries() -> Check:

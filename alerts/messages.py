@@ -1,6 +1,9 @@
 """What a notification says: a JSON payload (the signed webhook's body, also kept on the
 notification) and a short text for chat and email. Only what the team needs to act: no request
-payloads, and error messages cut short, since they leave the dashboard."""
+payloads, error messages cut short, and every text a function, a queue or AWS wrote redacted (a
+channel's members may have no dashboard account: a channel never holds the raw-payload
+permission). A group's message is its redacted copy, stored when it arrived; the rest is
+redacted here, once, when the notification is stored."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -8,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from invocations.access.redaction import redact_text
 from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
 
 MESSAGE_LIMIT = 500
@@ -47,13 +51,13 @@ def group_facts(group: FailureGroup) -> dict:
     request_id, request_url = _request_link(group)
     return {
         "id": group.pk,
-        "title": group.title,
+        "title": redact_text(group.title),
         "status": group.status,
         "function": group.function_name,
         "error": {
             "type": group.error_type,
             "class": group.error_class,
-            "message": group.sample_message[:MESSAGE_LIMIT],
+            "message": group.sample_message_redacted[:MESSAGE_LIMIT],
         },
         "counts": {"total": group.count, "unreplayed": group.backlog_count},
         "first_seen": _iso(group.first_seen),
@@ -70,7 +74,7 @@ def queue_facts(queue: WatchedQueue) -> dict:
         "kind": queue.kind,
         "function": queue.function_name,
         "last_polled_at": _iso(queue.last_polled_at),
-        "last_error": queue.last_error[:MESSAGE_LIMIT],
+        "last_error": redact_text(queue.last_error[:MESSAGE_LIMIT]),
         "links": {"queues": absolute(reverse("queues"))},
     }
 
@@ -78,7 +82,7 @@ def queue_facts(queue: WatchedQueue) -> dict:
 def headline(condition: str, group=None, queue=None, extra: Mapping[str, Any] | None = None) -> str:
     extra = extra or {}
     if group is not None:
-        what = f"{group.title} in {group.function_name}"
+        what = f"{redact_text(group.title)} in {group.function_name}"
         return {
             "new_group": f"New failure: {what}",
             "regression": f"Regressed: {what}",

@@ -14,7 +14,7 @@ from alerts import delivery, messages
 from alerts.models import Channel, Notification
 
 if TYPE_CHECKING:
-    from alerts.evaluator import Firing
+    from alerts.firing import Firing
 
 DIGEST_WINDOW = timedelta(minutes=1)
 

@@ -10,17 +10,19 @@ from alerts import changes
 from alerts.access import MANAGE_ALERTS
 from alerts.forms import ChannelForm, RuleForm
 from alerts.models import Channel, Notification, Rule
-from invocations import access
-from invocations.access import require
+from invocations.access import permissions
+from invocations.middleware import actor_of
+from invocations.shared.ids import as_id
+from invocations.views.edge import require
 
 PAGE_SIZE = 100
 
 
 def _is_admin(request) -> bool:
-    return access.can(request.user, MANAGE_ALERTS)
+    return permissions.can(request.user, MANAGE_ALERTS)
 
 
-@require(access.VIEW)
+@require(permissions.VIEW)
 def rule_list(request):
     rules = (
         Rule.objects.filter(environment=request.environment)
@@ -46,7 +48,7 @@ def _rule_form(request, rule: Rule | None):
                 changes.prepare_new_rule(saved)
             saved.save()
             form.save_m2m()
-            changes.rule_saved(saved, created, form.changed_data, request=request)
+            changes.rule_saved(saved, created, form.changed_data, actor=actor_of(request))
         messages.success(request, f"Rule {saved.name} saved.")
         return redirect("alert-rules")
     status = 400 if request.method == "POST" else 200
@@ -70,7 +72,7 @@ def rule_toggle(request, pk):
     with transaction.atomic():
         rule.enabled = not rule.enabled
         rule.save(update_fields=["enabled", "updated_at"])
-        changes.rule_saved(rule, False, ["enabled"], request=request)
+        changes.rule_saved(rule, False, ["enabled"], actor=actor_of(request))
     messages.success(request, f"Rule {rule.name} {'enabled' if rule.enabled else 'disabled'}.")
     return redirect("alert-rules")
 
@@ -81,7 +83,7 @@ def _channel_form(request, channel: Channel | None):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             saved = form.save()
-            changes.channel_saved(saved, created, form.changed_data, request=request)
+            changes.channel_saved(saved, created, form.changed_data, actor=actor_of(request))
         messages.success(request, f"Channel {saved.name} saved.")
         return redirect("alert-rules")
     status = 400 if request.method == "POST" else 200
@@ -104,14 +106,14 @@ def channel_edit(request, pk):
 @require(MANAGE_ALERTS)
 def channel_test(request, pk):
     channel = get_object_or_404(Channel, pk=pk)
-    changes.send_test(channel, request=request)
+    changes.send_test(channel, actor=actor_of(request))
     messages.success(
         request, f"Test notification to {channel.name} queued: see Deliveries for the result."
     )
     return redirect("alert-deliveries")
 
 
-@require(access.VIEW)
+@require(permissions.VIEW)
 def deliveries(request):
     """Every notification, newest first, by pages of ids (keyset): the list only grows."""
     rows = Notification.objects.for_list()
@@ -119,8 +121,8 @@ def deliveries(request):
     if status in Notification.Status.values:
         rows = rows.filter(status=status)
     before = request.GET.get("before", "")
-    if before.isdecimal():  # isdigit() lets "²" through, which int() refuses
-        rows = rows.filter(pk__lt=int(before))
+    if (before_id := as_id(before)) is not None:
+        rows = rows.filter(pk__lt=before_id)
     page = list(rows[: PAGE_SIZE + 1])
     context = {
         "notifications": page[:PAGE_SIZE],

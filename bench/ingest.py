@@ -7,7 +7,7 @@ Starts one sandbox (`sandbox.testing.run_sandbox`, no seed) and migrates a throw
 database. Fills queues with realistic destination records (SendMessageBatch, 10 a call, from a
 few threads), then:
 
-- `ingest_rate`: messages per second that `poll_queues` (the real `invocations.polling` code:
+- `ingest_rate`: messages per second that `poll_queues` (the real `invocations.ingest.polling` code:
   receive 10 → parse → insert in one transaction → DeleteMessageBatch, with its read-ahead)
   drains from a 10,000-deep queue into SQLite, against a raw boto3 loop that only receives 10
   and deletes the batch, with no parsing and no database, from another 10,000-deep queue on the
@@ -149,7 +149,7 @@ def child_drain(endpoint: str, url: str, budget: float = 0) -> None:
     import django
 
     django.setup()
-    from invocations import polling
+    from invocations.ingest import polling
     from invocations.models import Environment, ExecutionRecord, WatchedQueue
 
     env = Environment.objects.default()

@@ -6,11 +6,11 @@ Run: `.venv/bin/python -m bench ingest_pg` (about five minutes on 2 cores).
 Starts a private PostgreSQL (tests/postgres/server.py, the one the test suite uses) and migrates
 a database on it, then:
 
-- `ingest_rate_pg`: as `ingest_rate` (bench/ingest.py), into PostgreSQL: messages per second the
-  poller (`invocations.polling`, in a child process) drains from a 10,000-deep queue, against the
-  raw boto3 loop (receive 10, delete them, no parsing, no database) on another 10,000-deep queue
-  of the same sandbox. Two rounds alternating the sides; each side's best counts. Target: ratio
-  at least 0.8.
+- `ingest_rate_pg`: as `ingest_rate` (bench/ingest.py), into PostgreSQL: messages per second
+  the poller (`invocations.ingest.polling`, in a child process) drains from a 10,000-deep queue,
+  against the raw boto3 loop (receive 10, delete them, no parsing, no database) on another
+  10,000-deep queue of the same sandbox. Two rounds alternating the sides; each side's best
+  counts. Target: ratio at least 0.8.
 - `ingest_scaling_3_pollers`: one 20,000-deep queue drained by three pollers at once (three
   processes, each holding one of the queue's leases) against the same drained by one, with a
   sandbox that answers every request 100 ms late (`--latency-ms 100`, a stand-in for AWS across

@@ -43,7 +43,7 @@ for _name in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
 from celery.signals import beat_init, before_task_publish, task_postrun, task_prerun  # noqa: E402
 
 from dashboard.task_connections import after_task, before_task  # noqa: E402
-from invocations import heartbeat  # noqa: E402
+from invocations.ops import heartbeat  # noqa: E402
 
 beat_init.connect(heartbeat.mark_beat, weak=False)
 before_task_publish.connect(heartbeat.stamp, weak=False)

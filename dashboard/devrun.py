@@ -2,13 +2,17 @@
 
 python -m dashboard.devrun foreground CMD...  run CMD (honcho) as the terminal's foreground
                                              job: Ctrl-C reaches it, not make, and stopping
-                                             that way is a clean exit (status 0)
+                                             that way is a clean exit (status 0); SIGINT,
+                                             SIGTERM or SIGHUP sent to make's own process
+                                             group (no terminal: nohup, tmux, a script) is
+                                             passed on to it
 python -m dashboard.devrun redis PORT         redis-server that stops last: on SIGTERM it
                                              waits (up to 3 s) for its clients to leave
 python -m dashboard.devrun ready              waits for the web page, the sandbox and a
                                              worker, then prints the banner once
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,14 +37,24 @@ def foreground(command: list[str]) -> int:
     child = subprocess.Popen(command, process_group=0)
     if tty is not None:
         _give_terminal(tty, child.pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # not ours: the child's job
+
+    def pass_on(signum: int, _frame: object) -> None:
+        # Ctrl-C at a terminal reaches the child's group alone (it is the foreground job). A
+        # signal sent to *our* group (kill -TERM -PGID, a script, nohup, tmux's kill-session)
+        # would miss the child, in its own group, and leave everything running: pass it on.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, pass_on)
     try:
         status = child.wait()
     finally:
         if tty is not None:
             _give_terminal(tty, os.getpgrp())
             os.close(tty)
-    return 0 if status in (0, 130, -signal.SIGINT) else status
+    stopped = (0, 130, 143, -signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP)
+    return 0 if status in stopped else status
 
 
 def _give_terminal(tty: int, group: int) -> None:

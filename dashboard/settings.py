@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "invocations.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A NUL anywhere in the request is a 400 before anything reads it (PostgreSQL refuses it).
+    "invocations.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -106,10 +108,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # long, not a connection attempt that waits for the kernel to give up (minutes).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # How long a worker keeps trying to write an invoke's outcome while the database is unreachable
-# (invocations/db_retry.py).
+# (invocations/invoking/persist.py).
 DATABASE_RETRY_SECONDS = env_int("DATABASE_RETRY_SECONDS", 300, minimum=0)
 # An invocation queued this long, never claimed, whose task is neither waiting in Redis nor
-# taken by a worker, was lost by a broker crash: beat sends it again (invocations/lost_tasks.py).
+# taken by a worker, was lost by a broker crash: beat sends it again
+# (invocations/ops/lost_tasks.py).
 LOST_TASK_SECONDS = env_int("LOST_TASK_SECONDS", 120, minimum=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -230,9 +233,26 @@ ALERT_RETRY_BASE = env_float("ALERT_RETRY_BASE", 5.0, minimum=0.0)
 ALERT_RETRY_CAP = env_float("ALERT_RETRY_CAP", 600.0, minimum=0.0)
 ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
 
-# Payload keys whose values are hidden from people without the raw-payload permission.
+# Keys whose values are hidden from people without the raw-payload permission (matched in any
+# case, by substring, ignoring separators and percent-encoding). The redacted copies stored
+# beside each text are made with these: a change re-redacts them in the worker.
 REDACT_KEYS = env_list(
-    "REDACT_KEYS", ["password", "secret", "token", "authorization", "api_key", "cookie"]
+    "REDACT_KEYS",
+    [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "secret_key",
+        "private_key",
+        "credential",
+        "token",
+        "authorization",
+        "api_key",
+        "x-api-key",
+        "cookie",
+        "session",
+    ],
 )
 
 # Celery: Redis broker, JSON only, a task is acknowledged after it ran so that a lost worker's
@@ -276,6 +296,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-old-records": {"task": "invocations.tasks.purge_old_records", "schedule": 24 * 3600},
     "evaluate-alerts": {"task": "alerts.tasks.evaluate", "schedule": ALERT_EVALUATE_SECONDS},
+    # Notices a change of REDACT_KEYS and re-redacts the stored copies (access/reredaction.py).
+    "reredact": {"task": "invocations.tasks.reredact", "schedule": 60},
 }
 
 # Beat runs on every worker host and only one of them schedules (dashboard/beat.py): a lock in
@@ -292,11 +314,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"forbidden_in_one_line": {"()": "dashboard.log_filters.ForbiddenInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["forbidden_in_one_line"]},
     },
 }

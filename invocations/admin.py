@@ -5,7 +5,10 @@ from django.db import models
 from django.http import StreamingHttpResponse
 from django.utils.html import format_html
 
-from invocations import admin_people, audit, queues  # noqa: F401  (admin_people: the User page)
+from invocations import admin_people  # noqa: F401  (importing it registers the User page)
+from invocations.access import audit
+from invocations.ingest import queues
+from invocations.middleware import actor_of
 from invocations.models import (
     AuditEvent,
     Environment,
@@ -95,10 +98,12 @@ class WatchedQueueAdmin(AuditHistoryLinkMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        queues.saved_in_admin(obj, request=request, created=not change, changed=form.changed_data)
+        queues.saved_in_admin(
+            obj, actor=actor_of(request), created=not change, changed=form.changed_data
+        )
 
     def delete_model(self, request, obj):
-        queues.unwatch(obj, request=request)
+        queues.unwatch(obj, actor=actor_of(request))
 
 
 @admin.register(ExecutionRecord)
@@ -171,7 +176,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         count = queryset.count()
         audit.record(
             "audit.export",
-            request=request,
+            actor=actor_of(request),
             summary=f"exported {count} audit events as CSV",
             details={"count": count},
         )

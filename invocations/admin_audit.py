@@ -16,8 +16,9 @@ from django.contrib import admin
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed
 
-from invocations import audit
-from invocations.redaction import REDACTED, is_secret_key, redact
+from invocations.access import audit
+from invocations.access.redaction import REDACTED, is_secret_key, redact
+from invocations.middleware import actor_of
 
 HIDDEN, CHANGED = "[hidden]", "[changed]"
 MAX_VALUE_CHARS = 500
@@ -82,7 +83,7 @@ def changes(before, after) -> dict:
 def _record(request, verb: str, obj, details: dict) -> None:
     audit.record(
         f"admin.{verb}",
-        request=request,
+        actor=actor_of(request),
         target=obj,
         summary=f"{verb} {obj._meta.verbose_name} {obj}"[:500],
         details={"model": obj._meta.label_lower, **details},
@@ -178,7 +179,7 @@ def _relation_changed(sender, instance, action, reverse, model, pk_set, **kwargs
     verb = "added" if action == "post_add" else "removed"
     audit.record(
         f"{instance._meta.model_name}.{relation}",
-        request=_admin_request.get(),
+        actor=actor_of(_admin_request.get()),
         target=instance,
         summary=f"{verb} {relation} of {instance}: {', '.join(names)}"[:500],
         details={"relation": relation, verb: names},

@@ -1,4 +1,4 @@
-from invocations import access
+from invocations.access import permissions
 from invocations.middleware import chosen_environment
 
 
@@ -11,5 +11,5 @@ def environments(request):
         "current_environment": shown,
         # The page is about an object of another environment than the switcher's.
         "switcher_environment": chosen if chosen.pk != shown.pk else None,
-        "all_environments": access.visible_environments(request.user),
+        "all_environments": permissions.visible_environments(request.user),
     }

@@ -1,22 +1,31 @@
-"""Audit events for signing in and out, and staff status for the Admin role."""
+"""Audit events for signing in and out, and staff status for the Admin role: the web edge's
+signals (Django sends them with the request)."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
-from invocations import audit
+from invocations.access import audit
+from invocations.access.actor import Actor
+from invocations.middleware import actor_of
+
+
+def _signed(request, user) -> Actor:
+    # Django sends these signals before (sign-in) or after (sign-out) request.user is the user.
+    where = actor_of(request)
+    return Actor(user=user, ip_address=where.ip_address, user_agent=where.user_agent)
 
 
 @receiver(user_logged_in)
 def _logged_in(sender, request, user, **kwargs):
-    audit.record("login", request=request, user=user, summary=f"{user.get_username()} logged in")
+    audit.record("login", actor=_signed(request, user), summary=f"{user.get_username()} logged in")
 
 
 @receiver(user_logged_out)
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:
         audit.record(
-            "logout", request=request, user=user, summary=f"{user.get_username()} logged out"
+            "logout", actor=_signed(request, user), summary=f"{user.get_username()} logged out"
         )
 
 
@@ -25,10 +34,10 @@ def _login_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", ""))[:150]
     details: dict[str, object] = {"username": username}
     if getattr(request, "axes_locked_out", False):
-        details["locked_out"] = True  # refused by the login throttle (invocations/login.py)
+        details["locked_out"] = True  # refused by the login throttle (invocations/access/login.py)
     audit.record(
         "login.failed",
-        request=request,
+        actor=actor_of(request),
         summary=f"failed login for {username!r}",
         details=details,
     )

@@ -1,33 +1,25 @@
 """Celery tasks: thin wrappers that take primary keys; the work lives in the use-case modules
-that tests call directly. The use cases send these tasks by name (invocations.sending), so they
+that tests call directly. The use cases send these tasks by name (invocations.ops.sending), so they
 never import this module."""
 
 import logging
 
 from celery import shared_task
 
-from invocations import (
-    discovery,
-    inventory,
-    invoking,
-    lost_tasks,
-    monitor,
-    polling,
-    redrive,
-    replay,
-    retention,
-    workers,
-)
+from invocations.access import redaction, reredaction
+from invocations.ingest import discovery, polling, redrive, retention
+from invocations.invoking import inventory, lifecycle, monitor, replay
 from invocations.models import Environment, Invocation, WatchedQueue
+from invocations.ops import lost_tasks, workers
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="invocations.tasks.run_invocation")
 def run_invocation(pk: int, attempt: int = 1) -> None:
-    """Invoke the function of Invocation `pk` (see invocations.invoking). A throttled attempt
-    is scheduled again with a countdown instead of sleeping in the worker."""
-    retry = invoking.run(pk, attempt)
+    """Invoke the function of Invocation `pk` (see invocations.invoking.lifecycle). A throttled
+    attempt is scheduled again with a countdown instead of sleeping in the worker."""
+    retry = lifecycle.run(pk, attempt)
     if retry is None:
         return
     try:
@@ -37,7 +29,10 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
         Invocation.objects.filter(pk=pk, attempts=attempt).update(
             status=Invocation.Status.FAILED,
             error_code="RetryNotScheduled",
-            error_text=f"Throttled, and the next attempt could not be scheduled: {exc}",
+            **redaction.copies(
+                "Invocation",
+                {"error_text": f"Throttled, and the next attempt could not be scheduled: {exc}"},
+            ),
         )
 
 
@@ -46,7 +41,7 @@ def requeue_unsent() -> int:
     """Beat: send the invocations and replay batches that were saved while the broker was
     down, and the invocations whose task the broker lost (lost_tasks)."""
 
-    return invoking.requeue_unsent() + replay.requeue_unsent() + lost_tasks.requeue_lost()
+    return lifecycle.requeue_unsent() + replay.requeue_unsent() + lost_tasks.requeue_lost()
 
 
 @shared_task(name="invocations.tasks.sync_functions")
@@ -81,7 +76,7 @@ def poll_queue(queue_id: int) -> int:
 @shared_task(name="invocations.tasks.measure_queue_depths")
 def measure_queue_depths() -> int:
     """Beat: store each watched queue's approximate depth for /metrics."""
-    from invocations import queue_depths
+    from invocations.ingest import queue_depths
 
     return queue_depths.measure_all()
 
@@ -95,7 +90,7 @@ def purge_old_records() -> int:
 
 @shared_task(name="invocations.tasks.run_replay_batch")
 def run_replay_batch(batch_id: int) -> None:
-    """Replay a confirmed batch of records (see invocations.replay)."""
+    """Replay a confirmed batch of records (see invocations.invoking.replay)."""
 
     replay.run_batch(batch_id)
 
@@ -122,3 +117,10 @@ def fetch_function_metrics(environment_id: int, function_name: str, range_key: s
 def inspect_workers() -> None:
     """The Workers page: ask every worker for ping and stats (see workers.inspect)."""
     workers.inspect()
+
+
+@shared_task(name="invocations.tasks.reredact")
+def reredact() -> bool:
+    """Beat, and each step of a pass: re-redact the stored copies when REDACT_KEYS changed (see
+    reredaction.run)."""
+    return reredaction.run()

@@ -4,6 +4,7 @@ from invocations.views import (
     environments,
     exports,
     functions,
+    group,
     invocations,
     invoke,
     lists,
@@ -21,9 +22,9 @@ urlpatterns = [
     path("", triage.triage_list, name="triage"),
     path("triage/changes/", triage.triage_changes, name="triage-changes"),
     path("groups/bulk/", triage.bulk_action, name="groups-bulk"),
-    path("groups/<int:pk>/", triage.group_detail, name="group"),
-    path("groups/<int:pk>/changes/", triage.group_changes, name="group-changes"),
-    path("groups/<int:pk>/<str:action>/", triage.group_action, name="group-action"),
+    path("groups/<int:pk>/", group.group_detail, name="group"),
+    path("groups/<int:pk>/changes/", group.group_changes, name="group-changes"),
+    path("groups/<int:pk>/<str:action>/", group.group_action, name="group-action"),
     # Replay
     path("replay/", replay.replay_plan, name="replay-plan"),
     path("replay/start/", replay.replay_start, name="replay-start"),
@@ -56,6 +57,7 @@ urlpatterns = [
     path("records/changes/", records.record_changes, name="records-changes"),
     path("records/<int:pk>/", records.record_detail, name="record"),
     path("records/<int:pk>/logs/", records.record_logs, name="record-logs"),
+    path("records/<int:pk>/text/<str:field>/", records.record_text, name="record-text"),
     # One request ID across invocations, records, groups and replays
     path("requests/<str:request_id>/", requests.request_detail, name="request"),
     # Workers (Admin)

@@ -19,6 +19,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction, lambda_backends
 
 from sandbox import metrics
+from sandbox.moto_fixes import find_event_invoke_config
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +66,14 @@ class AsyncPolicy:
         return max(aws_seconds * self.time_scale, MIN_THROTTLE_BACKOFF_S)
 
 
-def event_invoke_config(function: LambdaFunction) -> dict:
-    # The configuration lives on $LATEST (moto ignores the qualifier when storing it).
-    latest = lambda_backends[function.account_id][function.region].get_function(
-        function.function_name
+def event_invoke_config(function: LambdaFunction, invoked_arn: str | None = None) -> dict:
+    """The configuration of what the caller invoked: the function, or the version or alias it
+    named (each has its own; none falls back to the function's)."""
+    backend = lambda_backends[function.account_id][function.region]
+    found = find_event_invoke_config(
+        backend, function.function_name, metrics.qualifier_of(invoked_arn)
     )
-    return dict(latest.event_invoke_config[0].config) if latest.event_invoke_config else {}
+    return dict(found.config) if found else {}
 
 
 def reserved_concurrency(function: LambdaFunction) -> int | None:
@@ -131,7 +134,7 @@ class AsyncQueue:
             logger.exception("asynchronous invocation %s failed in the sandbox", event.request_id)
 
     def _step(self, event: AsyncEvent) -> None:
-        config = event_invoke_config(event.function)
+        config = event_invoke_config(event.function, event.invoked_arn)
         if reserved_concurrency(event.function) == 0:
             # Lambda does not keep events for a function that may never run: straight to the
             # failure destination and the dead-letter queue, without an attempt or a retry.
@@ -146,7 +149,9 @@ class AsyncQueue:
             self._finish(event, "EventAgeExceeded", config)
             return
 
-        metrics.record(event.function, "AsyncEventAge", round(age * 1000), "Milliseconds")
+        metrics.record(
+            event.function, "AsyncEventAge", round(age * 1000), "Milliseconds", event.invoked_arn
+        )
         result = self._attempt(event)
         if result.zero_concurrency:  # set to 0 since the check above
             event.zero_concurrency = True

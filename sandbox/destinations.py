@@ -95,19 +95,21 @@ class Deliverer:
         key = "OnSuccess" if condition == "Success" else "OnFailure"
         target = (destinations.get(key) or {}).get("Destination")
         if condition != "Success":
-            metrics.record(event.function, "AsyncEventsDropped", 1)
+            metrics.record(event.function, "AsyncEventsDropped", 1, invoked_arn=event.invoked_arn)
         if target:
             try:
                 self.send_record(target, build_record(event, condition), condition == "Success")
             except Exception:
-                metrics.record(event.function, "DestinationDeliveryFailures", 1)
+                metrics.record(
+                    event.function, "DestinationDeliveryFailures", 1, invoked_arn=event.invoked_arn
+                )
                 logger.exception("could not deliver %s to %s", event.request_id, target)
         dead_letter = getattr(event.function, "dead_letter_target_arn", None)
         if condition != "Success" and dead_letter:
             try:
                 self.send_to_dead_letter(dead_letter, event)
             except Exception:
-                metrics.record(event.function, "DeadLetterErrors", 1)
+                metrics.record(event.function, "DeadLetterErrors", 1, invoked_arn=event.invoked_arn)
                 logger.exception("could not send %s to %s", event.request_id, dead_letter)
 
     def send_record(self, target_arn: str, record: dict, succeeded: bool) -> None:

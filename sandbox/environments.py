@@ -4,11 +4,14 @@ An environment belongs to one function version with one code and configuration (
 zip, memory size or environment variable never meets an old environment), serves one
 invocation at a time, and waits idle for the next one for ``IDLE_TTL_S``; a reaper thread
 then stops it. Concurrent invocations get their own environments, each with a cold start.
+Deleting or updating a function retires its environments: idle ones stop at once, busy ones
+when their invocation ends.
 """
 
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from sandbox.execution import ExecutionEnvironment
 
@@ -25,6 +28,8 @@ class EnvironmentPool:
         self._lock = threading.Lock()
         self._idle: dict[tuple, list[ExecutionEnvironment]] = defaultdict(list)
         self._all: set[ExecutionEnvironment] = set()
+        self._keys: dict[ExecutionEnvironment, tuple] = {}
+        self._retired: set[ExecutionEnvironment] = set()
         self._stopped = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, name="env-reaper", daemon=True)
         self._reaper.start()
@@ -46,23 +51,44 @@ class EnvironmentPool:
             self.discard(environment)
         return found
 
-    def add(self, environment: ExecutionEnvironment) -> bool:
-        """Registers a new (busy) environment; False once the pool has stopped."""
+    def add(self, environment: ExecutionEnvironment, key: tuple = ()) -> bool:
+        """Registers a new (busy) environment built for ``key``; False once the pool has
+        stopped."""
         with self._lock:
             if self._stopped.is_set():
                 return False
             self._all.add(environment)
+            self._keys[environment] = key
             return True
+
+    def retire(self, matches: Callable[[tuple], bool]) -> int:
+        """Stops the idle environments whose key ``matches`` and marks the busy ones to stop
+        when they are released; returns how many there were."""
+        with self._lock:
+            idle = [env for key, envs in self._idle.items() if matches(key) for env in envs]
+            for key in [key for key in self._idle if matches(key)]:
+                del self._idle[key]
+            busy = [
+                env for env in self._all if env not in idle and matches(self._keys.get(env, ()))
+            ]
+            self._retired.update(busy)
+        for environment in idle:
+            self.discard(environment)
+        return len(idle) + len(busy)
 
     def release(self, key: tuple, environment: ExecutionEnvironment) -> None:
         evicted = None
         with self._lock:
-            if not self._stopped.is_set() and environment in self._all:
+            if (
+                not self._stopped.is_set()
+                and environment in self._all
+                and environment not in self._retired
+            ):
                 self._idle[key].append(environment)
                 evicted = self._least_recently_used_over_limit()
                 environment = None
         if environment is not None:
-            environment.close()
+            self.discard(environment)
         if evicted is not None:
             self.discard(evicted)
 
@@ -79,6 +105,8 @@ class EnvironmentPool:
         """Lambda replaces an environment after a timeout, a crash or an init error."""
         with self._lock:
             self._all.discard(environment)
+            self._keys.pop(environment, None)
+            self._retired.discard(environment)
         environment.close()
 
     def count(self) -> int:
@@ -92,6 +120,8 @@ class EnvironmentPool:
             environments = list(self._all)
             self._all.clear()
             self._idle.clear()
+            self._keys.clear()
+            self._retired.clear()
         for environment in environments:
             environment.close()
 

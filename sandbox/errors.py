@@ -42,6 +42,13 @@ class InvalidRequestContentException(LambdaClientError):
         super().__init__("InvalidRequestContentException", message)
 
 
+class InvalidParameterValueException(LambdaClientError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidParameterValueException", message)
+
+
 class InvalidInvocationTypeException(LambdaClientError):
     code = 400
 

@@ -16,13 +16,14 @@ import logging
 import threading
 import time
 
-from moto.awslambda.models import LambdaBackend, lambda_backends
+from moto.awslambda.models import EventSourceMapping, LambdaBackend, lambda_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.kinesis.models import kinesis_backends
 from moto.sqs.models import sqs_backends
 
 from sandbox import sqs_poller, stream_poller
-from sandbox.mappings import Clients, PollContext
+from sandbox.mappings import Clients, PollContext, event_filters
+from sandbox.moto_fixes import split_qualifier
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,15 @@ class Pollers:
                 thread = self._threads.get(uuid)
                 if thread is not None and thread.is_alive():
                     continue
+                reason = not_emulated(mapping)
+                if reason is not None:
+                    mapping.enabled = False
+                    if getattr(mapping, "sandbox_state_reason", None) != reason:
+                        mapping.sandbox_state_reason = reason
+                        logger.error("event source mapping %s disabled: %s", uuid, reason)
+                    continue
+                if not mapping.enabled:
+                    continue  # no poller thread until it is enabled (a scaled account has 200)
                 poll = _poller_for(mapping.event_source_arn)
                 context = PollContext(
                     mapping,
@@ -111,12 +121,59 @@ def install() -> None:
     _installed = True
     original = LambdaBackend.create_event_source_mapping
 
+    original_update = LambdaBackend.update_event_source_mapping
+
     def create_event_source_mapping(self, spec):
         mapping = original(self, spec)
         _unhook_from_sources(self.account_id, self.region_name, mapping)
+        mapping.function_arn = _named_function_arn(self, spec["FunctionName"])
+        return mapping
+
+    def update_event_source_mapping(self, uuid, spec):
+        mapping = original_update(self, uuid, spec)
+        if mapping is not None and spec.get("FunctionName"):
+            mapping.function_arn = _named_function_arn(self, spec["FunctionName"])
         return mapping
 
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
+    LambdaBackend.update_event_source_mapping = update_event_source_mapping
+
+    original_configuration = EventSourceMapping.get_configuration
+
+    def get_configuration(self):
+        configuration = original_configuration(self)
+        reason = getattr(self, "sandbox_state_reason", None)
+        if reason:
+            configuration["StateTransitionReason"] = reason
+            configuration["LastProcessingResult"] = f"PROBLEM: {reason}"
+        return configuration
+
+    EventSourceMapping.get_configuration = get_configuration
+
+
+def not_emulated(mapping) -> str | None:
+    """Why the sandbox cannot run this mapping as Lambda would, or None. Such a mapping is kept
+    (the API answers as AWS's does) but disabled, with the reason as its state's."""
+    if int(getattr(mapping, "tumbling_window", None) or 0) > 0:
+        return "The sandbox does not emulate tumbling windows (TumblingWindowInSeconds)"
+    filters = (getattr(mapping, "filter_criteria", None) or {}).get("Filters")
+    if filters and _poller_for(mapping.event_source_arn) is not sqs_poller.poll:
+        return "The sandbox applies FilterCriteria to SQS mappings only"
+    if filters:
+        try:
+            event_filters(mapping)
+        except ValueError as error:
+            return f"Invalid FilterCriteria: {error}"
+    return None
+
+
+def _named_function_arn(backend: LambdaBackend, function_name: str) -> str:
+    """The function ARN a mapping invokes, with the version or alias its FunctionName named
+    (moto keeps the resolved version's ARN, so an alias was lost), as Lambda returns it."""
+    name, qualifier = split_qualifier(function_name, None)
+    function = backend.get_function(name)
+    unqualified = function.function_arn.split(":function:")[0] + f":function:{name}"
+    return f"{unqualified}:{qualifier}" if qualifier else unqualified
 
 
 def _unhook_from_sources(account_id: str, region: str, mapping) -> None:

@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -58,6 +59,8 @@ class LaunchSpec:
     env: dict
     cwd: str
     memory_mb: int
+    # (host directory, path the function sees it at), bound in a private mount namespace
+    mounts: tuple[tuple[str, str], ...] = ()
 
 
 class ExecutionEnvironment:
@@ -85,7 +88,9 @@ class ExecutionEnvironment:
         """Starts the runtime process; the init phase runs until its first ``next``."""
         env = {**self.spec.env, "AWS_LAMBDA_RUNTIME_API": self.api.address}
         self._spawned_at = time.monotonic()
-        self._process = _spawn(self.spec.command, env, self.spec.cwd, self._output.write_fd)
+        self._process = _spawn(
+            self.spec.command, env, self.spec.cwd, self._output.write_fd, self.spec.mounts
+        )
         self._output.after_spawn()
         waiter = threading.Thread(target=self._wait_for_exit, name="runtime-exit", daemon=True)
         waiter.start()
@@ -237,24 +242,32 @@ class _Spawner:
                 answer.put((False, exc))
 
 
-def _spawn(command: list[str], env: dict, cwd: str, output_fd: int) -> subprocess.Popen:
+def _spawn(command: list[str], env: dict, cwd: str, output_fd: int, mounts=()) -> subprocess.Popen:
     global _spawner
     with _spawner_lock:
         if _spawner is None:
             _spawner = _Spawner()
-    return _spawner.spawn(command, env, cwd, output_fd)
+    return _spawner.spawn(command, env, cwd, output_fd, tuple(mounts))
 
 
-def _popen(command: list[str], env: dict, cwd: str, output_fd: int) -> subprocess.Popen:
+def _popen(
+    command: list[str], env: dict, cwd: str, output_fd: int, mounts: tuple = ()
+) -> subprocess.Popen:
+    def prepare_child() -> None:
+        _die_with_parent()
+        if mounts:
+            _enter_private_mounts(mounts)
+            os.chdir(cwd)  # Popen changed directory before the mounts
+
     return subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=output_fd,
         stderr=output_fd,
         env=env,
-        cwd=cwd,
+        cwd=None if mounts else cwd,
         start_new_session=True,  # so a timeout kills whatever the handler started too
-        preexec_fn=_die_with_parent,
+        preexec_fn=prepare_child,
     )
 
 
@@ -265,11 +278,82 @@ def _die_with_parent() -> None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _enter_private_mounts(mounts: tuple) -> None:
+    """In the forked child: a mount namespace of its own, where each host directory is bound at
+    the path Lambda uses (/var/task, /opt, /var/runtime read-only as on Lambda; /tmp writable).
+    Nothing is visible outside the process."""
+    if _libc is None or _unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
+    # Mounts made here must not propagate back to the host's namespace.
+    if _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "making / private failed")
+    for source, target in mounts:
+        if _mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) != 0:
+            raise OSError(ctypes.get_errno(), f"binding {source} at {target} failed")
+        if target in WRITABLE_PATHS:
+            continue
+        read_only = MS_BIND | MS_REMOUNT | MS_RDONLY
+        if _mount(b"none", target.encode(), None, read_only, None) != 0:
+            raise OSError(ctypes.get_errno(), f"making {target} read-only failed")
+
+
 PR_SET_PDEATHSIG = 1
+CLONE_NEWNS = 0x00020000
+MS_RDONLY = 1
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
 try:
     _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:
+    # Looked up now: the forked child must not load anything.
+    _unshare = _libc.unshare
+    _mount = _libc.mount
+    _mount.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_ulong,
+        ctypes.c_void_p,
+    ]
+except (OSError, AttributeError):
     _libc = None
+
+LAMBDA_PATHS = ("/var/task", "/opt", "/var/runtime")
+WRITABLE_PATHS = ("/tmp",)
+_private_mounts: bool | None = None
+_private_mounts_lock = threading.Lock()
+
+
+def private_mounts_available() -> bool:
+    """Whether functions can see their code at /var/task and their layers at /opt, through a
+    private mount namespace (Linux, with the right to unshare and mount: root here, or a
+    container with CAP_SYS_ADMIN). The directories must exist on the host to be mounted over;
+    /var/task, /opt and /var/runtime are created (empty) if missing. Checked once, by starting
+    a process that way."""
+    global _private_mounts
+    with _private_mounts_lock:
+        if _private_mounts is None:
+            _private_mounts = _probe_private_mounts()
+        return _private_mounts
+
+
+def _probe_private_mounts() -> bool:
+    if _libc is None or not sys.platform.startswith("linux"):
+        return False
+    try:
+        for path in LAMBDA_PATHS:
+            os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryDirectory() as probe:
+            Path(probe, "probe").write_text("ok")
+            mounts = tuple((probe, path) for path in LAMBDA_PATHS)
+            check = "import sys; sys.exit(0 if open('/var/task/probe').read() == 'ok' else 1)"
+            process = _popen(
+                [sys.executable, "-S", "-c", check], {}, "/var/task", subprocess.DEVNULL, mounts
+            )
+            return process.wait(timeout=30) == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 class _OutputPipe:
@@ -334,8 +418,19 @@ class _OutputPipe:
             self._buffer.extend(chunk)
 
 
+# The interpreter starts without ``site`` (``-S``), so the host's site-packages are not on the
+# function's path: only PYTHONPATH (the code, the layers, the runtime's own packages) and the
+# standard library are. ``exit``, ``quit``, ``help`` and ``copyright``, which ``site`` defines,
+# are defined here.
+_PYTHON_BOOT = (
+    "import runpy, site\n"
+    "site.setquit(); site.setcopyright(); site.sethelper()\n"
+    "runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def python_command(handler: str) -> list[str]:
-    return [sys.executable, "-m", "awslambdaric", handler]
+    return [sys.executable, "-S", "-c", _PYTHON_BOOT, handler]
 
 
 def runtime_dir() -> str:

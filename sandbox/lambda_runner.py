@@ -1,7 +1,8 @@
 """Runs Lambda functions for real: the hook on ``moto.awslambda.models.LambdaFunction.invoke``.
 
-Every invoke path in moto (the Invoke API, SNS, event source mappings, S3, EventBridge) ends in
-that method, so replacing it is enough to execute handlers. ``install()`` also replaces the
+Every invoke path in moto ends in that method, so replacing it is enough to execute handlers;
+SNS, S3 and EventBridge are sent to the asynchronous queue instead (``service_events``), as on
+AWS. ``install()`` also replaces the
 Invoke API's response method (moto reads the wrong query parameter for ``Qualifier`` and knows
 nothing of payload limits) and fixes the configuration moto drops (see ``moto_fixes``).
 
@@ -12,16 +13,19 @@ Each invocation runs in an execution environment (``execution``) taken warm from
 import base64
 import json
 import os
+import re
 import secrets
 import shutil
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from uuid import uuid4
 
 from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction, lambda_backends
 
-from sandbox import code_cache, metrics, moto_fixes
+from sandbox import code_cache, metrics, moto_fixes, service_events
 from sandbox.async_queue import AsyncEvent, AsyncPolicy, AsyncQueue, reserved_concurrency
 from sandbox.concurrency import InFlight
 from sandbox.destinations import Deliverer
@@ -31,12 +35,14 @@ from sandbox.execution import (
     ExecutionEnvironment,
     LaunchSpec,
     Outcome,
+    private_mounts_available,
     python_command,
     runtime_dir,
 )
 from sandbox.logs import (
     Report,
     execution_log,
+    install_filter_patterns,
     new_stream_name,
     split_log,
     tail,
@@ -49,6 +55,13 @@ FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
+}
+# What Lambda sets for the X-Ray SDK. No daemon listens there: segments sent are dropped.
+XRAY_VARIABLES = {
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+    "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
+    "_AWS_XRAY_DAEMON_PORT": "2000",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 
 
@@ -106,8 +119,7 @@ class Runner:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
-            metrics.record(function, "AsyncEventsReceived", 1)
-            self.async_queue.submit(AsyncEvent(function, payload, request_id, invoked_arn))
+            self.submit_event(function, payload, invoked_arn, request_id)
             return b""
 
         client_context = _client_context(_header(request_headers, "x-amz-client-context"))
@@ -119,6 +131,20 @@ class Runner:
         if result.function_error:
             response_headers["x-amz-function-error"] = result.function_error
         return result.payload.encode("utf-8")
+
+    def submit_event(
+        self,
+        function: LambdaFunction,
+        payload: str,
+        invoked_arn: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Queues one asynchronous invocation (an ``Event`` call, or an event from SNS, S3 or
+        EventBridge); returns its request ID."""
+        request_id = request_id or str(uuid4())
+        metrics.record(function, "AsyncEventsReceived", 1, invoked_arn=invoked_arn)
+        self.async_queue.submit(AsyncEvent(function, payload, request_id, invoked_arn))
+        return request_id
 
     def run(
         self,
@@ -153,6 +179,7 @@ class Runner:
             error=result.function_error is not None,
             throttled=result.throttled,
             concurrent=concurrent,
+            invoked_arn=invoked_arn,
         )
         return result
 
@@ -172,6 +199,13 @@ class Runner:
         invoked_arn: str | None,
         client_context: str | None,
     ) -> InvokeResult:
+        if getattr(function, "package_type", "Zip") == "Image":
+            error = {
+                "errorType": "Sandbox.NotEmulated",
+                "errorMessage": f"RequestId: {request_id} Error: The sandbox does not run "
+                "container image functions (PackageType Image)",
+            }
+            return _failed(request_id, version, error)
         key = _environment_key(function, version)
         environment = self.environments.acquire(key)
         cold = environment is None
@@ -185,7 +219,7 @@ class Runner:
                 launch["errorMessage"] = f"RequestId: {request_id} Error: {launch['errorMessage']}"
                 return _failed(request_id, version, launch)
             environment = ExecutionEnvironment(launch, stream, tmp_dir)
-            if not self.environments.add(environment):
+            if not self.environments.add(environment, key):
                 environment.close()
                 raise ServiceException("the sandbox is stopping")
             try:
@@ -235,15 +269,48 @@ class Runner:
             init_lines + lines,
         )
         result.log_lines = tuple(lines)
+        metrics.record_embedded(function.account_id, function.region, init_lines + lines)
         return result
 
     def _launch_spec(
         self, function, version: str, task_root, stream: str, tmp_dir
     ) -> LaunchSpec | dict:
-        """How to start the runtime, or the error when there is nothing to start."""
-        env = self._runtime_environment(function, version, task_root)
+        """How to start the runtime, or the error when there is nothing to start. Where the
+        platform allows it, the function sees its code at /var/task and its layers at /opt (a
+        private mount namespace); elsewhere at their directories on the host."""
+        opt_root = code_cache.layers_root(_layer_contents(function))
+        if opt_root is not None and any((opt_root / "extensions").glob("*")):
+            return {
+                "errorType": "Sandbox.NotEmulated",
+                "errorMessage": "The sandbox does not run Lambda extensions, and a layer of "
+                "this function has files under /opt/extensions",
+            }
+        mounts: tuple[tuple[str, str], ...] = ()
+        runtime_site = str(code_cache.runtime_site_packages())
+        if private_mounts_available():
+            opt = str(opt_root) if opt_root is not None else str(code_cache.empty_dir())
+            # /tmp last: the directories bound before it live under the host's /tmp.
+            mounts = (
+                (str(task_root), "/var/task"),
+                (opt, "/opt"),
+                (runtime_site, "/var/runtime"),
+                (str(tmp_dir), "/tmp"),
+            )
+            seen_task, seen_opt = Path("/var/task"), Path("/opt")
+            seen_tmp, runtime_site = "/tmp", "/var/runtime"
+        else:
+            seen_task, seen_opt, seen_tmp = task_root, opt_root, str(tmp_dir)
+        env = self._runtime_environment(function, version, seen_task)
+        if seen_opt is not None:
+            # Lambda's PATH ends with /opt/bin, and LD_LIBRARY_PATH with the code's and the
+            # layers' lib directories.
+            env["PATH"] = f"{env['PATH']}{os.pathsep}{seen_opt / 'bin'}"
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            [str(seen_task), str(seen_task / "lib")]
+            + ([str(seen_opt / "lib")] if seen_opt is not None else [])
+        )
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
-        env["TMPDIR"] = str(tmp_dir)
+        env["TMPDIR"] = seen_tmp
         runtime = function.run_time or ""
         if runtime.startswith("provided"):
             bootstrap = task_root / "bootstrap"
@@ -253,10 +320,13 @@ class Runner:
                     "errorMessage": "Couldn't find valid bootstrap(s): "
                     "[/var/task/bootstrap /opt/bootstrap]",
                 }
-            command = [str(bootstrap)]
+            command = bootstrap_command(bootstrap, str(seen_task / "bootstrap"))
         else:
             command = python_command(function.handler or "")
-        return LaunchSpec(command, env, str(task_root), int(function.memory_size))
+            env["PYTHONPATH"] = os.pathsep.join(
+                python_path(function.run_time, seen_task, seen_opt) + [runtime_site]
+            )
+        return LaunchSpec(command, env, str(seen_task), int(function.memory_size), mounts)
 
     def _runtime_environment(self, function, version: str, task_root) -> dict:
         """The environment variables Lambda sets, over the function's own (the reserved
@@ -280,9 +350,50 @@ class Runner:
                 "AWS_DEFAULT_REGION": function.region,
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 **FAKE_CREDENTIALS,
+                **XRAY_VARIABLES,
             }
         )
         return env
+
+
+def _layer_contents(function: LambdaFunction) -> list[tuple[str, bytes]]:
+    """The function's layers in order, as (digest, zip bytes)."""
+    backend = lambda_backends[function.account_id][function.region]
+    contents = []
+    for layer in function.layers or []:
+        version = backend.layers_versions_by_arn(layer["Arn"])
+        if version is not None:
+            contents.append((version.code_digest, version.code_bytes))
+    return contents
+
+
+def bootstrap_command(host_path: Path, seen_path: str) -> list[str]:
+    """How to run a custom runtime's ``bootstrap``. On Amazon Linux 2023 ``/bin/sh`` is bash
+    (in POSIX mode, as bash runs when called ``sh``), so a ``#!/bin/sh`` script may use bash's
+    features such as ``set -o pipefail``; here ``/bin/sh`` may be dash, so such a script is run
+    by bash in POSIX mode. Any other executable runs as it is."""
+    try:
+        with open(host_path, "rb") as script:
+            first_line = script.readline(256)
+    except OSError:
+        first_line = b""
+    bash = shutil.which("bash")
+    if bash and re.match(rb"^#!\s*/bin/sh(\s|$)", first_line):
+        return [bash, "--posix", seen_path]
+    return [seen_path]
+
+
+def python_path(runtime: str | None, task_root, opt_root) -> list[str]:
+    """Lambda's order for a Python function: its code, then its layers' ``python/lib/pythonX.Y/
+    site-packages`` and ``python`` (for the version its runtime names), then the runtime's."""
+    paths = [str(task_root)]
+    if opt_root is not None:
+        version = (runtime or "").removeprefix("python") or "{}.{}".format(*sys.version_info)
+        paths += [
+            str(opt_root / "python" / "lib" / f"python{version}" / "site-packages"),
+            str(opt_root / "python"),
+        ]
+    return paths
 
 
 _REPORTED_ERRORS = {"exit": "Runtime.ExitError", "oom": "Runtime.OutOfMemory"}
@@ -302,6 +413,7 @@ def _environment_key(function: LambdaFunction, version: str) -> tuple:
         str(function.memory_size),
         str(function.timeout),
         variables,
+        tuple(layer["Arn"] for layer in function.layers or []),
     )
 
 
@@ -418,13 +530,51 @@ def install(endpoint_url: str, retry_delays: tuple[float, ...] = (1.0, 2.0)) -> 
     runner = Runner(endpoint_url, tuple(retry_delays))
     moto_fixes.install()
     metrics.install()
+    service_events.install(runner.submit_event)
+    install_filter_patterns()
 
     def invoke(self, body, request_headers, response_headers, invoked_arn=None):
         return runner.invoke(self, body, request_headers, response_headers, invoked_arn)
 
     LambdaFunction.invoke = invoke
+    _retire_environments_on_change(runner)
     _runner = runner
     return runner
+
+
+def _retire_environments_on_change(runner: Runner) -> None:
+    """Deleting a function (or one version) stops its environments, and updating its code or
+    configuration stops those of ``$LATEST``: a function created again under the same name, or
+    changed, never meets an old environment and its module state."""
+    backend_class = LambdaBackend
+    original_delete = backend_class.delete_function
+    original_update_code = backend_class.update_function_code
+    original_update_configuration = backend_class.update_function_configuration
+
+    def retire(backend, function_name: str, version: str | None) -> None:
+        name, _ = moto_fixes.split_qualifier(function_name, None)
+        owner = (backend.account_id, backend.region_name, name)
+        runner.environments.retire(
+            lambda key: key[:3] == owner and (version is None or key[3] == version)
+        )
+
+    def delete_function(self, function_name, qualifier=None):
+        original_delete(self, function_name, qualifier)
+        retire(self, function_name, qualifier)
+
+    def update_function_code(self, function_name, qualifier, body):
+        answer = original_update_code(self, function_name, qualifier, body)
+        retire(self, function_name, "$LATEST")
+        return answer
+
+    def update_function_configuration(self, function_name, qualifier, body):
+        answer = original_update_configuration(self, function_name, qualifier, body)
+        retire(self, function_name, "$LATEST")
+        return answer
+
+    backend_class.delete_function = delete_function
+    backend_class.update_function_code = update_function_code
+    backend_class.update_function_configuration = update_function_configuration
 
 
 def uninstall() -> None:

@@ -1,5 +1,6 @@
 """The execution log as Lambda writes it (START / output / END / REPORT), its tail for
-``LogType=Tail``, and its copy in CloudWatch Logs under ``/aws/lambda/NAME``."""
+``LogType=Tail``, and its copy in CloudWatch Logs under ``/aws/lambda/NAME``; and CloudWatch
+Logs' filter patterns taught to moto."""
 
 import base64
 import math
@@ -8,12 +9,17 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from moto.logs import models as logs_models
+from moto.logs.exceptions import InvalidParameterException
 from moto.logs.models import logs_backends
+
+from sandbox.filter_patterns import InvalidPattern, compile_pattern
 
 TAIL_BYTES = 4096
 # moto's logs backend is not thread-safe: two first invocations at once could each create the
 # log group, and one would lose its stream.
 _cloudwatch_lock = threading.Lock()
+_filters_installed = False
 
 
 @dataclass
@@ -100,3 +106,73 @@ def iso_now() -> str:
 
 def _seconds(duration_ms: float) -> str:
     return f"{duration_ms / 1000:.2f}"
+
+
+class _PatternFilter:
+    """What moto's log streams call ``EventMessageFilter``, matching as CloudWatch does."""
+
+    def __init__(self, pattern: str | None) -> None:
+        self._matches = compile_pattern(pattern)
+
+    def matches(self, message: str) -> bool:
+        return self._matches(message)
+
+
+def _validated(pattern: str | None) -> None:
+    try:
+        compile_pattern(pattern)
+    except InvalidPattern as error:
+        raise InvalidParameterException(msg=f"Invalid filter pattern: {error}") from None
+
+
+def install_filter_patterns() -> None:
+    """FilterLogEvents, PutMetricFilter, PutSubscriptionFilter and Live Tail read filter
+    patterns as CloudWatch Logs does (``filter_patterns``); an invalid one is refused with
+    ``InvalidParameterException`` before anything is read."""
+    global _filters_installed
+    if _filters_installed:
+        return
+    _filters_installed = True
+    logs_models.EventMessageFilter = _PatternFilter
+    backend_class = logs_models.LogsBackend
+    original_filter = backend_class.filter_log_events
+    original_metric_filter = backend_class.put_metric_filter
+    original_subscription_filter = backend_class.put_subscription_filter
+
+    def filter_log_events(
+        self,
+        log_group_name,
+        log_stream_names,
+        start_time,
+        end_time,
+        limit,
+        next_token,
+        filter_pattern,
+        interleaved,
+    ):
+        _validated(filter_pattern)
+        return original_filter(
+            self,
+            log_group_name,
+            log_stream_names,
+            start_time,
+            end_time,
+            limit,
+            next_token,
+            filter_pattern,
+            interleaved,
+        )
+
+    def put_metric_filter(self, filter_name, filter_pattern, *args, **kwargs):
+        _validated(filter_pattern)
+        return original_metric_filter(self, filter_name, filter_pattern, *args, **kwargs)
+
+    def put_subscription_filter(self, log_group_name, filter_name, filter_pattern, *args, **kwargs):
+        _validated(filter_pattern)
+        return original_subscription_filter(
+            self, log_group_name, filter_name, filter_pattern, *args, **kwargs
+        )
+
+    backend_class.filter_log_events = filter_log_events
+    backend_class.put_metric_filter = put_metric_filter
+    backend_class.put_subscription_filter = put_subscription_filter

@@ -29,8 +29,9 @@ class MappedFunction:
     @classmethod
     def from_arn(cls, arn: str) -> "MappedFunction":
         parts = arn.split(":")
-        qualifier = parts[7] if len(parts) > 7 else "$LATEST"
-        return cls(parts[4], parts[3], parts[6], qualifier)
+        # A version runs itself; what an alias runs is known only once it has run.
+        version = parts[7] if len(parts) > 7 and parts[7].isdigit() else "$LATEST"
+        return cls(parts[4], parts[3], parts[6], version)
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,22 @@ class PollContext:
 
     def wait(self, seconds: float) -> None:
         self.stop.wait(max(seconds, 0.0))
+
+
+def event_filters(mapping) -> list:
+    """The mapping's FilterCriteria as EventBridge patterns (moto's own matcher, the syntax
+    Lambda's event filtering uses); [] without filters. ValueError for an invalid pattern."""
+    from moto.events.models import EventPattern
+
+    patterns = []
+    for item in (getattr(mapping, "filter_criteria", None) or {}).get("Filters") or []:
+        try:
+            patterns.append(EventPattern.load(item.get("Pattern") or ""))
+        except Exception as error:  # moto raises its own HTTP exception class
+            raise ValueError(f"{item.get('Pattern')!r} is not a valid event pattern") from error
+    return patterns
+
+
+def passes_filters(patterns: list, record: dict) -> bool:
+    """Whether a record is sent to the function: no filters, or any filter matches it."""
+    return not patterns or any(pattern.matches_event(record) for pattern in patterns)

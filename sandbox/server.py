@@ -15,7 +15,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from sandbox import event_sources, lambda_runner
+from sandbox import event_sources, lambda_runner, paging
 from sandbox.async_queue import AsyncPolicy
 from sandbox.fast_invoke import FastInvoke
 
@@ -29,6 +29,7 @@ def local_endpoint(host: str, port: int) -> str:
 def install_patches(endpoint_url: str, retry_delays=(1.0, 2.0)) -> None:
     lambda_runner.install(endpoint_url, tuple(retry_delays))
     event_sources.install()
+    paging.install()
     try:
         from sandbox import sqs_fast
     except ImportError:
@@ -98,15 +99,31 @@ def run(
     seed: bool = True,
     on_seeded=None,
     latency_ms: float = 0.0,
+    enforce_iam: bool = False,
+    scale: int = 0,
+    aws_quotas: bool = False,
 ):
     """Serves until SIGINT or SIGTERM. Prints one line starting with "ready" once it answers.
     `on_seeded(result)` runs after seeding (the management command registers the queues).
-    `latency_ms` delays every answer (see DelayedAnswers)."""
+    `latency_ms` delays every answer (see DelayedAnswers); `enforce_iam` checks every request
+    against the IAM policies of its principal (see sandbox/iam.py); `scale` adds N×10 functions
+    and their resources after the sample ones (sandbox/seed_scale.py); `aws_quotas` (implied by
+    `scale`) refuses control-plane calls past AWS's request quotas once seeded
+    (sandbox/quotas.py)."""
     endpoint_url = local_endpoint(host, port)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
     install_patches(endpoint_url, retry_delays)
     # What moto's ThreadedMotoServer does, but binding here so a taken port fails at once.
     app = FastInvoke(DomainDispatcherApplication(create_backend_app))
+    quotas = None
+    if aws_quotas or scale:
+        from sandbox.quotas import RequestQuotas
+
+        app = quotas = RequestQuotas(app)
+    if enforce_iam:
+        from sandbox.iam import EnforceIam
+
+        app = EnforceIam(app)  # before the fast paths, so that nothing answers without it
     if latency_ms > 0:
         app = DelayedAnswers(app, latency_ms)
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveRequestHandler)
@@ -131,8 +148,20 @@ def run(
             summary = (
                 f" seeded {len(result['functions'])} functions, {len(result['queues'])} queues"
             )
+            if scale:
+                from sandbox.seed_scale import seed_scale
+
+                fleet = seed_scale(endpoint_url, scale)
+                result["functions"] += fleet["functions"]
+                result["queues"] += fleet["queues"]
+                summary = (
+                    f" seeded {len(result['functions'])} functions, {len(result['queues'])} "
+                    f"queues, {fleet['mappings']} more mappings"
+                )
             if on_seeded is not None:
                 on_seeded(result)
+        if quotas is not None:
+            quotas.start()
         print(f"ready {endpoint_url}{summary}", flush=True)
         stop.wait()
     finally:

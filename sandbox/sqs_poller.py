@@ -7,18 +7,20 @@ their visibility timeout ends and move to the queue's redrive dead-letter queue 
 ``maxReceiveCount`` times. With ``FunctionResponseTypes=["ReportBatchItemFailures"]`` the
 function may answer ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}``: only those
 messages stay; an answer naming an unknown or empty identifier fails the whole batch, as on
-Lambda.
+Lambda. ``FilterCriteria`` patterns (EventBridge's syntax) select the messages the function
+gets; the others are deleted, as Lambda does.
 
 One batch is in flight per mapping at a time (Lambda runs at least two pollers).
 """
 
 import base64
 import contextlib
+import json
 import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sandbox.mappings import PollContext
+from sandbox.mappings import PollContext, event_filters, passes_filters
 
 LONG_POLL_S = 1  # short enough to notice a stop or a disabled mapping quickly
 IDLE_WAIT_S = 0.2
@@ -56,7 +58,15 @@ def poll(context: PollContext) -> None:
             continue
         if not batch:
             continue
-        event = {"Records": [lambda_record(message, queue_arn, region) for message in batch]}
+        patterns = event_filters(mapping)
+        records = [lambda_record(message, queue_arn, region) for message in batch]
+        kept = [passes_filters(patterns, filter_view(record)) for record in records]
+        # Lambda deletes the messages its filters leave out.
+        _delete(sqs, url, [message for message, keep in zip(batch, kept, strict=True) if not keep])
+        batch = [message for message, keep in zip(batch, kept, strict=True) if keep]
+        if not batch:
+            continue
+        event = {"Records": [record for record, keep in zip(records, kept, strict=True) if keep]}
         outcome = context.clients.invoke(mapping.function_arn, event)
         if not outcome.invoked:
             context.wait(THROTTLE_BACKOFF_S)  # throttled: the messages come back later
@@ -106,6 +116,16 @@ def _gather(context: PollContext, sqs, url: str) -> list[dict]:
         if not received and wait == 0:
             context.wait(min(0.05, max(remaining or 0, 0)))
     return messages
+
+
+def filter_view(record: dict) -> dict:
+    """What FilterCriteria patterns see of an SQS record: the record, its ``body`` parsed when
+    it is a JSON object ("Filtering Amazon SQS messages"), else the body as a string."""
+    try:
+        body = json.loads(record["body"])
+    except ValueError:
+        return record
+    return {**record, "body": body} if isinstance(body, dict) else record
 
 
 def lambda_record(message: dict, queue_arn: str, region: str) -> dict:

@@ -248,7 +248,13 @@ class StreamPoller:
             batch.not_before = time.monotonic() + self._backoff(batch.retries + 1)
             return
         # The age of the batch's last record when the function received it.
-        metrics.record(self.function, "IteratorAge", max(round(age_ms), 0), "Milliseconds")
+        metrics.record(
+            self.function,
+            "IteratorAge",
+            max(round(age_ms), 0),
+            "Milliseconds",
+            invoked_arn=self.mapping.function_arn,
+        )
         batch.invokes += 1
         batch.last = outcome
 

@@ -32,7 +32,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def run_sandbox(
-    retry_delays: str = "1,2", seed: bool = True, region: str = "us-east-1", latency_ms: float = 0
+    retry_delays: str = "1,2",
+    seed: bool = True,
+    region: str = "us-east-1",
+    latency_ms: float = 0,
+    enforce_iam: bool = False,
+    scale: int = 0,
+    aws_quotas: bool = False,
 ):
     port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
@@ -52,12 +58,20 @@ def run_sandbox(
     if latency_ms:
         command += ["--latency-ms", str(latency_ms)]
 
+    if enforce_iam:
+        command.append("--enforce-iam")
+    if scale:
+        command += ["--scale", str(scale)]
+    if aws_quotas:
+        command.append("--aws-quotas")
+
     log_file = tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
     )
     try:
-        _wait_until_ready(process, Path(log_file.name))
+        # Seeding a scaled account takes a few seconds per block of ten functions.
+        _wait_until_ready(process, Path(log_file.name), START_TIMEOUT_S + 3 * scale)
         yield RunningSandbox(endpoint_url, region, Path(log_file.name), process)
     finally:
         process.terminate()
@@ -69,18 +83,18 @@ def run_sandbox(
         log_file.close()
 
 
-def _wait_until_ready(process: subprocess.Popen, log_path: Path) -> None:
+def _wait_until_ready(
+    process: subprocess.Popen, log_path: Path, timeout: float = START_TIMEOUT_S
+) -> None:
     # "ready" is printed after seeding, so the sample functions exist once we see it.
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"sandbox exited early:\n{log_path.read_text()[-4000:]}")
         if any(line.startswith("ready ") for line in log_path.read_text().splitlines()):
             return
         time.sleep(0.1)
-    raise RuntimeError(
-        f"sandbox not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()[-4000:]}"
-    )
+    raise RuntimeError(f"sandbox not ready after {timeout} s:\n{log_path.read_text()[-4000:]}")
 
 
 def is_answering(endpoint_url: str) -> bool:

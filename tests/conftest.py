@@ -258,7 +258,7 @@ def _end_worker_sessions() -> None:
 def _forget_quiet_queues():
     """The poller remembers (per process) which queues a long poll found empty; queue ids are
     reused from test to test, so each test starts without that memory."""
-    from invocations import polling
+    from invocations.ingest import polling
 
     polling._quiet.clear()
     yield

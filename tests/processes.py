@@ -180,15 +180,3 @@ class Sandbox:
                 return True
         except OSError:
             return False
-
-
-def wait_until(condition, timeout: float, interval: float = 0.1, message: str = ""):
-    """Poll `condition()` until it returns something true; AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(message or f"not true after {timeout} s: {condition}")
-        time.sleep(interval)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from invocations import grouping
+from invocations.failures import grouping
 from invocations.models import (
     Environment,
     ExecutionRecord,

@@ -6,6 +6,7 @@ from .invocation import Invocation
 from .metrics import FunctionMetrics
 from .queue import QueueLease, WatchedQueue
 from .record import ExecutionRecord
+from .redaction import RedactionPass
 from .triage import FailureGroup, GroupActivity, ReplayBatch
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "InventorySync",
     "PayloadTemplate",
     "QueueLease",
+    "RedactionPass",
     "ReplayBatch",
     "WatchedQueue",
 ]

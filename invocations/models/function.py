@@ -94,6 +94,11 @@ class InventorySync(models.Model):
     attempted_at = models.DateTimeField(null=True, blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The AWS requests the last sync made (retries of throttled calls included) and how long
+    # it took: /metrics and the log report them, so that an account's size shows in its cost.
+    aws_requests = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    aws_requests_total = models.PositiveBigIntegerField(default=0)  # every sync's, added up
 
     def __str__(self) -> str:
         return f"inventory of {self.environment_id}"

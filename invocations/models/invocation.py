@@ -74,6 +74,12 @@ class Invocation(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=100, blank=True)
     error_text = models.TextField(blank=True)
+    # Redacted copies, made whenever the raw text is written (`access.redaction.copies`) and
+    # again when REDACT_KEYS changes: what people without the raw-payload permission read.
+    error_text_redacted = models.TextField(blank=True, default="")
+    log_tail_redacted = models.TextField(blank=True, default="")
+    payload_redacted = models.TextField(blank=True, default="")
+    response_payload_redacted = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +137,16 @@ class Invocation(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status in self.DONE
+
+    # The big columns a list leaves out (`.defer(*Invocation.BIG_FIELDS)`).
+    BIG_FIELDS = [
+        "payload",
+        "response_payload",
+        "log_tail",
+        "payload_redacted",
+        "response_payload_redacted",
+        "log_tail_redacted",
+    ]
 
     # What status_text and the badge read: a list of rows can fetch only these.
     BADGE_FIELDS = ["status", "attempts", "error_code", "invocation_type", "status_code"]

@@ -9,7 +9,7 @@ class FunctionMetrics(models.Model):
     environment = models.ForeignKey("Environment", on_delete=models.CASCADE)
     function_name = models.CharField(max_length=140)
     range_key = models.CharField(max_length=8)
-    # {metric id: value or None}; see invocations.monitor.METRICS.
+    # {metric id: value or None}; see invocations.invoking.monitor.METRICS.
     values = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)

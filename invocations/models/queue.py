@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from invocations import db_clock
+from invocations.models import clock
 
 
 class WatchedQueue(models.Model):
@@ -70,7 +70,7 @@ class WatchedQueue(models.Model):
                 ignore_conflicts=True,  # another poller made them first
             )
         holder = uuid.uuid4().hex
-        now = db_clock.now()  # every host judges a lease by the same clock
+        now = clock.now()  # every host judges a lease by the same clock
         free = Q(until__isnull=True) | Q(until__lt=now)
         until = now + timedelta(seconds=seconds)
         for slot in range(slots):
@@ -113,7 +113,7 @@ class QueueLease(models.Model):
 
     def renew(self, seconds: float) -> bool:
         """Extend the lease; False when it ran out and another poller has the slot now."""
-        self.until = db_clock.now() + timedelta(seconds=seconds)
+        self.until = clock.now() + timedelta(seconds=seconds)
         return self._mine().update(until=self.until) == 1
 
     def release(self) -> None:

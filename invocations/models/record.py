@@ -22,7 +22,10 @@ class ExecutionRecordQuerySet(models.QuerySet):
                 "message_attributes",
                 "request_payload",
                 "response_payload",
+                "request_payload_redacted",
+                "response_payload_redacted",
                 "stack_trace",
+                "stack_trace_redacted",
                 "batch_info",
             )
             .order_by("-id")
@@ -66,6 +69,14 @@ class ExecutionRecord(models.Model):
     raw_body = models.TextField()
     message_attributes = models.JSONField(default=dict, blank=True)
     parse_error = models.TextField(blank=True)
+    # Redacted copies of the three texts above, made once when the record is stored
+    # (`access.redaction.copies`) and again when REDACT_KEYS changes: what pages, exports,
+    # search and alerts show to people without the raw-payload permission.
+    error_message_redacted = models.TextField(blank=True, default="")
+    stack_trace_redacted = models.TextField(blank=True, default="")
+    parse_error_redacted = models.TextField(blank=True, default="")
+    request_payload_redacted = models.JSONField(null=True, blank=True)
+    response_payload_redacted = models.JSONField(null=True, blank=True)
     invocation = models.ForeignKey(
         "Invocation", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
     )

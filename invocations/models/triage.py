@@ -10,8 +10,23 @@ class FailureGroupQuerySet(models.QuerySet):
         return self.select_related("assignee", "environment").order_by("-last_seen", "-id")
 
     def snoozed(self):
-        now = timezone.now()
-        return self.filter(Q(snoozed_until__gt=now) | Q(snooze_until_count__gt=models.F("count")))
+        """Groups snoozed now: until a time still ahead, or until a count not yet reached.
+        Tested on the row itself, not with `pk IN (snoozed groups)`: that subquery read every
+        group of the table on each page (bench/pages.py, 10,000 groups)."""
+        return self.filter(_snoozed_now())
+
+    def active(self):
+        """What the team has to look at: open or acknowledged, and not snoozed. The triage
+        list's default view; `FailureGroup.is_active` is the same rule for one row."""
+        return self.filter(status__in=ACTIVE_STATUSES).exclude(_snoozed_now())
+
+
+# Statuses that still ask for work (resolved and ignored do not).
+ACTIVE_STATUSES = ("open", "acknowledged")
+
+
+def _snoozed_now() -> Q:
+    return Q(snoozed_until__gt=timezone.now()) | Q(snooze_until_count__gt=models.F("count"))
 
 
 class FailureGroup(models.Model):
@@ -30,6 +45,8 @@ class FailureGroup(models.Model):
     error_class = models.CharField(max_length=20)
     error_type = models.CharField(max_length=256, blank=True)
     sample_message = models.TextField(blank=True)
+    # Its redacted copy (`access.redaction.copies`): the triage list, search and alerts read it.
+    sample_message_redacted = models.TextField(blank=True, default="")
     # The title when the failure has no error type to name it: a stream batch that failed
     # ("Kinesis batch failed: RetryAttemptsExhausted"), from the group's first record.
     headline = models.CharField(max_length=200, blank=True)
@@ -68,9 +85,15 @@ class FailureGroup(models.Model):
 
     @property
     def is_snoozed(self) -> bool:
+        """The row's side of `FailureGroupQuerySet.snoozed()`."""
         if self.snoozed_until and self.snoozed_until > timezone.now():
             return True
         return bool(self.snooze_until_count and self.count < self.snooze_until_count)
+
+    @property
+    def is_active(self) -> bool:
+        """The row's side of `FailureGroupQuerySet.active()`."""
+        return self.status in ACTIVE_STATUSES and not self.is_snoozed
 
     @property
     def title(self) -> str:

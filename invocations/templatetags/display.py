@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from invocations import access, audit
+from invocations.access import audit, permissions
+from invocations.access.redaction import REDACTED, redact, redact_text
 from invocations.models import Invocation
-from invocations.redaction import redact, redact_text
-from invocations.strict_json import printable
+from invocations.shared.text import printable
 
 register = template.Library()
 
@@ -35,20 +35,30 @@ def _as_json_value(value):
     return value, True
 
 
+_NOT_GIVEN = object()
+
+
 @register.inclusion_tag("invocations/partials/json_block.html", takes_context=True)
-def json_block(context, value, label="Payload", block_id=""):
-    """A payload pretty-printed, redacted for people without the raw-payload permission,
-    collapsed when large, with its size and a copy button."""
+def json_block(context, value, label="Payload", block_id="", redacted_copy=_NOT_GIVEN):
+    """A payload pretty-printed, collapsed when large, with its size and a copy button. People
+    without the raw-payload permission see `redacted_copy`, the copy stored when the payload
+    arrived; a value with no stored copy (a replay's preview, a dead letter's body) is redacted
+    here."""
     request = context.get("request")
-    user = getattr(request, "user", None)
+    raw = may_read_raw(getattr(request, "user", None))
+    if not raw and redacted_copy is not _NOT_GIVEN:
+        value = redacted_copy
     parsed, is_json = _as_json_value(value)
     redacted = False
     if is_json:
-        if user is None or not access.can(user, access.RAW_PAYLOADS):
+        if raw:
+            shown = parsed
+        elif redacted_copy is not _NOT_GIVEN:
+            shown = parsed
+            redacted = REDACTED in str(value) if isinstance(value, str) else _holds(parsed)
+        else:
             shown = redact(parsed)
             redacted = shown != parsed
-        else:
-            shown = parsed
         try:
             text = json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=False)
         except (ValueError, RecursionError):
@@ -71,14 +81,49 @@ def json_block(context, value, label="Payload", block_id=""):
     }
 
 
+def may_read_raw(user) -> bool:
+    return user is not None and permissions.can(user, permissions.RAW_PAYLOADS)
+
+
+@register.simple_tag(takes_context=True)
+def shown(context, row, field: str) -> str:
+    """A stored text (`error_message`, `stack_trace`, `parse_error`, `error_text`, `log_tail`,
+    `sample_message`) as this person may read it: the raw column with the raw-payload
+    permission, else its redacted copy, made once when the text was stored. Nothing is redacted
+    here. Use `{% shown row "error_message" as message %}` and filter `message`."""
+    request = context.get("request")
+    if may_read_raw(getattr(request, "user", None)):
+        return getattr(row, field, "") or ""
+    return getattr(row, f"{field}_redacted", "") or ""
+
+
+# A stored text is shown up to this many characters on a page: a megabyte-long error message must
+# not hold a worker while the page is made (the raw text is a link away for who may read it).
+TEXT_SHOWN_CHARS = 65_536
+
+
+@register.filter
+def cut_lines(text) -> list[str]:
+    """The lines of a stored text, at most TEXT_SHOWN_CHARS of it."""
+    return str(text or "")[:TEXT_SHOWN_CHARS].splitlines()
+
+
+def _holds(value) -> bool:
+    """Whether a JSON value has a hidden value in it (the "redacted" badge)."""
+    try:
+        return REDACTED in json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return False
+
+
 @register.filter
 def redacted_for(text, user):
-    """Free text (an error message, a log line) as this person may see it: secret values in
-    `key=value`, `"key": "value"` and `Authorization: …` forms hidden without the raw-payload
-    permission."""
+    """Text that is not stored but read while the page is made (log lines fetched from
+    CloudWatch) as this person may see it: secret values hidden without the raw-payload
+    permission, in linear time. Stored texts have their redacted copy: use `shown`."""
     if not text:
         return text
-    if user is not None and access.can(user, access.RAW_PAYLOADS):
+    if may_read_raw(user):
         return text
     return redact_text(str(text))
 
@@ -121,6 +166,25 @@ def ago(moment: datetime, now: datetime | None = None) -> str:
         amount = timesince(moment, now) if not future else timesince(now, moment)
         amount = amount.split(",")[0].replace("\xa0", " ")
     return f"in {amount}" if future else f"{amount} ago"
+
+
+@register.filter
+def uptime(seconds) -> str:
+    """How long something has been up, as a person says it: "up 45 s", "up 12 min",
+    "up 3 h 5 min", "up 2 d 4 h" (two units at most: the rest is noise on a status page)."""
+    if seconds is None:
+        return "—"
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"up {days} d {hours} h" if hours else f"up {days} d"
+    if hours:
+        return f"up {hours} h {minutes} min" if minutes else f"up {hours} h"
+    if minutes:
+        return f"up {minutes} min"
+    return f"up {secs} s"
 
 
 @register.filter

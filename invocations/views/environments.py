@@ -4,7 +4,7 @@ from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from invocations import access
+from invocations.access import permissions
 
 # A detail page is about one object of one environment: switching goes to the matching list.
 LIST_OF = {
@@ -22,7 +22,7 @@ def switch(request):
     chosen = request.POST.get("environment", "")
     if not chosen.isdecimal():  # isdigit() would let "²" through, which int() refuses
         raise Http404("No such environment.")
-    env = get_object_or_404(access.visible_environments(request.user), pk=chosen)
+    env = get_object_or_404(permissions.visible_environments(request.user), pk=chosen)
     request.session["environment_id"] = env.pk
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):

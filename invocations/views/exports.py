@@ -5,9 +5,12 @@ from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from invocations import access, exports
+from invocations.access import permissions
+from invocations.lists import exports
+from invocations.middleware import actor_of
 from invocations.models import ExecutionRecord
-from invocations.views import invocations, records, triage
+from invocations.shared.ids import as_id
+from invocations.views import edge, invocations, records, triage
 
 MAX_SELECTED = 10_000
 
@@ -16,7 +19,8 @@ def _records(request):
     if request.GET.get("all"):
         params = QueryDict(request.GET.get("matching", "")[:4000])
         return records.matching_records(request, params), params.urlencode()
-    selected = [v for v in request.GET.getlist("records")[:MAX_SELECTED] if v.isdigit()]
+    chosen = (as_id(v) for v in request.GET.getlist("records")[:MAX_SELECTED])
+    selected = [pk for pk in chosen if pk is not None]
     if selected:
         chosen = ExecutionRecord.objects.for_list().filter(
             environment=request.environment, pk__in=selected
@@ -37,14 +41,17 @@ SOURCES = {"triage": _groups, "records": _records, "invocations": _invocations}
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def export(request, list_name, fmt):
     if list_name not in SOURCES or fmt not in exports.FORMATS:
         raise Http404("No such export")
     queryset, filters = SOURCES[list_name](request)
-    exports.record_export(request, list_name, fmt, queryset, filters)
+    exports.record_export(actor_of(request), list_name, fmt, queryset, filters)
     body = exports.stream(
-        list_name, fmt, queryset, raw_payloads=access.can(request.user, access.RAW_PAYLOADS)
+        list_name,
+        fmt,
+        queryset,
+        raw_payloads=permissions.can(request.user, permissions.RAW_PAYLOADS),
     )
     response = StreamingHttpResponse(body, content_type=exports.FORMATS[fmt])
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

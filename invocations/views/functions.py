@@ -9,13 +9,17 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, charts, inventory, monitor, payloads
-from invocations.forms import InvokeForm, TemplateForm
-from invocations.middleware import open_in
+from invocations.access import permissions
+from invocations.access.redaction import redact
+from invocations.failures import charts
+from invocations.forms.invoke import InvokeForm, TemplateForm
+from invocations.invoking import inventory, monitor, payloads
+from invocations.invoking.payloads import BUILTINS, BY_KEY
+from invocations.middleware import actor_of, open_in
 from invocations.models import Deploy, ExecutionRecord, Function, InventorySync, Invocation
-from invocations.payloads import BUILTINS, BY_KEY
-from invocations.redaction import redact
-from invocations.views.htmx import page_or_fragment
+from invocations.shared.ids import as_id
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 
 # What the functions page shows of a function's last invocation: its status badge, worded as
 # everywhere else (an Event invocation's outcome, its attempts), and when.
@@ -37,15 +41,28 @@ def _functions(environment, search: str):
     return rows.order_by("name")
 
 
+# Rows a page of the functions list shows; the next page starts after the last name.
+FUNCTIONS_PAGE = 100
+
+
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def function_list(request):
     search = request.GET.get("q", "").strip()[:100]
+    after = request.GET.get("after", "").replace("\x00", "")[:140]  # PostgreSQL refuses NUL
+    rows = _functions(request.environment, search)
+    if after:
+        rows = rows.filter(name__gt=after)
+    functions = list(rows[: FUNCTIONS_PAGE + 1])
+    more = len(functions) > FUNCTIONS_PAGE
+    functions = functions[:FUNCTIONS_PAGE]
     context = {
-        "functions": _functions(request.environment, search),
+        "functions": functions,
+        "next_after": functions[-1].name if more else "",
+        "after": after,
         "search": search,
         "sync": InventorySync.objects.filter(environment=request.environment).first(),
-        "can_refresh": access.can(request.user, access.INVOKE),
+        "can_refresh": permissions.can(request.user, permissions.INVOKE),
     }
     return page_or_fragment(
         request,
@@ -57,9 +74,9 @@ def function_list(request):
 
 
 @require_POST
-@access.require(access.INVOKE)
+@edge.require(permissions.INVOKE)
 def refresh(request):
-    sent = inventory.refresh(request.environment, request=request)
+    sent = inventory.refresh(request.environment, actor=actor_of(request))
     if not sent:
         messages.warning(
             request,
@@ -81,24 +98,24 @@ def initial_payload(request, function) -> tuple[dict, str]:
     if chosen.startswith("builtin:") and chosen[8:] in BY_KEY:
         builtin = BY_KEY[chosen[8:]]
         return {"payload": builtin.payload}, builtin.name
-    if chosen.isdecimal():
-        found = templates_for(function, request.user).filter(pk=chosen).first()
+    if (template_id := as_id(chosen)) is not None:
+        found = templates_for(function, request.user).filter(pk=template_id).first()
         if found:
             payload = found.payload
-            if found.owner_id != request.user.pk and not access.can(
-                request.user, access.RAW_PAYLOADS
+            if found.owner_id != request.user.pk and not permissions.can(
+                request.user, permissions.RAW_PAYLOADS
             ):
                 payload = _redacted(payload)
             return {"payload": payload}, found.name
     source = request.GET.get("from", "")
-    if source.isdecimal():
+    if (source_id := as_id(source)) is not None:
         previous = Invocation.objects.filter(
-            pk=source, environment=function.environment, function_name=function.name
+            pk=source_id, environment=function.environment, function_name=function.name
         ).first()
         if previous:
             payload = previous.payload
-            if previous.requested_by_id != request.user.pk and not access.can(
-                request.user, access.RAW_PAYLOADS
+            if previous.requested_by_id != request.user.pk and not permissions.can(
+                request.user, permissions.RAW_PAYLOADS
             ):
                 payload = _redacted(payload)
             return {
@@ -133,7 +150,7 @@ def function_context(request, function, form=None, template_form=None) -> dict:
     recent = (
         Invocation.objects.for_list()
         .filter(environment=environment, function_name=function.name)
-        .defer("payload", "response_payload", "log_tail")[:10]
+        .defer(*Invocation.BIG_FIELDS)[:10]
     )
     records = ExecutionRecord.objects.for_list().filter(
         environment=environment, function_name=function.name
@@ -148,7 +165,7 @@ def function_context(request, function, form=None, template_form=None) -> dict:
         "chart": charts.daily_chart(environment, function.name),
         "recent": recent,
         "records": records,
-        "can_invoke": access.can(request.user, access.INVOKE),
+        "can_invoke": permissions.can(request.user, permissions.INVOKE),
         "allowed": environment.allows(function.name),
         "sync_limit": payloads.SYNC_LIMIT,
         "async_limit": payloads.ASYNC_LIMIT,
@@ -162,7 +179,7 @@ def function_context(request, function, form=None, template_form=None) -> dict:
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def function_detail(request, name):
     function = function_for(request, name)
     return render(request, "invocations/function.html", function_context(request, function))
@@ -175,7 +192,7 @@ def function_for(request, name: str) -> Function:
     if found is None and not request.GET.get("env"):
         found = (
             Function.objects.filter(
-                name=name, environment__in=access.visible_environments(request.user)
+                name=name, environment__in=permissions.visible_environments(request.user)
             )
             .select_related("environment")
             .order_by("-environment__is_default", "environment__name")

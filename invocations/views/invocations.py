@@ -8,11 +8,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
-from invocations import access, async_outcome, filters, list_search, logs, request_logs
-from invocations.forms import InvocationFilterForm
+from invocations.access import permissions
+from invocations.failures import async_outcome
+from invocations.forms.invoke import InvocationFilterForm
+from invocations.invoking import logs, request_logs
+from invocations.lists import bounded, filters, list_search
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
-from invocations.views.htmx import page_or_fragment
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 from invocations.views.lists import list_context
 
 # After a 202, look for the outcome record every 3 s this long, then every 30 s.
@@ -21,9 +25,7 @@ ASYNC_FAST_WATCH = timedelta(minutes=15)
 
 def filtered(environment, data: dict):
     rows = (
-        Invocation.objects.for_list()
-        .filter(environment=environment)
-        .defer("payload", "response_payload", "log_tail")
+        Invocation.objects.for_list().filter(environment=environment).defer(*Invocation.BIG_FIELDS)
     )
     if data.get("function"):
         rows = rows.filter(function_name=data["function"])
@@ -47,7 +49,11 @@ def matching_invocations(request, params):
     """The invocations the list shows for these URL parameters, every page: what export writes."""
     form = InvocationFilterForm(params)
     data = filters.usable(form)
-    return list_search.invocations(filtered(request.environment, data), _search(params))
+    return list_search.invocations(
+        filtered(request.environment, data),
+        _search(params),
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
+    )
 
 
 def _search(params) -> list_search.Search:
@@ -57,13 +63,17 @@ def _search(params) -> list_search.Search:
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_list(request):
     form = InvocationFilterForm(request.GET)
     data = filters.usable(form)
     found = _search(request.GET)
-    rows = list_search.invocations(filtered(request.environment, data), found)
-    total, total_more = list_search.bounded_count(rows)
+    rows = list_search.invocations(
+        filtered(request.environment, data),
+        found,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
+    )
+    total, total_more = bounded.bounded_count(rows)
     if data.get("before"):
         rows = rows.filter(id__lt=data["before"])
     size = found.per_page
@@ -97,7 +107,7 @@ def _detail(request, pk) -> Invocation:
     invocation = get_object_or_404(
         Invocation.objects.select_related("requested_by", "function", "rerun_of", "environment"),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, invocation.environment)
     return invocation
@@ -133,7 +143,10 @@ def _async_state(invocation: Invocation, records) -> tuple[str, str | None]:
 
 def result_context(request, invocation: Invocation) -> dict:
     records = list(invocation.records.select_related("failure_group").order_by("-id")[:20])
-    tail = logs.parse_tail(invocation.log_tail) if invocation.log_tail else None
+    # The log tail as this person may read it: raw, or the copy redacted when it was stored.
+    raw = permissions.can(request.user, permissions.RAW_PAYLOADS)
+    stored_tail = invocation.log_tail if raw else invocation.log_tail_redacted
+    tail = logs.parse_tail(stored_tail) if stored_tail else None
     poll = None
     async_state = ""
     if not invocation.is_done:
@@ -159,17 +172,17 @@ def result_context(request, invocation: Invocation) -> dict:
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_detail(request, pk):
     invocation = _detail(request, pk)
     context = result_context(request, invocation)
-    context["can_invoke"] = access.can(request.user, access.INVOKE)
+    context["can_invoke"] = permissions.can(request.user, permissions.INVOKE)
     context["reruns"] = invocation.reruns.only("id", *Invocation.BADGE_FIELDS).order_by("-id")[:10]
     return render(request, "invocations/invocation.html", context)
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_status(request, pk):
     """The polled fragment: while the invocation runs, it carries its own trigger; once done it
     is rendered without one, and polling stops."""
@@ -183,7 +196,7 @@ def invocation_status(request, pk):
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def invocation_log(request, pk):
     """The full log of the invocation from CloudWatch Logs, as a fragment (errors as text)."""
     invocation = _detail(request, pk)

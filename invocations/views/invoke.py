@@ -6,10 +6,12 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from invocations import access, invoking, payloads
-from invocations.forms import QUALIFIER, InvokeForm, TemplateForm
-from invocations.middleware import open_in
+from invocations.access import permissions
+from invocations.forms.invoke import QUALIFIER, InvokeForm, TemplateForm
+from invocations.invoking import lifecycle, payloads
+from invocations.middleware import actor_of, open_in
 from invocations.models import Function, Invocation, PayloadTemplate
+from invocations.views import edge
 from invocations.views.functions import function_context
 
 
@@ -18,7 +20,7 @@ def _function(request, name) -> Function:
 
 
 @require_POST
-@access.require(access.INVOKE)
+@edge.require(permissions.INVOKE)
 def invoke(request, name):
     function = _function(request, name)
     qualifiers = function.qualifiers
@@ -42,27 +44,26 @@ def invoke(request, name):
         rerun_of = Invocation.objects.filter(
             pk=data["rerun_of"], environment=request.environment, function_name=function.name
         ).first()
-    invocation = invoking.start(
+    invocation = lifecycle.start(
         environment=request.environment,
         function_name=function.name,
         qualifier=data["qualifier"] if data["qualifier"] != "$LATEST" else "",
         invocation_type=data["invocation_type"],
         payload=data["payload"],
-        user=request.user,
-        request=request,
+        actor=actor_of(request),
         rerun_of=rerun_of,
     )
     return redirect("invocation", pk=invocation.pk)
 
 
 @require_POST
-@access.require(access.INVOKE)
+@edge.require(permissions.INVOKE)
 def rerun(request, pk):
     """The same function, qualifier, type and payload again, as a new invocation."""
     previous = get_object_or_404(
         Invocation.objects.select_related("environment"),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, previous.environment)
     if not request.environment.allows(previous.function_name):
@@ -73,21 +74,20 @@ def rerun(request, pk):
     if request.environment.protected and request.POST.get("confirm_name") != previous.function_name:
         messages.error(request, "This environment is protected: type the function name to re-run.")
         return redirect("invocation", pk=previous.pk)
-    invocation = invoking.start(
+    invocation = lifecycle.start(
         environment=request.environment,
         function_name=previous.function_name,
         qualifier=previous.qualifier,
         invocation_type=previous.invocation_type,
         payload=previous.payload,
-        user=request.user,
-        request=request,
+        actor=actor_of(request),
         rerun_of=previous,
     )
     return redirect("invocation", pk=invocation.pk)
 
 
 @require_POST
-@access.require(access.INVOKE)
+@edge.require(permissions.INVOKE)
 def save_template(request, name):
     function = _function(request, name)
     form = TemplateForm(request.POST)
@@ -96,7 +96,7 @@ def save_template(request, name):
         return render(request, "invocations/function.html", context, status=400)
     template = payloads.save_template(
         function,
-        request=request,
+        actor=actor_of(request),
         name=form.cleaned_data["name"],
         payload=form.cleaned_data["payload"],
         shared=form.cleaned_data["shared"],
@@ -106,11 +106,11 @@ def save_template(request, name):
 
 
 @require_POST
-@access.require(access.INVOKE)
+@edge.require(permissions.INVOKE)
 def delete_template(request, name, pk):
     function = _function(request, name)
     template = get_object_or_404(PayloadTemplate, pk=pk, function=function, owner=request.user)
-    payloads.delete_template(template, request=request)
+    payloads.delete_template(template, actor=actor_of(request))
     messages.success(request, "Template deleted.")
     return redirect(_function_url(function))
 

@@ -6,7 +6,9 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from invocations import access, list_search, time_ranges
+from invocations.access import permissions
+from invocations.lists import list_search, time_ranges
+from invocations.views import edge
 
 
 def list_context(request, found: list_search.Search) -> dict:
@@ -24,7 +26,7 @@ def list_context(request, found: list_search.Search) -> dict:
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def suggestions(request, list_name):
     """The query bar's datalist, asked for when the bar is first focused (so the page itself
     stays light)."""

@@ -7,14 +7,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from invocations import access, monitor
+from invocations.access import permissions
+from invocations.invoking import monitor
+from invocations.views import edge
 from invocations.views.functions import function_for
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def function_monitor(request, name):
     function = function_for(request, name)
     span = monitor.chosen_range(request.GET.get("range"))
@@ -30,12 +32,13 @@ def function_monitor(request, name):
         "figures": figures,
         "has_figures": bool(reading.values),
         "seen": monitor.seen_here(request.environment, function.name, span),
+        "cost": monitor.cost(span),
     }
     return render(request, "invocations/partials/monitor_panel.html", context)
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def logs_insights(request, name):
     """Off to the AWS console's Logs Insights with a query for one request ID."""
     function = function_for(request, name)

@@ -6,14 +6,17 @@ from typing import cast
 
 from django import forms
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from invocations import access, filters, list_search, live, request_logs
+from invocations.access import permissions
+from invocations.invoking import request_logs
+from invocations.lists import bounded, filters, list_search, live
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation, WatchedQueue
-from invocations.views.htmx import page_or_fragment
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 from invocations.views.lists import list_context as _list_context
 
 CONDITIONS = [
@@ -26,7 +29,6 @@ CONDITIONS = [
 # The counts per kind stop here ("1000+"): counting every row would make the page as slow as the
 # table is big (bench/pages.py measured 56 ms per 100,000 records), while a bounded count reads
 # at most this many index entries per kind, whatever the size of the table.
-COUNT_LIMIT = 1000
 
 
 class RecordFilterForm(forms.Form):
@@ -93,7 +95,10 @@ def matching_records(request, params):
     data = filters.usable(form)
     records = ExecutionRecord.objects.for_list().filter(environment=request.environment)
     records = list_search.records(
-        form.filtered(records, data), _search(params), environment=request.environment
+        form.filtered(records, data),
+        _search(params),
+        environment=request.environment,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
     )
     if data.get("kind"):
         records = records.filter(kind=data["kind"])
@@ -101,7 +106,7 @@ def matching_records(request, params):
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def record_list(request):
     form = RecordFilterForm(request.GET or None, environment=request.environment)
     found = _search(request.GET)
@@ -114,11 +119,18 @@ def record_list(request):
         kept = tuple(p for p in found.problems if not p.startswith(("from ", "to ")))
         found = dataclasses.replace(found, problems=kept)
     records = list_search.records(
-        form.filtered(records, data), found, environment=request.environment
+        form.filtered(records, data),
+        found,
+        environment=request.environment,
+        raw=permissions.can(request.user, permissions.RAW_PAYLOADS),
     )
-    counts = _bounded_counts(records)
+    # One bounded count per kind (each walks at most COUNT_LIMIT + 1 entries of its index).
+    counts = {
+        kind: bounded.count_up_to_limit(records.filter(kind=kind))
+        for kind in ExecutionRecord.Kind.values
+    }
     total = sum(counts.values())
-    total_more = any(n > COUNT_LIMIT for n in counts.values())
+    total_more = any(n > bounded.COUNT_LIMIT for n in counts.values())
     if data.get("kind"):
         records = records.filter(kind=data["kind"])
     if data.get("before"):
@@ -140,8 +152,8 @@ def record_list(request):
             {
                 "value": value,
                 "label": label,
-                "count": min(counts.get(value, 0), COUNT_LIMIT),
-                "more": counts.get(value, 0) > COUNT_LIMIT,
+                "count": bounded.Bounded.of(counts.get(value, 0)).count,
+                "more": bounded.Bounded.of(counts.get(value, 0)).more,
                 "query": params.urlencode(),
                 "current": data.get("kind") == value,
             }
@@ -152,13 +164,13 @@ def record_list(request):
     context = {
         **_list_context(request, found),
         "cursor": _newest_id(request.environment),
-        "selection_total": min(selected_kind_count, COUNT_LIMIT),
-        "selection_more": selected_kind_count > COUNT_LIMIT,
-        "can_replay": access.can(request.user, access.REPLAY),
+        "selection_total": bounded.Bounded.of(selected_kind_count).count,
+        "selection_more": bounded.Bounded.of(selected_kind_count).more,
+        "can_replay": permissions.can(request.user, permissions.REPLAY),
         "form": form,
         "records": rows,
         "kinds": kind_links,
-        "total": min(total, COUNT_LIMIT) if total_more else total,
+        "total": min(total, bounded.COUNT_LIMIT) if total_more else total,
         "total_more": total_more,
         "all_kinds_query": all_kinds.urlencode(),
         "next_query": query,
@@ -192,7 +204,7 @@ def _newest_id(environment) -> int:
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def record_changes(request):
     """The Records list's poll: how many records matching its filters arrived after the newest
     one the page had when it was drawn."""
@@ -215,15 +227,6 @@ def record_changes(request):
     )
 
 
-def _bounded_counts(records) -> dict[str, int]:
-    """{kind: number of `records` of that kind}, each counted up to COUNT_LIMIT + 1 only: one
-    query per kind, each walking at most that many entries of the kind's index."""
-    return {
-        kind: records.filter(kind=kind).order_by().values("id")[: COUNT_LIMIT + 1].count()
-        for kind in ExecutionRecord.Kind.values
-    }
-
-
 def _record(request, pk) -> ExecutionRecord:
     """The record in its own environment, whichever the switcher is on."""
     record = get_object_or_404(
@@ -231,14 +234,31 @@ def _record(request, pk) -> ExecutionRecord:
             "queue", "invocation", "environment", "failure_group"
         ),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, record.environment)
     return record
 
 
+# The texts a record page cuts, whole, as plain text: for people who may read them raw.
+WHOLE_TEXTS = ("error_message", "stack_trace", "parse_error")
+
+
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.RAW_PAYLOADS)
+def record_text(request, pk, field):
+    """One of a record's texts whole (the page shows the first 64 K characters), as plain text
+    that a browser shows and never runs."""
+    if field not in WHOLE_TEXTS:
+        raise Http404("No such text")
+    record = _record(request, pk)
+    response = HttpResponse(getattr(record, field), content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+@edge.require(permissions.VIEW)
 def record_detail(request, pk):
     record = _record(request, pk)
     invocation = record.invocation
@@ -254,7 +274,7 @@ def record_detail(request, pk):
     context = {
         "record": record,
         "invocation": invocation,
-        "can_see_raw": access.can(request.user, access.RAW_PAYLOADS),
+        "can_see_raw": permissions.can(request.user, permissions.RAW_PAYLOADS),
         "raw_size": len(record.raw_body.encode("utf-8", "replace")),
         "returns": record.returns.only("id")[:20],
         "same_request": ExecutionRecord.objects.filter(
@@ -271,7 +291,7 @@ def record_detail(request, pk):
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def record_logs(request, pk):
     """The "logs of this request" fragment: every attempt's lines from CloudWatch Logs.
     Errors are shown as text, never a 500."""

@@ -9,13 +9,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from invocations import access, grouping, redrive, replay
-from invocations.middleware import open_in
+from invocations.access import permissions
+from invocations.failures import grouping
+from invocations.forms.triage import RedriveForm, ReplayForm, ids_in
+from invocations.ingest import redrive
+from invocations.invoking import replay
+from invocations.middleware import actor_of, open_in
 from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
-from invocations.triage_forms import RedriveForm, ReplayForm, ids_in
-from invocations.views.htmx import page_or_fragment
+from invocations.shared.wording import count
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 from invocations.views.records import matching_records
-from invocations.wording import count
 
 PREVIEW = 20
 
@@ -31,7 +35,7 @@ def _selection(request, form: ReplayForm):
     """The records chosen (by id, or a group's unreplayed backlog) and the group, if any. The
     page is shown in their environment, whichever the switcher is on."""
     group = None
-    visible = access.visible_environments(request.user)
+    visible = permissions.visible_environments(request.user)
     records = ExecutionRecord.objects.select_related("queue", "environment")
     if form.cleaned_data.get("group"):
         group = get_object_or_404(
@@ -86,7 +90,7 @@ def _queue_name(url: str) -> str:
 def _can_edit_payload(request) -> bool:
     # The edit box holds the payload raw, and an edit built from the redacted text would send
     # "[redacted]" to the function: editing is for people who may see payloads raw.
-    return access.can(request.user, access.RAW_PAYLOADS)
+    return permissions.can(request.user, permissions.RAW_PAYLOADS)
 
 
 def _back_to_plan(request):
@@ -99,7 +103,7 @@ def _back_to_plan(request):
 
 
 @require_GET
-@access.require(access.REPLAY)
+@edge.require(permissions.REPLAY)
 def replay_plan(request):
     """The dry run: how many, which payloads, which target. Nothing is changed."""
     form = ReplayForm(_joined(request.GET))
@@ -141,7 +145,7 @@ def replay_plan(request):
             "preview": preview,
             "can_edit_payload": can_edit,
             "form": ReplayForm(initial=initial),
-            "environments": access.visible_environments(request.user),
+            "environments": permissions.visible_environments(request.user),
             "dead_letters": dead_letters,
             "redrive_form": RedriveForm(
                 initial={
@@ -156,7 +160,7 @@ def replay_plan(request):
 
 
 @require_POST
-@access.require(access.REPLAY)
+@edge.require(permissions.REPLAY)
 def replay_start(request):
     form = ReplayForm(_joined(request.POST))
     if not form.is_valid():
@@ -187,7 +191,7 @@ def replay_start(request):
     payload = form.cleaned_data.get("payload", "") if len(plan.to_replay) == 1 else ""
     batch = replay.start(
         plan,
-        request,
+        actor_of(request),
         group=group,
         payload_override=payload,
         override=form.cleaned_data.get("override", False),
@@ -200,17 +204,17 @@ def _plan_url():
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def replay_batch(request, pk):
     batch = get_object_or_404(
         ReplayBatch.objects.select_related("environment", "group"),
         pk=pk,
-        environment__in=access.visible_environments(request.user),
+        environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, batch.environment)
     context = {
         "batch": batch,
-        "can_replay": access.can(request.user, access.REPLAY),
+        "can_replay": permissions.can(request.user, permissions.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
         "remaining": batch.total - batch.position,
     }
@@ -224,12 +228,12 @@ def replay_batch(request, pk):
 
 
 @require_POST
-@access.require(access.REPLAY)
+@edge.require(permissions.REPLAY)
 def replay_cancel(request, pk):
     batch = get_object_or_404(
-        ReplayBatch, pk=pk, environment__in=access.visible_environments(request.user)
+        ReplayBatch, pk=pk, environment__in=permissions.visible_environments(request.user)
     )
-    if replay.cancel(batch, request):
+    if replay.cancel(batch, actor_of(request)):
         messages.success(request, f"Replay #{batch.pk} cancelled.")
     else:
         messages.info(request, f"Replay #{batch.pk} had already finished.")
@@ -237,7 +241,7 @@ def replay_cancel(request, pk):
 
 
 @require_POST
-@access.require(access.REPLAY)
+@edge.require(permissions.REPLAY)
 def redrive_records(request):
     form = RedriveForm(request.POST)
     if not form.is_valid():
@@ -247,7 +251,7 @@ def redrive_records(request):
     records = list(
         ExecutionRecord.objects.filter(
             pk__in=ids,
-            environment__in=access.visible_environments(request.user),
+            environment__in=permissions.visible_environments(request.user),
             kind=ExecutionRecord.Kind.DLQ,
         )
         .select_related("environment", "queue")
@@ -269,7 +273,7 @@ def redrive_records(request):
     except redrive.RedriveRefused as refusal:
         messages.error(request, str(refusal))
         return redirect(_back_to(records))
-    if redrive.request(records, env, form.cleaned_data["queue_url"], request=request):
+    if redrive.request(records, env, form.cleaned_data["queue_url"], actor=actor_of(request)):
         messages.success(
             request,
             f"Sending {count(len(records), 'dead letter')} back to the queue in the worker; "

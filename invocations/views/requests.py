@@ -5,16 +5,18 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from invocations import access, request_trail
+from invocations.access import permissions
+from invocations.failures import request_trail
 from invocations.middleware import open_in
+from invocations.views import edge
 
 
 @require_GET
-@access.require(access.VIEW)
+@edge.require(permissions.VIEW)
 def request_detail(request, request_id):
     trail = request_trail.find(
         request_id,
-        access.visible_environments(request.user),
+        permissions.visible_environments(request.user),
         preferred=request.environment,
     )
     if trail is None:
@@ -23,5 +25,5 @@ def request_detail(request, request_id):
     return render(
         request,
         "invocations/request.html",
-        {"trail": trail, "can_see_raw": access.can(request.user, access.RAW_PAYLOADS)},
+        {"trail": trail, "can_see_raw": permissions.can(request.user, permissions.RAW_PAYLOADS)},
     )

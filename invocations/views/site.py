@@ -1,15 +1,18 @@
-"""Site-wide endpoints outside the pages: the favicon and Prometheus metrics."""
+"""Site-wide endpoints outside the pages: health (for people and load balancers), Prometheus
+metrics and the favicon."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from invocations import metrics as dashboard_metrics
+from invocations.ops import metrics as dashboard_metrics
+from invocations.ops.health import overall, run_checks
 
 
 @login_not_required
@@ -36,3 +39,39 @@ def metrics(request):
     return HttpResponse(
         generate_latest(dashboard_metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST
     )
+
+
+HEALTH_HEADER = "X-Health-Status"
+
+
+# HEAD too: load balancers and uptime monitors probe with it.
+@require_safe
+@login_not_required
+@never_cache
+def health(request):
+    """Up, degraded or down, with a reason for each part. A machine reads the status code (503
+    when down; 200 when up or degraded, since the dashboard still serves) or the
+    `X-Health-Status` header; people read the page, which says the same."""
+    checks = run_checks()
+    status = overall(checks)
+    reasons = [c.reason for c in checks if not c.ok]
+    code = 503 if status == "down" else 200
+    if request.GET.get("format") == "json":
+        response: HttpResponse = JsonResponse(
+            {
+                "ok": status == "up",
+                "status": status,
+                "reasons": reasons,
+                "checks": {c.name: {"ok": c.ok, "reason": c.reason} for c in checks},
+            },
+            status=code,
+        )
+    else:
+        response = render(
+            request,
+            "invocations/health.html",
+            {"checks": checks, "ok": status == "up", "status": status, "reasons": reasons},
+            status=code,
+        )
+    response[HEALTH_HEADER] = status
+    return response

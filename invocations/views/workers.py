@@ -3,12 +3,14 @@ in progress, and the last poll of each watched queue."""
 
 from django.views.decorators.http import require_GET
 
-from invocations import access, workers
-from invocations.views.htmx import page_or_fragment
+from invocations.access import permissions, reredaction
+from invocations.ops import workers
+from invocations.views import edge
+from invocations.views.edge import page_or_fragment
 
 
 @require_GET
-@access.require(access.ADMIN)
+@edge.require(permissions.ADMIN)
 def worker_list(request):
     context = {
         "state": workers.worker_state(),
@@ -16,6 +18,7 @@ def worker_list(request):
         "fresh_seconds": workers.FRESH_SECONDS,
         **workers.in_progress(request.environment),
         "queues": workers.polls(request.environment),
+        "redaction": reredaction.progress(),
     }
     return page_or_fragment(
         request,

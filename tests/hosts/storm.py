@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
 
-from invocations import aws, inventory
+from invocations import aws
+from invocations.invoking import inventory
 from invocations.models import Environment, Invocation
 from tests.hosts import cluster as hosts
 from tests.hosts import scenario
@@ -137,7 +138,7 @@ def run(
             "runs the sandbox's Invocations metric counted": metric,
             "seconds from the repair until every invocation was final": round(recovered, 1),
             # A worker's BRPOP answered by Redis but never received (a cut, a crash), found by
-            # beat (invocations/lost_tasks.py).
+            # beat (invocations/ops/lost_tasks.py).
             "tasks the broker lost that beat sent again": cluster.logged_since(
                 marks, "worker"
             ).count("its task was lost by the broker"),

@@ -72,7 +72,7 @@ def test_a_host_two_minutes_ahead_takes_no_held_lease_and_writes_the_database_ti
     polled = _python(
         cluster,
         "worker-2",
-        DJANGO + "from invocations import polling\n"
+        DJANGO + "from invocations.ingest import polling\n"
         "outcome = polling.poll_all(budget_seconds=5, wait_seconds=0)\n"
         "print(sum(result.stored for result in outcome.results))\n",
         **SKEWED,
@@ -93,7 +93,7 @@ def test_a_host_two_minutes_ahead_takes_no_held_lease_and_writes_the_database_ti
     try:
         env = storm.environment()
         function_name, runs_url = scenario.counting_function()
-        from invocations import inventory
+        from invocations.invoking import inventory
 
         inventory.sync(env)
         browser = scenario.Browser(storm.operator(), storm.PASSWORD)
@@ -106,7 +106,7 @@ def test_a_host_two_minutes_ahead_takes_no_held_lease_and_writes_the_database_ti
             timeout=120,
             message="the skewed worker did not run the invocations",
         )
-        from invocations import workers
+        from invocations.ops import workers
 
         stuck = [row for row in workers.in_progress(env)["invocations"] if row["stuck"]]
         times = list(rows.values_list("created_at", "started_at", "finished_at"))

@@ -144,7 +144,7 @@ def test_a_database_restart_in_the_middle_of_a_flood_loses_nothing_and_health_sa
     # Invokes work again, each run once, from the web host to a worker.
     env = storm.environment()
     function_name, runs_url = scenario.counting_function()
-    from invocations import inventory
+    from invocations.invoking import inventory
 
     inventory.sync(env)
     browser = scenario.Browser(storm.operator(), storm.PASSWORD)

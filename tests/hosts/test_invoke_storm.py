@@ -5,7 +5,7 @@ import time
 import pytest
 import redis
 
-from invocations import heartbeat
+from invocations.ops import heartbeat
 from tests.hosts import cluster as hosts
 from tests.hosts import storm
 

@@ -3,6 +3,8 @@
 import json
 import time
 
+from tests.waiting import wait_until
+
 
 def invoke(awslambda, name: str, payload=None, **kwargs) -> dict:
     """Invokes and returns boto3's response with ``Payload`` read and the request ID at the top."""
@@ -46,3 +48,16 @@ def record_for(request_id: str):
         return body.get("requestContext", {}).get("requestId") == request_id
 
     return matches
+
+
+def wait_for_log_line(logs, name: str, prefix: str, timeout: float = 20.0) -> str:
+    """The first line of function ``name``'s log that starts with ``prefix``, once written."""
+
+    def line():
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return None
+        return next((e["message"] for e in events if e["message"].startswith(prefix)), None)
+
+    return wait_until(line, timeout, message=f"no {prefix!r} line in {name}'s log")

@@ -7,9 +7,11 @@ import uuid
 
 import pytest
 
+from sandbox import code_cache
 from sandbox.environments import EnvironmentPool
 from sandbox.execution import ExecutionEnvironment, LaunchSpec, python_command
 from sandbox.runtime_api import Event
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(60)]
 
@@ -22,7 +24,12 @@ def new_environment(tmp_path):
     created = []
 
     def make() -> ExecutionEnvironment:
-        env = {"PATH": os.environ.get("PATH", ""), "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            # The runtime starts without site: its own packages come from PYTHONPATH.
+            "PYTHONPATH": str(code_cache.runtime_site_packages()),
+        }
         spec = LaunchSpec(python_command("lambda_function.lambda_handler"), env, str(tmp_path), 128)
         tmp_dir = tmp_path / f"tmp-{uuid.uuid4().hex[:8]}"
         tmp_dir.mkdir()
@@ -34,6 +41,7 @@ def new_environment(tmp_path):
     yield make
     for environment in created:
         environment.close()
+    code_cache.cleanup()
 
 
 def run_once(environment: ExecutionEnvironment) -> int:
@@ -51,15 +59,6 @@ def is_running(pid: int) -> bool:
         return False
 
 
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_an_idle_environment_is_stopped_after_the_idle_period(new_environment):
     pool = EnvironmentPool(idle_ttl_s=0.5)
     environment = new_environment()
@@ -69,7 +68,7 @@ def test_an_idle_environment_is_stopped_after_the_idle_period(new_environment):
     pool.release("key", environment)
 
     assert is_running(pid)
-    assert wait_until(lambda: not is_running(pid))
+    wait_until(lambda: not is_running(pid))
     assert pool.acquire("key") is None
     pool.close_all()
 
@@ -86,7 +85,7 @@ def test_a_warm_environment_is_reused_while_idle_for_less_than_the_period(new_en
     assert again is environment
     assert run_once(again) == first
     pool.close_all()
-    assert wait_until(lambda: not is_running(first))
+    wait_until(lambda: not is_running(first))
 
 
 def test_past_the_idle_limit_the_least_recently_used_environment_is_stopped(new_environment):
@@ -100,7 +99,7 @@ def test_past_the_idle_limit_the_least_recently_used_environment_is_stopped(new_
     pool.release("a", older)
     pool.release("b", newer)
 
-    assert wait_until(lambda: not is_running(pids[0]))
+    wait_until(lambda: not is_running(pids[0]))
     assert is_running(pids[1])
     assert pool.acquire("a") is None
     assert pool.acquire("b") is newer

@@ -15,6 +15,7 @@ import pytest
 
 from tests.sandbox.conftest import ROLE_ARN
 from tests.sandbox.helpers import invoke
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(90)]
 
@@ -96,7 +97,7 @@ def test_two_concurrent_invocations_get_two_environments(awslambda, make_functio
 
     assert [result["count"] for result in results] == [1, 1]
     assert results[0]["pid"] != results[1]["pid"]
-    assert results[0]["tmp"] != results[1]["tmp"]
+    # Each has its own /tmp (both may call it /tmp, as on Lambda): see the test below.
 
 
 def test_new_code_never_meets_an_old_environment(awslambda, make_function):
@@ -112,6 +113,55 @@ def test_new_code_never_meets_an_old_environment(awslambda, make_function):
     assert after_update["count"] == 1
     assert version_one["count"] == 1
     assert version_one["pid"] != after_update["pid"]
+
+
+def test_a_deleted_and_recreated_function_never_meets_the_old_environment(awslambda):
+    """ "Lambda execution environment lifecycle": an environment belongs to one function; a
+    function deleted and created again under its name is a new function
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html)."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    create = {
+        "FunctionName": name,
+        "Runtime": "python3.11",
+        "Role": ROLE_ARN,
+        "Handler": "lambda_function.lambda_handler",
+        "Code": {"ZipFile": zipped(COUNTER)},
+    }
+    awslambda.create_function(**create)
+    answer(invoke(awslambda, name))
+    before = answer(invoke(awslambda, name))
+
+    awslambda.delete_function(FunctionName=name)
+    awslambda.create_function(**create)
+    after = answer(invoke(awslambda, name))
+
+    assert before["count"] == 2
+    assert after["count"] == 1
+    wait_until(lambda: not is_running(before["pid"]), message="the old environment still runs")
+
+
+def test_a_configuration_update_starts_new_environments(awslambda, make_function):
+    """ "Lambda execution environment lifecycle": updating a function's code or configuration
+    replaces its environments
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html)."""
+    name = make_function(COUNTER)
+    answer(invoke(awslambda, name))
+    before = answer(invoke(awslambda, name))
+
+    awslambda.update_function_configuration(FunctionName=name, Description="changed")
+    after = answer(invoke(awslambda, name))
+
+    assert before["count"] == 2
+    assert after["count"] == 1
+    wait_until(lambda: not is_running(before["pid"]), message="the old environment still runs")
+
+
+def is_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_an_exception_at_import_is_an_init_error_and_the_environment_is_replaced(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from alerts import changes, delivery
 from alerts.forms import check_channel_url
 from alerts.models import Channel, Notification, Rule
+from invocations.access.actor import SYSTEM
 from invocations.models import Environment
 
 SIMPLE = {"new_group": "on_new_group", "regression": "on_regression"}
@@ -105,7 +106,7 @@ class Command(BaseCommand):
             changes.prepare_new_rule(rule)
             rule.save()
             rule.channels.set(targets)
-            changes.rule_saved(rule, True, ["channels", *fields])
+            changes.rule_saved(rule, True, ["channels", *fields], actor=SYSTEM)
         self.stdout.write(f"Added rule {rule.name} on {rule.describe()}.")
 
     def _channel(self, value: str, rule_name: str, index: int) -> Channel:
@@ -122,7 +123,7 @@ class Command(BaseCommand):
         channel = Channel(name=f"{rule_name}-{index + 1}" if index else rule_name, url=url)
         channel.full_clean()
         channel.save()
-        changes.channel_saved(channel, True, ["url"])
+        changes.channel_saved(channel, True, ["url"], actor=SYSTEM)
         self.stdout.write(f"Added channel {channel.name} ({channel.masked_url}).")
         if channel.is_webhook:
             self.stdout.write(f"Its signing secret: {channel.secret}")
@@ -134,7 +135,7 @@ class Command(BaseCommand):
             raise CommandError(f"No rule named {name!r}.")
         failed = 0
         for channel in rule.channels.all():
-            notification = changes.send_test(channel, enqueue=False)
+            notification = changes.send_test(channel, actor=SYSTEM, enqueue=False)
             # Here and now rather than by the worker: the point is to see the answer.
             delivery.deliver(notification.pk)
             # One attempt: the answer is printed now, so no retry should surprise anyone later.

@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from invocations import discovery
+from invocations.access.actor import SYSTEM
+from invocations.ingest import discovery
 from invocations.models import Environment
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         if env is None:
             raise CommandError(f"no environment named {environment!r}")
         try:
-            result = discovery.discover(env)
+            result = discovery.discover(env, actor=SYSTEM)
         except discovery.AwsError as error:
             raise CommandError(f"cannot list the functions: {error}") from error
         for queue in result.added:

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from invocations import audit
+from invocations.access import audit
+from invocations.access.actor import SYSTEM
 from invocations.models import ExecutionRecord
 
 FIELDS = [
@@ -60,6 +61,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             audit.record(
                 "records.export",
+                actor=SYSTEM,
                 summary=f"Exported {count} record(s) with manage.py export_records",
                 details={"since": since or "", "kind": kind or "", "count": count},
             )

@@ -9,8 +9,10 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from invocations import access, invoking
-from invocations.forms import InvokeForm
+from invocations.access import permissions
+from invocations.access.actor import Actor
+from invocations.forms.invoke import InvokeForm
+from invocations.invoking import lifecycle
 from invocations.models import Environment, Invocation
 
 
@@ -85,7 +87,7 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"No user named {options['user']!r}.")
-            if not access.can(user, access.INVOKE):
+            if not permissions.can(user, permissions.INVOKE):
                 raise CommandError(
                     f"{user.get_username()} may not invoke functions (the Operator role may)."
                 )
@@ -113,13 +115,13 @@ class Command(BaseCommand):
         if not form.is_valid():
             raise CommandError(self._problems(form, environment, name))
 
-        invocation = invoking.start(
+        invocation = lifecycle.start(
             environment=environment,
             function_name=name,
             qualifier="" if options["qualifier"] == "$LATEST" else options["qualifier"],
             invocation_type=form.cleaned_data["invocation_type"],
             payload=form.cleaned_data["payload"],
-            user=user,
+            actor=Actor.person(user),
         )
         if not options["wait"]:
             self.stdout.write(f"Invocation {invocation.pk} queued.")

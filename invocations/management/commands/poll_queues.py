@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
-from invocations import polling
-from invocations.wording import count
+from invocations.ingest import polling
+from invocations.shared.wording import count
 
 
 class Command(BaseCommand):

@@ -3,7 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from invocations import queues
+from invocations.access.actor import SYSTEM
+from invocations.ingest import queues
 from invocations.models import Environment, WatchedQueue
 
 
@@ -33,7 +34,9 @@ class Command(BaseCommand):
         else:
             env = Environment.objects.default()
         try:
-            queue, created = queues.watch(env, url, kind, function, via="with manage.py")
+            queue, created = queues.watch(
+                env, url, kind, function, actor=SYSTEM, via="with manage.py"
+            )
         except ValidationError as error:
             raise CommandError(
                 "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
