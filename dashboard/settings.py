@@ -260,6 +260,9 @@ REDACT_KEYS = env_list(
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that lost Redis tries again for as long as it takes (every 30 s at most), instead of
+# exiting after 100 attempts, about 45 minutes.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest task (a 900 s invoke): otherwise Redis hands it to a second worker.
     "visibility_timeout": 3600,
