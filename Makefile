@@ -13,7 +13,7 @@ RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_ENVIRONMENT_NAME=sandbox
 
-.PHONY: run test test-hosts hosts-deps bench screenshots lint format install install-dev system-deps browser-deps clean assets
+.PHONY: run test test-hosts hosts-deps bench bench-smoke screenshots lint format install install-dev system-deps browser-deps clean assets
 
 # The sandbox's own requirements (moto, awslambdaric) come with `make run` and `make test`;
 # production installs requirements.txt alone.
@@ -97,17 +97,25 @@ test: install-dev lint
 	$(VENV)/bin/pytest
 	bash tests/postgres/run.sh $(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-hosts
+	$(MAKE) --no-print-directory bench-smoke
 
 # Web, workers, data and AWS on separate hosts (network namespaces), broken by partitions and
-# host kills: tests/hosts/. About 4 minutes; `make test-hosts SCALE=full` runs the full sizes
+# host kills: tests/hosts/. About 3 minutes; `make test-hosts SCALE=full` runs the full sizes
 # (300 invocations, a 60 s cut, a 20,000-message flood).
 SCALE ?= ci
 test-hosts: install-dev hosts-deps
 	HOSTS_SCALE=$(SCALE) PY=$(PY) bash tests/hosts/run.sh
 
-# `make bench` runs them all; `make bench BENCH="ingest pages"` runs some.
+# `make bench` runs them all, writes bench/results/latest.json and the README's table from it;
+# `make bench BENCH="ingest pages"` runs some (bench/results/partial.json). A module that raises
+# is named with its error and fails the run.
 bench: install-dev
 	$(PY) -m bench $(BENCH)
+
+# Every benchmark module at a tiny scale (no figure judged): a change that breaks one fails
+# `make test`, not the next `make bench`.
+bench-smoke: install-dev
+	$(PY) -m bench --smoke
 
 # The README's screenshots, made from a real incident in the sandbox (tests/browser/test_screenshot_tour.py).
 screenshots: install-dev

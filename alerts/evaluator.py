@@ -20,13 +20,12 @@ from django.utils import timezone
 from alerts import delivery, notifying
 from alerts.firing import Firing
 from alerts.models import AlertState, Condition, Rule
-from invocations.failures import events
-from invocations.failures.grouping import FAILURE_KINDS, unreplayed
+from invocations.failures.grouping import unreplayed
 from invocations.models import (
     ExecutionRecord,
+    FailedEvent,
     FailureGroup,
     GroupActivity,
-    Invocation,
     WatchedQueue,
 )
 
@@ -216,20 +215,11 @@ def _spikes(rule: Rule, now: datetime) -> list[Firing]:
     assert rule.spike_minutes and rule.spike_count  # the condition exists only when both are set
     since = now - timedelta(minutes=rule.spike_minutes)
     counts: dict[int, int] = defaultdict(int)
-    # Occurrences are failed events: an OnFailure record and its dead letter count once.
-    records = events.first_in_group(
-        ExecutionRecord.objects.filter(
-            environment=rule.environment,
-            failure_group__isnull=False,
-            kind__in=FAILURE_KINDS,
-        )
-    ).filter(received_at__gte=since)
-    invocations = Invocation.objects.filter(
-        environment=rule.environment, created_at__gte=since, failure_group__isnull=False
-    )
-    for rows in (records, invocations):
-        for row in rows.order_by().values("failure_group").annotate(n=Count("id")):
-            counts[row["failure_group"]] += row["n"]
+    # Occurrences are failed events: an OnFailure record and its dead letter count once, and a
+    # failed replay is an attempt of its event, never a new one.
+    rows = FailedEvent.objects.filter(environment=rule.environment, arrived_at__gte=since)
+    for row in rows.order_by().values("group").annotate(n=Count("id")):
+        counts[row["group"]] += row["n"]
     hot = [pk for pk, n in counts.items() if n >= rule.spike_count]
     groups = _matching(rule, FailureGroup.objects.filter(pk__in=hot))
     subjects = {

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from invocations.access.redaction import redact_text
-from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
+from invocations.models import FailedEvent, FailureGroup, WatchedQueue
 
 MESSAGE_LIMIT = 500
 DIGEST_LIMIT = 50
@@ -27,24 +27,22 @@ def _iso(moment) -> str | None:
 
 
 def _request_link(group: FailureGroup) -> tuple[str, str | None]:
-    """The newest request in the group: its request ID and the page that shows it."""
-    record = (
-        ExecutionRecord.objects.filter(failure_group=group)
-        .order_by("-id")
-        .values_list("pk", "request_id")
+    """The group's newest failed event: its request ID and the page that shows it (the record
+    it is shown by, or its invocation)."""
+    event = (
+        FailedEvent.objects.of_group(group)
+        .order_by("-happened_at", "-id")
+        .values_list("request_id", "primary_record_id", "invocation_id")
         .first()
     )
-    if record:
-        return record[1], absolute(reverse("record", args=[record[0]]))
-    invocation = (
-        Invocation.objects.filter(failure_group=group)
-        .order_by("-id")
-        .values_list("pk", "request_id")
-        .first()
-    )
-    if invocation:
-        return invocation[1] or "", absolute(reverse("invocation", args=[invocation[0]]))
-    return "", None
+    if event is None:
+        return "", None
+    request_id, record_id, invocation_id = event
+    if record_id:
+        return request_id, absolute(reverse("record", args=[record_id]))
+    if invocation_id:
+        return request_id, absolute(reverse("invocation", args=[invocation_id]))
+    return request_id, None
 
 
 def group_facts(group: FailureGroup) -> dict:

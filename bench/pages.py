@@ -4,21 +4,24 @@ Run: `.venv/bin/python -m bench pages` (or `.venv/bin/python bench/pages.py`), a
 
 In a throwaway database (a SQLite file in a temporary folder; with DATABASE_URL set, Django's
 test database on that server), seeds at scale 1: 10,000 execution records, 1,000 invocations and
-100 failure groups, and measures; then grows the same tables a hundredfold (1,000,000 records,
-100,000 invocations, 10,000 groups) and measures again. Rows are written with `executemany` in
-chunks of 5,000, with the same proportions at both scales (each group has about as many
-failures, each page shows as many rows), so any difference is the cost of the table size alone.
+100 failure groups, and measures; then grows the same tables LARGE_SCALE-fold (100 by default:
+1,000,000 records, 100,000 invocations, 10,000 groups) and measures again. Rows are written with
+`executemany` in chunks of 5,000, with the same proportions at both scales (each group has about
+as many failures, each page shows as many rows), so any difference is the cost of the table size
+alone. A column the seeder does not name gets its model default, so a new column with a default
+does not break the seeding.
 
 For each page, server time is the median of REPEAT requests through Django's test Client after
-WARM_UP requests, logged in as a Viewer; the number of queries is counted with
-CaptureQueriesContext. A figure passes when time at 1M / time at 10k is at most 1.5 and the
-query counts are equal:
-
-    pages_<page>_1m_vs_10k: value=<ms at 1M> baseline=<ms at 10k> ratio=… target=<=1.5 PASS|FAIL
+WARM_UP requests, logged in as a Viewer, each size on its own database connection opened once
+and kept (as a server keeps its connections, CONN_MAX_AGE); the number of queries is counted
+with CaptureQueriesContext. A figure is named by the record counts it compares
+(`pages_<page>_1m_vs_10k` at the default scale) and passes when time at the large size / time at
+the small is at most 1.5 and the query counts are equal.
 """
 
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -28,15 +31,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RECORDS_PER_SCALE = 10_000
-INVOCATIONS_PER_SCALE = 1_000
-GROUPS_PER_SCALE = 100
+sys.path.insert(0, str(REPO))
+
+from bench._common import figure, scaled, show  # noqa: E402
+
+RECORDS_PER_SCALE = scaled(10_000, 200)
+INVOCATIONS_PER_SCALE = scaled(1_000, 20)
+GROUPS_PER_SCALE = scaled(100, 5)
 CHUNK = 5_000
-WARM_UP = 2
-REPEAT = 9
+WARM_UP = scaled(2, 0)
+REPEAT = scaled(9, 1)
 TARGET = 1.5
 # The large size, in units of the small one (100: 1,000,000 records). Smaller for a quick try.
-LARGE_SCALE = int(os.environ.get("BENCH_PAGES_SCALE", "100"))
+LARGE_SCALE = scaled(int(os.environ.get("BENCH_PAGES_SCALE", "100")), 2)
 FUNCTIONS = [f"service-{n:02d}" for n in range(20)]
 ERRORS = [
     ("ValueError", "order {n} must be a positive integer"),
@@ -70,16 +77,34 @@ def _create_database(folder: str) -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
 
 
+def label(records: int) -> str:
+    """A size as figures name it: 1m, 100k, 10k, 400."""
+    if records >= 1_000_000 and records % 1_000_000 == 0:
+        return f"{records // 1_000_000}m"
+    if records >= 1_000 and records % 1_000 == 0:
+        return f"{records // 1_000}k"
+    return str(records)
+
+
 def _insert(model, columns: list[str], rows) -> int:
-    """executemany in chunks of CHUNK, one transaction each; returns the number of rows."""
+    """executemany in chunks of CHUNK, one transaction each; returns the number of rows. Every
+    NOT NULL column not in `columns` gets its model default (a column added later with a default
+    then needs no change here)."""
     from django.db import connection, transaction
 
+    defaults = {
+        field.column: field.get_db_prep_save(field.get_default(), connection)
+        for field in model._meta.concrete_fields
+        if field.column not in columns and not field.null and not field.primary_key
+    }
+    columns = [*columns, *defaults]
+    extra = tuple(defaults.values())
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
     total, chunk = 0, []
     for row in rows:
-        chunk.append(row)
+        chunk.append(row + extra)
         if len(chunk) == CHUNK:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.executemany(sql, chunk)
@@ -102,13 +127,6 @@ class Seeder:
 
         self.now = now
         self.random = random.Random(8)
-        from django.db import connection
-
-        if connection.vendor == "sqlite":
-            # A larger page cache for the seeding only (1 GB): random keys of the unique and
-            # request ID indexes otherwise make the inserts read the file over and over.
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA cache_size = -1000000")
         self.environment = Environment.objects.default()
         self.user = User.objects.create_user("viewer", password="pw")
         self.user.groups.set(Group.objects.filter(name="Viewer"))
@@ -131,9 +149,17 @@ class Seeder:
     def grow_to(self, scale: int) -> None:
         """Add the rows of scales self.scale+1 … scale. The records and invocations added belong
         to the groups added, so that every group keeps about as many failures."""
+        from django.db import connection
+
         from invocations.models import ExecutionRecord, FailureGroup, Invocation
 
         started = time.monotonic()
+        if connection.vendor == "sqlite":
+            # A larger page cache for the seeding only (1 GB; the pages are measured on a new
+            # connection): random keys of the unique and request ID indexes otherwise make the
+            # inserts read the file over and over.
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA cache_size = -1000000")
         first_new_group = len(self.group_ids)
         n_groups = (scale - self.scale) * GROUPS_PER_SCALE
         _insert(FailureGroup, *self._groups(first_new_group, n_groups))
@@ -349,12 +375,21 @@ def _pages(seeder: Seeder) -> dict[str, str]:
     }
 
 
-def _use(name: str) -> None:
-    """Point the default connection at database `name` (the next query reconnects)."""
-    from django.db import connection
+def _connection_to(name: str):
+    """A new connection for the default alias to database `name`, not opened yet. Each size
+    keeps its own, opened once and reused by every request, as a server keeps its connections
+    (CONN_MAX_AGE): reconnecting before each request would time SQLite's connection set-up."""
+    from django.db import connections
 
-    connection.close()
-    connection.settings_dict["NAME"] = name
+    current = connections["default"]
+    return type(current)(dict(current.settings_dict, NAME=name), "default")
+
+
+def _use(wrapper) -> None:
+    """Make `wrapper` the default connection (the one the views use)."""
+    from django.db import connections
+
+    connections["default"] = wrapper
 
 
 def _request(client, url: str) -> float:
@@ -375,30 +410,30 @@ def _queries(client, url: str) -> list[dict]:
     return list(capture.captured_queries)
 
 
-def _measure(seeder: Seeder, sizes: dict[str, str]) -> dict[str, dict[str, dict]]:
-    """{size: {page: {url, ms, queries, slowest_sql}}} for databases {size: name}. With two
-    databases the requests alternate between them, so that whatever else the machine does
+def _measure(seeder: Seeder, sizes: dict) -> dict[str, dict[str, dict]]:
+    """{size: {page: {url, ms, queries, slowest_sql}}} for connections {size: connection}. With
+    two databases the requests alternate between them, so that whatever else the machine does
     (it is shared, two cores) weighs on both sizes alike."""
     from django.test import Client
 
     clients, pages = {}, {}
-    for size, name in sizes.items():
-        _use(name)
+    for size, wrapper in sizes.items():
+        _use(wrapper)
         clients[size] = Client()
         clients[size].force_login(seeder.user)
         pages[size] = _pages(seeder)
-    measured = {size: {} for size in sizes}
+    measured: dict[str, dict[str, dict]] = {size: {} for size in sizes}
     for page in pages[next(iter(sizes))]:
-        times = {size: [] for size in sizes}
+        times: dict[str, list[float]] = {size: [] for size in sizes}
         queries = {}
-        for size, name in sizes.items():
-            _use(name)
+        for size, wrapper in sizes.items():
+            _use(wrapper)
             for _ in range(WARM_UP):
                 _request(clients[size], pages[size][page])
             queries[size] = _queries(clients[size], pages[size][page])
         for _ in range(REPEAT):
-            for size, name in sizes.items():
-                _use(name)
+            for size, wrapper in sizes.items():
+                _use(wrapper)
                 times[size].append(_request(clients[size], pages[size][page]))
         for size in sizes:
             measured[size][page] = {
@@ -422,58 +457,70 @@ def _copy_sqlite(source: str, target: str) -> None:
         origin.backup(copy)
 
 
-def main() -> dict:
+def main(prefix: str = "pages") -> dict:
     _setup_django()
-    from django.db import connection
+    from django.db import connections
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
+    small_label = label(RECORDS_PER_SCALE)
+    large_label = label(RECORDS_PER_SCALE * LARGE_SCALE)
+    # The connection that creates and destroys the test database (the wrapper itself, not the
+    # `connection` proxy, which follows whatever _use() installs).
+    server = connections["default"]
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder:
-        old_name = connection.settings_dict["NAME"]
+        old_name = server.settings_dict["NAME"]
         _create_database(folder)
-        small_name = connection.settings_dict["NAME"]
+        small_name = server.settings_dict["NAME"]
         try:
             seeder = Seeder(datetime.now(UTC))
             seeder.grow_to(1)
-            if connection.vendor == "sqlite":
-                # Both sizes side by side: the 10k database is copied, the copy grown to 1M.
-                large_name = str(Path(folder) / "pages-1m.sqlite3")
-                _use(small_name)
-                connection.ensure_connection()
+            server.close()  # measured on a new connection, without the seeding's page cache
+            if server.vendor == "sqlite":
+                # Both sizes side by side: the small database is copied, the copy grown.
+                large_name = str(Path(folder) / "pages-large.sqlite3")
                 _copy_sqlite(small_name, large_name)
-                _use(large_name)
+                small_db, large_db = _connection_to(small_name), _connection_to(large_name)
+                _use(large_db)
                 seeder.grow_to(LARGE_SCALE)
-                measured = _measure(seeder, {"10k": small_name, "1m": large_name})
-                _use(small_name)
+                large_db.close()
+                large_db = _connection_to(large_name)
+                measured = _measure(seeder, {small_label: small_db, large_label: large_db})
+                small_db.close()
+                large_db.close()
             else:
-                small = _measure(seeder, {"10k": small_name})["10k"]
+                small = _measure(seeder, {small_label: server})[small_label]
                 seeder.grow_to(LARGE_SCALE)
-                measured = {"10k": small, "1m": _measure(seeder, {"1m": small_name})["1m"]}
+                server.close()
+                large = _measure(seeder, {large_label: server})[large_label]
+                measured = {small_label: small, large_label: large}
         finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
-    small, large = measured["10k"], measured["1m"]
+            _use(server)
+            server.creation.destroy_test_db(old_name, verbosity=0)
+    small, large = measured[small_label], measured[large_label]
+    database = "SQLite" if server.vendor == "sqlite" else "PostgreSQL"
     figures = {}
     for page in small:
-        value, baseline = large[page]["ms"], small[page]["ms"]
-        ratio = round(value / baseline, 2) if baseline else None
         same_queries = large[page]["queries"] == small[page]["queries"]
-        figures[f"pages_{page}_1m_vs_10k"] = {
-            "value": value,
-            "baseline": baseline,
-            "ratio": ratio,
-            "target": f"<={TARGET}",
-            "pass": ratio is not None and ratio <= TARGET and same_queries,
-            "queries": large[page]["queries"],
-            "queries_baseline": small[page]["queries"],
-            "unit": "ms",
-        }
-    for name, figure in figures.items():
-        verdict = "PASS" if figure["pass"] else "FAIL"
-        print(
-            f"{name}: value={figure['value']} baseline={figure['baseline']} "
-            f"ratio={figure['ratio']} target={figure['target']} "
-            f"queries={figure['queries']}/{figure['queries_baseline']} {verdict}"
+        f = figure(
+            what=(
+                f"`{re.sub(r'[0-9]+', 'N', large[page]['url'])}` at {large_label} records vs "
+                f"{small_label}, {database}, {large[page]['queries']} / "
+                f"{small[page]['queries']} queries"
+            ),
+            value=large[page]["ms"],
+            unit="ms",
+            baseline=small[page]["ms"],
+            baseline_is=f"the same page's median at {small_label} records in the same run",
+            target=f"<={TARGET}",
+            queries=large[page]["queries"],
+            queries_baseline=small[page]["queries"],
+            slowest_sql=large[page]["slowest_sql"],
         )
+        f["pass"] = f["pass"] and same_queries
+        name = f"{prefix}_{page}_{large_label}_vs_{small_label}"
+        figures[name] = f
+        show(name, f)
     return figures
 
 

@@ -1,6 +1,7 @@
 """Page scaling on PostgreSQL: bench/pages.py (the pages people open stay as fast at 1,000,000
 records as at 10,000) run again on a private PostgreSQL server (tests/postgres/server.py), the
-production database. Figures are named `pages_pg_<page>_1m_vs_10k`, with the same target.
+production database. Figures are named `pages_pg_<page>_<large>_vs_<small>`, with the same
+target.
 
 Run: `.venv/bin/python -m bench pages_pg` (`BENCH_PAGES_SCALE=10` for a quick try).
 """
@@ -21,8 +22,7 @@ def main() -> dict:
         os.environ["DATABASE_URL"] = database_url
         from bench import pages
 
-        figures = pages.main()
-    return {name.replace("pages_", "pages_pg_", 1): figure for name, figure in figures.items()}
+        return pages.main(prefix="pages_pg")
 
 
 if __name__ == "__main__":

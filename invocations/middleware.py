@@ -34,7 +34,8 @@ class RefuseNulMiddleware:
 
     def __call__(self, request):
         if "\x00" in request.path or _holds_nul(request.GET) or _posted_nul(request):
-            return HttpResponseBadRequest(loader.render_to_string("400.html"))
+            reason = "It holds a NUL character, which no name, id or search here accepts."
+            return HttpResponseBadRequest(loader.render_to_string("400.html", {"reason": reason}))
         return self.get_response(request)
 
 

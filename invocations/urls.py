@@ -21,6 +21,7 @@ urlpatterns = [
     # Triage
     path("", triage.triage_list, name="triage"),
     path("triage/changes/", triage.triage_changes, name="triage-changes"),
+    path("triage/redrive/dismiss/", triage.dismiss_redrive, name="redrive-dismiss"),
     path("groups/bulk/", triage.bulk_action, name="groups-bulk"),
     path("groups/<int:pk>/", group.group_detail, name="group"),
     path("groups/<int:pk>/changes/", group.group_changes, name="group-changes"),

@@ -22,4 +22,4 @@ def visible_environments(user):
 
 
 def can(user, perm: str) -> bool:
-    return user.is_active and user.has_perm(perm)
+    return user is not None and user.is_active and user.has_perm(perm)

@@ -63,6 +63,10 @@ STORED_COPIES = {
         "response_payload": "response_payload_redacted",
     },
     "FailureGroup": {"sample_message": "sample_message_redacted"},
+    "FailedEvent": {
+        "error_message": "error_message_redacted",
+        "stack_trace": "stack_trace_redacted",
+    },
 }
 # Of those, the JSON columns (a copy made with `redact`) and the text columns that hold JSON as
 # Lambda took or gave it (redacted as JSON when they parse, else as text).

@@ -11,7 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from invocations.access import redaction
-from invocations.models import ExecutionRecord, FailureGroup, Invocation, RedactionPass
+from invocations.models import (
+    ExecutionRecord,
+    FailedEvent,
+    FailureGroup,
+    Invocation,
+    RedactionPass,
+)
 from invocations.ops import sending
 
 BATCH = 1000
@@ -19,6 +25,7 @@ MODELS: dict[str, Any] = {
     "ExecutionRecord": ExecutionRecord,
     "Invocation": Invocation,
     "FailureGroup": FailureGroup,
+    "FailedEvent": FailedEvent,
 }
 ORDER = list(redaction.STORED_COPIES)
 

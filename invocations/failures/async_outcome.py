@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from invocations.access import redaction
+from invocations.failures import events
 from invocations.models import ExecutionRecord, Function, Invocation
 
 S = Invocation.Status
@@ -67,6 +68,7 @@ def link_and_settle(invocation: Invocation) -> int:
     with transaction.atomic():
         linked = ExecutionRecord.objects.link_to(invocation)
         if linked:
+            events.link_invocation(invocation)
             settle([invocation.pk])
     return linked
 

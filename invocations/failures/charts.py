@@ -10,27 +10,26 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate, TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
-from invocations.failures import deploys, events
-from invocations.models import Environment, ExecutionRecord, Invocation
+from invocations.failures import deploys
+from invocations.models import Environment, ExecutionRecord, FailedEvent, Invocation
 
 
 def _counts(
     rows: QuerySet[Any],
-    time_field: str,
     group_ids: list[int],
     since: datetime,
     trunc: type[TruncHour] | type[TruncDay],
 ) -> dict[int, dict[datetime, int]]:
     rows = (
-        rows.filter(failure_group_id__in=group_ids, **{f"{time_field}__gte": since})
-        .annotate(bucket=trunc(time_field, tzinfo=UTC))
-        .values("failure_group_id", "bucket")
+        rows.filter(group_id__in=group_ids, happened_at__gte=since)
+        .annotate(bucket=trunc("happened_at", tzinfo=UTC))
+        .values("group_id", "bucket")
         .annotate(n=Count("id"))
         .order_by()
     )
     counts: dict[int, dict[datetime, int]] = defaultdict(dict)
     for row in rows:
-        counts[row["failure_group_id"]][row["bucket"]] = row["n"]
+        counts[row["group_id"]][row["bucket"]] = row["n"]
     return counts
 
 
@@ -46,21 +45,14 @@ def _series(
 
 
 def for_groups(group_ids: list[int]) -> dict[int, dict[str, list[int]]]:
-    """{group id: {"hours": 24 counts, "days": 14 counts}}, oldest first. Four queries.
-    Failed events are counted, each at its first record (events.py)."""
-    records = events.first_in_group(ExecutionRecord.objects.all())
-    invocations = Invocation.objects.all()
+    """{group id: {"hours": 24 counts, "days": 14 counts}}, oldest first. Two queries.
+    Failed events are counted, each at the time it happened."""
+    rows = FailedEvent.objects.all()
     now = timezone.now().astimezone(UTC)
     hour0 = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     day0 = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=13)
-    hourly = [
-        _counts(records, "received_at", group_ids, hour0, TruncHour),
-        _counts(invocations, "created_at", group_ids, hour0, TruncHour),
-    ]
-    daily = [
-        _counts(records, "received_at", group_ids, day0, TruncDay),
-        _counts(invocations, "created_at", group_ids, day0, TruncDay),
-    ]
+    hourly = [_counts(rows, group_ids, hour0, TruncHour)]
+    daily = [_counts(rows, group_ids, day0, TruncDay)]
     result = {}
     for pk in group_ids:
         hours = [0] * 24
@@ -115,20 +107,19 @@ def daily_chart(environment: Environment, name: str, days: int = CHART_DAYS) -> 
         )
         .annotate(day=TruncDate("created_at"))
         .values("day")
-        .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=FAILED)))
+        .annotate(total=Count("id"), failed=Count("id", filter=Q(status=Invocation.Status.FAILED)))
     )
-    # Failed events, not records: an OnFailure record and its dead letter are one failure.
-    # Event invocations are counted by their records; only synchronous failures by status.
+    # Failed events, not records: an OnFailure record and its dead letter are one failure,
+    # and a failed synchronous invocation is one too. An invoke AWS refused ("failed") never
+    # reached the function: it is counted beside them.
     recorded = (
-        events.first_failure_of_request(
-            ExecutionRecord.objects.filter(
-                environment=environment, function_name=name, kind__in=FAILED_RECORDS
-            )
+        FailedEvent.objects.filter(
+            environment=environment, function_name=name, happened_at__gte=start
         )
-        .filter(received_at__gte=start)
-        .annotate(day=TruncDate("received_at"))
+        .annotate(day=TruncDate("happened_at"))
         .values("day")
         .annotate(failed=Count("id"))
+        .order_by()
     )
     totals = {row["day"]: row["total"] for row in invoked}
     failures = {row["day"]: row["failed"] for row in invoked}
@@ -198,27 +189,21 @@ def for_groups_in_range(
     result: dict[int, dict[str, Any]] = {
         pk: {"series": [0] * RANGE_BUCKETS, "total": 0} for pk in group_ids
     }
-    # Failed events, each at its first record (events.py), and failed invocations.
-    sources: list[tuple[QuerySet[Any], str]] = [
-        (events.first_in_group(ExecutionRecord.objects.all()), "received_at"),
-        (Invocation.objects.all(), "created_at"),
-    ]
-    for rows_of, time_field in sources:
-        rows = (
-            rows_of.filter(
-                failure_group_id__in=group_ids,
-                **{f"{time_field}__gte": start, f"{time_field}__lte": end},
-            )
-            .annotate(bucket=trunc(time_field, tzinfo=UTC))
-            .values("failure_group_id", "bucket")
-            .annotate(n=Count("id"))
-            .order_by()
+    # Failed events, each at the time it happened.
+    rows = (
+        FailedEvent.objects.filter(
+            group_id__in=group_ids, happened_at__gte=start, happened_at__lte=end
         )
-        for row in rows:
-            index = min(RANGE_BUCKETS - 1, max(0, int((row["bucket"] - start) / step)))
-            entry = result[row["failure_group_id"]]
-            entry["series"][index] += row["n"]
-            entry["total"] += row["n"]
+        .annotate(bucket=trunc("happened_at", tzinfo=UTC))
+        .values("group_id", "bucket")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        index = min(RANGE_BUCKETS - 1, max(0, int((row["bucket"] - start) / step)))
+        entry = result[row["group_id"]]
+        entry["series"][index] += row["n"]
+        entry["total"] += row["n"]
     return result
 
 
@@ -237,27 +222,24 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
     return midnight + ((moment - midnight) // step) * step
 
 
-def histogram(
-    records: QuerySet[ExecutionRecord], invocations: QuerySet[Invocation], range_key: str
-) -> dict[str, Any]:
-    """Occurrences per bucket over the range (records by the time they arrived, invocations by
-    the time they were made), drawn as SVG bars by the template."""
+def histogram(events: QuerySet[FailedEvent], range_key: str) -> dict[str, Any]:
+    """The events per bucket over the range, by the time each happened, drawn as SVG bars by
+    the template."""
     step, length, trunc = HISTOGRAM_STEPS[range_key]
     now = timezone.now().astimezone(UTC)
     start = _floor(now, step) - step * (length - 1)
     counts = [0] * length
-    for rows, field in ((records, "received_at"), (invocations, "created_at")):
-        per_bucket = (
-            rows.filter(**{f"{field}__gte": start})
-            .annotate(bucket=trunc(field, tzinfo=UTC))
-            .values("bucket")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for row in per_bucket:
-            index = int((row["bucket"] - start) / step)
-            if 0 <= index < length:
-                counts[index] += row["n"]
+    per_bucket = (
+        events.filter(happened_at__gte=start)
+        .annotate(bucket=trunc("happened_at", tzinfo=UTC))
+        .values("bucket")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in per_bucket:
+        index = int((row["bucket"] - start) / step)
+        if 0 <= index < length:
+            counts[index] += row["n"]
     peak = max([*counts, 1])
     height, left, top, width = 70, 30, 6, 560
     slot = (width - left) / length

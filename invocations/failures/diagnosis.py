@@ -3,10 +3,11 @@ picks another), the way to step through the others (newer, older, first, latest)
 occurrences come from (executed version and alias, condition, source queue) and how they spread
 over a time range.
 
-An occurrence is a failure record or an invocation of the group. They live in two tables, so an
-occurrence is named by a key that says which: `r123` for record 123, `i45` for invocation 45.
-Their order is (time, kind, id): a record by the time it was received, an invocation by the time
-it was made."""
+An occurrence is a failed event (events.py). It is shown by its most informative report: its
+OnFailure or stream-failure record, else its dead letter, or for a failed synchronous
+invocation the invocation. Its key names that report (`r123` for record 123, `i45` for
+invocation 45); a key naming any other record of the event, or a replay of it, finds it too.
+Their order is (the time the event happened, event id)."""
 
 from collections import Counter
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from invocations.failures import events
-from invocations.models import ExecutionRecord, FailureGroup, Invocation
+from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, Invocation
 from invocations.shared.ids import as_id
 
 RECORD, INVOCATION = "r", "i"
@@ -32,7 +33,8 @@ BREAKDOWN_ROWS = 8
 
 @dataclass(frozen=True)
 class Occurrence:
-    kind: str  # RECORD or INVOCATION
+    event: FailedEvent
+    kind: str  # RECORD or INVOCATION: which report shows it
     item: ExecutionRecord | Invocation
     when: datetime
 
@@ -45,14 +47,10 @@ class Occurrence:
         return self.kind == RECORD
 
 
-def event_records(group: FailureGroup) -> QuerySet[ExecutionRecord]:
-    """The records that stand for an occurrence of the group: the first record of each failed
-    event (an OnFailure record stands for its dead letter too)."""
-    return events.first_in_group(ExecutionRecord.objects.filter(failure_group=group))
-
-
-def group_invocations(group: FailureGroup) -> QuerySet[Invocation]:
-    return Invocation.objects.filter(failure_group=group)
+def group_events(group: FailureGroup) -> QuerySet[FailedEvent]:
+    return FailedEvent.objects.of_group(group).select_related(
+        "primary_record", "primary_record__queue", "invocation"
+    )
 
 
 def parse_key(text: str | None) -> tuple[str, int] | None:
@@ -63,49 +61,42 @@ def parse_key(text: str | None) -> tuple[str, int] | None:
     return None if pk is None else (text[0], pk)
 
 
-def _occurrence(kind: str, item) -> Occurrence:
-    return Occurrence(kind, item, item.received_at if kind == RECORD else item.created_at)
+def _occurrence(event: FailedEvent | None) -> Occurrence | None:
+    if event is None:
+        return None
+    if event.primary_record is not None:
+        return Occurrence(event, RECORD, event.primary_record, event.happened_at)
+    if event.invocation is not None and event.kind == FailedEvent.Kind.SYNC:
+        return Occurrence(event, INVOCATION, event.invocation, event.happened_at)
+    # Its records are gone (retention): shown by whatever report is left.
+    record = event.records.select_related("queue").order_by("id").first()
+    if record is not None:
+        return Occurrence(event, RECORD, record, event.happened_at)
+    if event.invocation is not None:
+        return Occurrence(event, INVOCATION, event.invocation, event.happened_at)
+    return None
 
 
 def find(group: FailureGroup, key: str | None) -> Occurrence | None:
-    """The occurrence `key` names, if it is one of the group's."""
-    parsed = parse_key(key)
-    if parsed is None:
+    """The occurrence `key` names (by any of its records, its invocation or a replay), if it is
+    one of the group's."""
+    event = events.event_of(group, key)
+    if event is None:
         return None
-    kind, pk = parsed
-    rows = event_records(group) if kind == RECORD else group_invocations(group)
-    item = rows.filter(pk=pk).first()
-    return _occurrence(kind, item) if item is not None else None
+    return _occurrence(group_events(group).filter(pk=event.pk).first())
 
 
 def twins(group: FailureGroup, occurrence: Occurrence) -> list[ExecutionRecord]:
-    """The other records of an occurrence's request in the group (the dead letter beside an
-    OnFailure record)."""
-    item = occurrence.item
-    if not occurrence.is_record or not item.request_id:
-        return []
-    return list(
-        ExecutionRecord.objects.filter(failure_group=group, request_id=item.request_id)
-        .exclude(pk=item.pk)
-        .only("id", "kind")
-        .order_by("id")
-    )
+    """The event's other records (the dead letter beside an OnFailure record)."""
+    records = ExecutionRecord.objects.filter(event=occurrence.event)
+    if occurrence.is_record:
+        records = records.exclude(pk=occurrence.item.pk)
+    return list(records.only("id", "kind").order_by("id"))
 
 
 def _edge(group: FailureGroup, newest: bool) -> Occurrence | None:
     sign = "-" if newest else ""
-    record = event_records(group).order_by(f"{sign}received_at", f"{sign}id").first()
-    invocation = group_invocations(group).order_by(f"{sign}created_at", f"{sign}id").first()
-    found = [_occurrence(RECORD, record)] if record else []
-    found += [_occurrence(INVOCATION, invocation)] if invocation else []
-    if not found:
-        return None
-    pick = max if newest else min
-    return pick(found, key=_order)
-
-
-def _order(occurrence: Occurrence) -> tuple:
-    return (occurrence.when, occurrence.kind, occurrence.item.pk)
+    return _occurrence(group_events(group).order_by(f"{sign}happened_at", f"{sign}id").first())
 
 
 def latest(group: FailureGroup) -> Occurrence | None:
@@ -116,28 +107,17 @@ def first(group: FailureGroup) -> Occurrence | None:
     return _edge(group, newest=False)
 
 
+def _beyond(current: Occurrence, newer: bool) -> Q:
+    op = "gt" if newer else "lt"
+    when, pk = current.event.happened_at, current.event.pk
+    return Q(**{f"happened_at__{op}": when}) | Q(happened_at=when, **{f"pk__{op}": pk})
+
+
 def _step(group: FailureGroup, current: Occurrence, newer: bool) -> Occurrence | None:
-    """The occurrence just after (newer) or just before `current` in (time, kind, id) order."""
-    time, kind, pk = _order(current)
-    candidates = []
-    for this_kind, rows, field in (
-        (RECORD, event_records(group), "received_at"),
-        (INVOCATION, group_invocations(group), "created_at"),
-    ):
-        op = "gt" if newer else "lt"
-        beyond = Q(**{f"{field}__{op}": time})
-        if this_kind == kind:
-            beyond |= Q(**{field: time, f"pk__{op}": pk})
-        elif (this_kind > kind) == newer:
-            # Same time, other table: the kind decides the order.
-            beyond |= Q(**{field: time})
-        sign = "" if newer else "-"
-        item = rows.filter(beyond).order_by(f"{sign}{field}", f"{sign}id").first()
-        if item is not None:
-            candidates.append(_occurrence(this_kind, item))
-    if not candidates:
-        return None
-    return (min if newer else max)(candidates, key=_order)
+    """The occurrence just after (newer) or just before `current` in (time, id) order."""
+    sign = "" if newer else "-"
+    rows = group_events(group).filter(_beyond(current, newer))
+    return _occurrence(rows.order_by(f"{sign}happened_at", f"{sign}id").first())
 
 
 def navigation(group: FailureGroup, current: Occurrence) -> dict[str, Occurrence | None]:
@@ -153,19 +133,7 @@ def navigation(group: FailureGroup, current: Occurrence) -> dict[str, Occurrence
 
 def position(group: FailureGroup, current: Occurrence) -> int:
     """1 for the latest occurrence, 2 for the one before it, and so on."""
-    time, kind, pk = _order(current)
-    newer = 0
-    for this_kind, rows, field in (
-        (RECORD, event_records(group), "received_at"),
-        (INVOCATION, group_invocations(group), "created_at"),
-    ):
-        beyond = Q(**{f"{field}__gt": time})
-        if this_kind == kind:
-            beyond |= Q(**{field: time, "pk__gt": pk})
-        elif this_kind > kind:
-            beyond |= Q(**{field: time})
-        newer += rows.filter(beyond).count()
-    return newer + 1
+    return FailedEvent.objects.of_group(group).filter(_beyond(current, True)).count() + 1
 
 
 def range_start(range_key: str) -> datetime:
@@ -173,33 +141,44 @@ def range_start(range_key: str) -> datetime:
 
 
 def breakdown(group: FailureGroup, since: datetime) -> dict[str, list[tuple[str, int]]]:
-    """How the occurrences since `since` split by executed version, by alias (the qualifier
-    they were invoked with), by condition and by source queue; most frequent first."""
-    records = event_records(group).filter(received_at__gte=since)
-    invocations = group_invocations(group).filter(created_at__gte=since)
+    """How the group's events since `since` split by executed version, by alias (the qualifier
+    they were invoked with), by condition and by source queue; most frequent first. Each event
+    counts once, with its best facts (an OnFailure record's version, not its dead letter's
+    blank)."""
+    rows = (
+        FailedEvent.objects.of_group(group)
+        .filter(happened_at__gte=since)
+        .values(
+            "executed_version",
+            "qualifier",
+            "condition",
+            "kind",
+            "source_rank",
+            "primary_record__queue__url",
+            "invocation__status",
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    statuses = dict(Invocation.Status.choices)
     versions: Counter[str] = Counter()
     aliases: Counter[str] = Counter()
     conditions: Counter[str] = Counter()
     sources: Counter[str] = Counter()
-    for row in records.values("executed_version", "qualifier").annotate(n=Count("id")).order_by():
-        versions[row["executed_version"] or "unknown"] += row["n"]
-        aliases[row["qualifier"] or "unqualified"] += row["n"]
-    kinds = dict(ExecutionRecord.Kind.choices)
-    for by_condition in records.values("condition", "kind").annotate(n=Count("id")).order_by():
-        label = by_condition["condition"] or kinds[by_condition["kind"]]
-        conditions[label] += by_condition["n"]
-    for by_queue in records.values("queue__url").annotate(n=Count("id")).order_by():
-        sources[by_queue["queue__url"].rstrip("/").rsplit("/", 1)[-1]] += by_queue["n"]
-    statuses = dict(Invocation.Status.choices)
-    for row in (
-        invocations.values("executed_version", "qualifier", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        versions[row["executed_version"] or "unknown"] += row["n"]
-        aliases[row["qualifier"] or "unqualified"] += row["n"]
-        conditions[statuses.get(row["status"], row["status"])] += row["n"]
-        sources["invoked from the dashboard"] += row["n"]
+    for row in rows:
+        n = row["n"]
+        versions[row["executed_version"] or "unknown"] += n
+        aliases[row["qualifier"] or "unqualified"] += n
+        shape = FailedEvent(condition=row["condition"], kind=row["kind"])
+        shape.source_rank = row["source_rank"]
+        if row["kind"] == FailedEvent.Kind.SYNC:
+            conditions[statuses.get(row["invocation__status"], "function error")] += n
+        else:
+            conditions[shape.condition_label] += n
+        if row["kind"] == FailedEvent.Kind.SYNC:
+            sources["invoked from the dashboard"] += n
+        elif row["primary_record__queue__url"]:
+            sources[row["primary_record__queue__url"].rstrip("/").rsplit("/", 1)[-1]] += n
     return {
         name: counter.most_common(BREAKDOWN_ROWS)
         for name, counter in (

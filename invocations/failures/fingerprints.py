@@ -1,8 +1,11 @@
-"""Error fingerprints: which failures belong to the same FailureGroup.
+"""Error fingerprints: which failures belong to the same FailureGroup (one group per bug).
 
-A fingerprint is a sha256 over environment + function + error class + error type + the error
-message with its variable parts (numbers, IDs, quoted values, times) replaced by placeholders,
-so that "order 41 failed" and "order 42 failed" land in one group.
+A fingerprint is a sha256 over environment + function + error class + error type + where the
+error was raised: the innermost frame of the function's own code in the stack trace (its file
+and function name, not its line number, which moves with every edit above it), or, when there is
+no stack trace to read, the error message with its variable parts (numbers, IDs, quoted values,
+UUIDs, times) replaced by placeholders. So `got 'abc'`, `got None` and `got [1]` raised at one
+line are one group, and "order 41 failed" and "order 42 failed" without a trace are one too.
 
 Pure functions, no Django: the poller, the invoke task and tests call them alike.
 """
@@ -15,7 +18,7 @@ import re
 
 # Bumped if the normalisation changes: old and new fingerprints then differ visibly, instead of
 # some groups silently splitting.
-FINGERPRINT_VERSION = "1"
+FINGERPRINT_VERSION = "2"
 
 # Only this much of a message is looked at: the start says what went wrong, and a bound keeps
 # the regular expressions cheap on hostile input.
@@ -54,7 +57,8 @@ _PATTERNS = [
     # Hex IDs (X-Ray trace parts, object ids, hashes): at least 8 hex digits with one a digit,
     # so that words such as "deadbeef" or "accepted" survive.
     (re.compile(r"\b(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\d+(?:\.\d+)*"), "<num>"),
+    # A sign belongs to its number ("got -1" and "got 0" alike), unless it joins two words.
+    (re.compile(r"(?:(?<![\w-])-)?\d+(?:\.\d+)*"), "<num>"),
     (re.compile(r"\s+"), " "),
 ]
 
@@ -90,6 +94,56 @@ def normalise_message(msg: str) -> str:
     for pattern, placeholder in _PATTERNS:
         text = pattern.sub(placeholder, text)
     return text.strip()[:MAX_NORMALISED]
+
+
+# Frames of the runtime and of installed libraries: not the function's own code.
+_FOREIGN_PATHS = re.compile(
+    r"(^|/)(site-packages|dist-packages|node_modules)/|^/var/runtime/|^/var/lang/|^node:|"
+    r"^internal/|^<frozen |^/opt/(?!python/[^/]+\.py)",
+)
+# Python: '  File "/var/task/app.py", line 12, in handler' (innermost last).
+_PYTHON_FRAME = re.compile(r'^\s*File "([^"\n]{1,500})", line \d+, in ([^\s]{1,200})')
+# Node.js, Go as the parser writes it, Java: "at handler (/var/task/index.js:5:11)",
+# "main.handle (/var/task/main.go:12)", "com.example.Handler.handle(Handler.java:25)", and the
+# anonymous "at /var/task/index.js:5:11" (innermost first).
+_CALL_FRAME = re.compile(
+    r"^\s*(?:at\s+)?(?:(?:async\s+)?([^\s()/]{1,200})\s*)?\(?((?:file://)?[^\s():]{1,500})"
+    r"(?::\d+){1,2}\)?\s*$"
+)
+MAX_FRAMES = 200
+
+
+def own_frame(stack_trace: str) -> tuple[str, str] | None:
+    """(file, function) of the innermost frame of the function's own code, or None when the
+    trace has none (no trace, or only the runtime's and libraries' frames)."""
+    if not isinstance(stack_trace, str) or not stack_trace.strip():
+        return None
+    lines = stack_trace[: MAX_MESSAGE * 4].splitlines()[: MAX_FRAMES * 2]
+    python = [m for m in map(_PYTHON_FRAME.match, lines) if m]
+    if python:
+        frames = [(m.group(1), m.group(2)) for m in reversed(python)]
+    else:
+        frames = []
+        for line in lines:
+            found = _CALL_FRAME.match(line)
+            if found:
+                path = found.group(2).removeprefix("file://")
+                frames.append((path, found.group(1) or "<anonymous>"))
+    for path, function in frames:
+        if not _FOREIGN_PATHS.search(path):
+            return path.removeprefix("/var/task/"), function
+    return None
+
+
+def title_message(message: str, limit: int = 120) -> str:
+    """The message as a group's title shows it: its variable parts as "…"."""
+    text = re.sub(r"<(num|str|uuid|time|hex|account)>", "…", normalise_message(message))
+    # Python's and JSON's constants are values too: "got None" titles as "got 'abc'" does.
+    text = re.sub(r"\b(?:None|True|False|null|undefined|NaN)\b", "…", text)
+    # A list, tuple or dict of values is one value: "got [1, 2]" reads "got …".
+    text = re.sub(r"[\[({][\s…,:]*[\])}]", "…", text)
+    text = re.sub(r"…(?:[\s,.-]*…)+", "…", text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def classify(error_type: str, error_message: str, condition: str = "", kind: str = "") -> str:
@@ -129,11 +183,16 @@ def fingerprint(
     error_message: str,
     condition: str = "",
     kind: str = "",
+    stack_trace: str = "",
 ) -> str:
     """A stable sha256 hex digest naming the failure's group."""
     failure_class = classify(error_type, error_message, condition, kind)
+    frame = own_frame(stack_trace) if failure_class == "error" else None
     if failure_class in _MESSAGE_FREE_CLASSES:
         error_type, message = "", ""
+    elif frame is not None:
+        # Where it was raised says which bug it is; the message varies with the input.
+        error_type, message = (error_type or "").strip(), "at {} in {}".format(*frame)
     elif failure_class == "error":
         error_type, message = (error_type or "").strip(), normalise_message(error_message)
     else:

@@ -7,19 +7,18 @@ task's outcome), so a failure is never stored without its group."""
 
 from collections import defaultdict
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min, QuerySet
-from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from invocations.access import redaction
 from invocations.failures import events
-from invocations.failures.fingerprints import classify, fingerprint
+from invocations.failures.fingerprints import classify, title_message
 from invocations.models import (
     Environment,
     ExecutionRecord,
+    FailedEvent,
     FailureGroup,
     GroupActivity,
     Invocation,
@@ -39,10 +38,12 @@ _Records = TypeVar("_Records", bound=QuerySet[ExecutionRecord])
 
 
 class _Failure:
-    """What grouping needs of a record or an invocation."""
+    """What grouping needs of a failed event to count it into its group (`key`, the group's
+    fingerprint, made once by the caller: events.fingerprint_of)."""
 
     def __init__(
         self,
+        key: str,
         environment: Environment,
         function_name: str,
         error_type: str,
@@ -62,24 +63,7 @@ class _Failure:
         self.version = version
         self.seen_at = seen_at
         self.headline = headline
-        self.key = fingerprint(
-            environment.name, self.function_name, error_type, error_message, condition, kind
-        )
-
-
-def _from_record(record: ExecutionRecord) -> _Failure:
-    function_name = record.function_name or record.queue.function_name
-    return _Failure(
-        record.environment,
-        function_name,
-        record.error_type,
-        record.error_message,
-        record.condition,
-        record.kind,
-        record.executed_version,
-        _failed_at(record) or timezone.now(),
-        stream_headline(record),
-    )
+        self.key = key
 
 
 # The stream a failed batch came from, by its record's *BatchInfo key.
@@ -102,232 +86,161 @@ def stream_headline(record: ExecutionRecord) -> str:
     )
 
 
-def _failed_at(record: ExecutionRecord) -> datetime | None:
-    """When the failure happened: Lambda's own time in the record, else when it arrived. The
-    group's first/last seen and its backlog's oldest all use this one notion."""
-    return record.record_timestamp or record.received_at
-
-
-def _from_invocation(invocation: Invocation) -> _Failure:
-    error_type = invocation.error_code
-    message = invocation.error_text
-    return _Failure(
-        invocation.environment,
-        invocation.function_name,
-        error_type,
-        message,
-        "",
-        "invocation",
-        invocation.executed_version,
-        invocation.finished_at or timezone.now(),
-    )
-
-
 def group_records(records: list[ExecutionRecord]) -> int:
-    """Put each failure record (saved) in its group, creating groups as needed; returns how
-    many were grouped. Call inside the transaction that saved the records (the poller does);
-    called outside one, it opens its own, since it locks the groups' rows and PostgreSQL allows
-    that only in a transaction.
+    """Put each failure record (saved) in its failed event and the event in its group, creating
+    both as needed; returns how many records were grouped. Call inside the transaction that
+    saved the records (the poller does); called outside one, it opens its own, since it locks
+    the groups' rows and PostgreSQL allows that only in a transaction.
 
-    A group counts failed events, not records (events.py): a record of a request already in
-    the group (the dead letter of an OnFailure record, a redelivered record) joins it without
-    counting, without moving its last seen time and without reopening it.
-
-    A batch costs one query plus three per group it touches, whatever the groups' sizes:
-    ingestion must not slow down as a group grows. The backlog figures are added to, not
-    recounted; whatever removes records or replays them recounts (refresh_backlog)."""
+    A group counts failed events (events.py): a record of an event already stored (the dead
+    letter of an OnFailure record, a redelivered record) adds its facts to the event without
+    counting, without moving the group's last seen time and without reopening it. An event
+    whose better report says it is another failure than its first one (a dead letter came
+    first, then its OnFailure record named the error) moves to that failure's group."""
     if not transaction.get_connection().in_atomic_block:
         with transaction.atomic():
             return group_records(records)
     _return_to_origins([r for r in records if r.returned_from_id])
-    failures = [
-        (r, _from_record(r)) for r in records if r.kind in FAILURE_KINDS and not r.returned_from_id
-    ]
+    failures = [r for r in records if r.kind in FAILURE_KINDS and not r.returned_from_id]
     if not failures:
         return 0
-    relatives = _relatives([r for r, _ in failures])
-    _follow_twins(failures, relatives)
-    replayed = {row.request_id for row in relatives if row.replayed_in_place}
-    seen = {(row.group_key, row.request_id) for row in relatives if row.group_key}
-    strays = defaultdict(set)  # a set: a record with several replays is a row per replay
-    for row in relatives:
-        if row.kind == ExecutionRecord.Kind.DLQ and row.group_id:
-            strays[row.request_id].add((row.pk, row.group_id, row.request_id))
-    by_key: dict[str, list[tuple[ExecutionRecord, _Failure]]] = defaultdict(list)
-    for record, failure in failures:
-        by_key[failure.key].append((record, failure))
+    touched = events.take_reports(failures)
+    left: set[int] = set()
     # Groups locked in one order by every poller: two transactions never wait on each other.
-    adopting = []
-    for key in sorted(by_key):
-        items = by_key[key]
-        starting = [(r, f) for r, f in items if events.starts_event(r, key, seen)]
-        if starting:
-            group, changed = _count_occurrences([f for _, f in starting])
-        else:
-            group, changed = _locked_group(items[0][1]), []
-        for record, _ in items:
-            record.failure_group = group
-        ExecutionRecord.objects.filter(pk__in=[r.pk for r, _ in items]).update(failure_group=group)
-        fresh = [r for r, _ in starting if not r.request_id or r.request_id not in replayed]
-        group.backlog_count += len(fresh)
-        group.backlog_oldest = min(
-            filter(None, [group.backlog_oldest, *(_failed_at(r) for r in fresh)]), default=None
-        )
-        group.save(update_fields={*changed, "backlog_count", "backlog_oldest"})
-        adopted = {
-            (pk, old, request_id)
-            for record, _ in items
-            if record.kind != ExecutionRecord.Kind.DLQ
-            for pk, old, request_id in strays.get(record.request_id, ())
-            if old != group.pk
-        }
-        if adopted:
-            adopting.append((group, sorted(adopted)))
-    # Only once every record of the batch is in its group: a group a stray leaves may have
-    # gained a record in this batch, and is then kept.
-    moved: set[int] = set()  # a stray moves once, even if two groups of the batch name it
-    for group, candidates in adopting:
-        adopted_now = [stray for stray in candidates if stray[0] not in moved]
-        if adopted_now:
-            moved.update(pk for pk, _, _ in adopted_now)
-            _adopt(group, adopted_now)
-            refresh_backlog(group)
+    for key, items in sorted(_by_key(touched).items()):
+        for event, reports in items:
+            _place(event, reports, key, left)
+    # Only once every event of the batch is placed: a group an event left may have gained
+    # one in this batch, and is then kept.
+    _drop_empty(left)
     return len(failures)
 
 
+def _drop_empty(groups: set[int]) -> None:
+    """Delete those of `groups` that hold no event any more (their events moved away)."""
+    for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
+        if not group.events.exists():
+            group.delete()
+
+
+def _by_key(
+    touched: list[tuple[FailedEvent, list[ExecutionRecord]]],
+) -> dict[str, list[tuple[FailedEvent, list[ExecutionRecord]]]]:
+    by_key: dict[str, list[tuple[FailedEvent, list[ExecutionRecord]]]] = defaultdict(list)
+    for event, reports in touched:
+        by_key[events.fingerprint_of(event)].append((event, reports))
+    return by_key
+
+
+def _place(event: FailedEvent, reports: list[ExecutionRecord], key: str, left: set[int]) -> None:
+    """Save `event` (new or updated by `reports`) in the group of fingerprint `key`, counting
+    it there if it is new to that group."""
+    old_group_id = event.group_id if event.pk else None
+    if old_group_id is not None and event.group.fingerprint == key:
+        group = event.group
+        event.save()
+    else:
+        group, changed = _count_occurrences([_from_event(event, key)])
+        event.group = group
+        if event.pk is None:
+            stored = events.save_new(event, reports)
+            if stored is not event:
+                # Another poller stored this event first (its other report) and counted it:
+                # undo this count, and place the stored event with what these reports add.
+                group.count -= 1
+                group.save(update_fields=changed)
+                left.add(group.pk)  # made for this event: it goes if it holds no other
+                _place(stored, reports, events.fingerprint_of(stored), left)
+                return
+        else:
+            event.save()
+        if event.kind != FailedEvent.Kind.SYNC and not event.replayed_ok:
+            group.backlog_count += 1
+            group.backlog_oldest = min(
+                filter(None, [group.backlog_oldest, event.happened_at]), default=None
+            )
+            changed += ["backlog_count", "backlog_oldest"]
+        group.save(update_fields=changed)
+    ExecutionRecord.objects.filter(pk__in=[r.pk for r in reports]).update(
+        event=event, failure_group=group
+    )
+    for record in reports:
+        record.event, record.failure_group = event, group
+    if old_group_id is not None and old_group_id != group.pk:
+        _leave(event, old_group_id)
+        left.add(old_group_id)
+
+
+def _leave(event: FailedEvent, old_group_id: int) -> None:
+    """`event` moved to another group: its records follow, and the group it left counts one
+    event fewer (the caller removes it if it has none left)."""
+    ExecutionRecord.objects.filter(event=event).update(failure_group=event.group)
+    FailureGroup.objects.filter(pk=old_group_id).update(count=F("count") - 1)
+    left = FailureGroup.objects.select_for_update().filter(pk=old_group_id).first()
+    if left is not None:
+        refresh_backlog(left)
+
+
+def _from_event(event: FailedEvent, key: str) -> _Failure:
+    record = event.primary_record
+    return _Failure(
+        key,
+        event.environment,
+        event.function_name,
+        event.error_type,
+        event.error_message,
+        event.condition,
+        events.fingerprint_kind(event),
+        event.executed_version,
+        event.happened_at,
+        stream_headline(record) if record is not None else "",
+    )
+
+
 def _return_to_origins(returned: list[ExecutionRecord]) -> None:
-    """A message the dashboard sent back that came back: it joins the group of the record it
-    was sent from, and is not a new occurrence (no count, no backlog, no regression)."""
+    """A message the dashboard sent back that came back: it joins the event and the group of
+    the record it was sent from, and is not a new occurrence (no count, no backlog, no
+    regression)."""
     if not returned:
         return
-    origins = dict(
-        ExecutionRecord.objects.filter(pk__in={r.returned_from_id for r in returned})
+    origins = {
+        pk: (group_id, event_id)
+        for pk, group_id, event_id in ExecutionRecord.objects.filter(
+            pk__in={r.returned_from_id for r in returned}
+        )
         .order_by()
-        .values_list("pk", "failure_group_id")
-    )
+        .values_list("pk", "failure_group_id", "event_id")
+    }
     for record in returned:
         if record.returned_from_id is None:
             continue
-        record.failure_group_id = origins.get(record.returned_from_id)
-        if record.failure_group_id:
+        record.failure_group_id, record.event_id = origins.get(
+            record.returned_from_id, (None, None)
+        )
+        if record.failure_group_id or record.event_id:
             ExecutionRecord.objects.filter(pk=record.pk).update(
-                failure_group_id=record.failure_group_id
+                failure_group_id=record.failure_group_id, event_id=record.event_id
+            )
+        if record.event_id:  # the outcome of that send: it failed again
+            FailedEvent.objects.filter(pk=record.event_id).update(
+                came_back_count=F("came_back_count") + 1
             )
 
 
-# One failed event often arrives twice: as an OnFailure record (with the error type) and as a
-# dead letter (with only the message). Both belong in the group the record names, whichever
-# arrives first.
-
-
-class _Relative(NamedTuple):
-    request_id: str
-    pk: int
-    kind: str
-    group_id: int | None
-    group_key: str | None
-    replay_status: str | None
-    function_name: str
-    environment_id: int
-    replay_function: str | None
-    replay_environment_id: int | None
-
-    @property
-    def replayed_in_place(self) -> bool:
-        """Replayed with success into its own function (any qualifier) and environment."""
-        return (
-            self.replay_status == SUCCEEDED
-            and self.replay_function == self.function_name
-            and self.replay_environment_id == self.environment_id
-        )
-
-
-SUCCEEDED = Invocation.Status.SUCCEEDED
-
-
-def _relatives(records: list[ExecutionRecord]) -> list[_Relative]:
-    """Stored records of the same requests as `records` (twins, and their replays' outcomes):
-    one query for what grouping needs to know about the past."""
-    request_ids = {r.request_id for r in records if r.request_id}
-    if not request_ids:
-        return []
-    rows = (
-        ExecutionRecord.objects.filter(
-            environment_id__in={r.environment_id for r in records}, request_id__in=request_ids
-        )
-        .order_by()
-        .values_list(
-            "request_id",
-            "pk",
-            "kind",
-            "failure_group_id",
-            "failure_group__fingerprint",
-            "replays__status",
-            "function_name",
-            "environment_id",
-            "replays__function_name",
-            "replays__environment_id",
-        )
-    )
-    return [_Relative(*row) for row in rows]
-
-
-def _follow_twins(
-    failures: list[tuple[ExecutionRecord, _Failure]], relatives: list[_Relative]
-) -> None:
-    """A dead letter whose request already has a grouped record joins that record's group."""
-    letters = {
-        r.request_id: f for r, f in failures if r.kind == ExecutionRecord.Kind.DLQ and r.request_id
-    }
-    if not letters:
-        return
-    for row in relatives:
-        if row.kind != ExecutionRecord.Kind.DLQ and row.group_key and row.request_id in letters:
-            letters[row.request_id].key = row.group_key
-    for record, failure in failures:  # twins in the same batch
-        if record.kind != ExecutionRecord.Kind.DLQ and record.request_id in letters:
-            letters[record.request_id].key = failure.key
-
-
-def _adopt(group: FailureGroup, strays: list[tuple[int, int, str]]) -> None:
-    """Move stray dead letters (pk, old group, request ID) into `group`. Counts are of events:
-    `group` gains the requests it did not have yet, an old group loses those it has no record
-    of any more."""
-    moving = [pk for pk, _, _ in strays]
-    requests = {request_id for _, _, request_id in strays}
-    already = set(
-        ExecutionRecord.objects.filter(failure_group=group, request_id__in=requests)
-        .exclude(pk__in=moving)
-        .values_list("request_id", flat=True)
-    )
-    ExecutionRecord.objects.filter(pk__in=moving).update(failure_group=group)
-    gained = len(requests - already)
-    FailureGroup.objects.filter(pk=group.pk).update(count=F("count") + gained)
-    group.count += gained
-    leaving: dict[int, set[str]] = defaultdict(set)
-    for _, old, request_id in strays:
-        leaving[old].add(request_id)
-    for old_pk, old_requests in leaving.items():
-        kept = set(
-            ExecutionRecord.objects.filter(
-                failure_group_id=old_pk, request_id__in=old_requests
-            ).values_list("request_id", flat=True)
-        )
-        lost = len(old_requests - kept)
-        FailureGroup.objects.filter(pk=old_pk).update(count=F("count") - lost)
-        left = FailureGroup.objects.get(pk=old_pk)
-        if not left.records.exists() and not left.invocations.exists():
-            left.delete()
-        else:
-            refresh_backlog(left)
-
-
 def group_invocation(invocation: Invocation) -> FailureGroup | None:
-    """Group a synchronous invocation that failed; other outcomes are left alone."""
+    """Group a synchronous invocation that failed: it is a failed event of its own. A replay is
+    an attempt of the event it replays (events.record_replay), never a new one; other outcomes
+    are left alone."""
     if invocation.status not in FAILED_INVOCATION_STATUSES or invocation.failure_group_id:
         return None
-    group, changed = _count_occurrences([_from_invocation(invocation)])
+    if invocation.replay_of_event_id or invocation.replay_of_id:
+        return None
+    event = events.from_sync_invocation(invocation)
+    key = events.fingerprint_of(event)
+    group, changed = _count_occurrences([_from_event(event, key)])
     group.save(update_fields=changed)
+    event.group = group
+    events.save_new(event, [])
     Invocation.objects.filter(pk=invocation.pk).update(failure_group=group)
     invocation.failure_group = group
     return group
@@ -347,7 +260,8 @@ def _locked_group(first: _Failure) -> FailureGroup:
         "error_type": first.error_type[:256],
         "sample_message": first.error_message[:4000],
         "sample_message_redacted": redaction.redact_text(first.error_message[:4000]),
-        "headline": first.headline[:200],
+        # Everyone reads the title (Viewers, alerts): made from the redacted message.
+        "headline": redaction.redact_text(first.headline or _titled(first))[:200],
         "first_seen": first.seen_at,
         "last_seen": first.seen_at,
     }
@@ -357,6 +271,14 @@ def _locked_group(first: _Failure) -> FailureGroup:
             return FailureGroup.objects.create(fingerprint=first.key, **defaults)
     except IntegrityError:
         return FailureGroup.objects.select_for_update().get(fingerprint=first.key)
+
+
+def _titled(failure: _Failure) -> str:
+    """ "ValueError: order must be a positive integer, got …": the title carries the message,
+    its variable parts elided (two groups of one error type read apart)."""
+    if not failure.error_type or not failure.error_message.strip():
+        return ""
+    return f"{failure.error_type}: {title_message(failure.error_message)}"
 
 
 def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str]]:
@@ -413,30 +335,22 @@ def replayed_in_place() -> QuerySet[ExecutionRecord]:
 
 
 def unreplayed(records: _Records) -> _Records:
-    """Records not yet replayed with success into their function, by themselves or through a
-    twin of the same request (its dead letter, or its OnFailure record)."""
-    done = replayed_in_place()
-    return records.exclude(pk__in=done.values("pk")).exclude(
-        request_id__in=done.exclude(request_id="").values("request_id")
-    )
-
-
-def _backlog_in_database(group: FailureGroup) -> tuple[int, datetime | None]:
-    """The group's unreplayed failed events: how many, and when the oldest failed (as
-    _failed_at tells it)."""
-    pending = unreplayed(ExecutionRecord.objects.filter(failure_group=group))
-    figures = events.first_in_group(pending).aggregate(
-        count=Count("id"), oldest=Min(Coalesce("record_timestamp", "received_at"))
-    )
-    return figures["count"], figures["oldest"]
+    """Records whose failed event has not been put through by a successful replay (through any
+    of its records)."""
+    return records.filter(event__isnull=False, event__replayed_ok=False)
 
 
 def refresh_backlog(group: FailureGroup) -> None:
-    """Recount the group's unreplayed failed events (after a replay, or when records moved
-    between groups). Call inside a transaction: the group is locked before it is counted, so
-    the records a poller is adding to it are either counted here or added after."""
+    """Recount the group's failed events not yet replayed with success (after a replay, or when
+    events moved between groups). Call inside a transaction: the group is locked before it is
+    counted, so the events a poller is adding to it are either counted here or added after."""
     FailureGroup.objects.select_for_update().filter(pk=group.pk).values_list("pk").first()
-    count, oldest = _backlog_in_database(group)
+    figures = (
+        FailedEvent.objects.of_group(group)
+        .pending()
+        .aggregate(count=Count("id"), oldest=Min("happened_at"))
+    )
+    count, oldest = figures["count"], figures["oldest"]
     FailureGroup.objects.filter(pk=group.pk).update(backlog_count=count, backlog_oldest=oldest)
     group.backlog_count, group.backlog_oldest = count, oldest
 

@@ -9,7 +9,9 @@ the first by name."""
 
 from dataclasses import dataclass, field
 
-from invocations.models import Environment, ExecutionRecord, FailureGroup, Invocation
+from django.db.models import Q
+
+from invocations.models import Environment, ExecutionRecord, FailedEvent, FailureGroup, Invocation
 
 MAX_ROWS = 50
 # Request IDs are UUIDs on AWS and longer strings elsewhere (moto); the column holds 64.
@@ -24,6 +26,8 @@ class Trail:
     records: list[ExecutionRecord] = field(default_factory=list)
     groups: list[FailureGroup] = field(default_factory=list)
     replays: list[Invocation] = field(default_factory=list)
+    # The failed events this request is (an async event, a failed sync invoke) or replays.
+    events: list[FailedEvent] = field(default_factory=list)
     reruns: list[Invocation] = field(default_factory=list)
 
     @property
@@ -81,6 +85,15 @@ def find(request_id: str, environments, preferred: Environment | None = None) ->
     groups = {r.failure_group for r in trail.records if r.failure_group is not None}
     groups |= {i.failure_group for i in trail.invocations if i.failure_group is not None}
     trail.groups = sorted(groups, key=lambda g: g.pk)
+    trail.events = list(
+        FailedEvent.objects.filter(
+            Q(environment=environment, request_id=request_id)
+            | Q(replays__in=[i.pk for i in trail.invocations])
+        )
+        .select_related("group")
+        .distinct()
+        .order_by("id")[:MAX_ROWS]
+    )
     trail.replays = list(
         Invocation.objects.filter(replay_of__in=[r.pk for r in trail.records])
         .select_related("replay_of", "replay_batch", "requested_by", "environment")

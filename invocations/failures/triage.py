@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from invocations.access import audit
 from invocations.access.actor import Actor
-from invocations.failures.grouping import refresh_backlog, unreplayed
-from invocations.models import ExecutionRecord, FailureGroup, GroupActivity
+from invocations.failures.grouping import refresh_backlog
+from invocations.models import FailedEvent, FailureGroup, GroupActivity
 from invocations.shared import wording
 
 S = FailureGroup.Status
@@ -169,7 +169,7 @@ def resolve_by_replay(group: FailureGroup, user: User | None) -> bool:
     answer, and there is no event to replay (a replay sends a record's event). The activity line
     says so when there is one, so "resolved by replay" never claims more than it checked."""
     refresh_backlog(group)
-    pending = unreplayed(ExecutionRecord.objects.filter(failure_group=group))
+    pending = FailedEvent.objects.of_group(group).pending()
     if group.status in {S.RESOLVED, S.IGNORED} or pending.exists():
         return False
     group.status = S.RESOLVED
@@ -195,8 +195,8 @@ def resolve_by_replay(group: FailureGroup, user: User | None) -> bool:
 
 def replay_resolution(group: FailureGroup) -> str:
     """What "resolved by replay" checked, in the group's activity and on its page."""
-    text = "by replay: every failure record replayed with success"
-    synchronous = group.invocations.count()
+    text = "by replay: every failed event replayed with success"
+    synchronous = group.events.filter(kind=FailedEvent.Kind.SYNC).count()
     if synchronous:
         text += (
             f"; the {wording.count(synchronous, 'synchronous invocation')} in this group "

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Count, F
+from django.db.models.constants import OnConflict
 
 from invocations import aws
 from invocations.access import redaction
@@ -210,9 +211,16 @@ def _drain(
         return aws.receive_messages(queue.environment, queue.url, wait_seconds=wait)
 
     ahead: deque[Future[list[MessageTypeDef]]] = deque()
+
+    def keep_reading_ahead() -> None:
+        """As soon as a receive is taken, the next one is sent: READ_AHEAD stay in flight."""
+        while reading and read_ahead and len(ahead) < READ_AHEAD:
+            ahead.append(calls.submit(receive))
+
     deleting: list[tuple[Future[list[aws.DeleteFailure]], list[MessageTypeDef]]] = []
     unstored: list[MessageTypeDef] = []  # received, not yet committed
-    with ThreadPoolExecutor(READ_AHEAD + 1, thread_name_prefix=f"poll-{queue.pk}") as calls:
+    threads = READ_AHEAD + BATCHES_PER_COMMIT  # the receives ahead, a transaction's deletes
+    with ThreadPoolExecutor(threads, thread_name_prefix=f"poll-{queue.pk}") as calls:
         try:
             batch = receive()
             unstored = list(batch)
@@ -229,29 +237,36 @@ def _drain(
                     while ahead and len(messages) < 10 * BATCHES_PER_COMMIT:
                         if len(messages) >= 10 * MIN_BATCHES_PER_COMMIT and not ahead[0].done():
                             break
-                        arrived = ahead.popleft().result()
+                        receiving = ahead.popleft()
+                        keep_reading_ahead()
+                        arrived = receiving.result()
                         reading = reading and bool(arrived)
                         result.received += len(arrived)
                         messages += arrived
                     # Keep AWS busy while the database works.
-                    while reading and read_ahead and len(ahead) < READ_AHEAD:
-                        ahead.append(calls.submit(receive))
+                    keep_reading_ahead()
                     new = store_batch(queue, messages)
                     unstored = []
                     result.stored += new
                     result.duplicates += len(messages) - new  # delivered again, or twice
                     _wait_for_deletes(queue, deleting, result)
-                    # Only now, after the commit, may the messages leave the queue.
-                    deleting.append(
-                        (
-                            calls.submit(
-                                aws.delete_messages, queue.environment, queue.url, messages
-                            ),
-                            messages,
+                    # Only now, after the commit, may the messages leave the queue: one
+                    # DeleteMessageBatch per 10, side by side (one after another, their round
+                    # trips set the pace of the whole drain: bench/ingest.py measured it).
+                    for start in range(0, len(messages), 10):
+                        chunk = messages[start : start + 10]
+                        deleting.append(
+                            (
+                                calls.submit(
+                                    aws.delete_messages, queue.environment, queue.url, chunk
+                                ),
+                                chunk,
+                            )
                         )
-                    )
                 if ahead:
-                    batch = ahead.popleft().result()
+                    receiving = ahead.popleft()
+                    keep_reading_ahead()
+                    batch = receiving.result()
                 elif reading:
                     # One batch at a time: it must be deleted before the next receive, or a
                     # queue with a visibility timeout of 0 would hand it out again.
@@ -403,19 +418,15 @@ def _rows(queue: WatchedQueue, messages: Sequence[Mapping[str, Any]]) -> dict[st
 
 
 def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
+    """One transaction: the rows inserted by one statement that skips those already stored,
+    the failures grouped, the queue's counter moved once. On PostgreSQL every statement is a
+    round trip to the server, which on a busy machine waits to be scheduled: this used to read
+    the stored message IDs first, then insert (bench/ingest_pg.py measured the difference)."""
     request_ids = {row.request_id for row in rows.values() if row.request_id}
     with transaction.atomic():
-        # No ORDER BY in these lookups: with the models' default ordering SQLite walks the
-        # queue's (or environment's) whole index in order instead of seeking each key, and a
-        # drain slows down with every record it stores (bench/ingest.py found it).
-        present = set(
-            ExecutionRecord.objects.filter(queue=queue, message_id__in=list(rows))
-            .order_by()
-            .values_list("message_id", flat=True)
-        )
-        new = [row for message_id, row in rows.items() if message_id not in present]
-        if not new:
-            return 0
+        # No ORDER BY in this lookup: with the models' default ordering SQLite walks the
+        # environment's whole index in order instead of seeking each key, and a drain slows
+        # down with every record it stores (bench/ingest.py found it).
         if request_ids:
             linked: dict[str, int] = {}
             for request_id, pk in (
@@ -426,12 +437,12 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
                 .values_list("request_id", "id")
             ):
                 linked[request_id] = min(pk, linked.get(request_id, pk))  # the first invocation
-            for row in new:
+            for row in rows.values():
                 row.invocation_id = linked.get(row.request_id)
-        redrive.link_returns(queue.environment, new)
-        ExecutionRecord.objects.bulk_create(new)
-        # Every supported database returns the new rows' keys from a bulk insert (an SQLite
-        # older than 3.35, which would not, is refused at start: ops/checks.py).
+        redrive.link_returns(queue.environment, list(rows.values()))
+        new = _insert_skipping_stored(rows)
+        if not new:
+            return 0
         # Failures join their groups in the same transaction: never stored ungrouped.
         grouping.group_records(new)
         async_outcome.settle({row.invocation_id for row in new})
@@ -439,6 +450,30 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
             records_stored=F("records_stored") + len(new)
         )
     return len(new)
+
+
+def _insert_skipping_stored(rows: dict[str, ExecutionRecord]) -> list[ExecutionRecord]:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, message_id` for all rows in one statement:
+    a message already stored (a redelivery: the unique queue and message ID) is skipped by the
+    database. Returns the rows inserted, their keys set. Both supported databases return rows
+    from a multi-row insert (SQLite from 3.35, checked at start: ops/checks.py)."""
+    meta = ExecutionRecord._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    returned = ExecutionRecord.objects._insert(  # type: ignore[attr-defined]
+        list(rows.values()),
+        fields=fields,
+        returning_fields=[meta.pk, meta.get_field("message_id")],
+        on_conflict=OnConflict.IGNORE,
+    )
+    new = []
+    # A single skipped row comes back as None (Django reads one row for a one-row insert).
+    for pk, message_id in filter(None, returned):
+        row = rows[message_id]
+        row.pk = pk
+        row._state.adding = False
+        row._state.db = "default"
+        new.append(row)
+    return new
 
 
 def _note_delete_failures(

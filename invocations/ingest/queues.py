@@ -44,6 +44,24 @@ def watch(
     return queue, created
 
 
+# SQS's codes for a queue that is not there (the JSON and the query protocol word it apart).
+_MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+def problem_with(environment: Environment, url: str) -> str:
+    """Why `url` cannot be watched ("" when it can): one GetQueueAttributes call, so that a
+    typo is refused on the form, not found later as a queue whose every poll fails."""
+    try:
+        aws.queue_depth(environment, url)
+    except aws.AwsError as failure:
+        if failure.code in _MISSING:
+            return (
+                f"There is no queue at this URL in {environment.name}: SQS says it does not exist."
+            )
+        return f"The queue could not be checked ({failure.code}: {failure.message[:200]})."
+    return ""
+
+
 def toggle(queue_id: int, queues: QuerySet[WatchedQueue], *, actor: Actor) -> WatchedQueue:
     """Enable or disable polling of one of `queues` (disabling is how a queue is unwatched: its
     records stay). Raises WatchedQueue.DoesNotExist."""

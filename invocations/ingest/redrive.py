@@ -6,10 +6,13 @@ sends the task, run() is its body): one SendMessage per record is too many calls
 a web request waits. The triage page shows the last result (latest())."""
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from invocations import aws
 from invocations.access import audit
@@ -18,6 +21,7 @@ from invocations.models import (
     AuditEvent,
     Environment,
     ExecutionRecord,
+    FailedEvent,
     GroupActivity,
     WatchedQueue,
 )
@@ -146,6 +150,11 @@ def send_back(
             return sent, str(error)
         sent += 1
         with transaction.atomic():
+            # An attempt of its event, as a replay is: counted there, never a new failure.
+            if record.event_id is not None:
+                FailedEvent.objects.filter(pk=record.event_id).update(
+                    sent_back_count=F("sent_back_count") + 1, last_sent_back_at=timezone.now()
+                )
             audit.record(
                 "record.redrive",
                 actor=actor,
@@ -232,6 +241,10 @@ def _note_on_groups(sent: list[ExecutionRecord], queue_url: str, user: User | No
     )
 
 
+# How long the triage page shows the outcome of the last send back to queue.
+OUTCOME_SHOWN_FOR = timedelta(hours=24)
+
+
 def latest(environment: Environment) -> dict[str, Any] | None:
     """The triage page's view of the last "send back to queue": running or its outcome."""
     event = (
@@ -245,8 +258,12 @@ def latest(environment: Environment) -> dict[str, Any] | None:
     )
     if event is None:
         return None
+    running = event.action == "records.redrive.request"
+    if not running and timezone.now() - event.created_at > OUTCOME_SHOWN_FOR:
+        return None  # old news: the audit trail keeps it
     return {
-        "running": event.action == "records.redrive.request",
+        "id": event.pk,
+        "running": running,
         "summary": event.summary,
         "at": event.created_at,
         "failed": bool((event.details or {}).get("error")),

@@ -166,6 +166,8 @@ def _finish(pk: int, attempt: int, **fields: Any) -> None:
         return
     with transaction.atomic():
         if written.update(**fields):
+            # A replay is left alone here: it is an attempt of the event it replays
+            # (replay.py records it there), never a failure of its own.
             grouping.group_invocation(Invocation.objects.select_related("environment").get(pk=pk))
 
 
@@ -265,12 +267,12 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         return persist(lambda: _failed(claimed, attempt, failure), "writing a failed invocation")
 
     fields = outcome_fields(claimed.invocation_type, result)
-    function = persist(
-        lambda: (
-            Function.objects.filter(pk=claimed.function_id).first() if claimed.function_id else None
-        ),
-        "reading a function",
-    )
+    function = None
+    if claimed.function_id:
+        # Only what ran_with reads: the whole row (its versions, mappings and variable names
+        # are JSON) took a quarter of the worker's own CPU per invoke (bench/invoke_overhead.py).
+        found = Function.objects.filter(pk=claimed.function_id).only(*RAN_WITH_FIELDS)
+        function = persist(lambda: next(iter(found.order_by()[:1]), None), "reading a function")
     fields.update(ran_with(function, claimed.qualifier, fields["executed_version"]))
     persist(lambda: _finish(pk, attempt, **fields), "writing an invocation's outcome")
     if claimed.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
@@ -282,6 +284,10 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
             "linking an invocation's records",
         )
     return None
+
+
+# The Function fields ran_with() and Function.ran_with() read.
+RAN_WITH_FIELDS = ("aliases", "code_sha256", "memory_size", "timeout", "version_configs")
 
 
 def ran_with(function: Function | None, qualifier: str, executed_version: str) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from invocations import aws
-from invocations.models import Environment, ExecutionRecord, FunctionMetrics, Invocation
+from invocations.models import (
+    Environment,
+    ExecutionRecord,
+    FailedEvent,
+    FunctionMetrics,
+    Invocation,
+)
 from invocations.ops import sending
 
 log = logging.getLogger(__name__)
@@ -200,9 +206,13 @@ def seen_here(environment, function_name: str, span: Range) -> dict[str, int]:
     )
     records = ExecutionRecord.objects.filter(
         environment=environment, function_name=function_name, received_at__gte=since
+    ).aggregate(total=Count("id"))
+    # Failed events, not failure records: an OnFailure record and its dead letter are one.
+    events = FailedEvent.objects.filter(
+        environment=environment, function_name=function_name, happened_at__gte=since
     ).aggregate(
         total=Count("id"),
-        failures=Count("id", filter=~Q(kind=ExecutionRecord.Kind.SUCCESS)),
+        asynchronous=Count("id", filter=Q(kind=FailedEvent.Kind.ASYNC)),
     )
     return {
         "invocations": invocations["total"],
@@ -210,8 +220,22 @@ def seen_here(environment, function_name: str, span: Range) -> dict[str, int]:
         "throttles": invocations["throttled"],
         "async_received": invocations["asynchronous"],
         "records": records["total"],
-        "failure_records": records["failures"],
+        "failed_events": events["total"],
+        "async_failed_events": events["asynchronous"],
     }
+
+
+def reached_no_queue(dropped: float | None, seen: dict[str, int]) -> int | None:
+    """How many of the events Lambda dropped never reached a queue this dashboard watches.
+
+    Lambda counts an event in AsyncEventsDropped once its retries (or its maximum age) are
+    spent, whether or not an OnFailure destination or a dead-letter queue then took it. Every
+    one that a watched queue took is a failed async event here; the rest failed where nobody
+    will see them again: no destination, no DLQ, a queue not watched, or a delivery that failed.
+    None while CloudWatch has not answered."""
+    if dropped is None:
+        return None
+    return max(int(dropped) - seen["async_failed_events"], 0)
 
 
 # --- The AWS console ----------------------------------------------------------------------------

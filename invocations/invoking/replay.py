@@ -11,13 +11,13 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from invocations import aws
 from invocations.access import audit
 from invocations.access.actor import Actor
-from invocations.failures import grouping, triage
+from invocations.failures import events, grouping, triage
 from invocations.invoking import lifecycle
 from invocations.models import (
     Environment,
@@ -82,10 +82,12 @@ def payload_of(record: ExecutionRecord) -> str | None:
 
 
 def succeeded_record_ids(record_ids: Iterable[int]) -> set[int]:
-    """Of `record_ids`, those replayed with success into their own function and environment
-    (grouping.replayed_in_place): a replay elsewhere does not count."""
+    """Of `record_ids`, those whose failed event was replayed with success into its own function
+    and environment, through any of its records (a replay elsewhere does not count)."""
     return set(
-        grouping.replayed_in_place().filter(pk__in=list(record_ids)).values_list("pk", flat=True)
+        ExecutionRecord.objects.filter(pk__in=list(record_ids))
+        .filter(Q(event__replayed_ok=True) | Q(pk__in=grouping.replayed_in_place().values("pk")))
+        .values_list("pk", flat=True)
     )
 
 
@@ -122,6 +124,7 @@ def plan(
 ) -> Plan:
     """The dry run: what would be replayed, and what skipped and why. Changes nothing."""
     records = list(records)
+    # Done when the record's event went through, by whichever of its records was replayed.
     done = succeeded_record_ids([r.pk for r in records])
     done_requests = set(
         grouping.replayed_in_place()
@@ -260,6 +263,7 @@ def _invoke_one(batch: ReplayBatch, record: ExecutionRecord, payload: str) -> In
             payload=payload,
             requested_by=batch.created_by,
             replay_of=record,
+            replay_of_event_id=record.event_id,
             replay_batch=batch,
         )
         audit.record(
@@ -277,6 +281,11 @@ def _invoke_one(batch: ReplayBatch, record: ExecutionRecord, payload: str) -> In
         time.sleep(retry.delay)
         attempt = retry.attempt
     invocation.refresh_from_db()
+    if invocation.is_done and invocation.replay_of_event_id:
+        with transaction.atomic():
+            event = events.record_replay(invocation)
+            if event is not None:
+                grouping.refresh_backlog(event.group)
     return invocation
 
 
@@ -356,4 +365,8 @@ def run_batch(batch_id: int) -> ReplayBatch:
 
 
 def _groups_of(batch: ReplayBatch) -> QuerySet[FailureGroup]:
-    return FailureGroup.objects.filter(records__pk__in=batch.record_ids).distinct().order_by("pk")
+    return (
+        FailureGroup.objects.filter(events__records__pk__in=batch.record_ids)
+        .distinct()
+        .order_by("pk")
+    )

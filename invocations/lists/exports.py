@@ -22,12 +22,16 @@ FIELDS = {
     "triage": [
         "id", "function_name", "error_type", "error_class", "sample_message", "status",
         "regressed", "assignee__username", "count", "first_seen", "last_seen", "backlog_count",
+        "headline",
     ],
     "records": [
         "id", "received_at", "queue__url", "message_id", "kind", "condition", "request_id",
         "function_arn", "function_name", "executed_version", "approximate_invoke_count",
         "status_code", "function_error", "error_type", "error_message", "request_payload",
         "response_payload", "record_timestamp", "parse_error", "failure_group_id",
+        # The failed event it reports, with the event's best facts (a dead letter's blank
+        # version is its OnFailure record's).
+        "event_id", "event__error_type", "event__executed_version", "event__happened_at",
     ],
     "invocations": [
         "id", "created_at", "function_name", "qualifier", "invocation_type", "status",

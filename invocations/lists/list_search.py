@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from invocations.access import permissions
 from invocations.lists import search, time_ranges
-from invocations.models import ExecutionRecord, FailureGroup, Invocation, WatchedQueue
+from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, Invocation, WatchedQueue
 from invocations.shared.ids import as_count
 
 # Totals stop here: counting every row would cost as much as the table is big.
@@ -15,11 +15,26 @@ PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 SUGGESTED_VALUES = 30
 
-GROUP_FIELDS = ("function", "error", "version", "is", "assigned", "queue")
-RECORD_FIELDS = ("function", "error", "version", "queue", "kind")
-INVOCATION_FIELDS = ("function", "error", "version", "is", "kind")
+# error:, version:, alias:, condition: and (on triage) kind: answer by failed events, whichever
+# report said the fact and whether the event was synchronous or asynchronous.
+GROUP_FIELDS = (
+    "function",
+    "error",
+    "version",
+    "alias",
+    "condition",
+    "kind",
+    "is",
+    "assigned",
+    "queue",
+)
+RECORD_FIELDS = ("function", "error", "version", "alias", "condition", "queue", "kind")
+INVOCATION_FIELDS = ("function", "error", "version", "alias", "condition", "is", "kind")
 
-GROUP_CHOICES: dict[str, tuple[str, ...]] = {"is": search.GROUP_STATES}
+GROUP_CHOICES: dict[str, tuple[str, ...]] = {
+    "is": search.GROUP_STATES,
+    "kind": tuple(FailedEvent.Kind.values),
+}
 RECORD_CHOICES: dict[str, tuple[str, ...]] = {"kind": tuple(ExecutionRecord.Kind.values)}
 INVOCATION_CHOICES: dict[str, tuple[str, ...]] = {
     "is": tuple(Invocation.Status.values),
@@ -65,20 +80,45 @@ def _column(name: str, raw: bool) -> str:
     return name if raw else f"{name}_redacted"
 
 
+def _event_filter(query) -> Q | None:
+    """The query's event fields as a filter on FailedEvent; None when it names none."""
+    wanted = Q()
+    named = False
+    for field, lookup in (
+        ("error", "error_type__iexact"),
+        ("version", "executed_version"),
+        ("alias", "qualifier"),
+        ("condition", "condition__iexact"),
+    ):
+        if query.get(field):
+            wanted &= Q(**{lookup: query.get(field)})
+            named = True
+    return wanted if named else None
+
+
+def _matching_events(environment, query, *, kind: bool = False):
+    """The environment's failed events the query's event fields name, or None."""
+    wanted = _event_filter(query)
+    if kind and query.get("kind"):
+        wanted = (wanted or Q()) & Q(kind=query.get("kind"))
+    if wanted is None:
+        return None
+    return FailedEvent.objects.filter(wanted, environment=environment)
+
+
 def groups(queryset, found: Search, *, environment, user):
     query = found.query
     raw = permissions.can(user, permissions.RAW_PAYLOADS)
     if query.get("function"):
         queryset = queryset.filter(function_name__icontains=query.get("function"))
-    if query.get("error"):
+    matching = _matching_events(environment, query, kind=True)
+    if matching is not None:
+        by_events = Q(pk__in=matching.values("group_id"))
         error = query.get("error")
-        queryset = queryset.filter(Q(error_type__iexact=error) | Q(error_class__iexact=error))
-    if query.get("version"):
-        queryset = queryset.filter(
-            pk__in=ExecutionRecord.objects.filter(
-                environment=environment, executed_version=query.get("version")
-            ).values("failure_group_id")
-        )
+        alone = not any(query.get(f) for f in ("version", "alias", "condition", "kind"))
+        if error and alone:
+            by_events |= Q(error_class__iexact=error)  # a built-in class: "error:timeout"
+        queryset = queryset.filter(by_events)
     if query.get("queue"):
         queryset = queryset.filter(
             pk__in=ExecutionRecord.objects.filter(
@@ -115,10 +155,10 @@ def records(queryset, found: Search, *, environment, raw: bool):
     query = found.query
     if query.get("function"):
         queryset = queryset.filter(function_name__icontains=query.get("function"))
-    if query.get("error"):
-        queryset = queryset.filter(error_type__iexact=query.get("error"))
-    if query.get("version"):
-        queryset = queryset.filter(executed_version=query.get("version"))
+    matching = _matching_events(environment, query)
+    if matching is not None:
+        # A dead letter answers by its event's facts (its OnFailure record's error type).
+        queryset = queryset.filter(event__in=matching.values("pk"))
     if query.get("queue"):
         queryset = queryset.filter(queue__in=_queue_ids(environment, query.get("queue")))
     if query.get("kind"):
@@ -140,10 +180,12 @@ def invocations(queryset, found: Search, *, raw: bool):
     query = found.query
     if query.get("function"):
         queryset = queryset.filter(function_name__icontains=query.get("function"))
-    if query.get("error"):
-        queryset = queryset.filter(failure_group__error_type__iexact=query.get("error"))
-    if query.get("version"):
-        queryset = queryset.filter(executed_version=query.get("version"))
+    wanted = _event_filter(query)
+    if wanted is not None:
+        # A failed synchronous invoke is its event; an Event invoke started one.
+        queryset = queryset.filter(
+            pk__in=FailedEvent.objects.filter(wanted).values("invocation_id")
+        )
     if query.get("is"):
         queryset = queryset.filter(status=query.get("is"))
     if query.get("kind"):

@@ -9,8 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from invocations.failures import events
-from invocations.models import ExecutionRecord, FailureGroup, Invocation
+from invocations.models import FailedEvent, FailureGroup
 from invocations.shared.ids import as_count, as_id
 
 # "99+ new" is as precise as a marker needs to be, and bounds the count's cost.
@@ -66,9 +65,7 @@ def new_groups(groups, since: datetime, seen: dict[int, str]) -> int:
     """How many of `groups` (already filtered) had a failure arrive after `since` and are not on
     the page: new groups, and groups that would now sort to the top. Arrival, not the failure's
     own time: a record polled late carries an older timestamp but is news all the same."""
-    arrived = Q(
-        pk__in=ExecutionRecord.objects.filter(received_at__gt=since).values("failure_group_id")
-    ) | Q(pk__in=Invocation.objects.filter(created_at__gt=since).values("failure_group_id"))
+    arrived = Q(pk__in=FailedEvent.objects.filter(arrived_at__gt=since).values("group_id"))
     fresh = groups.filter(arrived).exclude(pk__in=list(seen)).order_by()
     return fresh.values("pk")[: NEW_LIMIT + 1].count()
 
@@ -84,9 +81,6 @@ def new_records(records, after_id: int) -> int:
 
 
 def new_occurrences(group: FailureGroup, since: datetime) -> int:
-    """Failed events (one per request, however many records report it) and invocations."""
-    records = events.first_in_group(
-        ExecutionRecord.objects.filter(failure_group=group, received_at__gt=since)
-    )
-    invocations = Invocation.objects.filter(failure_group=group, created_at__gt=since)
-    return sum(qs.order_by().values("pk")[: NEW_LIMIT + 1].count() for qs in (records, invocations))
+    """Failed events (one per request, however many records report it) that arrived since."""
+    fresh = FailedEvent.objects.of_group(group).filter(arrived_at__gt=since)
+    return fresh.order_by().values("pk")[: NEW_LIMIT + 1].count()

@@ -1,15 +1,15 @@
-"""A group's occurrences as its page lists them: failed events newest first, a record event
-shown by its first record with the other records of its request attached (its `twins`: the
-dead letter of an OnFailure record), merged on time with the group's failed invocations, and
-which of them were replayed."""
+"""A group's occurrences as its page lists them: its failed events newest first (events.py),
+each shown by its most informative report (a record, with the event's other records attached
+as its `twins`, or a failed synchronous invocation), with what its replays did."""
+
+from datetime import datetime
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from invocations.failures import events
 from invocations.ingest import redrive
 from invocations.invoking import replay
-from invocations.models import ExecutionRecord, FailureGroup, Invocation
+from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, Invocation
 
 PAGE_SIZE = 25
 
@@ -27,59 +27,36 @@ def cursor_from(before: str | None):
 
 
 def page(group: FailureGroup, before: str | None):
-    """Failed events of the group, newest first, merged on time; keyset on time. A record
-    event is a row for its first record with the other records of its request attached
-    (`twins`: the dead letter of an OnFailure record)."""
+    """The group's failed events, newest first by the time they happened; keyset on that time.
+    Each row is (kind, when, item): the report the event is shown by, with `shown_event` (the
+    event) and, for a record, `twins` (the event's other records) attached."""
     cursor = cursor_from(before)
-    records = events.first_in_group(ExecutionRecord.objects.for_list().filter(failure_group=group))
-    invocations = (
-        Invocation.objects.for_list().filter(failure_group=group).defer(*Invocation.BIG_FIELDS)
-    )
+    rows = FailedEvent.objects.of_group(group).for_occurrences()
     if cursor is not None:
-        records = records.filter(received_at__lt=cursor)
-        invocations = invocations.filter(created_at__lt=cursor)
-    items = [
-        ("record", r.received_at, r)
-        for r in records.order_by("-received_at", "-id")[: PAGE_SIZE + 1]
-    ]
-    items += [
-        ("invocation", i.created_at, i)
-        for i in invocations.order_by("-created_at", "-id")[: PAGE_SIZE + 1]
-    ]
-    items.sort(key=lambda item: item[1], reverse=True)
-    page = items[:PAGE_SIZE]
-    more = len(items) > PAGE_SIZE
-    _attach_twins(group, [item for kind, _, item in page if kind == "record"])
-    cursor_value = page[-1][1].isoformat() if more and page else None
-    # Pages go by arrival (the indexed column); each row shows when the failure happened, the
-    # notion the group's first/last failed and backlog figures use.
-    shown = [
-        (
-            kind,
-            (item.record_timestamp or item.received_at)
-            if kind == "record"
-            else (item.finished_at or item.created_at),
-            item,
-        )
-        for kind, _, item in page
-    ]
-    return shown, cursor_value
-
-
-def _attach_twins(group: FailureGroup, firsts: list[ExecutionRecord]) -> None:
-    by_request = {r.request_id: r for r in firsts if r.request_id}
-    for record in firsts:
-        record.twins = []
-    if not by_request:
-        return
-    twins = (
+        rows = rows.filter(happened_at__lt=cursor)
+    found = list(rows.order_by("-happened_at", "-id")[: PAGE_SIZE + 1])
+    more = len(found) > PAGE_SIZE
+    shown = found[:PAGE_SIZE]
+    twins: dict[int, list[ExecutionRecord]] = {event.pk: [] for event in shown}
+    for record in (
         ExecutionRecord.objects.for_list()
-        .filter(failure_group=group, request_id__in=list(by_request))
-        .exclude(pk__in=[r.pk for r in firsts])
+        .filter(event__in=[event.pk for event in shown])
         .order_by("id")
-    )
-    for twin in twins:
-        by_request[twin.request_id].twins.append(twin)
+    ):
+        twins[record.event_id].append(record)
+    items: list[tuple[str, datetime, ExecutionRecord | Invocation]] = []
+    for event in shown:
+        records = twins[event.pk]
+        record = event.primary_record or (records[0] if records else None)
+        if record is not None and event.kind != FailedEvent.Kind.SYNC:
+            record.twins = [r for r in records if r.pk != record.pk]
+            record.shown_event = event  # type: ignore[attr-defined]
+            items.append(("record", event.happened_at, record))
+        elif event.invocation is not None:
+            event.invocation.shown_event = event  # type: ignore[attr-defined]
+            items.append(("invocation", event.happened_at, event.invocation))
+    cursor_value = shown[-1].happened_at.isoformat() if more and shown else None
+    return items, cursor_value
 
 
 def moved_by_sqs(record: ExecutionRecord | None) -> dict[str, str] | None:
@@ -95,22 +72,20 @@ def moved_by_sqs(record: ExecutionRecord | None) -> dict[str, str] | None:
 
 
 def replayed_rows(occurrences, shown_records) -> set[int]:
-    """The rows (by their first record) whose event was replayed with success, through any of
-    its records."""
-    done = replay.succeeded_record_ids(shown_records)
+    """The rows (by the record they are shown by) whose event was replayed with success."""
     return {
         item.pk
         for kind, _, item in occurrences
-        if kind == "record" and any(r.pk in done for r in [item, *item.twins])
+        if kind == "record" and item.shown_event.replayed_ok
     }
 
 
 def replayed_elsewhere_rows(occurrences, shown_records) -> dict[int, str]:
-    """{row's first record: "hello in staging"} for events replayed only elsewhere."""
+    """{row's record: "hello in staging"} for events replayed only elsewhere."""
     elsewhere = replay.replayed_elsewhere(shown_records)
     rows = {}
     for kind, _, item in occurrences:
-        if kind == "record":
+        if kind == "record" and not item.shown_event.replayed_ok:
             for record in [item, *item.twins]:
                 if record.pk in elsewhere:
                     rows[item.pk] = elsewhere[record.pk]

@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 
 MAX_QUERY = 500
 MAX_VALUE = 256
-FIELDS = ("function", "error", "version", "is", "assigned", "queue", "kind")
+FIELDS = (
+    "function",
+    "error",
+    "version",
+    "alias",
+    "condition",
+    "is",
+    "assigned",
+    "queue",
+    "kind",
+)
 # Triage states; `is:` on the invocations list takes invocation statuses instead (its caller
 # passes them).
 GROUP_STATES = ("open", "acknowledged", "resolved", "ignored", "regressed", "snoozed")

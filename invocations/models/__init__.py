@@ -1,6 +1,7 @@
 from .audit import AuditEvent
 from .deploy import Deploy
 from .environment import Environment
+from .event import FailedEvent
 from .function import Function, InventorySync, PayloadTemplate
 from .invocation import Invocation
 from .metrics import FunctionMetrics
@@ -14,6 +15,7 @@ __all__ = [
     "Deploy",
     "Environment",
     "ExecutionRecord",
+    "FailedEvent",
     "FailureGroup",
     "Function",
     "FunctionMetrics",

@@ -40,7 +40,9 @@ class Invocation(models.Model):
         Status.FAILED,
     }
 
-    environment = models.ForeignKey("Environment", on_delete=models.PROTECT)
+    # No index of its own: every index in Meta that a page reads leads with the environment,
+    # and each index is written by every invoke (bench/invocation_indexes.py measures the cost).
+    environment = models.ForeignKey("Environment", on_delete=models.PROTECT, db_index=False)
     function = models.ForeignKey(
         "Function", null=True, blank=True, on_delete=models.SET_NULL, related_name="invocations"
     )
@@ -93,6 +95,15 @@ class Invocation(models.Model):
         on_delete=models.SET_NULL,
         related_name="replays",
     )
+    # The failed event a replay is an attempt of: its outcome is recorded there, never counted
+    # as a new failure.
+    replay_of_event = models.ForeignKey(
+        "FailedEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+    )
     replay_batch = models.ForeignKey(
         "ReplayBatch",
         null=True,
@@ -100,12 +111,15 @@ class Invocation(models.Model):
         on_delete=models.SET_NULL,
         related_name="invocations",
     )
+    # Indexed by invocation_group_time_idx, which leads with it (a group's invocations, and
+    # SET_NULL when a group is deleted, use that one).
     failure_group = models.ForeignKey(
         "FailureGroup",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="invocations",
+        db_index=False,
     )
 
     objects = InvocationQuerySet.as_manager()

@@ -83,6 +83,10 @@ class ExecutionRecord(models.Model):
     failure_group = models.ForeignKey(
         "FailureGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
     )
+    # The failed event this record reports (failures only), whatever group it is in.
+    event = models.ForeignKey(
+        "FailedEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
     # A message this dashboard sent back to a queue (redrive.ORIGIN_ATTRIBUTE) that returned:
     # it is the record it was sent from, back again, not a new failure.
     returned_from = models.ForeignKey(

@@ -47,8 +47,9 @@ class FailureGroup(models.Model):
     sample_message = models.TextField(blank=True)
     # Its redacted copy (`access.redaction.copies`): the triage list, search and alerts read it.
     sample_message_redacted = models.TextField(blank=True, default="")
-    # The title when the failure has no error type to name it: a stream batch that failed
-    # ("Kinesis batch failed: RetryAttemptsExhausted"), from the group's first record.
+    # The title, made once when the group is made: the error type with its message, variable
+    # parts elided ("ValueError: order must be a positive integer, got …"), or for a failure
+    # with no error type a stream batch that failed ("Kinesis batch failed: RetryAttempts…").
     headline = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     regressed = models.BooleanField(default=False)
@@ -97,7 +98,7 @@ class FailureGroup(models.Model):
 
     @property
     def title(self) -> str:
-        return self.error_type or self.headline or self.get_error_class_display()
+        return self.headline or self.error_type or self.get_error_class_display()
 
     def get_error_class_display(self) -> str:
         return {

@@ -21,7 +21,13 @@ from invocations.forms.triage import (
 from invocations.invoking import logs, replay
 from invocations.lists import live, occurrences
 from invocations.middleware import actor_of, open_in
-from invocations.models import ExecutionRecord, FailureGroup, GroupActivity, Invocation
+from invocations.models import (
+    ExecutionRecord,
+    FailedEvent,
+    FailureGroup,
+    GroupActivity,
+    Invocation,
+)
 from invocations.views import edge
 
 
@@ -34,6 +40,14 @@ def group_detail(request, pk):
         environment__in=permissions.visible_environments(request.user),
     )
     open_in(request, group.environment)
+    # Kept apart from "Last failed": a replay that fails again is not a new failure.
+    last_replay = (
+        FailedEvent.objects.of_group(group)
+        .filter(last_replay_at__isnull=False)
+        .order_by("-last_replay_at")
+        .only("last_replay_at", "last_replay_status")
+        .first()
+    )
     rows, next_before = occurrences.page(group, request.GET.get("before"))
     shown_records = [
         record.pk for kind, _, item in rows if kind == "record" for record in [item, *item.twins]
@@ -60,6 +74,12 @@ def group_detail(request, pk):
             "can_triage": permissions.can(request.user, permissions.TRIAGE),
             "can_replay": permissions.can(request.user, permissions.REPLAY),
             "replays": group.replays.select_related("environment").order_by("-id")[:10],
+            "last_replay": last_replay,
+            "last_replay_label": dict(Invocation.Status.choices).get(
+                last_replay.last_replay_status, last_replay.last_replay_status
+            )
+            if last_replay
+            else "",
             "replayed_ids": occurrences.replayed_rows(rows, shown_records),
             "replayed_elsewhere": occurrences.replayed_elsewhere_rows(rows, shown_records),
             "cursor": live.now_cursor(),
@@ -82,7 +102,6 @@ def _diagnosis(request, group: FailureGroup) -> dict:
     if range_key not in diagnosis.RANGES:
         notes.append(f"Range {range_key[:20]!r} is not one of {', '.join(diagnosis.RANGES)}.")
         range_key = diagnosis.DEFAULT_RANGE
-    records, invocations = diagnosis.event_records(group), diagnosis.group_invocations(group)
     tail = None
     if current and isinstance(current.item, Invocation) and current.item.log_tail:
         raw = permissions.can(request.user, permissions.RAW_PAYLOADS)
@@ -105,13 +124,14 @@ def _diagnosis(request, group: FailureGroup) -> dict:
         and current.item.request_payload is not None
         else None,
         "twins": diagnosis.twins(group, current) if current else [],
+        "current_replays": list(current.event.replays.order_by("id")) if current else [],
         "steps": diagnosis.navigation(group, current) if current else {},
         "position": diagnosis.position(group, current) if current else 0,
         "notes": notes,
         "range_key": range_key,
         "ranges": list(diagnosis.RANGES),
         "breakdown": diagnosis.breakdown(group, diagnosis.range_start(range_key)),
-        "histogram": charts.histogram(records, invocations, range_key),
+        "histogram": charts.histogram(FailedEvent.objects.of_group(group), range_key),
     }
 
 

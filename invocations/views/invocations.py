@@ -15,6 +15,7 @@ from invocations.invoking import logs, request_logs
 from invocations.lists import bounded, filters, list_search
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
+from invocations.shared import polling
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
 from invocations.views.lists import list_context
@@ -148,9 +149,11 @@ def result_context(request, invocation: Invocation) -> dict:
     stored_tail = invocation.log_tail if raw else invocation.log_tail_redacted
     tail = logs.parse_tail(stored_tail) if stored_tail else None
     poll = None
+    poll_step = 0
     async_state = ""
     if not invocation.is_done:
-        poll = "every 1s"
+        # At once, then backing off to once a second: most invokes finish in tens of ms.
+        poll, poll_step = polling.next_poll(polling.step_of(request.GET))
     elif invocation.invocation_type == Invocation.Type.EVENT:
         async_state, poll = _async_state(invocation, records)
     next_in = None
@@ -164,6 +167,7 @@ def result_context(request, invocation: Invocation) -> dict:
         "outcome": destinations[0] if destinations else None,
         "async_state": async_state,
         "poll": poll,
+        "poll_step": poll_step,
         "next_in": next_in,
         "next_attempt": invocation.attempts + 1,
         "max_attempts": settings.THROTTLE_RETRY_ATTEMPTS,

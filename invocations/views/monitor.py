@@ -24,6 +24,7 @@ def function_monitor(request, name):
     figures = [
         {"metric": metric, "value": reading.values.get(metric.id)} for metric in monitor.METRICS
     ]
+    seen = monitor.seen_here(request.environment, function.name, span)
     context = {
         "function": function,
         "span": span,
@@ -31,7 +32,8 @@ def function_monitor(request, name):
         "waiting": waiting,
         "figures": figures,
         "has_figures": bool(reading.values),
-        "seen": monitor.seen_here(request.environment, function.name, span),
+        "seen": seen,
+        "reached_no_queue": monitor.reached_no_queue(reading.values.get("async_dropped"), seen),
         "cost": monitor.cost(span),
     }
     return render(request, "invocations/partials/monitor_panel.html", context)

@@ -95,6 +95,10 @@ def queue_depth(request, pk):
 def queue_watch(request):
     form = WatchForm(request.POST)
     if form.is_valid():
+        problem = queues.problem_with(request.environment, form.cleaned_data["url"])
+        if problem:
+            form.add_error("url", problem)
+    if form.is_valid():
         data = form.cleaned_data
         try:
             queue, _created = queues.watch(

@@ -231,7 +231,7 @@ def _record(request, pk) -> ExecutionRecord:
     """The record in its own environment, whichever the switcher is on."""
     record = get_object_or_404(
         ExecutionRecord.objects.select_related(
-            "queue", "invocation", "environment", "failure_group"
+            "queue", "invocation", "environment", "failure_group", "event", "event__group"
         ),
         pk=pk,
         environment__in=permissions.visible_environments(request.user),

@@ -10,12 +10,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from invocations.access import permissions
-from invocations.failures import grouping
 from invocations.forms.triage import RedriveForm, ReplayForm, ids_in
 from invocations.ingest import redrive
 from invocations.invoking import replay
 from invocations.middleware import actor_of, open_in
-from invocations.models import ExecutionRecord, FailureGroup, ReplayBatch
+from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, ReplayBatch
+from invocations.shared import polling
 from invocations.shared.wording import count
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
@@ -44,7 +44,10 @@ def _selection(request, form: ReplayForm):
             environment__in=visible,
         )
         source = group.environment
-        records = grouping.unreplayed(records.filter(failure_group=group))
+        # One record per event not yet replayed: the report it is shown by.
+        records = records.filter(
+            pk__in=FailedEvent.objects.of_group(group).pending().values("primary_record_id")
+        )
     elif form.cleaned_data.get("all"):
         # The Records list's filters, in the environment that list showed.
         params = QueryDict(form.cleaned_data.get("matching") or "")
@@ -151,7 +154,9 @@ def replay_plan(request):
                 initial={
                     "records": ",".join(str(r.pk) for r in dead_letters),
                     # The queue that feeds the function, when its event source says so.
-                    "queue_url": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
+                    # A refused send comes back here with the URL that was typed.
+                    "queue_url": (request.GET.get("redrive_url") or "")[:1000]
+                    or (redrive.source_queue_url(dead_letters[0]) if dead_letters else ""),
                 }
             ),
             "source_queue": redrive.source_queue_url(dead_letters[0]) if dead_letters else "",
@@ -217,7 +222,11 @@ def replay_batch(request, pk):
         "can_replay": permissions.can(request.user, permissions.REPLAY),
         "invocations": batch.invocations.order_by("-id")[:50],
         "remaining": batch.total - batch.position,
+        "poll": None,
     }
+    if not batch.is_finished:
+        # At once, then backing off to once a second (shared/polling.py).
+        context["poll"], context["poll_step"] = polling.next_poll(polling.step_of(request.GET))
     # The fragment stops polling by itself: a finished batch renders without the trigger.
     return page_or_fragment(
         request,
@@ -264,7 +273,7 @@ def redrive_records(request):
         messages.error(
             request, f"{env.name} is protected: type the queue name ({queue_name}) to confirm."
         )
-        return redirect("triage")
+        return redirect(_refused_back(request, records, form.cleaned_data["queue_url"]))
     if not records:
         messages.error(request, "None of the selected records is a dead letter.")
         return redirect("triage")
@@ -272,7 +281,7 @@ def redrive_records(request):
         redrive.check_target(records, env, form.cleaned_data["queue_url"])
     except redrive.RedriveRefused as refusal:
         messages.error(request, str(refusal))
-        return redirect(_back_to(records))
+        return redirect(_refused_back(request, records, form.cleaned_data["queue_url"]))
     if redrive.request(records, env, form.cleaned_data["queue_url"], actor=actor_of(request)):
         messages.success(
             request,
@@ -282,6 +291,18 @@ def redrive_records(request):
     else:
         messages.warning(request, "The task queue (Redis) did not answer: nothing was sent.")
     return redirect("triage")
+
+
+def _refused_back(request, records, queue_url: str) -> str:
+    """After a refused send: the dry run it was asked from, with the URL that was typed, so
+    that the person corrects it instead of starting again; else the dead letters' group."""
+    back = edge.safe_next(request, "")
+    if not back:
+        return _back_to(records)
+    path, _, query = back.partition("?")
+    kept = QueryDict(query, mutable=True)
+    kept["redrive_url"] = queue_url
+    return f"{path}?{kept.urlencode()}"
 
 
 def _back_to(records) -> str:

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
 from invocations.access import permissions
 from invocations.failures import charts, deploys, triage
@@ -141,7 +142,7 @@ def triage_list(request):
         "watched_queues": request.environment.watchedqueue_set.filter(enabled=True).order_by("url")[
             :10
         ],
-        "redriven": redrive.latest(request.environment),
+        "redriven": _redriven(request),
     }
     return page_or_fragment(
         request,
@@ -184,6 +185,30 @@ def triage_changes(request):
     )
 
 
+def _redriven(request):
+    """The last send back to queue, unless this person dismissed it."""
+    latest = redrive.latest(request.environment)
+    if latest and not latest["running"] and request.session.get(DISMISSED) == latest["id"]:
+        return None
+    return latest
+
+
+# The session key of the send-back outcome a person dismissed (its audit event id).
+DISMISSED = "redrive_dismissed"
+
+
+@require_POST
+@edge.require(permissions.VIEW)
+def dismiss_redrive(request):
+    """Hide the outcome of the last send back to queue for this person (the next send shows)."""
+    latest = redrive.latest(request.environment)
+    if latest is not None:
+        request.session[DISMISSED] = latest["id"]
+    if request.htmx:
+        return HttpResponse("")
+    return redirect("triage")
+
+
 @require_POST
 @edge.require(permissions.TRIAGE)
 def bulk_action(request):
@@ -204,10 +229,23 @@ def bulk_action(request):
             refused.append(str(error))
     if changed:
         label = dict(BULK_ACTIONS)[form.cleaned_data["action"]].lower()
-        messages.success(request, f"{label}: {wording.count(len(changed), 'group')}.")
+        messages.success(
+            request, f"{label}: {wording.count(len(changed), 'group')} ({_named(changed)})."
+        )
     if refused:
         messages.warning(request, f"{len(refused)} not changed: {refused[0]}")
     return _after_bulk(request, changed)
+
+
+# The result names the rows it changed; beyond this many it says how many more.
+NAMED_ROWS = 5
+
+
+def _named(groups: list[FailureGroup]) -> str:
+    """ "#12 orders: ValueError: …, #14 billing: Timeout": which rows an action changed."""
+    names = [f"#{g.pk} {g.function_name}: {g.title}" for g in groups[:NAMED_ROWS]]
+    more = len(groups) - NAMED_ROWS
+    return "; ".join(names) + (f"; and {more} more" if more > 0 else "")
 
 
 def _after_bulk(request, changed: list[FailureGroup]):
@@ -238,4 +276,6 @@ def _after_bulk(request, changed: list[FailureGroup]):
         request=request,
     )
     html += render_to_string("invocations/partials/messages_oob.html", request=request)
-    return HttpResponse(html)
+    # The action is done: the page clears the selection, so that the next key or button does
+    # not act again on rows the person already dealt with.
+    return trigger_client_event(HttpResponse(html), "selection-cleared")

@@ -93,6 +93,13 @@
     });
   });
 
+  // After a bulk action the server asks the page to clear its selection (the rows keep their
+  // checkboxes across swaps, hx-preserve, so it must be done here).
+  document.body.addEventListener("selection-cleared", function () {
+    document.querySelectorAll("input[name=groups]:checked, [data-select-all]:checked")
+      .forEach(function (box) { box.checked = false; });
+  });
+
   // The query bar's suggestions complete the word being typed: each option carries the words
   // already typed before it, so the browser's datalist matches the whole value.
   document.addEventListener("input", function (event) {
@@ -107,4 +114,33 @@
       option.value = before + option.getAttribute("data-entry");
     });
   });
+
+  // Relative times age on an open page, in the words the server wrote them (display.ago):
+  // "just now" under ten seconds, then seconds, then the largest whole unit.
+  const UNITS = [
+    ["year", 365 * 86400], ["month", 30 * 86400], ["week", 7 * 86400],
+    ["day", 86400], ["hour", 3600], ["minute", 60],
+  ];
+  function ago(then, now) {
+    let seconds = (now - then) / 1000;
+    const future = seconds < 0;
+    seconds = Math.abs(seconds);
+    if (seconds < 10) return "just now";
+    let amount = Math.floor(seconds) + " s";
+    if (seconds >= 60) {
+      for (const [name, size] of UNITS) {
+        const n = Math.floor(seconds / size);
+        if (n >= 1) { amount = n + " " + name + (n === 1 ? "" : "s"); break; }
+      }
+    }
+    return future ? "in " + amount : amount + " ago";
+  }
+  function ageTimes() {
+    const now = Date.now();
+    document.querySelectorAll("time[data-reltime]").forEach(function (element) {
+      const then = Date.parse(element.getAttribute("datetime"));
+      if (!Number.isNaN(then)) element.textContent = ago(then, now);
+    });
+  }
+  setInterval(ageTimes, 5000);
 })();

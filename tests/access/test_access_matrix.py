@@ -31,6 +31,7 @@ LOGIN = "login"  # any signed-in person
 MATRIX = {
     "triage": ("get", VIEW),
     "triage-changes": ("get", VIEW),
+    "redrive-dismiss": ("post", VIEW),
     "records-changes": ("get", VIEW),
     "group-changes": ("get", VIEW),
     "suggestions": ("get", VIEW),

@@ -20,8 +20,17 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture
+def at_the_latest_schema_after():
+    """Whatever the test migrates to, the database is at the latest migrations afterwards: the
+    tests that follow expect the schema of the code."""
+    yield
+    executor = MigrationExecutor(connection)
+    _migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_makes_the_copies_of_rows_already_stored():
+def test_the_migration_makes_the_copies_of_rows_already_stored(at_the_latest_schema_after):
     old = _migrate(BEFORE)
     environment = old.get_model("invocations", "Environment").objects.create(
         name="legacy", region="eu-west-1"

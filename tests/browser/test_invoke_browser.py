@@ -66,6 +66,32 @@ def test_it_invokes_hello_and_the_decoded_log_appears_without_a_reload(
 @pytest.mark.browser
 @pytest.mark.broker
 @pytest.mark.sandbox
+def test_the_result_page_asks_at_once_then_backs_off_and_shows_the_result_without_a_reload(
+    live_server, page, roles, alice, celery_worker, inventory_synced
+):
+    asked = []
+    page.on(
+        "request",
+        lambda request: "/status/" in request.url and asked.append(request.url.split("?")[-1]),
+    )
+    log_in(page, live_server, next_path="/functions/")
+    page.goto(f"{live_server.url}/functions/slow/")
+    page.get_by_label("Payload (JSON)").fill(json.dumps({"seconds": 1}))
+
+    page.get_by_role("button", name="Invoke", exact=True).click()
+    page.wait_for_url("**/invocations/*/")
+    page.evaluate("window.sameDocument = true")
+
+    expect(page.locator("[data-status]")).to_have_text("succeeded", timeout=20_000)
+    assert page.evaluate("window.sameDocument") is True
+    # A second's sleep: the page asked several times on the backing-off schedule, in order.
+    assert asked[:3] == ["step=1", "step=2", "step=3"]
+    expect(page.locator("#invocation-result")).not_to_have_attribute("hx-trigger", re.compile(""))
+
+
+@pytest.mark.browser
+@pytest.mark.broker
+@pytest.mark.sandbox
 def test_an_event_invoke_of_orders_shows_its_outcome_once_the_record_is_ingested(
     live_server, page, roles, alice, celery_worker, inventory_synced
 ):

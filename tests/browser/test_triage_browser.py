@@ -48,4 +48,4 @@ def test_a_failure_is_assigned_replayed_and_resolved(
     assert group.status == "resolved" and group.resolved_by_replay
     assert group.assignee == alice
     page.goto(f"{live_server.url}/groups/{group.pk}/")
-    expect(page.get_by_text("resolved by replay: every failure record replayed")).to_be_visible()
+    expect(page.get_by_text("resolved by replay: every failed event replayed")).to_be_visible()

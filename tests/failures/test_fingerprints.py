@@ -4,6 +4,8 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from invocations.failures.fingerprints import classify, fingerprint, normalise_message
 
@@ -124,7 +126,7 @@ def test_it_groups_an_exit_error_from_a_record_with_the_same_one_from_a_dlq():
 
 
 def test_it_is_a_sha256_of_the_documented_parts_so_it_is_stable_across_runs():
-    parts = ["1", "production", "orders", "error", "ValueError", "bad order <num>"]
+    parts = ["2", "production", "orders", "error", "ValueError", "bad order <num>"]
 
     digest = fingerprint("production", "orders", "ValueError", "bad order 42", "", "failure")
 
@@ -168,3 +170,103 @@ def test_it_classifies_the_built_in_failure_kinds(error_type, message, condition
     result = classify(error_type, message, condition, kind)
 
     assert result == expected
+
+
+# --- One group per bug: where it was raised ------------------------------------------------------
+
+PYTHON_TRACE = (
+    '  File "/var/runtime/bootstrap.py", line 60, in handle_event_request\n'
+    '  File "/var/task/app.py", line {outer}, in handler\n'
+    "    return check(event)\n"
+    '  File "/var/task/orders/check.py", line {inner}, in check\n'
+    "    raise ValueError(message)\n"
+)
+
+
+def test_it_names_the_innermost_frame_of_the_functions_own_code():
+    from invocations.failures.fingerprints import own_frame
+
+    python = PYTHON_TRACE.format(outer=12, inner=3) + (
+        '  File "/var/task/.venv/lib/python3.11/site-packages/lib.py", line 9, in inner\n'
+    )
+    node = (
+        "    at validate (/var/task/lib/validate.js:5:11)\n"
+        "    at Runtime.handler (file:///var/task/index.mjs:3:9)\n"
+        "    at node:internal/process/task_queues:95:5"
+    )
+
+    assert own_frame(python) == ("orders/check.py", "check")
+    assert own_frame(node) == ("lib/validate.js", "validate")
+    assert own_frame("    at /var/task/node_modules/x/y.js:1:2\n    at /var/task/i.js:5:1") == (
+        "i.js",
+        "<anonymous>",
+    )
+    assert own_frame('  File "/var/runtime/bootstrap.py", line 60, in handle') is None
+    assert own_frame("") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    value=st.one_of(
+        st.integers().map(repr),
+        st.text(alphabet="abcxyz ", max_size=12).map(repr),
+        st.just("None"),
+        st.lists(st.integers(), max_size=3).map(repr),
+    ),
+    outer=st.integers(min_value=1, max_value=5000),
+    inner=st.integers(min_value=1, max_value=5000),
+)
+def test_one_raise_is_one_group_whatever_the_value_or_the_line(value, outer, inner):
+    trace = PYTHON_TRACE.format(outer=outer, inner=inner)
+    reference = fingerprint(
+        "production",
+        "orders",
+        "ValueError",
+        "order must be a positive integer, got 'abc'",
+        "RetriesExhausted",
+        "failure",
+        PYTHON_TRACE.format(outer=12, inner=3),
+    )
+
+    digest = fingerprint(
+        "production",
+        "orders",
+        "ValueError",
+        f"order must be a positive integer, got {value}",
+        "RetriesExhausted",
+        "failure",
+        trace,
+    )
+
+    assert digest == reference
+
+
+def test_another_place_or_error_type_is_another_group():
+    here = PYTHON_TRACE.format(outer=12, inner=3)
+    elsewhere = here.replace("in check", "in check_customer")
+
+    one = fingerprint("production", "orders", "ValueError", "x", "", "failure", here)
+
+    assert fingerprint("production", "orders", "ValueError", "x", "", "failure", elsewhere) != one
+    assert fingerprint("production", "orders", "TypeError", "x", "", "failure", here) != one
+    assert fingerprint("production", "orders", "ValueError", "x", "", "failure") != one
+
+
+@pytest.mark.parametrize(
+    ("message", "title"),
+    [
+        (
+            "order must be a positive integer, got 'abc'",
+            "order must be a positive integer, got …",
+        ),
+        ("order -42 failed at 2026-01-01T00:00:00Z", "order … failed at …"),
+        ("order must be a positive integer, got [1, 2]", "order must be a positive integer, got …"),
+        ("bad {'a': 1}", "bad …"),
+        ("order must be a positive integer, got None", "order must be a positive integer, got …"),
+        ("x" * 300, "x" * 119 + "…"),
+    ],
+)
+def test_a_title_carries_the_message_with_its_values_elided(message, title):
+    from invocations.failures.fingerprints import title_message
+
+    assert title_message(message) == title

@@ -43,11 +43,11 @@ def test_it_steps_through_records_and_invocations_in_time_order():
         environment=group.environment,
         function_name="orders",
         status="function_error",
-        failure_group=group,
+        error_code="ValueError",
+        error_text="boom",
+        finished_at=timezone.now() - timedelta(hours=2, minutes=30),
     )
-    Invocation.objects.filter(pk=invocation.pk).update(
-        created_at=timezone.now() - timedelta(hours=2, minutes=30)
-    )
+    grouping.group_invocation(invocation)
 
     latest = diagnosis.latest(group)
     keys = [latest.key]

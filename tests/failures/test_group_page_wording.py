@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from invocations.failures import grouping, triage
+from invocations.failures import events, grouping, triage
 from invocations.models import Environment, ExecutionRecord, FailureGroup, Function, Invocation
 from tests import factories
 
@@ -95,19 +95,21 @@ def test_resolved_by_replay_says_it_checked_the_records_not_the_synchronous_invo
     )
     group = grouping.group_invocation(synchronous)
     assert group is not None and group.pk == group_of(record).pk
-    Invocation.objects.create(
+    replayed = Invocation.objects.create(
         environment=env,
         function_name="orders",
         replay_of=record,
+        replay_of_event=record.event,
         status=Invocation.Status.SUCCEEDED,
     )
+    events.record_replay(replayed)
 
     assert triage.resolve_by_replay(group, alice)
     client.force_login(alice)
     page = client.get(reverse("group", args=[group.pk])).text
 
     assert "every failure replayed with success" not in page
-    assert "by replay: every failure record replayed with success" in page
+    assert "by replay: every failed event replayed with success" in page
     assert "the 1 synchronous invocation in this group cannot be replayed" in page
     table = page.split('id="occurrences-title"', 1)[1]
     row = table.split(f"Invocation #{synchronous.pk}</a>", 1)[1].split("</tr>", 1)[0]

@@ -64,6 +64,9 @@ def test_a_discarded_kinesis_record_reaches_its_record_page_with_the_batch(
     assert "KinesisBatchInfo" in page
     assert put["ShardId"] in page
     assert "stream/stream-reader-input" in page
+    logs = client.get(reverse("record-logs", args=[record.pk])).content.decode()
+    # 3 attempts, each with a request ID of its own: the page says where the other 2 are.
+    assert "the other 2 are in /aws/lambda/stream-reader" in logs
 
 
 @pytest.mark.browser

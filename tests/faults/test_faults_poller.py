@@ -148,7 +148,7 @@ def test_when_the_database_refuses_writes_no_message_is_deleted_and_the_next_pol
         raise OperationalError("database is locked")
 
     with monkeypatch.context() as patched:
-        patched.setattr(ExecutionRecord.objects, "bulk_create", refuse)
+        patched.setattr(ExecutionRecord.objects, "_insert", refuse)
         failed = polling.poll_queue(queue, budget_seconds=0, wait_seconds=0)
     depth_after_failure = _depth(sqs, queue.url)
     queue.refresh_from_db()

@@ -145,22 +145,36 @@ def test_poll_needs_a_post(client, admin_user, queue, queued_polls):
     assert queued_polls == []
 
 
-def test_an_admin_watches_a_queue_by_url(client, admin_user, env):
+def test_an_admin_watches_a_queue_by_url(client, admin_user, moto_aws):
+    url = aws.client(moto_aws, "sqs").create_queue(QueueName="billing-dlq")["QueueUrl"]
     client.force_login(admin_user)
 
     response = client.post(
-        reverse("queues-watch"),
-        {
-            "url": "https://sqs.us-east-1.amazonaws.com/1/billing-dlq",
-            "kind": "dlq",
-            "function": "billing",
-        },
+        reverse("queues-watch"), {"url": url, "kind": "dlq", "function": "billing"}
     )
 
     assert response.status_code == 302
     queue = WatchedQueue.objects.get()
     assert (queue.kind, queue.function_name) == ("dlq", "billing")
     assert AuditEvent.objects.filter(action="queue.watch", actor=admin_user).exists()
+
+
+def test_watching_a_queue_that_does_not_exist_is_refused_on_the_form(client, admin_user, moto_aws):
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("queues-watch"),
+        {
+            "url": "https://sqs.us-east-1.amazonaws.com/123456789012/billing-dql",
+            "kind": "dlq",
+            "function": "billing",
+        },
+    )
+
+    assert response.status_code == 400
+    assert "SQS says it does not exist" in response.text
+    assert 'value="https://sqs.us-east-1.amazonaws.com/123456789012/billing-dql"' in response.text
+    assert not WatchedQueue.objects.exists()
 
 
 def test_watch_queue_command_watches_once_and_audits(env, capsys):

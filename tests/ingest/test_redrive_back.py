@@ -3,6 +3,7 @@ queue that feeds the function by default, and a message that comes back is its o
 again, not a new failure that reopens a resolved group."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -11,7 +12,14 @@ from moto import mock_aws
 from invocations import aws
 from invocations.ingest import polling, redrive
 from invocations.invoking import inventory
-from invocations.models import Environment, ExecutionRecord, FailureGroup, Function, WatchedQueue
+from invocations.models import (
+    Environment,
+    ExecutionRecord,
+    FailedEvent,
+    FailureGroup,
+    Function,
+    WatchedQueue,
+)
 from tests import factories
 
 REQUEST_ID = "7e0c7a55-2b52-4a8e-8d1c-3f4f0b1d2e60"
@@ -69,6 +77,25 @@ def test_sending_a_dead_letter_back_to_its_own_dlq_is_refused_with_a_sentence(
     assert depth(sqs, dead_letter.queue.url) == 0
 
 
+def test_a_refused_send_returns_to_the_dry_run_with_the_url_that_was_typed(
+    client, alice, sqs, dead_letter
+):
+    client.force_login(alice)
+    dry_run = f"{reverse('replay-plan')}?records={dead_letter.pk}"
+    assert client.get(dry_run).status_code == 200
+
+    page = client.post(
+        reverse("redrive"),
+        {"records": str(dead_letter.pk), "queue_url": dead_letter.queue.url, "next": dry_run},
+        follow=True,
+    )
+
+    assert page.redirect_chain[-1][0].startswith(dry_run)
+    assert "That is the dead-letter queue these messages came from" in page.text
+    assert "Or send the dead letters back to a queue" in page.text  # the dry run, kept
+    assert f'value="{dead_letter.queue.url}"' in page.text  # and what was typed
+
+
 def test_a_message_sent_back_that_returns_is_linked_to_its_record_not_a_regression(
     client, alice, sqs, dead_letter
 ):
@@ -97,6 +124,13 @@ def test_a_message_sent_back_that_returns_is_linked_to_its_record_not_a_regressi
     client.force_login(alice)
     record_page = client.get(reverse("record", args=[returned.pk])).text
     assert "it came back: it is that record's failure again" in record_page
+    # Both are one failed event, and the send is an attempt of it with its outcome.
+    event = FailedEvent.objects.get()
+    assert returned.event == event == ExecutionRecord.objects.get(pk=dead_letter.pk).event
+    assert (event.sent_back_count, event.came_back_count) == (1, 1)
+    group_page = client.get(reverse("group", args=[group.pk])).text
+    assert "Sent back to a queue 1 time" in group_page
+    assert "came back as a failure 1 time" in group_page
 
 
 def test_the_target_defaults_to_the_queue_that_feeds_the_function(client, alice, dead_letter):
@@ -154,3 +188,22 @@ def test_sending_dead_letters_back_leaves_a_line_on_their_groups_activity(
 
     assert "1 dead letter sent back to orders-input by alice" in page
     assert "Nothing yet." not in page
+
+
+def test_the_last_send_back_can_be_dismissed_and_expires(
+    client, alice, sqs, dead_letter, monkeypatch
+):
+    source = sqs.create_queue(QueueName="orders-input")["QueueUrl"]
+    redrive.run([dead_letter.pk], source, alice.pk)
+    client.force_login(alice)
+    assert "Last send back to queue" in client.get(reverse("triage")).text
+
+    dismissed = client.post(reverse("redrive-dismiss"), headers={"HX-Request": "true"})
+
+    assert dismissed.status_code == 200 and dismissed.text == ""
+    assert "Last send back to queue" not in client.get(reverse("triage")).text
+    client.logout()
+    client.force_login(alice)  # another session has not dismissed it
+    assert "Last send back to queue" in client.get(reverse("triage")).text
+    monkeypatch.setattr(redrive, "OUTCOME_SHOWN_FOR", timedelta(0))
+    assert "Last send back to queue" not in client.get(reverse("triage")).text

@@ -10,6 +10,7 @@ from django.urls import reverse
 from moto import mock_aws
 
 from invocations import aws
+from invocations.failures import grouping
 from invocations.models import AuditEvent, Environment, Function, Invocation
 
 
@@ -33,10 +34,29 @@ def test_the_status_fragment_polls_while_running_and_stops_when_done(client, ali
     done = client.get(url, headers={"HX-Request": "true"})
 
     assert running.status_code == 200
-    assert 'hx-trigger="every 1s"' in running.text
+    assert 'hx-trigger="load delay:20ms"' in running.text
+    assert f'hx-get="{url}?step=1"' in running.text
     assert done.status_code == 286  # htmx: stop polling
     assert "hx-trigger" not in done.text
     assert "HTTP 200" in done.text
+
+
+def test_a_running_invocation_is_asked_about_at_once_then_less_often_up_to_once_a_second(
+    client, alice, env
+):
+    client.force_login(alice)
+    invocation = make(env, alice, status="queued")
+    url = reverse("invocation-status", args=[invocation.pk])
+
+    page = client.get(reverse("invocation", args=[invocation.pk]))
+    later = client.get(f"{url}?step=4", headers={"HX-Request": "true"})
+    settled = client.get(f"{url}?step=40", headers={"HX-Request": "true"})
+    nonsense = client.get(f"{url}?step=x", headers={"HX-Request": "true"})
+
+    assert 'hx-trigger="load delay:20ms"' in page.text
+    assert 'hx-trigger="load delay:120ms"' in later.text and "?step=5" in later.text
+    assert 'hx-trigger="load delay:1000ms"' in settled.text
+    assert 'hx-trigger="load delay:20ms"' in nonsense.text
 
 
 def test_a_throttled_invocation_says_which_attempt_comes_next_and_when(client, alice, env):
@@ -220,7 +240,7 @@ def test_the_full_log_panel_shows_an_aws_error_instead_of_failing(client, bob, e
 def test_the_function_page_draws_the_last_fourteen_days(client, bob, env):
     Function.objects.create(environment=env, name="hello", memory_size=128, timeout=3)
     make(env, status="succeeded")
-    make(env, status="function_error")
+    grouping.group_invocation(make(env, status="function_error"))  # as the invoke task does
     client.force_login(bob)
 
     page = client.get(reverse("function", args=["hello"]))
@@ -269,3 +289,20 @@ def test_the_full_log_shows_every_line_of_each_attempt_of_an_event_invocation(cl
         assert f"processing order -1, try {attempt + 1}" in response.text
     assert response.text.count("Traceback (most recent call last):") == 3
     assert "someone else" not in response.text and "req-8" not in response.text
+
+
+def test_a_replay_batch_in_progress_is_asked_about_at_once_then_less_often(client, alice, env):
+    from invocations.models import ReplayBatch
+
+    client.force_login(alice)
+    batch = ReplayBatch.objects.create(environment=env, function_name="hello", status="running")
+    url = reverse("replay-batch", args=[batch.pk])
+
+    page = client.get(url)
+    later = client.get(f"{url}?step=8", headers={"HX-Request": "true"})
+    ReplayBatch.objects.filter(pk=batch.pk).update(status="done")
+    done = client.get(f"{url}?step=9", headers={"HX-Request": "true"})
+
+    assert 'hx-trigger="load delay:20ms"' in page.text and "?step=1" in page.text
+    assert 'hx-trigger="load delay:1000ms"' in later.text
+    assert "hx-trigger" not in done.text

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 import zipfile
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from django.urls import reverse
 from invocations import aws
 from invocations.invoking import monitor
 from invocations.models import Environment, Function, FunctionMetrics, Invocation
+from tests.waiting import wait_until
 
 HANDLER = """
 def lambda_handler(event, context):
@@ -161,3 +163,81 @@ def test_console_links_for_a_real_account_and_none_for_the_sandbox(client, bob, 
     assert "6bc28136-ab7e-4d7e-9a8b" in insights["Location"]
     assert "console.aws.amazon.com" not in sandbox_page.text
     assert sandbox_insights.status_code == 404
+
+
+FAILING = """
+def lambda_handler(event, context):
+    raise ValueError("always")
+"""
+
+
+@pytest.mark.sandbox
+def test_events_lambda_dropped_without_reaching_a_queue_are_named_beside_what_was_seen_here(
+    client, bob, sandbox_env, sandbox
+):
+    """AsyncEventsDropped counts every event whose retries are spent, whether a destination then
+    took it or not (AWS's "Monitoring asynchronous invocations" metrics); the panel subtracts
+    the failed async events a watched queue delivered, and names the rest."""
+    awslambda = boto3.client(
+        "lambda",
+        endpoint_url=sandbox.endpoint_url,
+        region_name=sandbox.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        endpoint_url=sandbox.endpoint_url,
+        region_name=sandbox.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("lambda_function.py", FAILING)
+    name = f"monitor-drop-{uuid.uuid4().hex[:8]}"
+    awslambda.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role="arn:aws:iam::123456789012:role/lambda-sandbox",
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    # No destination, no DLQ, no retry: each failed event is dropped at once.
+    awslambda.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    for _ in range(2):
+        awslambda.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+
+    def dropped() -> float:
+        answer = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="AsyncEventsDropped",
+            Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=datetime.now(UTC) - timedelta(hours=1),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=3600,
+            Statistics=["Sum"],
+        )
+        return sum(point["Sum"] for point in answer["Datapoints"])
+
+    try:
+        wait_until(lambda: dropped() >= 2, timeout=60, message="the sandbox never dropped both")
+        Function.objects.create(environment=sandbox_env, name=name)
+        monitor.fetch(sandbox_env.pk, name, "1h")
+        client.force_login(bob)
+        page = panel(client, name)
+    finally:
+        awslambda.delete_function(FunctionName=name)
+
+    assert figure(page, "async_dropped") == "2"
+    assert "0 failed async events reached a watched queue" in page.text
+    assert "2 events were dropped by Lambda and reached no queue" in page.text
+
+
+def test_what_reached_no_queue_is_dropped_less_the_failed_async_events_seen(db):
+    seen = {"async_failed_events": 3}
+
+    assert monitor.reached_no_queue(None, seen) is None  # CloudWatch has not answered
+    assert monitor.reached_no_queue(5.0, seen) == 2
+    assert monitor.reached_no_queue(3.0, seen) == 0
+    assert monitor.reached_no_queue(1.0, seen) == 0  # never below nothing (ranges differ a little)

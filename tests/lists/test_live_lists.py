@@ -52,7 +52,7 @@ def test_a_changed_row_on_the_page_is_swapped_in_place(client, bob):
     body = client.get("/triage/changes/", {"cursor": cursor, "seen": seen}).content.decode()
 
     assert f'<tr id="group-{shown.pk}" hx-swap-oob="true">' in body
-    assert '<td class="num">2</td>' in body
+    assert '<td class="num vital" data-label="Count">2</td>' in body
     assert " new<" not in body
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from moto import mock_aws
 
 from invocations import aws
+from invocations.failures import grouping
 from invocations.invoking import inventory, lifecycle
 from invocations.models import (
     Environment,
@@ -176,10 +177,9 @@ def _group(env):
 def test_a_group_page_with_an_invalid_or_naive_cursor_shows_the_first_page(
     client, bob, env, before
 ):
-    group = _group(env)
     record = factories.failure_record(function="hello")
-    record.failure_group = group
-    record.save()
+    grouping.group_records([record])
+    group = record.failure_group
     client.force_login(bob)
 
     page = client.get(reverse("group", args=[group.pk]), {"before": before})

@@ -105,7 +105,8 @@ def test_a_group_resolved_from_the_open_view_leaves_the_table_with_a_message(cli
     )
 
     assert f'<tr id="group-{group.pk}" hx-swap-oob="delete">' in answer.text
-    assert "resolve: 1 group." in answer.text
+    assert f"resolve: 1 group (#{group.pk} {group.function_name}: " in answer.text
+    assert answer.headers["HX-Trigger"] == '{"selection-cleared": {}}'
 
 
 def test_a_group_action_confirms_what_it_did(client, alice, env):
