@@ -13,7 +13,7 @@ RUN_ENV := env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_ENVIRONMENT_NAME=sandbox
 
-.PHONY: run test bench bench-smoke screenshots lint format install install-dev system-deps browser-deps clean assets
+.PHONY: run test test-hosts hosts-deps bench bench-smoke screenshots lint format install install-dev system-deps browser-deps clean assets
 
 # The sandbox's own requirements (moto, awslambdaric) come with `make run` and `make test`;
 # production installs requirements.txt alone.
@@ -51,6 +51,22 @@ system-deps:
 browser-deps:
 	$(call need_apt,chromium:chromium chromedriver:chromium-driver)
 
+# The multi-host suite needs root (network namespaces), iproute2 and libfaketime (a worker host
+# whose clock runs ahead). Not root: nothing is installed and the suite says it was skipped.
+hosts-deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "Not root: the multi-host suite (tests/hosts/) will be skipped, and say so"; \
+	else \
+		missing=""; \
+		command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+		command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
+		command -v pg_ctlcluster >/dev/null 2>&1 || missing="$$missing postgresql"; \
+		if [ -n "$$missing" ]; then \
+			echo "Installing with apt:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
+	fi
+
 # Ctrl-C stops every process (Redis last) and is a clean exit: dashboard/devrun.py gives honcho
 # the terminal, so make never sees the signal.
 run: install
@@ -80,7 +96,15 @@ test: install-dev lint
 	DJANGO_SETTINGS_MODULE=dashboard.settings_test $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 	bash tests/postgres/run.sh $(VENV)/bin/pytest
+	$(MAKE) --no-print-directory test-hosts
 	$(MAKE) --no-print-directory bench-smoke
+
+# Web, workers, data and AWS on separate hosts (network namespaces), broken by partitions and
+# host kills: tests/hosts/. About 3 minutes; `make test-hosts SCALE=full` runs the full sizes
+# (300 invocations, a 60 s cut, a 20,000-message flood).
+SCALE ?= ci
+test-hosts: install-dev hosts-deps
+	HOSTS_SCALE=$(SCALE) PY=$(PY) bash tests/hosts/run.sh
 
 # `make bench` runs them all, writes bench/results/latest.json and the README's table from it;
 # `make bench BENCH="ingest pages"` runs some (bench/results/partial.json). A module that raises

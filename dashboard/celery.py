@@ -3,6 +3,10 @@ import os
 
 from celery import Celery
 
+from dashboard.kombu_fixes import apply as apply_kombu_fixes
+
+apply_kombu_fixes()
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("dashboard")

@@ -103,6 +103,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that does not answer (down, or its network cut) is an error after this
+    # long, not a connection attempt that waits for the kernel to give up (minutes).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+# How long a worker keeps trying to write an invoke's outcome while the database is unreachable
+# (invocations/invoking/persist.py).
+DATABASE_RETRY_SECONDS = env_int("DATABASE_RETRY_SECONDS", 300, minimum=0)
+# An invocation queued this long, never claimed, whose task is neither waiting in Redis nor
+# taken by a worker, was lost by a broker crash: beat sends it again
+# (invocations/ops/lost_tasks.py).
+LOST_TASK_SECONDS = env_int("LOST_TASK_SECONDS", 120, minimum=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -249,6 +260,9 @@ REDACT_KEYS = env_list(
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that lost Redis tries again for as long as it takes (every 30 s at most), instead of
+# exiting after 100 attempts, about 45 minutes.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest task (a 900 s invoke): otherwise Redis hands it to a second worker.
     "visibility_timeout": 3600,
@@ -288,6 +302,16 @@ CELERY_BEAT_SCHEDULE = {
     # Notices a change of REDACT_KEYS and re-redacts the stored copies (access/reredaction.py).
     "reredact": {"task": "invocations.tasks.reredact", "schedule": 60},
 }
+
+# Beat runs on every worker host and only one of them schedules (dashboard/beat.py): a lock in
+# Redis that the scheduling beat renews on every tick. If its host is lost, the lock runs out
+# after one poll interval and a waiting beat takes over: polling pauses for at most about two.
+CELERY_BEAT_SCHEDULER = "dashboard.beat:FailoverScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = max(1, POLL_INTERVAL_SECONDS // 4)
+CELERY_REDBEAT_REDIS_URL = REDIS_URL
+CELERY_REDBEAT_KEY_PREFIX = "lambda-triage:beat:"
+CELERY_REDBEAT_LOCK_TIMEOUT = max(2 * CELERY_BEAT_MAX_LOOP_INTERVAL, POLL_INTERVAL_SECONDS)
+CELERY_REDBEAT_REDIS_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 5}
 
 LOGGING = {
     "version": 1,

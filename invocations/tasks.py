@@ -10,7 +10,7 @@ from invocations.access import redaction, reredaction
 from invocations.ingest import discovery, polling, redrive, retention
 from invocations.invoking import inventory, lifecycle, monitor, replay
 from invocations.models import Environment, Invocation, WatchedQueue
-from invocations.ops import workers
+from invocations.ops import lost_tasks, workers
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,9 @@ def run_invocation(pk: int, attempt: int = 1) -> None:
 @shared_task(name="invocations.tasks.requeue_unsent")
 def requeue_unsent() -> int:
     """Beat: send the invocations and replay batches that were saved while the broker was
-    down."""
+    down, and the invocations whose task the broker lost (lost_tasks)."""
 
-    return lifecycle.requeue_unsent() + replay.requeue_unsent()
+    return lifecycle.requeue_unsent() + replay.requeue_unsent() + lost_tasks.requeue_lost()
 
 
 @shared_task(name="invocations.tasks.sync_functions")

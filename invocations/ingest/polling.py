@@ -37,13 +37,12 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Count, F
 from django.db.models.constants import OnConflict
-from django.utils import timezone
 
 from invocations import aws
 from invocations.access import redaction
 from invocations.failures import async_outcome, grouping
 from invocations.ingest import records, redrive
-from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue
+from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue, clock
 from invocations.shared.text import storable
 
 if TYPE_CHECKING:
@@ -134,7 +133,7 @@ def _least_held(queues: list[WatchedQueue]) -> WatchedQueue:
     if len(queues) == 1:
         return queues[0]
     held = dict(
-        QueueLease.objects.filter(queue__in=queues, until__gte=timezone.now())
+        QueueLease.objects.filter(queue__in=queues, until__gte=clock.now())
         .values("queue")
         .annotate(n=Count("pk"))
         .order_by()
@@ -551,7 +550,7 @@ def _small(value: int | None) -> int | None:
 
 
 def _finish(queue: WatchedQueue, result: PollResult) -> None:
-    now = timezone.now()
+    now = clock.now()  # /health/ and the Workers page judge "late" by the same clock
     if result.error:
         # Shown on the Queues and Health pages and sent in alerts: stored redacted.
         fields = {"last_error": redaction.redact_text(result.error[:2000]), "last_error_at": now}

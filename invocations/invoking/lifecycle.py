@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from invocations import aws
@@ -30,7 +31,8 @@ from invocations.access import audit, redaction
 from invocations.access.actor import Actor
 from invocations.failures import async_outcome, grouping
 from invocations.invoking import logs
-from invocations.models import Environment, Function, Invocation
+from invocations.invoking.persist import persist
+from invocations.models import Environment, Function, Invocation, clock
 from invocations.ops import sending
 from invocations.shared.text import storable
 
@@ -154,7 +156,7 @@ def backoff(attempt: int) -> float:
 
 
 def _finish(pk: int, attempt: int, **fields: Any) -> None:
-    fields.setdefault("finished_at", timezone.now())
+    fields.setdefault("finished_at", Now())  # the database's clock, as started_at
     fields.setdefault("next_attempt_at", None)
     redaction.copies("Invocation", fields)
     # Only the attempt that holds the row writes its outcome.
@@ -179,7 +181,8 @@ def _claim_sql() -> str:
     return (
         f"UPDATE {quote(Invocation._meta.db_table)} SET {column['status']} = %s, "
         f"{column['attempts']} = %s, {column['next_attempt_at']} = NULL, "
-        f"{column['started_at']} = COALESCE({column['started_at']}, %s) "
+        # The database's clock: the Workers page judges "stuck" by it (models/clock.py).
+        f"{column['started_at']} = COALESCE({column['started_at']}, {clock.sql()}) "
         f"WHERE {column['id']} = %s AND {column['status']} IN (%s, %s) "
         f"AND {column['attempts']} = %s "
         f"RETURNING {', '.join(column[name] for name in _RETURNED)}"
@@ -196,14 +199,12 @@ def _claim(pk: int, attempt: int) -> Claimed | None:
     One conditional UPDATE that returns the fields the invoke needs. Through the ORM, an UPDATE
     and then a SELECT of the row joined to its environment cost the worker about as much CPU
     as the invoke itself."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
             _claim_sql(),
             [
                 Invocation.Status.RUNNING.value,
                 attempt,
-                now,
                 pk,
                 Invocation.Status.QUEUED.value,
                 Invocation.Status.THROTTLED_RETRYING.value,
@@ -228,19 +229,27 @@ def _claim(pk: int, attempt: int) -> Claimed | None:
 def run(pk: int, attempt: int = 1) -> Retry | None:
     """Do attempt `attempt` of invocation `pk`. Returns a Retry when Lambda throttled it and
     another attempt is due (the task schedules it), else None."""
-    claimed = _claim(pk, attempt)
+    # Every database step of an invoke outlives a lost connection (persist.py): a claimed
+    # row whose outcome is never written would stay `running` for good.
+    claimed = persist(lambda: _claim(pk, attempt), "claiming an invocation")
     if claimed is None:
-        row = Invocation.objects.filter(pk=pk).values("status", "attempts").first()
+        row = persist(
+            lambda: Invocation.objects.filter(pk=pk).values("status", "attempts").first(),
+            "reading an invocation",
+        )
         if row and row["status"] == Invocation.Status.RUNNING and row["attempts"] == attempt:
             log.warning(
                 "invocation %s: attempt %s delivered again; not invoking twice", pk, attempt
             )
-            _finish(
-                pk,
-                attempt,
-                status=Invocation.Status.FAILED,
-                error_code="WorkerLost",
-                error_text=WORKER_LOST,
+            persist(
+                lambda: _finish(
+                    pk,
+                    attempt,
+                    status=Invocation.Status.FAILED,
+                    error_code="WorkerLost",
+                    error_text=WORKER_LOST,
+                ),
+                "writing a lost invocation",
             )
         # Anything else is a stale duplicate (a later attempt holds the row, or it is done).
         return None
@@ -254,7 +263,8 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
             claimed.payload.encode("utf-8") or b"{}",
         )
     except aws.AwsError as error:
-        return _failed(claimed, attempt, error)
+        failure = error
+        return persist(lambda: _failed(claimed, attempt, failure), "writing a failed invocation")
 
     fields = outcome_fields(claimed.invocation_type, result)
     function = None
@@ -262,13 +272,16 @@ def run(pk: int, attempt: int = 1) -> Retry | None:
         # Only what ran_with reads: the whole row (its versions, mappings and variable names
         # are JSON) took a quarter of the worker's own CPU per invoke (bench/invoke_overhead.py).
         found = Function.objects.filter(pk=claimed.function_id).only(*RAN_WITH_FIELDS)
-        function = next(iter(found.order_by()[:1]), None)
+        function = persist(lambda: next(iter(found.order_by()[:1]), None), "reading a function")
     fields.update(ran_with(function, claimed.qualifier, fields["executed_version"]))
-    _finish(pk, attempt, **fields)
+    persist(lambda: _finish(pk, attempt, **fields), "writing an invocation's outcome")
     if claimed.invocation_type == Invocation.Type.EVENT and fields["request_id"]:
         # The outcome record may be ingested before this row has its request ID.
-        async_outcome.link_and_settle(
-            Invocation.objects.only("pk", "environment_id", "request_id").get(pk=pk)
+        persist(
+            lambda: async_outcome.link_and_settle(
+                Invocation.objects.only("pk", "environment_id", "request_id").get(pk=pk)
+            ),
+            "linking an invocation's records",
         )
     return None
 

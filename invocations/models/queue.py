@@ -4,7 +4,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+
+from invocations.models import clock
 
 
 class WatchedQueue(models.Model):
@@ -69,7 +70,7 @@ class WatchedQueue(models.Model):
                 ignore_conflicts=True,  # another poller made them first
             )
         holder = uuid.uuid4().hex
-        now = timezone.now()
+        now = clock.now()  # every host judges a lease by the same clock
         free = Q(until__isnull=True) | Q(until__lt=now)
         until = now + timedelta(seconds=seconds)
         for slot in range(slots):
@@ -112,7 +113,7 @@ class QueueLease(models.Model):
 
     def renew(self, seconds: float) -> bool:
         """Extend the lease; False when it ran out and another poller has the slot now."""
-        self.until = timezone.now() + timedelta(seconds=seconds)
+        self.until = clock.now() + timedelta(seconds=seconds)
         return self._mine().update(until=self.until) == 1
 
     def release(self) -> None:

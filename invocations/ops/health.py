@@ -1,7 +1,6 @@
 """Checks behind /health/. Each answers (ok, reason) quickly and never raises: the page is
 what people open when something is down, so it must not be a 500 itself."""
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,10 +9,9 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.utils import timezone
 
 from invocations import aws
-from invocations.models import Environment
+from invocations.models import Environment, clock
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ def check_polling() -> Check:
     if newest is None:
         return Check("polling", False, "no queue polled yet", degrades=True)
     stale_after = timedelta(seconds=max(60, 3 * settings.POLL_INTERVAL_SECONDS))
-    age = timezone.now() - newest
+    age = clock.now() - newest  # the poller wrote it with the database's clock
     if age > stale_after:
         return Check("polling", False, f"last poll {int(age.total_seconds())} s ago", degrades=True)
     return Check("polling", True, f"last poll {int(age.total_seconds())} s ago")
@@ -143,7 +141,7 @@ def check_queues() -> Check:
     ]
     if not failing:
         return Check("queues", True, "no watched queue failing")
-    now = timezone.now()
+    now = clock.now()
     parts = [
         f"{q.name} ({q.environment.name}) failing for "
         f"{int((now - since).total_seconds())} s: {_error_code(q.last_error)}"
@@ -166,12 +164,11 @@ def check_beat(broker_ok: bool) -> Check:
     if not broker_ok:
         return Check("beat", False, "cannot ask: the broker is down", degrades=True)
     try:
-        last = heartbeat.beat_last_sent()
+        age = heartbeat.seconds_since_beat()
     except redis.RedisError as exc:
         return Check("beat", False, f"cannot ask ({type(exc).__name__})", degrades=True)
-    if last is None:
+    if age is None:
         return Check("beat", False, "beat has not sent any task", degrades=True)
-    age = time.time() - last
     limit = max(60, 3 * min(settings.POLL_INTERVAL_SECONDS, 15))
     if age > limit:
         return Check("beat", False, f"beat last sent a task {int(age)} s ago", degrades=True)

@@ -4,7 +4,12 @@ how long the oldest task has waited in the broker for a worker.
 Every task message is stamped with the time it was published (a header the worker ignores), so
 the oldest message in the broker's queue tells how far behind the workers are. The beat process
 also writes the time of each task it sends to one Redis key. Both are connected in
-dashboard/celery.py, which every process (web, worker, beat) imports."""
+dashboard/celery.py, which every process (web, worker, beat) imports.
+
+These times are Redis's, not each host's: a publisher's stamp is its clock corrected by how far
+it is from Redis's (measured once a minute), and ages are measured with Redis's clock. A host
+whose clock runs two minutes ahead would otherwise make beat look alive two minutes after it
+stopped, and one running behind would make every waiting task look late."""
 
 import json
 import logging
@@ -22,6 +27,9 @@ BEAT_KEY = "lambda-triage:beat-sent-at"
 TASK_QUEUE = "celery"
 
 _in_beat = False
+# Redis's clock minus this process's, and when that was measured (time.monotonic()).
+_offset: tuple[float, float] | None = None
+OFFSET_SECONDS = 60
 
 
 def _client() -> redis.Redis:
@@ -36,9 +44,27 @@ def mark_beat(**_: object) -> None:
     _in_beat = True
 
 
+def redis_now(client: redis.Redis) -> float:
+    """Redis's clock, seconds since the epoch."""
+    seconds, microseconds = client.time()
+    return float(seconds) + microseconds / 1_000_000
+
+
+def _redis_offset() -> float:
+    """How far Redis's clock is ahead of this process's (0 while it cannot be asked)."""
+    global _offset
+    if _offset is None or time.monotonic() - _offset[1] > OFFSET_SECONDS:
+        previous = 0.0 if _offset is None else _offset[0]
+        try:
+            _offset = (redis_now(_client()) - time.time(), time.monotonic())
+        except redis.RedisError:  # asked again in a minute, not on every publish meanwhile
+            _offset = (previous, time.monotonic())
+    return _offset[0]
+
+
 def stamp(headers: dict[str, object] | None = None, **_: object) -> None:
     """before_task_publish: stamp the message; in beat, note that beat is alive."""
-    now = time.time()
+    now = time.time() + _redis_offset()
     if headers is not None:
         headers[SENT_AT_HEADER] = now
     if _in_beat:
@@ -49,18 +75,26 @@ def stamp(headers: dict[str, object] | None = None, **_: object) -> None:
 
 
 def beat_last_sent() -> float | None:
-    """Seconds since the epoch when beat last sent a task; None if never (or Redis is down)."""
+    """Seconds since the epoch (Redis's clock) when beat last sent a task; None if never."""
     value = _client().get(BEAT_KEY)
     return float(value) if value is not None else None
 
 
+def seconds_since_beat() -> float | None:
+    """How long ago beat last sent a task, by Redis's clock; None if it never did."""
+    client = _client()
+    value = client.get(BEAT_KEY)
+    return None if value is None else max(0.0, redis_now(client) - float(value))
+
+
 def oldest_waiting_seconds() -> float | None:
     """How long the oldest task in the broker has waited for a worker; None when none waits."""
-    raw = _client().lindex(TASK_QUEUE, -1)
+    client = _client()
+    raw = client.lindex(TASK_QUEUE, -1)
     if raw is None:
         return None
     try:
         sent_at = json.loads(raw)["headers"][SENT_AT_HEADER]
     except (ValueError, KeyError, TypeError):
         return None  # a message published before stamping existed
-    return max(0.0, time.time() - float(sent_at))
+    return max(0.0, redis_now(client) - float(sent_at))

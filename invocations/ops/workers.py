@@ -9,16 +9,14 @@ oldest waiting task's age can be told.
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.utils import timezone
 
-from invocations.models import Invocation, ReplayBatch, WatchedQueue
+from invocations.models import Invocation, ReplayBatch, WatchedQueue, clock
 from invocations.ops import heartbeat, sending
 
 log = logging.getLogger(__name__)
@@ -69,8 +67,10 @@ def inspect() -> dict:
                 "active": [task.get("name", "") for task in active.get(name, [])],
             }
         )
-    answer = {"at": time.time(), "workers": workers}
-    _redis().set(ANSWER_KEY, json.dumps(answer), ex=3600)
+    client = _redis()
+    # Redis's clock, as the web process's judgement of "fresh" (heartbeat.redis_now).
+    answer = {"at": heartbeat.redis_now(client), "workers": workers}
+    client.set(ANSWER_KEY, json.dumps(answer), ex=3600)
     return answer
 
 
@@ -91,10 +91,10 @@ def worker_state() -> WorkerState:
     try:
         client = _redis()
         raw, asked = client.get(ANSWER_KEY), client.get(ASKED_KEY)
+        now = heartbeat.redis_now(client)
     except redis.RedisError as exc:
         state.error = f"Redis did not answer ({type(exc).__name__}): no task can reach a worker."
         return state
-    now = time.time()
     state.answer = json.loads(raw) if raw else None
     answered_at = state.answer["at"] if state.answer else 0.0
     asked_at = float(asked) if asked else 0.0
@@ -139,7 +139,7 @@ def task_queue(sample: int = 200) -> TaskQueue:
                 headers = json.loads(oldest).get("headers", {})
                 sent = headers.get(heartbeat.SENT_AT_HEADER)
                 if sent is not None:
-                    age = time.time() - float(sent)
+                    age = heartbeat.redis_now(client) - float(sent)
                     if found.oldest_age is None or age > found.oldest_age:
                         found.oldest_age, found.oldest_task = age, headers.get("task", "")
             for raw in client.lrange(key, 0, sample - 1):
@@ -152,8 +152,8 @@ def task_queue(sample: int = 200) -> TaskQueue:
 
 def in_progress(environment) -> dict:
     """Invocations queued or running and replay batches not finished, oldest first, each as
-    {"row", "stuck"}."""
-    now = timezone.now()
+    {"row", "stuck"}. Judged by the database's clock, which wrote the times (models/clock.py)."""
+    now = clock.now()
     invocations = (
         Invocation.objects.filter(
             environment=environment,
@@ -189,7 +189,7 @@ def polls(environment) -> list[dict]:
     """Each watched queue with its last poll, as {"row", "late"} (three intervals without a
     poll)."""
     late = timedelta(seconds=3 * settings.POLL_INTERVAL_SECONDS)
-    now = timezone.now()
+    now = clock.now()
     return [
         {
             "row": queue,

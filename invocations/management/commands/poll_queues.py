@@ -1,10 +1,12 @@
 """Drain the watched queues into execution records: once (`--once`), or in a loop for
 installations without Celery beat."""
 
+import contextlib
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
 
 from invocations.ingest import polling
 from invocations.shared.wording import count
@@ -50,9 +52,17 @@ class Command(BaseCommand):
         try:
             while True:
                 started = time.monotonic()
-                outcome = polling.poll_all(budget_seconds=budget, wait_seconds=wait)
-                if outcome.stored or outcome.failed:
-                    self._report(outcome)
+                try:
+                    outcome = polling.poll_all(budget_seconds=budget, wait_seconds=wait)
+                except DatabaseError as exc:
+                    # PostgreSQL restarting, or this host cut off from it: nothing was deleted
+                    # from a queue without being stored, so the next round simply tries again.
+                    self.stderr.write(f"the database did not answer ({exc}); trying again")
+                    with contextlib.suppress(DatabaseError):
+                        connection.close()
+                else:
+                    if outcome.stored or outcome.failed:
+                        self._report(outcome)
                 time.sleep(max(0.0, settings.POLL_INTERVAL_SECONDS - (time.monotonic() - started)))
         except KeyboardInterrupt:
             self.stdout.write("stopped")
