@@ -27,6 +27,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from tests import waiting
 from tests.hosts.network import Network, kill_namespace
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -64,16 +65,9 @@ def web_url() -> str:
 
 
 def wait_until(condition: Callable, timeout: float, interval: float = 0.2, message: str = ""):
-    """Poll `condition()` until it returns something true; AssertionError after `timeout` (a
-    failure limit, never a way to wait for something: the condition is what is waited for)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(message or f"not true after {timeout} s: {condition}")
-        time.sleep(interval)
+    """The suite's wait (tests/waiting.py), polling the hosts less often: each ask crosses the
+    bridge to another host."""
+    return waiting.wait_until(condition, timeout=timeout, interval=interval, message=message)
 
 
 def answers(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -25,16 +25,20 @@ def lambda_handler(event, context):
 """
 
 
-@pytest.fixture
-def probe(sandbox):
-    """A throwaway function in the sandbox, invoked three times (once failing)."""
-    awslambda = boto3.client(
-        "lambda",
+def _client(sandbox, service: str):
+    return boto3.client(
+        service,
         endpoint_url=sandbox.endpoint_url,
         region_name=sandbox.region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+@pytest.fixture
+def probe(sandbox):
+    """A throwaway function in the sandbox, invoked three times (once failing)."""
+    awslambda = _client(sandbox, "lambda")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("lambda_function.py", HANDLER)
@@ -178,20 +182,7 @@ def test_events_lambda_dropped_without_reaching_a_queue_are_named_beside_what_wa
     """AsyncEventsDropped counts every event whose retries are spent, whether a destination then
     took it or not (AWS's "Monitoring asynchronous invocations" metrics); the panel subtracts
     the failed async events a watched queue delivered, and names the rest."""
-    awslambda = boto3.client(
-        "lambda",
-        endpoint_url=sandbox.endpoint_url,
-        region_name=sandbox.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    cloudwatch = boto3.client(
-        "cloudwatch",
-        endpoint_url=sandbox.endpoint_url,
-        region_name=sandbox.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    awslambda, cloudwatch = _client(sandbox, "lambda"), _client(sandbox, "cloudwatch")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("lambda_function.py", FAILING)
