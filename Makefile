@@ -94,10 +94,8 @@ format: install-dev
 
 test: install-dev lint
 	DJANGO_SETTINGS_MODULE=dashboard.settings_test $(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
-	bash tests/postgres/run.sh $(VENV)/bin/pytest
+	PY=$(PY) PYTEST=$(VENV)/bin/pytest bash tests/run_side_by_side.sh
 	$(MAKE) --no-print-directory test-hosts
-	$(MAKE) --no-print-directory bench-smoke
 
 # Web, workers, data and AWS on separate hosts (network namespaces), broken by partitions and
 # host kills: tests/hosts/. About 3 minutes; `make test-hosts SCALE=full` runs the full sizes
