@@ -10,8 +10,8 @@ logged and the worker goes on to reconnect.
 
 The same happens to a task that finishes after the connection was lost: its acknowledgement
 belongs to the old channel and fails the same way. The task comes back after the visibility
-timeout and finds its work done (an invoke's attempt is claimed once, invocations/invoking.py);
-so that failure is logged too."""
+timeout and finds its work done (an invoke's attempt is claimed once:
+invocations/invoking/lifecycle.py), so that failure is logged too."""
 
 import logging
 
