@@ -166,6 +166,32 @@ class EnforceIam:
 
 
 SIMULATE = "SimulatePrincipalPolicy"
+# Without --enforce-iam the sandbox allows every request: that is what a simulation says then.
+ALLOW_EVERYTHING = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+
+
+class AnswerSimulations:
+    """Without --enforce-iam: iam:SimulatePrincipalPolicy (which moto does not implement)
+    answers "allowed" for every action, the truth of a sandbox that checks nothing, instead of
+    an answer boto3 cannot parse (the dashboard's permission check would read that as a
+    failure and call a fresh `make run` degraded)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        found = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION") or "")
+        if found is None or found["service"] != "iam":
+            return self.app(environ, start_response)
+        request = Request(environ)
+        if operation_of("iam", request) != SIMULATE:
+            return self.app(environ, start_response)
+        account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(found["key"])
+        return simulate_principal_policy(
+            request.form(), account, start_response, policies=[ALLOW_EVERYTHING]
+        )
 
 
 def _trusts_account(role_arn: str, account: str) -> bool:
@@ -209,9 +235,12 @@ def _policies_of(principal_arn: str, account: str):
         return None
 
 
-def simulate_principal_policy(form: dict[str, str], account: str, start_response):
+def simulate_principal_policy(
+    form: dict[str, str], account: str, start_response, policies: list | None = None
+):
     principal = form.get("PolicySourceArn", "")
-    policies = _policies_of(principal, account)
+    if policies is None:
+        policies = _policies_of(principal, account)
     if policies is None:
         body = (
             "<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity</Code>"

@@ -124,6 +124,10 @@ def run(
         from sandbox.iam import EnforceIam
 
         app = EnforceIam(app)  # before the fast paths, so that nothing answers without it
+    else:
+        from sandbox.iam import AnswerSimulations
+
+        app = AnswerSimulations(app)
     if latency_ms > 0:
         app = DelayedAnswers(app, latency_ms)
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveRequestHandler)

@@ -148,3 +148,19 @@ def test_health_is_linked_from_the_top_bar(client, bob):
     page = client.get("/").text
 
     assert '<a href="/health/"' in page
+
+
+@pytest.mark.sandbox
+def test_a_fresh_sandbox_s_permission_line_is_up_not_a_failed_check(client, sandbox_env):
+    """`make run`'s sandbox checks no IAM: its answer to the permission check's
+    SimulatePrincipalPolicy is "allowed", so a new install's Health page is not degraded by a
+    check that could not be made."""
+    from django.core.cache import cache
+
+    cache.clear()  # the page reuses a permission check for ten minutes
+
+    checks = client.get("/health/?format=json").json()["checks"]
+
+    line = checks[f"permissions:{sandbox_env.name}"]
+    assert line["ok"] is True, line
+    assert "failed" not in line["reason"]
