@@ -5,7 +5,7 @@ python -m dashboard.devrun foreground CMD...  run CMD (honcho) as the terminal's
                                              that way is a clean exit (status 0); SIGINT,
                                              SIGTERM or SIGHUP sent to make's own process
                                              group (no terminal: nohup, tmux, a script) is
-                                             passed on to it
+                                             passed on to it, and so is make's own end
 python -m dashboard.devrun redis PORT         redis-server that stops last: on SIGTERM it
                                              waits (up to 3 s) for its clients to leave
 python -m dashboard.devrun ready              waits for the web page, the sandbox and a
@@ -47,6 +47,11 @@ def foreground(command: list[str]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, pass_on)
+    # make itself stopped alone (`timeout make run`, a supervisor that signals only its child):
+    # the kernel sends us SIGTERM, which is passed on like the others.
+    _die_with_parent()
+    if os.getppid() == 1:  # make was already gone before the line above
+        pass_on(signal.SIGTERM, None)
     try:
         status = child.wait()
     finally:

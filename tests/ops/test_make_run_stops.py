@@ -63,3 +63,36 @@ def test_a_signal_to_make_s_process_group_stops_the_foreground_job(tmp_path, sig
             devrun.wait()
         if devrun.stdout is not None:
             devrun.stdout.close()
+
+
+# Stands in for make: starts `devrun foreground` and waits for it; the test kills it alone.
+MAKE = """
+import subprocess, sys
+subprocess.run([sys.executable, "-m", "dashboard.devrun", "foreground", *sys.argv[1:]])
+"""
+
+
+def test_make_killed_alone_still_stops_the_foreground_job(tmp_path):
+    marker = tmp_path / "stopped-with"
+    make = subprocess.Popen(
+        [sys.executable, "-c", MAKE, sys.executable, "-c", CHILD, str(marker)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert make.stdout is not None
+        assert make.stdout.readline().strip() == "up"
+
+        make.kill()  # SIGKILL to make alone: nothing it could pass on itself
+        make.wait(timeout=60)
+
+        wait_until(marker.exists, timeout=60, message="the foreground job was left running")
+        assert marker.read_text() == "SIGTERM"
+    finally:
+        if make.poll() is None:
+            make.kill()
+            make.wait()
+        if make.stdout is not None:
+            make.stdout.close()
