@@ -30,7 +30,12 @@ def _headline(group, event) -> str:
         return group.headline  # a stream batch's title
     if not event.error_type or not event.error_message.strip():
         return ""
-    return f"{event.error_type}: {fingerprints.title_message(event.error_message)}"[:200]
+    # Everyone reads the title (Viewers, exports, alerts): made from the redacted message, as
+    # grouping makes it for a new group.
+    from invocations.access.redaction import redact_text
+
+    titled = f"{event.error_type}: {fingerprints.title_message(event.error_message)}"
+    return redact_text(titled)[:200]
 
 
 def merge_groups(apps, schema_editor):

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from invocations.access import reredaction
 from invocations.failures import grouping
-from invocations.models import ExecutionRecord, RedactionPass
+from invocations.models import ExecutionRecord, FailureGroup, RedactionPass
 from invocations.ops import sending
 from tests import factories
 
@@ -25,6 +25,7 @@ def test_new_keys_re_redact_the_stored_copies_with_progress_on_the_workers_page(
     client, admin_user, bob, stored, settings, monkeypatch
 ):
     monkeypatch.setattr(reredaction, "BATCH", 2)
+    titles_before = list(FailureGroup.objects.values_list("headline", flat=True))
     settings.REDACT_KEYS = [*settings.REDACT_KEYS, "order_ref"]
     client.force_login(admin_user)
 
@@ -45,6 +46,11 @@ def test_new_keys_re_redact_the_stored_copies_with_progress_on_the_workers_page(
     client.force_login(bob)
     page = client.get(f"/records/{stored[0].pk}/").content.decode()
     assert "ABC0" not in page and "order_ref=[redacted]" in page
+    # The group's title (made redacted, with the keys of its day) is redacted again.
+    assert any("ABC" in title for title in titles_before)
+    titles = list(FailureGroup.objects.values_list("headline", flat=True))
+    assert titles and not any("ABC" in title for title in titles)
+    assert all("order_ref=[redacted]" in title for title in titles)
 
 
 @pytest.mark.django_db

@@ -184,11 +184,15 @@ def test_it_merges_the_groups_of_one_bug_keeping_every_line_and_the_most_advance
         groups.append(group)
     other = _group(apps, env, "other", error_type="KeyError", message="'sku'", count=1)
     _record(apps, env, queue, other, "req-k", error_type="KeyError", error_message="'sku'")
+    leaky = _group(apps, env, "leaky", error_type="AuthError", message="token=S3cr3tX", count=1)
+    _record(apps, env, queue, leaky, "req-t", error_type="AuthError", error_message="token=S3cr3tX")
 
     apps = _migrate(MERGED)
 
     Group = apps.get_model("invocations", "FailureGroup")
-    assert Group.objects.count() == 2
+    assert Group.objects.count() == 3
+    # Everyone reads a title: the migration makes it from the redacted message, as grouping does.
+    assert Group.objects.get(pk=leaky.pk).headline == "AuthError: token=[redacted]"
     merged = Group.objects.get(pk=groups[0].pk)
     assert (merged.count, merged.status, merged.assignee_id) == (3, "resolved", bob.pk)
     assert merged.headline == "ValueError: order must be a positive integer, got …"
