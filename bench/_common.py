@@ -15,8 +15,31 @@ benchmark then fails the test run, not the next `make bench`.
 
 import os
 import time
+from pathlib import Path
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+
+
+def setup_django() -> None:
+    """Django on the test settings (DATABASE_URL picks PostgreSQL, else SQLite)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings_test")
+    import django
+
+    django.setup()
+
+
+def create_throwaway_database(folder: str, name: str) -> None:
+    """A new, empty, migrated database for one run: an SQLite file `name` in `folder`, or a test
+    database on the PostgreSQL server DATABASE_URL names. The connection then points at it."""
+    from django.conf import settings
+    from django.db import connection
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(Path(folder) / name)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 

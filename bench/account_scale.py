@@ -22,27 +22,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._common import figure, scaled, show  # noqa: E402
+from bench._common import (  # noqa: E402
+    create_throwaway_database,
+    figure,
+    scaled,
+    setup_django,
+    show,
+)
 
 SCALE = int(os.environ.get("BENCH_ACCOUNT_SCALE", scaled(50, 1)))
 QUOTA_PER_SECOND = 15.0
 # The sync's time over the quota's floor (its requests at 15 a second): at most this. A fixed
 # time (a minute) cannot hold: 500 functions need over 2,000 requests, 137 s at the quota.
 SYNC_TARGET_RATIO = 1.5
-
-
-def _setup_django(folder: str) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings_test")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        database.setdefault("TEST", {})["NAME"] = str(Path(folder) / "account.sqlite3")
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
 
 
 def main() -> dict:
@@ -52,7 +44,8 @@ def main() -> dict:
     os.environ.pop("AWS_PROFILE", None)
     figures: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as folder, run_sandbox(seed=True, scale=SCALE) as sandbox:
-        _setup_django(folder)
+        setup_django()
+        create_throwaway_database(folder, "account.sqlite3")
         from invocations import aws
         from invocations.access.actor import SYSTEM
         from invocations.ingest import discovery

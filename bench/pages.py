@@ -33,7 +33,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._common import figure, scaled, show  # noqa: E402
+from bench._common import (  # noqa: E402
+    create_throwaway_database,
+    figure,
+    scaled,
+    setup_django,
+    show,
+)
 
 RECORDS_PER_SCALE = scaled(10_000, 200)
 INVOCATIONS_PER_SCALE = scaled(1_000, 20)
@@ -57,24 +63,6 @@ STATUSES = ["succeeded"] * 6 + ["function_error", "accepted", "failed", "throttl
 # Records and invocations are spread over this window, so the sparklines (24 h, 14 days) and the
 # retention index see realistic data.
 SPAN = timedelta(days=30)
-
-
-def _setup_django() -> None:
-    sys.path.insert(0, str(REPO))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings_test")
-    import django
-
-    django.setup()
-
-
-def _create_database(folder: str) -> None:
-    from django.conf import settings
-    from django.db import connection
-
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        database.setdefault("TEST", {})["NAME"] = str(Path(folder) / "pages.sqlite3")
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
 
 
 def label(records: int) -> str:
@@ -458,7 +446,7 @@ def _copy_sqlite(source: str, target: str) -> None:
 
 
 def main(prefix: str = "pages") -> dict:
-    _setup_django()
+    setup_django()
     from django.db import connections
     from django.test.utils import setup_test_environment
 
@@ -470,7 +458,7 @@ def main(prefix: str = "pages") -> dict:
     server = connections["default"]
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder:
         old_name = server.settings_dict["NAME"]
-        _create_database(folder)
+        create_throwaway_database(folder, "pages.sqlite3")
         small_name = server.settings_dict["NAME"]
         try:
             seeder = Seeder(datetime.now(UTC))
