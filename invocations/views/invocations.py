@@ -15,7 +15,7 @@ from invocations.invoking import logs, request_logs
 from invocations.lists import bounded, filters, list_search
 from invocations.middleware import open_in
 from invocations.models import ExecutionRecord, Invocation
-from invocations.shared import polling
+from invocations.shared import poll_schedule
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
 from invocations.views.lists import list_context
@@ -153,7 +153,7 @@ def result_context(request, invocation: Invocation) -> dict:
     async_state = ""
     if not invocation.is_done:
         # At once, then backing off to once a second: most invokes finish in tens of ms.
-        poll, poll_step = polling.next_poll(polling.step_of(request.GET))
+        poll, poll_step = poll_schedule.next_poll(poll_schedule.step_of(request.GET))
     elif invocation.invocation_type == Invocation.Type.EVENT:
         async_state, poll = _async_state(invocation, records)
     next_in = None

@@ -15,7 +15,7 @@ from invocations.ingest import redrive
 from invocations.invoking import replay
 from invocations.middleware import actor_of, open_in
 from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, ReplayBatch
-from invocations.shared import polling
+from invocations.shared import poll_schedule
 from invocations.shared.wording import count
 from invocations.views import edge
 from invocations.views.edge import page_or_fragment
@@ -225,8 +225,10 @@ def replay_batch(request, pk):
         "poll": None,
     }
     if not batch.is_finished:
-        # At once, then backing off to once a second (shared/polling.py).
-        context["poll"], context["poll_step"] = polling.next_poll(polling.step_of(request.GET))
+        # At once, then backing off to once a second (shared/poll_schedule.py).
+        context["poll"], context["poll_step"] = poll_schedule.next_poll(
+            poll_schedule.step_of(request.GET)
+        )
     # The fragment stops polling by itself: a finished batch renders without the trigger.
     return page_or_fragment(
         request,

@@ -7,6 +7,8 @@ swapped-in fragment fires its own next request), until the wait settles at once 
 first second costs a handful of short requests; after it, the same load as before.
 """
 
+from invocations.shared.ids import as_count
+
 # Milliseconds before each successive request; the last one repeats.
 SCHEDULE_MS = (20, 30, 50, 80, 120, 200, 300, 500, 1000)
 
@@ -19,8 +21,6 @@ def next_poll(step: int) -> tuple[str, int]:
 
 
 def step_of(query) -> int:
-    """The step a polling request carries (`?step=N`); 0 when missing or not a number."""
-    try:
-        return min(max(0, int(query.get("step", 0))), len(SCHEDULE_MS))
-    except (TypeError, ValueError):
-        return 0
+    """The step a polling request carries (`?step=N`); 0 when missing or not a number (read
+    as every number from a URL is: shared/ids.py)."""
+    return min(as_count(query.get("step")) or 0, len(SCHEDULE_MS))
