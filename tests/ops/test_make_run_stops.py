@@ -17,9 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Stands in for honcho: says it is up, and records the signal it was stopped with.
 CHILD = """
-import signal, sys, time
+import os, signal, sys, time
 def stop(signum, frame):
-    open(sys.argv[1], "w").write(signal.Signals(signum).name)
+    # Written aside and renamed, so the test never sees the file before its text is in it.
+    with open(sys.argv[1] + ".part", "w") as part:
+        part.write(signal.Signals(signum).name)
+    os.replace(sys.argv[1] + ".part", sys.argv[1])
     sys.exit(130 if signum == signal.SIGINT else 143)
 signal.signal(signal.SIGINT, stop)
 signal.signal(signal.SIGTERM, stop)
