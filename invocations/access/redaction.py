@@ -28,6 +28,7 @@ The API for the rest of the code:
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,22 @@ _LINE_END = frozenset("\r\n")
 
 
 def _squash(key: str) -> str:
+    # The same few keys come back in every text (`RequestId:`, `Duration:` in each log tail):
+    # short ones are squashed once. Long ones are rare and would only crowd the cache.
+    if len(key) <= _SQUASH_CACHED_UP_TO:
+        return _squash_cached(key)
+    return _squash_now(key)
+
+
+_SQUASH_CACHED_UP_TO = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _squash_cached(key: str) -> str:
+    return _squash_now(key)
+
+
+def _squash_now(key: str) -> str:
     # Percent-encoding undone (twice at most: `api%255Fkey`), then letters and digits only.
     for _ in range(2):
         if "%" not in key:
@@ -103,7 +120,15 @@ def _squash(key: str) -> str:
 
 
 def _patterns() -> list[str]:
-    return [_squash(p) for p in settings.REDACT_KEYS if _squash(p)]
+    # Read on every redaction: squashed again only when REDACT_KEYS is another list (a settings
+    # override in a test, a reload), not on each call.
+    keys = tuple(settings.REDACT_KEYS)
+    return list(_patterns_of(keys))
+
+
+@functools.lru_cache(maxsize=8)
+def _patterns_of(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(squashed for squashed in map(_squash, keys) if squashed)
 
 
 def is_secret_key(key: str, patterns: list[str] | None = None) -> bool:
