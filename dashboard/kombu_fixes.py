@@ -71,6 +71,6 @@ def _conn_or_acquire(self, client=None) -> Iterator:
 
 
 def apply() -> None:
-    kombu_redis.Channel.conn_or_acquire = _conn_or_acquire  # type: ignore[method-assign,assignment]
+    kombu_redis.Channel.conn_or_acquire = _conn_or_acquire  # type: ignore[method-assign]
     kombu_redis.QoS.restore_unacked = _restore_unacked  # type: ignore[method-assign]
     kombu_redis.QoS.ack = _ack  # type: ignore[method-assign]
