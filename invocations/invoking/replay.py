@@ -43,6 +43,16 @@ class PlannedRecord:
     def label(self) -> str:
         return f"Record #{self.record.pk}"
 
+    @property
+    def payload_redacted(self) -> str | None:
+        """What people without the raw-payload permission see of the payload: the copy stored
+        when the record arrived. None for a dead letter whose body is not JSON, which has no
+        stored copy (its body is redacted as shown). An edited payload is only ever shown to
+        people who may edit, who read payloads raw."""
+        if self.record.request_payload is None:
+            return None
+        return json.dumps(self.record.request_payload_redacted)
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -117,7 +117,7 @@ def initial_payload(request, function) -> tuple[dict, str]:
             if previous.requested_by_id != request.user.pk and not permissions.can(
                 request.user, permissions.RAW_PAYLOADS
             ):
-                payload = _redacted(payload)
+                payload = previous.payload_redacted  # the copy stored with the invocation
             return {
                 "payload": payload,
                 "qualifier": previous.qualifier or "$LATEST",

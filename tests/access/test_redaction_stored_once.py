@@ -86,3 +86,26 @@ def test_the_copies_are_made_when_the_invocation_is_started_and_finished(admin_u
     assert "tok-2" not in invocation.response_payload_redacted
     assert invocation.error_text_redacted == "bad token=[redacted]"
     assert Actor.person(admin_user).user == admin_user
+
+
+def test_an_operators_replay_preview_and_rerun_form_read_the_stored_copies(
+    client, alice, stored, monkeypatch
+):
+    """The replay dry run's payloads and the invoke form filled from someone else's invocation
+    (`?from=`) show the copies stored on arrival: nothing is redacted as the page is made."""
+    from invocations.models import Function
+
+    record, invocation = stored
+    Function.objects.create(environment=invocation.environment, name="orders")
+    client.force_login(alice)  # may replay and invoke, may not read payloads raw
+    calls = []
+    monkeypatch.setattr(redaction, "scan", lambda *args, **kwargs: calls.append(args))
+
+    preview = client.get(f"/replay/?records={record.pk}").content.decode()
+    rerun = client.get(f"/functions/orders/?from={invocation.pk}").content.decode()
+
+    assert calls == []
+    assert "hunter2" not in preview and "tok-1" not in preview
+    assert "[redacted]" in preview
+    assert "k-1" not in rerun
+    assert "api_key" in rerun and "[redacted]" in rerun
