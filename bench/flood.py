@@ -149,7 +149,8 @@ class Together:
     JSON each printed last."""
 
     def __init__(self, commands: list[list[str]], env: dict):
-        self._errors = [tempfile.TemporaryFile(mode="w+") for _ in commands]
+        # Each child's stderr, kept until its results are read (a pipe left unread could fill).
+        self._errors = [tempfile.TemporaryFile(mode="w+") for _ in commands]  # noqa: SIM115
         self.processes = [
             subprocess.Popen(
                 [sys.executable, __file__, *command],
