@@ -33,6 +33,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,7 +58,7 @@ RATE_TARGET = 0.9
 MEMORY_TARGET = 1.1
 
 
-def realistic_record(index: int) -> str:
+def realistic_record(index: int, function: str = "orders") -> str:
     """A destination record as Lambda sends it: mostly failures with a stack trace, some
     successes, payloads of a few hundred bytes."""
     request_id = str(uuid.uuid4())
@@ -68,7 +69,7 @@ def realistic_record(index: int) -> str:
         "timestamp": "2026-11-26T15:48:18.521Z",
         "requestContext": {
             "requestId": request_id,
-            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST",
+            "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{function}:$LATEST",
             "condition": "RetriesExhausted" if failed else "Success",
             "approximateInvokeCount": 3 if failed else 1,
         },
@@ -109,13 +110,21 @@ def sqs_client(endpoint: str):
     )
 
 
-def fill(endpoint: str, url: str, count: int) -> float:
+def destination_message(index: int) -> dict:
+    return {"MessageBody": realistic_record(index)}
+
+
+def fill(
+    endpoint: str, url: str, count: int, message: Callable[[int], dict] = destination_message
+) -> float:
+    """Send `count` messages (`message(index)`: the body and any attributes of one) with
+    SendMessageBatch, 10 a call, from FILL_THREADS threads; the seconds it took."""
+
     def send(start: int) -> None:
         client = sqs_client(endpoint)
         for offset in range(start, min(start + 1000, count), 10):
             entries = [
-                {"Id": str(i), "MessageBody": realistic_record(offset + i)}
-                for i in range(min(10, count - offset))
+                {"Id": str(i), **message(offset + i)} for i in range(min(10, count - offset))
             ]
             answer = client.send_message_batch(QueueUrl=url, Entries=entries)
             if answer.get("Failed"):
