@@ -74,35 +74,91 @@ def label(records: int) -> str:
     return str(records)
 
 
+class _Table:
+    """One table's INSERT of the columns named, every NOT NULL column not named given its model
+    default (a column added later with a default then needs no change here)."""
+
+    def __init__(self, model, columns: list[str]):
+        from django.db import connection
+
+        defaults = {
+            field.column: field.get_db_prep_save(field.get_default(), connection)
+            for field in model._meta.concrete_fields
+            if field.column not in columns and not field.null and not field.primary_key
+        }
+        self.extra = tuple(defaults.values())
+        table = connection.ops.quote_name(model._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(c) for c in [*columns, *defaults])
+        marks = ", ".join(["%s"] * (len(columns) + len(defaults)))
+        self.sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+
+
 def _insert(model, columns: list[str], rows) -> int:
-    """executemany in chunks of CHUNK, one transaction each; returns the number of rows. Every
-    NOT NULL column not in `columns` gets its model default (a column added later with a default
-    then needs no change here)."""
+    """executemany in chunks of CHUNK, one transaction each; returns the number of rows."""
+    return _insert_with_events(model, columns, ((row, None) for row in rows))
+
+
+def _insert_with_events(model, columns: list[str], rows) -> int:
+    """Like _insert, for rows that come as (row, its failed event's row or None): each chunk's
+    events are written in the same transaction as the rows that name them (the foreign keys are
+    checked at commit). Returns the number of rows, events not counted."""
     from django.db import connection, transaction
 
-    defaults = {
-        field.column: field.get_db_prep_save(field.get_default(), connection)
-        for field in model._meta.concrete_fields
-        if field.column not in columns and not field.null and not field.primary_key
-    }
-    columns = [*columns, *defaults]
-    extra = tuple(defaults.values())
-    table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
-    total, chunk = 0, []
-    for row in rows:
-        chunk.append(row + extra)
-        if len(chunk) == CHUNK:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.executemany(sql, chunk)
-            total += len(chunk)
-            chunk = []
-    if chunk:
+    from invocations.models import FailedEvent
+
+    table, events = _Table(model, columns), _Table(FailedEvent, EVENT_COLUMNS)
+    total, chunk, event_chunk = 0, [], []
+
+    def flush() -> None:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, chunk)
+            if event_chunk:
+                cursor.executemany(events.sql, event_chunk)
+            cursor.executemany(table.sql, chunk)
+
+    for row, event in rows:
+        chunk.append(row + table.extra)
+        if event is not None:
+            event_chunk.append(event + events.extra)
+        if len(chunk) == CHUNK:
+            flush()
+            total += len(chunk)
+            chunk, event_chunk = [], []
+    if chunk:
+        flush()
         total += len(chunk)
     return total
+
+
+def _next_id(model) -> int:
+    from django.db.models import Max
+
+    return (model.objects.aggregate(top=Max("id"))["top"] or 0) + 1
+
+
+# A failed event's columns as the seeder writes them (grouping writes the same facts).
+EVENT_COLUMNS = [
+    "id",
+    "environment_id",
+    "function_name",
+    "request_id",
+    "kind",
+    "group_id",
+    "primary_record_id",
+    "source_rank",
+    "invocation_id",
+    "error_type",
+    "error_message",
+    "stack_trace",
+    "error_message_redacted",
+    "stack_trace_redacted",
+    "executed_version",
+    "qualifier",
+    "condition",
+    "attempts",
+    "happened_at",
+    "happened_from",
+    "arrived_at",
+]
 
 
 class Seeder:
@@ -139,7 +195,7 @@ class Seeder:
         to the groups added, so that every group keeps about as many failures."""
         from django.db import connection
 
-        from invocations.models import ExecutionRecord, FailureGroup, Invocation
+        from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, Invocation
 
         started = time.monotonic()
         if connection.vendor == "sqlite":
@@ -153,21 +209,31 @@ class Seeder:
         _insert(FailureGroup, *self._groups(first_new_group, n_groups))
         self.group_ids = list(FailureGroup.objects.order_by("id").values_list("id", flat=True))
         new_groups = self.group_ids[first_new_group:]
+        # Rows are written with their ids, so that a failure record and its failed event name
+        # each other in one pass.
+        self.next_event = _next_id(FailedEvent)
         n_invocations = (scale - self.scale) * INVOCATIONS_PER_SCALE
-        _insert(Invocation, *self._invocations(n_invocations, new_groups))
+        _insert_with_events(Invocation, *self._invocations(n_invocations, new_groups))
         n_records = (scale - self.scale) * RECORDS_PER_SCALE
-        _insert(ExecutionRecord, *self._records(n_records, new_groups))
+        _insert_with_events(ExecutionRecord, *self._records(n_records, new_groups))
         self.scale = scale
-        from django.db import connection
-
         if connection.vendor == "postgresql":
+            from django.core.management.color import no_style
+
+            with connection.cursor() as cursor:
+                # The ids were given: the sequences go on after them.
+                for sql in connection.ops.sequence_reset_sql(
+                    no_style(), [Invocation, ExecutionRecord, FailedEvent]
+                ):
+                    cursor.execute(sql)
             # Fresh statistics for the planner, as autovacuum keeps them. SQLite has none unless
             # someone runs ANALYZE, which nothing in the product does: measure what it gets.
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
         print(
             f"   seeded to {ExecutionRecord.objects.count():,} records, "
-            f"{Invocation.objects.count():,} invocations, {FailureGroup.objects.count():,} groups "
+            f"{Invocation.objects.count():,} invocations, {FailedEvent.objects.count():,} failed "
+            f"events, {FailureGroup.objects.count():,} groups "
             f"in {time.monotonic() - started:.0f} s",
             flush=True,
         )
@@ -216,8 +282,24 @@ class Seeder:
 
         return columns, rows()
 
+    def _event(self, **facts) -> tuple:
+        """A failed event's row (EVENT_COLUMNS), with the next id."""
+        pk = self.next_event
+        self.next_event += 1
+        facts["id"] = pk
+        facts["environment_id"] = self.environment.pk
+        facts["error_message_redacted"] = facts["error_message"]
+        facts["stack_trace_redacted"] = facts["stack_trace"]
+        return tuple(facts[c] for c in EVENT_COLUMNS)
+
     def _invocations(self, n: int, groups: list[int]):
+        """Invocations; a failed synchronous one is a failed event of its own, as grouping makes
+        it (`group_invocation`)."""
+        from invocations.models import Invocation
+
+        first = _next_id(Invocation)
         columns = [
+            "id",
             "environment_id",
             "function_name",
             "qualifier",
@@ -246,9 +328,35 @@ class Seeder:
                 status = STATUSES[number % len(STATUSES)]
                 created = self._when()
                 failed = status in {"function_error", "throttled"}
-                yield (
+                function = FUNCTIONS[number % len(FUNCTIONS)]
+                request_id = str(uuid.UUID(int=self.random.getrandbits(128)))
+                group = self.random.choice(groups) if failed else None
+                finished = created + timedelta(milliseconds=40)
+                event = None
+                if failed:
+                    event = self._event(
+                        function_name=function,
+                        request_id=request_id,
+                        kind="sync",
+                        group_id=group,
+                        primary_record_id=None,
+                        source_rank=3,
+                        invocation_id=first + number,
+                        error_type="",
+                        error_message="",
+                        stack_trace="",
+                        executed_version="$LATEST",
+                        qualifier="",
+                        condition="",
+                        attempts=1,
+                        happened_at=finished,
+                        happened_from="invocation",
+                        arrived_at=finished,
+                    )
+                row = (
+                    first + number,
                     self.environment.pk,
-                    FUNCTIONS[number % len(FUNCTIONS)],
+                    function,
                     "",
                     "Event" if status == "accepted" else "RequestResponse",
                     f'{{"order": {number}}}',
@@ -258,7 +366,7 @@ class Seeder:
                     "Unhandled" if status == "function_error" else "",
                     '{"ok": true}',
                     "START RequestId: x Version: $LATEST\nEND RequestId: x\n",
-                    str(uuid.UUID(int=self.random.getrandbits(128))),
+                    request_id,
                     "$LATEST",
                     12.5,
                     1,
@@ -266,14 +374,21 @@ class Seeder:
                     "",
                     created,
                     created,
-                    created + timedelta(milliseconds=40),
-                    self.random.choice(groups) if failed else None,
+                    finished,
+                    group,
                 )
+                yield row, event
 
         return columns, rows()
 
     def _records(self, n: int, groups: list[int]):
+        """Records; each failure record (an OnFailure record or a dead letter) reports a request
+        of its own, so it is one failed event, as grouping makes it (`group_records`)."""
+        from invocations.models import ExecutionRecord
+
+        first = _next_id(ExecutionRecord)
         columns = [
+            "id",
             "environment_id",
             "queue_id",
             "message_id",
@@ -299,6 +414,7 @@ class Seeder:
             "message_attributes",
             "parse_error",
             "failure_group_id",
+            "event_id",
         ]
 
         def rows():
@@ -311,12 +427,37 @@ class Seeder:
                 failed = kind != "success"
                 error_type, message = ERRORS[number % len(ERRORS)]
                 payload = f'{{"order": {number}}}'
-                yield (
+                group = self.random.choice(groups) if failed else None
+                trace = 'File "/var/task/lambda_function.py", line 9, in lambda_handler'
+                condition = "" if kind == "dlq" else ("RetriesExhausted" if failed else "Success")
+                event = None
+                if failed:
+                    event = self._event(
+                        function_name=function,
+                        request_id=request_id,
+                        kind="async",
+                        group_id=group,
+                        primary_record_id=first + number,
+                        source_rank=1 if kind == "dlq" else 3,
+                        invocation_id=None,
+                        error_type=error_type,
+                        error_message=message.format(n=number),
+                        stack_trace=trace,
+                        executed_version="$LATEST",
+                        qualifier="$LATEST",
+                        condition=condition,
+                        attempts=3,
+                        happened_at=received,
+                        happened_from="sent" if kind == "dlq" else "lambda",
+                        arrived_at=received,
+                    )
+                row = (
+                    first + number,
                     self.environment.pk,
                     queue.pk,
                     str(uuid.UUID(int=self.random.getrandbits(128))),
                     kind,
-                    "" if kind == "dlq" else ("RetriesExhausted" if failed else "Success"),
+                    condition,
                     request_id,
                     f"arn:aws:lambda:us-east-1:123456789012:function:{function}:$LATEST",
                     function,
@@ -327,9 +468,7 @@ class Seeder:
                     "Unhandled" if failed else "",
                     error_type if failed else "",
                     message.format(n=number) if failed else "",
-                    'File "/var/task/lambda_function.py", line 9, in lambda_handler'
-                    if failed
-                    else "",
+                    trace if failed else "",
                     payload,
                     "null" if failed else '{"ok": true}',
                     "",
@@ -339,8 +478,10 @@ class Seeder:
                     f'"requestPayload": {payload}}}',
                     "{}",
                     "",
-                    self.random.choice(groups) if failed else None,
+                    group,
+                    event[0] if event else None,
                 )
+                yield row, event
 
         return columns, rows()
 

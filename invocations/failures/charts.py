@@ -14,6 +14,8 @@ from invocations.failures import deploys
 from invocations.models import Environment, ExecutionRecord, FailedEvent, Invocation
 
 
+# Events are counted with COUNT(*), not COUNT(id): the (group, time) and (function, time) indexes
+# then hold all a chart reads, and PostgreSQL can answer from the index alone, as SQLite does.
 def _counts(
     rows: QuerySet[Any],
     group_ids: list[int],
@@ -24,7 +26,7 @@ def _counts(
         rows.filter(group_id__in=group_ids, happened_at__gte=since)
         .annotate(bucket=trunc("happened_at", tzinfo=UTC))
         .values("group_id", "bucket")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     counts: dict[int, dict[datetime, int]] = defaultdict(dict)
@@ -118,7 +120,7 @@ def daily_chart(environment: Environment, name: str, days: int = CHART_DAYS) -> 
         )
         .annotate(day=TruncDate("happened_at"))
         .values("day")
-        .annotate(failed=Count("id"))
+        .annotate(failed=Count("*"))
         .order_by()
     )
     totals = {row["day"]: row["total"] for row in invoked}
@@ -196,7 +198,7 @@ def for_groups_in_range(
         )
         .annotate(bucket=trunc("happened_at", tzinfo=UTC))
         .values("group_id", "bucket")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     for row in rows:
@@ -233,7 +235,7 @@ def histogram(events: QuerySet[FailedEvent], range_key: str) -> dict[str, Any]:
         events.filter(happened_at__gte=start)
         .annotate(bucket=trunc("happened_at", tzinfo=UTC))
         .values("bucket")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     for row in per_bucket:

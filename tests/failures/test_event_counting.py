@@ -150,3 +150,43 @@ def test_the_late_dead_letter_of_a_counted_event_does_not_reopen_a_resolved_grou
 
     group = FailureGroup.objects.get()
     assert (group.status, group.regressed, group.count) == ("resolved", False, 1)
+
+
+def test_the_triage_sparklines_count_failed_events_at_the_time_each_happened(client, bob):
+    """4 events of the last hour, each reported by its OnFailure record and its dead letter; 3
+    of 3 days ago; 2 of 20 days ago. The sparklines read 4 in 24 hours and 7 in 14 days, never
+    a record twice and never one outside its window."""
+    from datetime import timedelta
+
+    from invocations.failures import charts
+
+    env = Environment.objects.default()
+    destination = WatchedQueue.objects.create(
+        environment=env, url="http://sqs.local/1/orders-on-failure", kind="destination"
+    )
+    dlq = WatchedQueue.objects.create(
+        environment=env, url="http://sqs.local/1/orders-dlq", kind="dlq", function_name="orders"
+    )
+    now = timezone.now()
+    records, letters = [], []
+    for order, days_ago in enumerate([0] * 4 + [3] * 3 + [20] * 2, start=-100):
+        request_id = str(uuid.uuid4())
+        when = (now - timedelta(days=days_ago)).isoformat().replace("+00:00", "Z")
+        body = destination_record(request_id, order, timestamp=when)
+        records.append({"MessageId": f"d-{request_id}", "Body": body})
+        if days_ago == 0:
+            letters.append(dead_letter(request_id, order))
+    polling.store_batch(destination, records)
+    polling.store_batch(dlq, letters)
+    group = FailureGroup.objects.get()
+    client.force_login(bob)
+
+    page = client.get(reverse("triage")).text
+    lines = charts.for_groups([group.pk])[group.pk]
+
+    assert group.count == 9
+    row = re.search(rf'<tr id="group-{group.pk}".*?</tr>', page, re.S).group(0)
+    assert 'aria-label="4 in the last 24 hours"' in row
+    assert 'aria-label="7 in the last 14 days"' in row
+    assert [n for n in lines["hours"] if n] == [4]
+    assert [n for n in lines["days"] if n] == [3, 4]  # 3 days ago, then today

@@ -1,5 +1,10 @@
 """What bench/pages.py found, pinned: pages whose work does not grow with the tables."""
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from invocations.failures import grouping
 from invocations.lists.bounded import COUNT_LIMIT
 from invocations.models import Environment, ExecutionRecord
 from tests import factories
@@ -31,3 +36,25 @@ def test_the_records_page_counts_each_kind_up_to_the_limit_and_says_more(client,
     assert not kinds["success"]["more"]
     assert response.context["total_more"]
     assert f"{COUNT_LIMIT}+" in response.content.decode()
+
+
+def test_the_triage_sparklines_read_the_event_index_alone(client, bob):
+    """The sparklines count a group's failed events by time: on SQLite, which keeps no
+    statistics, each reads a range of the (group, time) index and no table row."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan is SQLite's")
+    grouping.group_records([factories.failure_record(function=f"fn-{n}") for n in range(3)])
+    client.force_login(bob)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+
+    charts = [q["sql"] for q in captured if 'FROM "invocations_failedevent"' in q["sql"]]
+    assert len(charts) == 2  # the 24 hours and the 14 days
+    with connection.cursor() as cursor:
+        for sql in charts:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            plan = " ".join(row[-1] for row in cursor.fetchall())
+            assert "USING COVERING INDEX event_group_time_idx (group_id=? AND happened_at>?)" in (
+                plan
+            ), plan
