@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Count, F
-from django.db.models.constants import OnConflict
 
 from invocations import aws
 from invocations.access import redaction
 from invocations.failures import async_outcome, grouping
 from invocations.ingest import records, redrive
 from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue, clock
+from invocations.shared import bulk
 from invocations.shared.text import storable
 
 if TYPE_CHECKING:
@@ -453,26 +453,23 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
 
 
 def _insert_skipping_stored(rows: dict[str, ExecutionRecord]) -> list[ExecutionRecord]:
-    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, message_id` for all rows in one statement:
-    a message already stored (a redelivery: the unique queue and message ID) is skipped by the
-    database. Returns the rows inserted, their keys set. Both supported databases return rows
-    from a multi-row insert (SQLite from 3.35, checked at start: ops/checks.py)."""
-    meta = ExecutionRecord._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    returned = ExecutionRecord.objects._insert(  # type: ignore[attr-defined]
-        list(rows.values()),
-        fields=fields,
-        returning_fields=[meta.pk, meta.get_field("message_id")],
-        on_conflict=OnConflict.IGNORE,
-    )
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, message_id` for all rows in one statement
+    (shared/bulk.py, which prepares its values without Django's per-value work): a message
+    already stored (a redelivery: the unique queue and message ID) is skipped by the database.
+    Returns the rows inserted, in the order received, their keys set."""
+    inserted = {
+        message_id: pk
+        for pk, message_id in bulk.insert_skipping_conflicts(
+            ExecutionRecord, list(rows.values()), ("id", "message_id")
+        )
+    }
     new = []
-    # A single skipped row comes back as None (Django reads one row for a one-row insert).
-    for pk, message_id in filter(None, returned):
-        row = rows[message_id]
-        row.pk = pk
-        row._state.adding = False
-        row._state.db = "default"
-        new.append(row)
+    for message_id, row in rows.items():
+        if message_id in inserted:
+            row.pk = inserted[message_id]
+            row._state.adding = False
+            row._state.db = "default"
+            new.append(row)
     return new
 
 
