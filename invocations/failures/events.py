@@ -10,9 +10,10 @@ new event. Nothing derives events from records: the pages read these rows."""
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from invocations.access import redaction
 from invocations.failures.fingerprints import fingerprint
 from invocations.models import ExecutionRecord, FailedEvent, FailureGroup, Invocation
-from invocations.shared import event_facts
+from invocations.shared import bulk, event_facts
 
 FAILURE_KINDS = [
     ExecutionRecord.Kind.FAILURE,
@@ -98,19 +99,57 @@ def save_new(event: FailedEvent, reports: list[ExecutionRecord]) -> FailedEvent:
             event.save()
         return event
     except IntegrityError:
-        stored = (
-            FailedEvent.objects.select_for_update(of=("self",))
-            .select_related("group", "environment", "primary_record")
-            .get(
-                environment_id=event.environment_id,
-                function_name=event.function_name,
-                request_id=event.request_id,
-            )
+        return stored_instead(event, reports)
+
+
+def insert_new(
+    fresh: list[tuple[FailedEvent, list[ExecutionRecord]]],
+) -> list[tuple[FailedEvent, list[ExecutionRecord]]]:
+    """Insert the new events of a batch (their group set), with their redacted copies, in one
+    statement; as `save_new` for each, returns the events another transaction stored first (the
+    unique request key skipped them), locked, with their reports taken in, for the caller to
+    place. Each new event is shown by its own report (`primary_record`, saved): the rows
+    returned are told apart by it."""
+    by_record = {event.primary_record_id: event for event, _reports in fresh}
+    if None in by_record or len(by_record) != len(fresh):
+        # Not the poller's shape: one at a time, each in its savepoint.
+        placed = [(save_new(event, reports), reports) for event, reports in fresh]
+        return [
+            (stored, reports)
+            for (stored, reports), (event, _) in zip(placed, fresh, strict=True)
+            if stored is not event
+        ]
+    patterns = redaction.current_patterns()
+    for event, _reports in fresh:
+        redaction.fill_copies(event, patterns)  # what the pre_save hook does for a save()
+    inserted = bulk.insert_skipping_conflicts(
+        FailedEvent, [event for event, _reports in fresh], ("id", "primary_record")
+    )
+    for pk, record_id in inserted:
+        event = by_record[record_id]
+        event.pk = pk
+        event._state.adding, event._state.db = False, "default"
+    return [
+        (stored_instead(event, reports), reports) for event, reports in fresh if event.pk is None
+    ]
+
+
+def stored_instead(event: FailedEvent, reports: list[ExecutionRecord]) -> FailedEvent:
+    """The event another transaction stored with `event`'s key, locked, with `reports` taken
+    in."""
+    stored = (
+        FailedEvent.objects.select_for_update(of=("self",))
+        .select_related("group", "environment", "primary_record")
+        .get(
+            environment_id=event.environment_id,
+            function_name=event.function_name,
+            request_id=event.request_id,
         )
-        for record in reports:
-            if event_facts.absorb(stored, event_facts.from_record(record)):
-                stored.primary_record = record
-        return stored
+    )
+    for record in reports:
+        if event_facts.absorb(stored, event_facts.from_record(record)):
+            stored.primary_record = record
+    return stored
 
 
 def fingerprint_kind(event: FailedEvent) -> str:
