@@ -102,8 +102,12 @@ def _squash(key: str) -> str:
     return "".join(c for c in key.lower() if c.isascii() and c.isalnum())
 
 
-# REDACT_KEYS as last squashed: (the setting's keys, their squashed patterns).
-_squashed: tuple[tuple[str, ...], list[str]] = ((), [])
+# REDACT_KEYS as last squashed: the setting's keys, their squashed patterns, and the verdicts
+# on keys met since (payload keys repeat: "order", "items", "id"…), for keys of at most
+# _VERDICT_KEY_CHARS characters and at most _VERDICTS of them.
+_squashed: tuple[tuple[str, ...], list[str], dict[str, bool]] = ((), [], {})
+_VERDICT_KEY_CHARS = 100
+_VERDICTS = 10_000
 
 
 def current_patterns() -> list[str]:
@@ -113,7 +117,7 @@ def current_patterns() -> list[str]:
     global _squashed
     keys = tuple(settings.REDACT_KEYS)
     if keys != _squashed[0]:
-        _squashed = (keys, [_squash(p) for p in keys if _squash(p)])
+        _squashed = (keys, [_squash(p) for p in keys if _squash(p)], {})
     return _squashed[1]
 
 
@@ -122,8 +126,21 @@ def _patterns() -> list[str]:
 
 
 def is_secret_key(key: str, patterns: list[str] | None = None) -> bool:
-    squashed = _squash(str(key))
-    return any(p in squashed for p in (patterns if patterns is not None else _patterns()))
+    patterns = patterns if patterns is not None else current_patterns()
+    _keys, current, verdicts = _squashed
+    if patterns is not current or type(key) is not str or len(key) > _VERDICT_KEY_CHARS:
+        return _is_secret(str(key), patterns)
+    verdict = verdicts.get(key)
+    if verdict is None:
+        if len(verdicts) >= _VERDICTS:
+            verdicts.clear()
+        verdict = verdicts[key] = _is_secret(key, patterns)
+    return verdict
+
+
+def _is_secret(key: str, patterns: list[str]) -> bool:
+    squashed = _squash(key)
+    return any(p in squashed for p in patterns)
 
 
 @dataclass
@@ -241,6 +258,8 @@ def redact_text(text: str, patterns: list[str] | None = None) -> str:
     the raw copy: stored copies, alerts, audit details, log lines."""
     if not isinstance(text, str) or not text:
         return text
+    if len(text) <= MAX_TEXT_CHARS and ":" not in text and "=" not in text:
+        return text  # every place a secret may start has a ":" or a "=" (_STARTS)
     return scan(text, patterns).text
 
 
