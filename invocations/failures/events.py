@@ -35,15 +35,24 @@ def take_reports(
     keyed = [r for r in records if r.request_id]
     stored: dict[tuple[int, str, str], FailedEvent] = {}
     if keyed:
-        rows = (
+        locked = list(
             FailedEvent.objects.select_for_update(of=("self",))
-            .select_related("group", "environment", "primary_record")
             .filter(
                 environment_id__in={r.environment_id for r in keyed},
                 request_id__in={r.request_id for r in keyed},
             )
             # Locked in one order by every poller.
             .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # Read whole only if there are any: most reports are of new events, and the statement
+        # that reads an event with its group and record is costly to build.
+        rows = (
+            FailedEvent.objects.select_related("group", "environment", "primary_record")
+            .filter(pk__in=locked)
+            .order_by("pk")
+            if locked
+            else []
         )
         stored = {(e.environment_id, e.function_name, e.request_id): e for e in rows}
     touched: dict[int, tuple[FailedEvent, list[ExecutionRecord]]] = {}
