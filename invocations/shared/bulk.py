@@ -17,6 +17,7 @@ ops/checks.py)."""
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models
@@ -34,60 +35,70 @@ _AS_IS: dict[type[models.Field], tuple[type, ...]] = {
 MAX_ROWS = 200
 
 
-def _preparer(field: models.Field) -> Callable[[Any], Any]:
-    """How one column's value goes to the driver (None is SQL NULL for every type here)."""
+class Rows:
+    """How the values of one model's `fields` go to the driver, chosen once per statement: each
+    row's values are read in one call, and only the columns that need it are looked at again."""
 
-    def slow(value: Any) -> Any:
-        return field.get_db_prep_save(value, connection)
-
-    if isinstance(field, models.JSONField):
-        encoder, adapt_json = field.encoder, connection.ops.adapt_json_value
-        return lambda value: None if value is None else adapt_json(value, encoder)
-    if isinstance(field, models.DateTimeField):
-        adapt_time = connection.ops.adapt_datetimefield_value
-        # A naive datetime is made aware by the field (with Django's warning), as it would be.
-        return lambda value: (
-            adapt_time(value)
-            if value is None or (isinstance(value, datetime) and value.utcoffset() is not None)
-            else slow(value)
-        )
-    if isinstance(field, models.ForeignKey) and not isinstance(
-        field.target_field, models.IntegerField
-    ):
-        return slow
-    for kind, types in _AS_IS.items():
-        if isinstance(field, kind):
-            # Exact types: a bool meant for an integer column, or a str subclass, goes the
-            # field's way.
-            return lambda value: value if value is None or type(value) in types else slow(value)
-    return slow
-
-
-Column = tuple[str, models.Field | None, Callable[[Any], Any]]
-
-
-def columns(fields: Sequence[models.Field]) -> list[Column]:
-    """For each field: its attribute, the field itself if it sets its value on insert
-    (`auto_now_add`), and how its value is prepared."""
-    return [
-        (
-            field.attname,
+    def __init__(self, fields: Sequence[models.Field]) -> None:
+        self.read = attrgetter(*(field.attname for field in fields))
+        # Fields that set their value on insert (`auto_now_add`), as Django's insert does.
+        self.sets = [
             field
+            for field in fields
             if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False)
-            else None,
-            _preparer(field),
-        )
-        for field in fields
-    ]
+        ]
+        # (column, the exact types passed as they are, the field's own preparation otherwise)
+        self.checked: list[tuple[int, tuple[type, ...], Callable[[Any], Any]]] = []
+        # (column, how a value other than None is adapted)
+        self.adapted: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, field in enumerate(fields):
+            self._choose(index, field)
 
+    def _choose(self, index: int, field: models.Field) -> None:
+        def slow(value: Any) -> Any:
+            return field.get_db_prep_save(value, connection)
 
-def prepared_row(obj: models.Model, row_columns: list[Column]) -> list[Any]:
-    """The values of `obj`'s columns as the driver takes them; an `auto_now_add` field is set on
-    `obj` first, as Django's insert does."""
-    return [
-        prepare(getattr(obj, attname) if sets is None else sets.pre_save(obj, True))
-        for attname, sets, prepare in row_columns
-    ]
+        if isinstance(field, models.JSONField):
+            encoder, adapt_json = field.encoder, connection.ops.adapt_json_value
+            self.adapted.append((index, lambda value: adapt_json(value, encoder)))
+            return
+        if isinstance(field, models.DateTimeField):
+            adapt_time = connection.ops.adapt_datetimefield_value
+
+            def adapt_datetime(value: Any) -> Any:
+                # A naive datetime is made aware by the field (with Django's warning), as it
+                # would be.
+                if isinstance(value, datetime) and value.utcoffset() is not None:
+                    return adapt_time(value)
+                return slow(value)
+
+            self.adapted.append((index, adapt_datetime))
+            return
+        for kind, types in _AS_IS.items():
+            if isinstance(field, kind):
+                if isinstance(field, models.ForeignKey) and not isinstance(
+                    field.target_field, models.IntegerField
+                ):
+                    break
+                # Exact types: a bool meant for an integer column, or a str enum, goes the
+                # field's way.
+                self.checked.append((index, types, slow))
+                return
+        self.adapted.append((index, slow))
+
+    def row(self, obj: models.Model) -> list[Any]:
+        """The values of `obj`'s columns as the driver takes them."""
+        for field in self.sets:
+            field.pre_save(obj, True)
+        values = list(self.read(obj))
+        for index, types, slow in self.checked:
+            value = values[index]
+            if value is not None and type(value) not in types:
+                values[index] = slow(value)
+        for index, adapt in self.adapted:
+            if values[index] is not None:
+                values[index] = adapt(values[index])
+        return values
 
 
 def column(model: type[models.Model], name: str) -> str:
@@ -108,7 +119,7 @@ def insert_skipping_conflicts(
         return []
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
-    row_columns = columns(fields)
+    rows = Rows(fields)
     quote = connection.ops.quote_name
     names = ", ".join(column(model, field.name) for field in fields)
     returned = ", ".join(column(model, name) for name in returning)
@@ -119,7 +130,7 @@ def insert_skipping_conflicts(
             chunk = objs[start : start + MAX_ROWS]
             params: list[Any] = []
             for obj in chunk:
-                params += prepared_row(obj, row_columns)
+                params += rows.row(obj)
             cursor.execute(
                 f"INSERT INTO {quote(str(meta.db_table))} ({names}) VALUES "
                 + ", ".join([one_row] * len(chunk))
