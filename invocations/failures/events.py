@@ -7,7 +7,7 @@ the facts of the most informative (shared/event_facts.py); a failed synchronous 
 an event of its own. Replays are attempts of the event they replay: recorded on it, never a
 new event. Nothing derives events from records: the pages read these rows."""
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from invocations.access import redaction
@@ -35,16 +35,7 @@ def take_reports(
     keyed = [r for r in records if r.request_id]
     stored: dict[tuple[int, str, str], FailedEvent] = {}
     if keyed:
-        locked = list(
-            FailedEvent.objects.select_for_update(of=("self",))
-            .filter(
-                environment_id__in={r.environment_id for r in keyed},
-                request_id__in={r.request_id for r in keyed},
-            )
-            # Locked in one order by every poller.
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        locked = _lock_stored({(r.environment_id, _function_of(r), r.request_id) for r in keyed})
         # Read whole only if there are any: most reports are of new events, and the statement
         # that reads an event with its group and record is costly to build.
         rows = (
@@ -74,6 +65,35 @@ def take_reports(
             if invocation is not None:
                 event_facts.absorb(event, event_facts.from_event_invocation(invocation))
     return list(touched.values())
+
+
+def _lock_stored(keys: set[tuple[int, str, str]]) -> list[int]:
+    """Lock the stored events of these (environment, function, request ID) keys, in one order
+    by every poller; their IDs. A join with the keys makes SQLite seek the unique index for each
+    key: with `request_id IN (…)` its planner, which has no statistics, walked every event of the
+    environment instead, in every batch (bench/ingest.py found the drain slowing down)."""
+    table, key = str(FailedEvent._meta.db_table), bulk.column(FailedEvent, "id")
+    quote = connection.ops.quote_name
+    environment, function, request = (
+        bulk.column(FailedEvent, name) for name in ("environment", "function_name", "request_id")
+    )
+    lock = ""
+    if connection.features.has_select_for_update_of:
+        lock = " FOR UPDATE OF e"
+    elif connection.features.has_select_for_update:
+        lock = " FOR UPDATE"
+    wanted = ", ".join(["(%s, %s, %s)"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH wanted (environment, function, request) AS (VALUES {wanted}) "
+            f"SELECT e.{key} FROM wanted JOIN {quote(table)} e "
+            f"ON e.{environment} = wanted.environment AND e.{function} = wanted.function "
+            f"AND e.{request} = wanted.request "
+            # The unique index's own condition: an index SQLite may use only when it is said.
+            f"WHERE NOT (e.{request} = '') ORDER BY e.{key}{lock}",
+            [value for triple in sorted(keys) for value in triple],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _new_event(record: ExecutionRecord) -> FailedEvent:
