@@ -198,6 +198,8 @@ def _link_reports(reported: dict[int, tuple[int, int]]) -> None:
 
 def _drop_empty(groups: set[int]) -> None:
     """Delete those of `groups` that hold no event any more (their events moved away)."""
+    if not groups:
+        return
     for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
         if not group.events.exists():
             group.delete()
