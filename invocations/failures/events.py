@@ -69,19 +69,29 @@ def take_reports(
 
 def _lock_stored(keys: set[tuple[int, str, str]]) -> list[int]:
     """Lock the stored events of these (environment, function, request ID) keys, in one order
-    by every poller; their IDs. A join with the keys makes SQLite seek the unique index for each
-    key: with `request_id IN (…)` its planner, which has no statistics, walked every event of the
-    environment instead, in every batch (bench/ingest.py found the drain slowing down)."""
+    by every poller; their IDs. Each planner seeks the unique index only if asked its way: on
+    SQLite, which has no statistics, `request_id IN (…)` walked every event of the environment
+    in every batch (bench/ingest.py found the drain slowing down) where a join with the keys
+    seeks the index per key; PostgreSQL, before its statistics of a new table are made, walked
+    every event of the function for each key of the join, and seeks with `IN (…)`."""
+    if connection.vendor != "sqlite":
+        return list(
+            FailedEvent.objects.select_for_update(of=("self",))
+            .filter(
+                environment_id__in={key[0] for key in keys},
+                function_name__in={key[1] for key in keys},
+                request_id__in={key[2] for key in keys},
+            )
+            .exclude(request_id="")  # the unique index's own condition
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    # SQLite: one writer at a time holds the whole database, so there is no row to lock.
     table, key = str(FailedEvent._meta.db_table), bulk.column(FailedEvent, "id")
     quote = connection.ops.quote_name
     environment, function, request = (
         bulk.column(FailedEvent, name) for name in ("environment", "function_name", "request_id")
     )
-    lock = ""
-    if connection.features.has_select_for_update_of:
-        lock = " FOR UPDATE OF e"
-    elif connection.features.has_select_for_update:
-        lock = " FOR UPDATE"
     wanted = ", ".join(["(%s, %s, %s)"] * len(keys))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -90,7 +100,7 @@ def _lock_stored(keys: set[tuple[int, str, str]]) -> list[int]:
             f"ON e.{environment} = wanted.environment AND e.{function} = wanted.function "
             f"AND e.{request} = wanted.request "
             # The unique index's own condition: an index SQLite may use only when it is said.
-            f"WHERE NOT (e.{request} = '') ORDER BY e.{key}{lock}",
+            f"WHERE NOT (e.{request} = '') ORDER BY e.{key}",
             [value for triple in sorted(keys) for value in triple],
         )
         return [pk for (pk,) in cursor.fetchall()]
