@@ -28,7 +28,6 @@ The API for the rest of the code:
 
 import base64
 import binascii
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,22 +94,6 @@ _LINE_END = frozenset("\r\n")
 
 
 def _squash(key: str) -> str:
-    # The same few keys come back in every text (`RequestId:`, `Duration:` in each log tail):
-    # short ones are squashed once. Long ones are rare and would only crowd the cache.
-    if len(key) <= _SQUASH_CACHED_UP_TO:
-        return _squash_cached(key)
-    return _squash_now(key)
-
-
-_SQUASH_CACHED_UP_TO = 64
-
-
-@functools.lru_cache(maxsize=4096)
-def _squash_cached(key: str) -> str:
-    return _squash_now(key)
-
-
-def _squash_now(key: str) -> str:
     # Percent-encoding undone (twice at most: `api%255Fkey`), then letters and digits only.
     for _ in range(2):
         if "%" not in key:
@@ -119,21 +102,45 @@ def _squash_now(key: str) -> str:
     return "".join(c for c in key.lower() if c.isascii() and c.isalnum())
 
 
-def _patterns() -> list[str]:
-    # Read on every redaction: squashed again only when REDACT_KEYS is another list (a settings
-    # override in a test, a reload), not on each call.
+# REDACT_KEYS as last squashed: the setting's keys, their squashed patterns, and the verdicts
+# on keys met since (payload keys repeat: "order", "items", "id"…), for keys of at most
+# _VERDICT_KEY_CHARS characters and at most _VERDICTS of them.
+_squashed: tuple[tuple[str, ...], list[str], dict[str, bool]] = ((), [], {})
+_VERDICT_KEY_CHARS = 100
+_VERDICTS = 10_000
+
+
+def current_patterns() -> list[str]:
+    """REDACT_KEYS squashed, made again only when the setting changes (the poller redacts a
+    few texts of every record: squashing every key for each was a tenth of its CPU). Not to be
+    modified."""
+    global _squashed
     keys = tuple(settings.REDACT_KEYS)
-    return list(_patterns_of(keys))
+    if keys != _squashed[0]:
+        _squashed = (keys, [_squash(p) for p in keys if _squash(p)], {})
+    return _squashed[1]
 
 
-@functools.lru_cache(maxsize=8)
-def _patterns_of(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(squashed for squashed in map(_squash, keys) if squashed)
+def _patterns() -> list[str]:
+    return current_patterns()
 
 
 def is_secret_key(key: str, patterns: list[str] | None = None) -> bool:
-    squashed = _squash(str(key))
-    return any(p in squashed for p in (patterns if patterns is not None else _patterns()))
+    patterns = patterns if patterns is not None else current_patterns()
+    _keys, current, verdicts = _squashed
+    if patterns is not current or type(key) is not str or len(key) > _VERDICT_KEY_CHARS:
+        return _is_secret(str(key), patterns)
+    verdict = verdicts.get(key)
+    if verdict is None:
+        if len(verdicts) >= _VERDICTS:
+            verdicts.clear()
+        verdict = verdicts[key] = _is_secret(key, patterns)
+    return verdict
+
+
+def _is_secret(key: str, patterns: list[str]) -> bool:
+    squashed = _squash(key)
+    return any(p in squashed for p in patterns)
 
 
 @dataclass
@@ -251,6 +258,8 @@ def redact_text(text: str, patterns: list[str] | None = None) -> str:
     the raw copy: stored copies, alerts, audit details, log lines."""
     if not isinstance(text, str) or not text:
         return text
+    if len(text) <= MAX_TEXT_CHARS and ":" not in text and "=" not in text:
+        return text  # every place a secret may start has a ":" or a "=" (_STARTS)
     return scan(text, patterns).text
 
 

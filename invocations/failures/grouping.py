@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Min, QuerySet
 
 from invocations.access import redaction
@@ -23,7 +23,7 @@ from invocations.models import (
     GroupActivity,
     Invocation,
 )
-from invocations.shared import wording
+from invocations.shared import bulk, wording
 
 FAILURE_KINDS = {
     ExecutionRecord.Kind.FAILURE,
@@ -106,18 +106,100 @@ def group_records(records: list[ExecutionRecord]) -> int:
         return 0
     touched = events.take_reports(failures)
     left: set[int] = set()
+    reported: dict[int, tuple[int, int]] = {}  # record -> (its event, its group), to store
     # Groups locked in one order by every poller: two transactions never wait on each other.
     for key, items in sorted(_by_key(touched).items()):
+        fresh: list[tuple[FailedEvent, list[ExecutionRecord]]] = []
         for event, reports in items:
-            _place(event, reports, key, left)
+            if event.pk is None:
+                fresh.append((event, reports))
+            else:
+                _link_reports(reported)  # what _place reads (a group's backlog) is stored
+                _place(event, reports, key, left)
+        if fresh:
+            _place_new(fresh, key, left, reported)
+    _link_reports(reported)
     # Only once every event of the batch is placed: a group an event left may have gained
     # one in this batch, and is then kept.
     _drop_empty(left)
     return len(failures)
 
 
+def _place_new(
+    fresh: list[tuple[FailedEvent, list[ExecutionRecord]]],
+    key: str,
+    left: set[int],
+    reported: dict[int, tuple[int, int]],
+) -> None:
+    """Store the batch's new events of fingerprint `key` in its group (locked, created if
+    new) with one insert, and count those inserted there, with one update of the group. As
+    `_place` does for each, one at a time: an event another poller stored first is not counted
+    here, and is placed as stored."""
+    first = _from_event(fresh[0][0], key)
+    group = _locked_group(first)
+    for event, _reports in fresh:
+        event.group = group
+    lost = events.insert_new(fresh)
+    inserted = [(event, reports) for event, reports in fresh if event.pk is not None]
+    if inserted:
+        changed = _count_into(group, [_from_event(event, key) for event, _ in inserted])
+        pending = [
+            event
+            for event, _ in inserted
+            if event.kind != FailedEvent.Kind.SYNC and not event.replayed_ok
+        ]
+        if pending:
+            group.backlog_count += len(pending)
+            group.backlog_oldest = min(
+                filter(None, [group.backlog_oldest, *(event.happened_at for event in pending)]),
+                default=None,
+            )
+            changed += ["backlog_count", "backlog_oldest"]
+        group.save(update_fields=changed)
+    for event, reports in inserted:
+        for record in reports:
+            reported[record.pk] = (event.pk, group.pk)
+            record.event, record.failure_group = event, group
+    if lost:
+        left.add(group.pk)  # perhaps made for those events: it goes if it holds no other
+        _link_reports(reported)
+    for stored, reports in lost:
+        _place(stored, reports, events.fingerprint_of(stored), left)
+
+
+def _link_reports(reported: dict[int, tuple[int, int]]) -> None:
+    """Store each record's event and group (record -> (event, group)), all in one statement,
+    and empty `reported`. The batch's records wait in it until something reads them: the
+    backlog of a group an event left counts its events that have records."""
+    if not reported:
+        return
+    meta = ExecutionRecord._meta
+    quote = connection.ops.quote_name
+    ids = list(reported)
+    events_of = " ".join(["WHEN %s THEN %s"] * len(ids))
+    params: list[int] = []
+    for pk in ids:
+        params += [pk, reported[pk][0]]
+    for pk in ids:
+        params += [pk, reported[pk][1]]
+    params += ids
+    key, event, group = (
+        bulk.column(ExecutionRecord, name) for name in ("id", "event", "failure_group")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {event} = CASE {key} {events_of} END, "
+            f"{group} = CASE {key} {events_of} END "
+            f"WHERE {key} IN ({', '.join(['%s'] * len(ids))})",
+            params,
+        )
+    reported.clear()
+
+
 def _drop_empty(groups: set[int]) -> None:
     """Delete those of `groups` that hold no event any more (their events moved away)."""
+    if not groups:
+        return
     for group in FailureGroup.objects.filter(pk__in=groups).order_by("pk"):
         if not group.events.exists():
             group.delete()
@@ -285,33 +367,42 @@ def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str
     """Count the failures into their (locked) group; returns it, unsaved, with the fields that
     changed."""
     group = _locked_group(failures[0])
-    group.count += len(failures)
+    return group, _count_into(group, failures)
+
+
+def _count_into(group: FailureGroup, failures: list[_Failure]) -> list[str]:
+    """Count the failures into `group` (locked), one after another as they arrived: a
+    regression or the end of a snooze is noted at the failure that caused it. Returns the
+    fields that changed (the caller saves them)."""
+    changed: list[str] = []
+    for failure in failures:
+        for name in _count_one(group, failure):
+            if name not in changed:
+                changed.append(name)
+    return changed
+
+
+def _count_one(group: FailureGroup, failure: _Failure) -> list[str]:
+    group.count += 1
     changed = ["count"]
-    newest = max(f.seen_at for f in failures)
-    if newest > group.last_seen:
-        group.last_seen = newest
+    if failure.seen_at > group.last_seen:
+        group.last_seen = failure.seen_at
         changed.append("last_seen")
-    if min(f.seen_at for f in failures) < group.first_seen:
-        group.first_seen = min(f.seen_at for f in failures)
+    if failure.seen_at < group.first_seen:
+        group.first_seen = failure.seen_at
         changed.append("first_seen")
-    if group.status == S.RESOLVED:
-        regressing = [f for f in failures if is_regression(group.resolved_in_version, f.version)]
-        if regressing:
-            version = regressing[0].version or "an unknown version"
-            group.status = S.OPEN
-            group.regressed = True
-            group.resolved_by_replay = False
-            changed += ["status", "regressed", "resolved_by_replay"]
-            GroupActivity.objects.create(
-                group=group,
-                kind="regression",
-                text=f"Regressed: failed again in {version}"
-                + (
-                    f" (resolved in {group.resolved_in_version})"
-                    if group.resolved_in_version
-                    else ""
-                ),
-            )
+    if group.status == S.RESOLVED and is_regression(group.resolved_in_version, failure.version):
+        version = failure.version or "an unknown version"
+        group.status = S.OPEN
+        group.regressed = True
+        group.resolved_by_replay = False
+        changed += ["status", "regressed", "resolved_by_replay"]
+        GroupActivity.objects.create(
+            group=group,
+            kind="regression",
+            text=f"Regressed: failed again in {version}"
+            + (f" (resolved in {group.resolved_in_version})" if group.resolved_in_version else ""),
+        )
     if group.snooze_until_count and group.count >= group.snooze_until_count:
         group.snooze_until_count = None
         changed.append("snooze_until_count")
@@ -320,7 +411,7 @@ def _count_occurrences(failures: list[_Failure]) -> tuple[FailureGroup, list[str
             kind="snooze",
             text=f"Snooze ended at {wording.count(group.count, 'occurrence')}",
         )
-    return group, changed
+    return changed
 
 
 def replayed_in_place() -> QuerySet[ExecutionRecord]:

@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Count, F
-from django.db.models.constants import OnConflict
 
 from invocations import aws
 from invocations.access import redaction
 from invocations.failures import async_outcome, grouping
 from invocations.ingest import records, redrive
 from invocations.models import ExecutionRecord, Invocation, QueueLease, WatchedQueue, clock
+from invocations.shared import bulk
 from invocations.shared.text import storable
 
 if TYPE_CHECKING:
@@ -66,6 +66,10 @@ _quiet: dict[int, float] = {}
 READ_AHEAD = 3
 MIN_BATCHES_PER_COMMIT = 2  # waited for, when read ahead
 BATCHES_PER_COMMIT = 3  # taken, when they have arrived
+# The deletes of this many transactions may be in flight at once: a transaction waits for the
+# deletes of the one before the last, not of the last (a DeleteMessageBatch round trip is
+# longer than storing a batch, and waiting for it had become most of the drain's time).
+COMMITS_DELETING = 2
 # A claim is a lease of POLL_CLAIM_SECONDS, renewed while the poller drains (after a batch, once
 # half of it is used). A poller that died (SIGKILL, out of memory, a lost machine) releases
 # nothing: its slot is free again when the lease runs out, not after the whole time budget.
@@ -217,9 +221,10 @@ def _drain(
         while reading and read_ahead and len(ahead) < READ_AHEAD:
             ahead.append(calls.submit(receive))
 
-    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[MessageTypeDef]]] = []
+    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[dict[str, Any]]]] = []
     unstored: list[MessageTypeDef] = []  # received, not yet committed
-    threads = READ_AHEAD + BATCHES_PER_COMMIT  # the receives ahead, a transaction's deletes
+    # The receives ahead and the deletes in flight.
+    threads = READ_AHEAD + BATCHES_PER_COMMIT * COMMITS_DELETING
     with ThreadPoolExecutor(threads, thread_name_prefix=f"poll-{queue.pk}") as calls:
         try:
             batch = receive()
@@ -249,12 +254,18 @@ def _drain(
                     unstored = []
                     result.stored += new
                     result.duplicates += len(messages) - new  # delivered again, or twice
-                    _wait_for_deletes(queue, deleting, result)
+                    _wait_for_deletes(
+                        queue, deleting, result, keep=BATCHES_PER_COMMIT * (COMMITS_DELETING - 1)
+                    )
                     # Only now, after the commit, may the messages leave the queue: one
                     # DeleteMessageBatch per 10, side by side (one after another, their round
                     # trips set the pace of the whole drain: bench/ingest.py measured it).
                     for start in range(0, len(messages), 10):
-                        chunk = messages[start : start + 10]
+                        # What a delete needs, not the bodies: memory stays bounded.
+                        chunk = [
+                            {"MessageId": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]}
+                            for m in messages[start : start + 10]
+                        ]
                         deleting.append(
                             (
                                 calls.submit(
@@ -292,13 +303,15 @@ def _drain(
 
 def _wait_for_deletes(
     queue: WatchedQueue,
-    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[MessageTypeDef]]],
+    deleting: list[tuple[Future[list[aws.DeleteFailure]], list[dict[str, Any]]]],
     result: PollResult,
     failing: bool = False,
+    keep: int = 0,
 ) -> None:
-    """Wait for the DeleteMessageBatch calls sent on helper threads; note what they refused.
-    `failing`: the drain is already raising an error, which one from a delete must not hide."""
-    while deleting:
+    """Wait for the DeleteMessageBatch calls sent on helper threads, oldest first, until at
+    most `keep` are in flight; note what they refused. `failing`: the drain is already raising
+    an error, which one from a delete must not hide."""
+    while len(deleting) > keep:
         sent, messages = deleting.pop(0)
         try:
             failures = sent.result()
@@ -453,26 +466,23 @@ def _insert(queue: WatchedQueue, rows: dict[str, ExecutionRecord]) -> int:
 
 
 def _insert_skipping_stored(rows: dict[str, ExecutionRecord]) -> list[ExecutionRecord]:
-    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, message_id` for all rows in one statement:
-    a message already stored (a redelivery: the unique queue and message ID) is skipped by the
-    database. Returns the rows inserted, their keys set. Both supported databases return rows
-    from a multi-row insert (SQLite from 3.35, checked at start: ops/checks.py)."""
-    meta = ExecutionRecord._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    returned = ExecutionRecord.objects._insert(  # type: ignore[attr-defined]
-        list(rows.values()),
-        fields=fields,
-        returning_fields=[meta.pk, meta.get_field("message_id")],
-        on_conflict=OnConflict.IGNORE,
-    )
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, message_id` for all rows in one statement
+    (shared/bulk.py, which prepares its values without Django's per-value work): a message
+    already stored (a redelivery: the unique queue and message ID) is skipped by the database.
+    Returns the rows inserted, in the order received, their keys set."""
+    inserted = {
+        message_id: pk
+        for pk, message_id in bulk.insert_skipping_conflicts(
+            ExecutionRecord, list(rows.values()), ("id", "message_id")
+        )
+    }
     new = []
-    # A single skipped row comes back as None (Django reads one row for a one-row insert).
-    for pk, message_id in filter(None, returned):
-        row = rows[message_id]
-        row.pk = pk
-        row._state.adding = False
-        row._state.db = "default"
-        new.append(row)
+    for message_id, row in rows.items():
+        if message_id in inserted:
+            row.pk = inserted[message_id]
+            row._state.adding = False
+            row._state.db = "default"
+            new.append(row)
     return new
 
 

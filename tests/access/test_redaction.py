@@ -2,7 +2,7 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 
-from invocations.access.redaction import REDACTED, redact
+from invocations.access.redaction import REDACTED, redact, redact_text
 
 
 def test_it_hides_the_values_of_secret_looking_keys_at_any_depth():
@@ -62,3 +62,20 @@ def test_a_large_payload_is_collapsed_with_its_size(admin_user):
 
     assert "<details >" in html or "<details>" in html
     assert "Show 39.1 KB" in html
+
+
+def test_a_change_of_redact_keys_changes_the_verdict_on_a_key_already_judged(settings):
+    # Verdicts on keys are remembered while REDACT_KEYS stays the same, and only then.
+    payload = {"order": 42, "customer_pin": "1234", "note": "pin=1234"}
+    assert redact(payload) == payload
+
+    settings.REDACT_KEYS = [*settings.REDACT_KEYS, "pin"]
+
+    assert redact(payload) == {"order": 42, "customer_pin": REDACTED, "note": f"pin={REDACTED}"}
+    assert redact_text("no separator here") == "no separator here"
+
+
+def test_text_without_a_colon_or_an_equals_sign_is_returned_as_it_is_and_other_text_scanned():
+    assert redact_text("password hunter2 in plain words") == "password hunter2 in plain words"
+    assert redact_text("password=hunter2") == f"password={REDACTED}"
+    assert redact_text("https://ann:hunter2@example.com") == f"https://ann:{REDACTED}@example.com"

@@ -255,3 +255,34 @@ def test_a_report_that_loses_the_race_to_create_its_event_joins_the_stored_one()
     assert (group.count, group.error_type) == (1, "ValueError")
     letter.refresh_from_db()
     assert letter.event_id == record.event_id and letter.failure_group_id == group.pk
+
+
+def test_new_events_of_a_batch_stored_first_by_another_poller_join_the_stored_ones():
+    # This batch found no event for either request; meanwhile another poller stored one of
+    # them (its OnFailure record). The batch's one insert skips that event: it is not counted
+    # twice, and its dead letter joins the stored event and its group.
+    record = factories.failure_record(request_id="raced")
+    grouping.group_records([record])
+    fresh = []
+    for letter in (_letter("raced"), _letter("not raced")):
+        unseen = events._new_event(letter)
+        event_facts.absorb(unseen, event_facts.from_record(letter))
+        unseen.primary_record = letter
+        fresh.append((unseen, [letter]))
+    left: set[int] = set()
+    reported: dict[int, tuple[int, int]] = {}
+
+    with transaction.atomic():
+        grouping._place_new(fresh, events.fingerprint_of(fresh[0][0]), left, reported)
+        grouping._link_reports(reported)
+        grouping._drop_empty(left)
+
+    (raced, [raced_letter]), (other, [other_letter]) = fresh
+    stored = FailedEvent.objects.get(request_id="raced")
+    assert FailedEvent.objects.count() == 2
+    assert raced.pk is None and raced_letter.event_id == stored.pk == record.event_id
+    assert ExecutionRecord.objects.get(pk=raced_letter.pk).event_id == stored.pk
+    assert ExecutionRecord.objects.get(pk=other_letter.pk).event_id == other.pk is not None
+    counts = dict(FailureGroup.objects.values_list("pk", "count"))
+    assert counts == {stored.group_id: 1, other.group_id: 1}
+    assert stored.group_id != other.group_id  # the letter's own group kept its new event

@@ -13,6 +13,7 @@ from django.db import OperationalError
 
 from invocations.ingest import polling
 from invocations.models import ExecutionRecord, WatchedQueue
+from invocations.shared import bulk
 from tests import processes
 from tests.waiting import wait_until
 
@@ -148,7 +149,7 @@ def test_when_the_database_refuses_writes_no_message_is_deleted_and_the_next_pol
         raise OperationalError("database is locked")
 
     with monkeypatch.context() as patched:
-        patched.setattr(ExecutionRecord.objects, "_insert", refuse)
+        patched.setattr(bulk, "insert_skipping_conflicts", refuse)  # the records' insert
         failed = polling.poll_queue(queue, budget_seconds=0, wait_seconds=0)
     depth_after_failure = _depth(sqs, queue.url)
     queue.refresh_from_db()
