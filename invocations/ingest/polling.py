@@ -239,7 +239,9 @@ def _drain(
                     if read_ahead is None and len(batch) == 10:
                         read_ahead = _may_read_ahead(queue)
                     messages = unstored
-                    while ahead and len(messages) < 10 * BATCHES_PER_COMMIT:
+                    # Another receive is taken only while its (up to) 10 messages still fit:
+                    # after a short batch, "fewer than 30" would let a fourth one in.
+                    while ahead and len(messages) + 10 <= 10 * BATCHES_PER_COMMIT:
                         if len(messages) >= 10 * MIN_BATCHES_PER_COMMIT and not ahead[0].done():
                             break
                         receiving = ahead.popleft()

@@ -297,6 +297,44 @@ def test_it_reads_ahead_on_a_deep_queue_and_stores_every_message_once(sqs, monke
     assert max(sizes) <= 10 * polling.BATCHES_PER_COMMIT
 
 
+def test_short_batches_never_make_a_transaction_hold_more_than_its_batches(sqs, monkeypatch):
+    """SQS may answer with fewer than 10 messages while more wait. A transaction takes at most
+    BATCHES_PER_COMMIT receives' worth (30 messages), however short the ones before were: with
+    9 a receive, "fewer than 30 so far" would have let a fourth receive in (36)."""
+    queue = make_queue(sqs, "orders-on-failure", visibility="30")
+    _fill(sqs, queue, 95)
+    real_receive = aws.receive_messages
+    calls = []
+
+    def nine_at_a_time(environment, url, wait_seconds=0):
+        messages = real_receive(environment, url, wait_seconds=wait_seconds)
+        calls.append(len(messages))
+        if len(calls) == 1 or len(messages) < 10:
+            return messages  # the first is whole, so that the poller reads ahead
+        # The tenth goes back to the queue at once, as a message SQS did not hand out.
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=messages[-1]["ReceiptHandle"], VisibilityTimeout=0
+        )
+        return messages[:-1]
+
+    sizes = []
+    real_insert = polling._insert
+
+    def insert(q, rows):
+        sizes.append(len(rows))
+        return real_insert(q, rows)
+
+    monkeypatch.setattr(polling.aws, "receive_messages", nine_at_a_time)
+    monkeypatch.setattr(polling, "_insert", insert)
+
+    result = poll(queue)
+
+    assert (result.stored, result.error) == (95, "")
+    assert ExecutionRecord.objects.count() == 95
+    assert depth(sqs, queue) == 0
+    assert max(sizes) <= 10 * polling.BATCHES_PER_COMMIT
+
+
 def test_batches_read_ahead_but_not_stored_are_visible_again_at_once(sqs, monkeypatch):
     from django.db import OperationalError
 
