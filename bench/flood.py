@@ -418,24 +418,7 @@ def main() -> dict:
 def private_postgres_database() -> Iterator[tuple[str, dict]]:
     """A private PostgreSQL server with a migrated database; (its URL, the children's
     environment). This process's Django is set up on it too."""
-    from tests.postgres.server import private_postgres
-
-    with private_postgres(create_database=True) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(
-            DJANGO_SETTINGS_MODULE="dashboard.settings_test",
-            DATABASE_URL=url,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION=ingest.REGION,
-            PYTHONPATH=str(REPO),
-        )
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-            env=env,
-            cwd=REPO,
-            check=True,
-        )
+    with ingest_pg.migrated_private_postgres() as (url, env):
         os.environ.update(env)
         setup_django()
         from django.db import connections

@@ -20,11 +20,13 @@ a database on it, then:
   Target: ratio of the rates at least 2.5.
 """
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -118,11 +120,10 @@ def postmaster_pid(database_url: str) -> int:
     raise RuntimeError(f"no PostgreSQL server found on port {port}")
 
 
-def main() -> dict:
-    from sandbox.testing import run_sandbox
-
-    ingest.FILL_THREADS = FILL_THREADS
-    results = {}
+@contextlib.contextmanager
+def migrated_private_postgres() -> Iterator[tuple[str, dict]]:
+    """A private PostgreSQL server with the product's tables: (its URL, the environment for the
+    child processes that use it: pollers, drains)."""
     with private_postgres(create_database=True) as database_url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
@@ -139,6 +140,15 @@ def main() -> dict:
             cwd=REPO,
             check=True,
         )
+        yield database_url, env
+
+
+def main() -> dict:
+    from sandbox.testing import run_sandbox
+
+    ingest.FILL_THREADS = FILL_THREADS
+    results = {}
+    with migrated_private_postgres() as (database_url, env):
         server = postmaster_pid(database_url)
 
         with run_sandbox(seed=False, latency_ms=ingest.SQS_LATENCY_MS) as sandbox:
