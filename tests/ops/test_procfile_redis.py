@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from tests.conftest import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +36,7 @@ def _start(command: str, cwd: Path, port: int) -> subprocess.Popen:
         env={**os.environ, "REDIS_PORT": str(port), "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # as honcho starts each process: a group of its own
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -48,9 +50,20 @@ def _start(command: str, cwd: Path, port: int) -> subprocess.Popen:
     pytest.fail("redis-server from the Procfile did not start within 10 s")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)  # what honcho sends on Ctrl-C
+def _stop(process: subprocess.Popen, port: int) -> None:
+    # What honcho sends on Ctrl-C: SIGTERM to the process's group (the shell, devrun and
+    # redis-server). Sent to the shell alone, it left devrun and its redis-server running.
+    os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=10)
+    wait_until(lambda: not _answers(port), message="redis-server from the Procfile still answers")
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def test_a_queued_task_is_still_there_after_redis_restarts(tmp_path):
@@ -60,13 +73,13 @@ def test_a_queued_task_is_still_there_after_redis_restarts(tmp_path):
         client = redis.Redis(port=port)
         client.lpush("celery", '{"task": "invocations.tasks.requeue_unsent"}')
     finally:
-        _stop(process)
+        _stop(process, port)
 
     process = _start(command, tmp_path, port)
     try:
         waiting = redis.Redis(port=port).llen("celery")
     finally:
-        _stop(process)
+        _stop(process, port)
 
     assert waiting == 1
     assert list((tmp_path / ".run" / "redis").iterdir()), "the data lives under .run/redis"
